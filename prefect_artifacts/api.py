@@ -1,0 +1,122 @@
+"""Module-level API on the default repository (from ``PREFECT_ARTIFACTS_*`` settings)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import threading
+from datetime import datetime
+from typing import Any
+
+from .context import ArtifactContext
+from .models import ArtifactVersion
+from .repository import Repository
+from .settings import ArtifactSettings
+
+_repositories: dict[tuple[Any, ...], Repository] = {}
+_lock = threading.Lock()
+
+
+def get_repository(repository: Repository | None = None) -> Repository:
+    """The repository ``repository`` names, else the one the settings configure (cached)."""
+    if isinstance(repository, Repository):
+        return repository
+    settings = ArtifactSettings()
+    cache_key = (
+        os.getpid(),
+        settings.resolved_storage_url(),
+        json.dumps(settings.storage_options, sort_keys=True),
+        settings.resolved_catalog_url(),
+        settings.project,
+        settings.owner,
+        settings.ui_url,
+    )
+    with _lock:
+        repo = _repositories.get(cache_key)
+        if repo is None:
+            repo = _repositories[cache_key] = Repository.from_settings(settings)
+        return repo
+
+
+def get_context(
+    repository: Repository | None = None, project: str | None = None
+) -> ArtifactContext:
+    """The artifact context for the current Prefect task or flow run (or this process)."""
+    return ArtifactContext(get_repository(repository), project)
+
+
+def _on_context(method: Any) -> Any:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return method(get_context(), *args, **kwargs)
+
+    call.__doc__ = f"{method.__doc__}\n\nLogs on ``get_context()``."
+    return call
+
+
+log_dataset = _on_context(ArtifactContext.log_dataset)
+log_model = _on_context(ArtifactContext.log_model)
+log_plot = _on_context(ArtifactContext.log_plot)
+log_artifact = _on_context(ArtifactContext.log_artifact)
+
+
+def get_artifact(
+    ref: str, *, version: int | None = None, tag: str | None = None, project: str | None = None
+) -> ArtifactVersion:
+    """The version ``ref`` names: ``"key"`` (latest), ``"key:3"`` or ``"key@prod"``.
+    Raises ArtifactNotFoundError (a LookupError) when there is none."""
+    return get_repository().get(ref, version=version, tag=tag, project=project)
+
+
+def list_artifacts(
+    *,
+    key: str | None = None,
+    kind: str | None = None,
+    labels: dict[str, Any] | list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tag: str | None = None,
+    producer: str | None = None,
+    project: str | None = None,
+    all_versions: bool = False,
+    limit: int | None = None,
+) -> list[ArtifactVersion]:
+    """Search: latest version of each key (``all_versions=True``: every version), newest first.
+    ``key`` is a name or glob; ``labels`` a dict (all must match) or names that must exist;
+    ``since``/``until`` bound the last update; ``producer`` is a flow name or run id."""
+    return get_repository().list(
+        key=key,
+        kind=kind,
+        labels=labels,
+        since=since,
+        until=until,
+        tag=tag,
+        producer=producer,
+        project=project,
+        all_versions=all_versions,
+        limit=limit,
+    )
+
+
+def tag_artifact(ref: str, tag: str, *, project: str | None = None) -> ArtifactVersion:
+    """Point ``tag`` (e.g. ``"prod"``) at a version; a tag held by another version moves."""
+    return get_repository().tag(ref, tag, project=project)
+
+
+def untag_artifact(ref: str, tag: str | None = None, *, project: str | None = None) -> int:
+    """Remove a tag: ``untag_artifact("key@prod")``. Returns the version it pointed at."""
+    return get_repository().untag(ref, tag, project=project)
+
+
+def set_labels(
+    ref: str, labels: dict[str, Any], *, replace: bool = False, project: str | None = None
+) -> ArtifactVersion:
+    """Add or change a version's labels (``replace=True`` removes the others)."""
+    return get_repository().set_labels(ref, labels, replace=replace, project=project)
+
+
+def delete_artifact(ref: str, *, data: bool = True, project: str | None = None) -> list[int]:
+    """Delete a version (``key:3``/``key@tag``) or a whole key; with ``data`` also the bytes no
+    other version uses. Returns the deleted version numbers."""
+    return get_repository().delete(ref, data=data, project=project)

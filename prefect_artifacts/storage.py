@@ -1,0 +1,301 @@
+"""Content-addressed blobs and JSON manifests over any fsspec filesystem.
+
+Layout under the storage root::
+
+    blobs/sha256/ab/cdef…                  the bytes, stored once per content
+    manifests/<project>/<key>/<n>.json     every version's full metadata (the catalog can be rebuilt)
+    journal/<project>/<time>-<id>.json     later changes: tags, labels, consumers, deletions
+    tmp/<id>                               writes in flight (moved into blobs/ when complete)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from .errors import IntegrityError, StorageError
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Blob:
+    hash: str
+    size: int
+
+
+class HashingWriter(io.RawIOBase):
+    """Passes writes through to ``raw`` while computing their sha256 and size."""
+
+    def __init__(self, raw: BinaryIO, guard: Callable[[], Any]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._guard = guard  # turns the storage's own failures into StorageError
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self.sha.update(view)
+        with self._guard():
+            self._raw.write(view)
+        self.size += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self.size
+
+
+class VerifyingReader(io.RawIOBase):
+    """Reads ``raw`` while hashing; raises IntegrityError at the end if the sha256 differs."""
+
+    def __init__(self, raw: BinaryIO, expected: str, what: str) -> None:
+        super().__init__()
+        self._raw, self._expected, self._what = raw, expected, what
+        self._sha = hashlib.sha256()
+        self._checked = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = (
+            self._raw.readinto(buffer)
+            if hasattr(self._raw, "readinto")
+            else _readinto(self._raw, buffer)
+        )
+        if n:
+            self._sha.update(memoryview(buffer)[:n])
+        elif not self._checked:
+            self._checked = True
+            if self._sha.hexdigest() != self._expected:
+                raise IntegrityError(
+                    f"{self._what} is corrupt: its sha256 is {self._sha.hexdigest()}, the catalog "
+                    f"recorded {self._expected}. Restore the file from a backup or delete the "
+                    "version; `prefect-artifacts verify` lists every damaged version"
+                )
+        return n
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._raw.close()
+        super().close()
+
+
+def _readinto(raw: BinaryIO, buffer: Any) -> int:
+    data = raw.read(len(buffer))
+    memoryview(buffer)[: len(data)] = data
+    return len(data)
+
+
+def check_hash(data: bytes | memoryview, expected: str, what: str) -> None:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise IntegrityError(
+            f"{what} is corrupt: its sha256 is {actual}, the catalog recorded {expected}. Restore "
+            "the file from a backup or delete the version; `prefect-artifacts verify` lists every "
+            "damaged version"
+        )
+
+
+class Storage:
+    """Blobs and manifests under ``root`` on an fsspec filesystem."""
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.local = isinstance(fs, LocalFileSystem)
+
+    @classmethod
+    def from_url(cls, url: str, options: dict[str, Any] | None = None) -> Storage:
+        options = dict(options or {})
+        if "://" not in url or url.startswith("file://"):
+            options.setdefault("auto_mkdir", True)
+        try:
+            fs, root = fsspec.core.url_to_fs(url, **options)
+        except (ImportError, ValueError, TypeError) as exc:
+            raise StorageError(
+                f"cannot open artifact storage {url!r}: {exc}. Set PREFECT_ARTIFACTS_STORAGE_URL to "
+                "a folder or an fsspec URL (s3://bucket/prefix) and PREFECT_ARTIFACTS_STORAGE_OPTIONS "
+                "to its options as JSON"
+            ) from exc
+        return cls(fs, root)
+
+    # -- paths ----------------------------------------------------------------------------
+    def path(self, relative: str) -> str:
+        return f"{self.root}/{relative}"
+
+    @property
+    def url(self) -> str:
+        return self.fs.unstrip_protocol(self.root)
+
+    def blob_path(self, digest: str) -> str:
+        return self.path(f"blobs/sha256/{digest[:2]}/{digest[2:]}")
+
+    def blob_url(self, digest: str) -> str:
+        return self.fs.unstrip_protocol(self.blob_path(digest))
+
+    def hash_of_url(self, url: str) -> str | None:
+        """The sha256 of a blob from its target_path (or plain path), if it is one of ours."""
+        base = self.path("blobs/sha256")
+        for prefix in (self.fs.unstrip_protocol(base).rstrip("/") + "/", base + "/"):
+            if url.startswith(prefix):
+                parts = url[len(prefix) :].split("/")
+                if len(parts) == 2 and len(parts[0]) == 2 and len(parts[1]) == 62:
+                    return parts[0] + parts[1]
+        return None
+
+    def manifest_path(self, project: str, key: str, version: int) -> str:
+        return self.path(f"manifests/{project}/{key}/{version}.json")
+
+    # -- blobs ----------------------------------------------------------------------------
+    def write_blob(self, write: Callable[[BinaryIO], None]) -> Blob:
+        """Stream ``write(sink)`` into a temporary object while hashing, then move it to its
+        content address. Identical bytes already stored are kept and the new copy dropped."""
+        tmp = self.path(f"tmp/{uuid.uuid4().hex}")
+        try:
+            with self._guard("open", tmp):
+                raw = self.fs.open(tmp, "wb")
+            try:
+                sink = HashingWriter(raw, lambda: self._guard("write", tmp))
+                write(sink)  # a materializer's own errors pass through unchanged
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    raw.close()
+                raise
+            with self._guard("write", tmp):
+                raw.close()
+            blob = Blob(sink.sha.hexdigest(), sink.size)
+            final = self.blob_path(blob.hash)
+            with self._guard("store", final):
+                if self.fs.exists(final):
+                    self.fs.rm(tmp)
+                else:
+                    if self.local:
+                        self.fs.makedirs(self.fs._parent(final), exist_ok=True)
+                    self.fs.mv(tmp, final)
+            return blob
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.fs.rm(tmp)
+            raise
+
+    def put_bytes(self, data: bytes) -> Blob:
+        return self.write_blob(lambda sink: sink.write(data))
+
+    def blob_exists(self, digest: str) -> bool:
+        with self._guard("check", self.blob_path(digest)):
+            return self.fs.exists(self.blob_path(digest))
+
+    def read_blob(self, digest: str, *, verify: bool = True) -> bytes:
+        path = self.blob_path(digest)
+        with self._guard("read", path):
+            data = self.fs.cat_file(path)
+        if verify:
+            check_hash(data, digest, f"blob {self.fs.unstrip_protocol(path)}")
+        return data
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        """A buffered reader that verifies the sha256 when it reaches the end."""
+        path = self.blob_path(digest)
+        with self._guard("open", path):
+            raw = self.fs.open(path, "rb")
+        return io.BufferedReader(
+            VerifyingReader(raw, digest, f"blob {self.fs.unstrip_protocol(path)}"), CHUNK
+        )
+
+    def download_blob(self, digest: str, target: Path) -> Path:
+        """Copy a blob to a local file: written beside it under a temporary name, verified,
+        then renamed, so ``target`` never holds partial or corrupt bytes."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+        try:
+            with self.open_blob(digest) as source, partial.open("wb") as sink:
+                while chunk := source.read(CHUNK):
+                    sink.write(chunk)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return target
+
+    def delete_blob(self, digest: str) -> None:
+        with self._guard("delete", self.blob_path(digest)), contextlib.suppress(FileNotFoundError):
+            self.fs.rm(self.blob_path(digest))
+
+    def iter_blobs(self) -> Iterator[tuple[str, datetime | None]]:
+        """Every stored blob's sha256 and modification time (used by gc and verify)."""
+        base = self.path("blobs/sha256")
+        with self._guard("list", base):
+            found = self.fs.find(base, detail=True) if self.fs.exists(base) else {}
+        for path, info in found.items():
+            parts = path.rstrip("/").split("/")
+            if len(parts[-2]) == 2 and len(parts[-1]) == 62:
+                yield parts[-2] + parts[-1], _mtime(info)
+
+    # -- JSON documents (manifests, journal) ---------------------------------------------
+    def write_json(self, path: str, document: Any) -> None:
+        data = json.dumps(document, default=str, separators=(",", ":")).encode()
+        with self._guard("write", path):
+            if self.local:  # temporary name + rename: readers never see half a document
+                tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+                self.fs.pipe_file(tmp, data)
+                self.fs.mv(tmp, path)
+            else:  # object stores make a PUT visible whole
+                self.fs.pipe_file(path, data)
+
+    def read_json(self, path: str) -> Any:
+        with self._guard("read", path):
+            return json.loads(self.fs.cat_file(path))
+
+    def delete(self, path: str) -> None:
+        with self._guard("delete", path), contextlib.suppress(FileNotFoundError):
+            self.fs.rm(path)
+
+    def find(self, relative: str) -> list[str]:
+        base = self.path(relative)
+        with self._guard("list", base):
+            return sorted(self.fs.find(base)) if self.fs.exists(base) else []
+
+    def journal(self, project: str, entry: dict[str, Any]) -> None:
+        """Append one change record (tag, label, consumer, deletion) for reindex to replay."""
+        now = datetime.now(timezone.utc)
+        entry = {"at": now.isoformat(), "project": project, **entry}
+        name = f"{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}.json"
+        self.write_json(self.path(f"journal/{project}/{name}"), entry)
+
+    @contextlib.contextmanager
+    def _guard(self, action: str, path: str) -> Iterator[None]:
+        try:
+            yield
+        except (StorageError, IntegrityError, FileNotFoundError):
+            raise
+        except Exception as exc:
+            raise StorageError(
+                f"could not {action} {self.fs.unstrip_protocol(path)}: {type(exc).__name__}: {exc}. "
+                "Check that the storage is reachable and writable (PREFECT_ARTIFACTS_STORAGE_URL, "
+                "PREFECT_ARTIFACTS_STORAGE_OPTIONS, credentials), then retry"
+            ) from exc
+
+
+def _mtime(info: dict[str, Any]) -> datetime | None:
+    value = info.get("mtime") or info.get("LastModified") or info.get("created")
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return None

@@ -1,0 +1,111 @@
+"""Shared fixtures: real services only (Prefect test server, PostgreSQL, moto S3 server)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+# Isolate Prefect and the default repository before anything imports Prefect.
+_HOME = tempfile.mkdtemp(prefix="pa-tests-")
+os.environ["PREFECT_HOME"] = _HOME
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+import pytest  # noqa: E402
+
+from prefect_artifacts import Repository  # noqa: E402
+from prefect_artifacts.catalog import Catalog  # noqa: E402
+from prefect_artifacts.storage import Storage  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("PA_TEST_PG_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """A real temporary Prefect server for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repository:
+    """A fresh repository: local storage + SQLite catalog in a temporary folder."""
+    return Repository(
+        Storage.from_url(str(tmp_path / "store")),
+        Catalog(f"sqlite:///{tmp_path / 'catalog.db'}"),
+        owner="tester",
+    )
+
+
+@pytest.fixture
+def env_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repository:
+    """Point the settings (and so the module-level API) at a fresh repository."""
+    monkeypatch.setenv("PREFECT_ARTIFACTS_STORAGE_URL", str(tmp_path / "store"))
+    monkeypatch.setenv("PREFECT_ARTIFACTS_CATALOG_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
+    monkeypatch.setenv("PREFECT_ARTIFACTS_OWNER", "tester")
+    from prefect_artifacts import get_repository
+
+    return get_repository()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh database on this machine's PostgreSQL server, dropped at the end."""
+    import sqlalchemy as sa
+
+    name = f"pa_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> Iterator[str]:
+    """The session database, emptied for each test."""
+    import sqlalchemy as sa
+
+    from prefect_artifacts.catalog import md
+
+    engine = sa.create_engine(pg_database)
+    md.drop_all(engine)
+    engine.dispose()
+    yield pg_database
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's S3 server on loopback (real HTTP), as s3fs's own tests use."""
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_server: str) -> tuple[str, dict]:
+    """A fresh bucket; returns (storage URL, storage options)."""
+    import s3fs
+
+    options = {"client_kwargs": {"endpoint_url": s3_server}, "key": "testing", "secret": "testing"}
+    bucket = f"pa-{uuid.uuid4().hex[:12]}"
+    fs = s3fs.S3FileSystem(**options)
+    fs.call_s3("create_bucket", Bucket=bucket)
+    s3fs.S3FileSystem.clear_instance_cache()
+    return f"s3://{bucket}/artifacts", options
