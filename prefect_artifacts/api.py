@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import threading
 from datetime import datetime
@@ -23,15 +22,7 @@ def get_repository(repository: Repository | None = None) -> Repository:
     if isinstance(repository, Repository):
         return repository
     settings = ArtifactSettings()
-    cache_key = (
-        os.getpid(),
-        settings.resolved_storage_url(),
-        json.dumps(settings.storage_options, sort_keys=True),
-        settings.resolved_catalog_url(),
-        settings.project,
-        settings.owner,
-        settings.ui_url,
-    )
+    cache_key = (os.getpid(), settings.model_dump_json())
     with _lock:
         repo = _repositories.get(cache_key)
         if repo is None:

@@ -219,8 +219,9 @@ class ListQuery:
 class Catalog:
     """Versions and their metadata in SQL; the only module that speaks SQL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, retry_seconds: float = 10.0) -> None:
         self.url = _with_driver(url)
+        self.retry_seconds = retry_seconds
         self.dialect = make_url(self.url).get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
             raise CatalogError(
@@ -274,20 +275,21 @@ class Catalog:
                 yield conn
 
     def _retrying(self, fn: Callable[[Connection], Any], *, write: bool = True) -> Any:
-        """Run ``fn`` in a transaction, retrying unique conflicts and transient failures."""
+        """Run ``fn`` in a transaction, retrying unique conflicts and transient failures
+        (locked database, refused or dropped connections) for up to ``retry_seconds``."""
+        deadline = time.monotonic() + self.retry_seconds
         delay = 0.05
-        for attempt in range(8):
+        while True:
             try:
                 with self._tx(write) as conn:
                     return fn(conn)
             except CatalogError as exc:
                 cause = exc.__cause__
                 transient = isinstance(cause, sa_exc.IntegrityError) or _transient(cause)
-                if not transient or attempt == 7:
+                if not transient or time.monotonic() + delay > deadline:
                     raise
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 2.0)
-        raise AssertionError("unreachable")
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -689,7 +691,9 @@ class Catalog:
         if q.project is not None:
             stmt = stmt.where(project_col == q.project)
         if q.key:
-            if any(ch in q.key for ch in "*?["):
+            if "[" in q.key:
+                stmt = stmt.where(v.key.regexp_match(_glob_to_regex(q.key), flags="i"))
+            elif "*" in q.key or "?" in q.key:
                 stmt = stmt.where(v.key.ilike(_glob_to_like(q.key), escape="\\"))
             else:
                 stmt = stmt.where(v.key == q.key)
@@ -803,24 +807,29 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
 
 
 def _glob_to_like(pattern: str) -> str:
-    out = []
-    i = 0
+    """``*`` and ``?`` globs as a LIKE pattern (escape character ``\\``)."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def _glob_to_regex(pattern: str) -> str:
+    """A glob with ``[...]`` classes as an anchored regular expression (SQLite and PostgreSQL)."""
+    out, i = ["^"], 0
     while i < len(pattern):
         ch = pattern[i]
+        end = pattern.find("]", i + 2) if ch == "[" else -1
         if ch == "*":
-            out.append("%")
+            out.append(".*")
         elif ch == "?":
-            out.append("_")
-        elif ch in "%_\\":
-            out.append("\\" + ch)
-        elif ch == "[":  # character classes are not portable to LIKE: match one character
-            end = pattern.find("]", i)
-            out.append("_")
-            i = end if end != -1 else i
+            out.append(".")
+        elif end != -1:
+            body = pattern[i + 1 : end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end
         else:
-            out.append(ch)
+            out.append(re.escape(ch))
         i += 1
-    return "".join(out)
+    return "".join(out) + "$"
 
 
 def _with_driver(url: str) -> str:

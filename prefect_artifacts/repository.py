@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import math
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -46,7 +47,7 @@ from .models import (
 )
 from .runtime import current_producer, current_run
 from .settings import ArtifactSettings
-from .storage import Storage, check_hash
+from .storage import Storage, WriteCancelled, check_hash
 
 logger = logging.getLogger("prefect_artifacts")
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prefect-artifacts")
@@ -94,7 +95,7 @@ class Repository:
         settings = settings or ArtifactSettings()
         return cls(
             Storage.from_url(settings.resolved_storage_url(), settings.storage_options),
-            Catalog(settings.resolved_catalog_url()),
+            Catalog(settings.resolved_catalog_url(), retry_seconds=settings.catalog_retry_seconds),
             project=settings.project,
             owner=settings.resolved_owner(),
             ui_url=settings.ui_url,
@@ -140,23 +141,37 @@ class Repository:
             "format": fmt,
             "extras": {e["name"]: e["hash"] for e in extras},
         }
-        fingerprint = materializer.fingerprint(prepared, fmt)
+        latest = self.catalog.latest(project, key)
+        same_identity = bool(latest) and latest["meta_digest"] == _digest(
+            {**identity, **_identity_fields(fields)}
+        )
+        unchanged = threading.Event()
 
-        # Fast path: the latest version already holds this content — no serialization at all.
-        if fingerprint is not None:
-            latest = self.catalog.latest(project, key)
-            if (
-                latest
-                and latest["fingerprint"] == fingerprint
-                and latest["meta_digest"] == _digest({**identity, **_identity_fields(fields)})
-            ):
-                return self._relogged(latest["id"], producer, tag, project, key)
+        def describe() -> tuple[str | None, dict[str, Any] | None]:
+            """On the second core while the bytes are written: the cheap fingerprint first —
+            if it matches the latest version the write is cancelled (nothing new to store) —
+            then the kind-specific metadata (preview, statistics, ...)."""
+            fingerprint = materializer.fingerprint(prepared, fmt)
+            if same_identity and fingerprint and fingerprint == latest["fingerprint"]:
+                unchanged.set()
+                return fingerprint, None
+            return fingerprint, materializer.metadata(prepared, fmt, options)
 
-        metadata_job = _pool.submit(materializer.metadata, prepared, fmt, options)
+        side = _pool.submit(describe)
         try:
-            blob = self.storage.write_blob(lambda sink: materializer.save(prepared, sink, fmt))
-        finally:
-            metadata = metadata_job.result()
+            blob = self.storage.write_blob(
+                lambda sink: materializer.save(prepared, sink, fmt), cancel=unchanged
+            )
+        except WriteCancelled:
+            side.result()
+            return self._relogged(latest["id"], producer, tag, project, key)
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                side.result()
+            raise
+        fingerprint, metadata = side.result()
+        if metadata is None:  # the write won the race against the fingerprint: same content
+            return self._relogged(latest["id"], producer, tag, project, key)
         merged = {**metadata, **fields}
         if "parameters" in metadata and "parameters" in fields:
             merged["parameters"] = {**metadata["parameters"], **fields["parameters"]}

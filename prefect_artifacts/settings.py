@@ -31,6 +31,9 @@ class ArtifactSettings(BaseSettings):
     catalog_url: str | None = Field(
         None, description="SQLAlchemy URL (default sqlite:///$PREFECT_HOME/artifacts/catalog.db)."
     )
+    catalog_retry_seconds: float = Field(
+        10.0, description="How long to retry a locked or unreachable catalog before failing."
+    )
     project: str = Field("default", description="Namespace for keys, versions and tags.")
     owner: str | None = Field(
         None, description="Owner recorded on logged versions (default: OS user)."

@@ -15,6 +15,8 @@ import hashlib
 import io
 import json
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,29 +38,53 @@ class Blob:
     size: int
 
 
-class HashingWriter(io.RawIOBase):
-    """Passes writes through to ``raw`` while computing their sha256 and size."""
+class WriteCancelled(Exception):
+    """Raised inside a blob write when its ``cancel`` event is set (the write is dropped)."""
 
-    def __init__(self, raw: BinaryIO, guard: Callable[[], Any]) -> None:
+
+class HashingWriter(io.RawIOBase):
+    """Passes writes through to ``raw`` while a second thread computes their sha256, so
+    hashing overlaps the serialization instead of adding to it."""
+
+    def __init__(
+        self, raw: BinaryIO, guard: Callable[[], Any], cancel: threading.Event | None = None
+    ) -> None:
         super().__init__()
         self._raw = raw
         self._guard = guard  # turns the storage's own failures into StorageError
-        self.sha = hashlib.sha256()
+        self._cancel = cancel
+        self._sha = hashlib.sha256()
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)  # bounds memory
+        self._hasher = threading.Thread(target=self._hash, daemon=True)
+        self._hasher.start()
         self.size = 0
+
+    def _hash(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self._sha.update(chunk)
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
-        view = memoryview(data)
-        self.sha.update(view)
+        if self._cancel is not None and self._cancel.is_set():
+            raise WriteCancelled
+        chunk = data if isinstance(data, bytes) else bytes(data)  # immutable: safe to share
+        self._chunks.put(chunk)
         with self._guard():
-            self._raw.write(view)
-        self.size += view.nbytes
-        return view.nbytes
+            self._raw.write(chunk)
+        self.size += len(chunk)
+        return len(chunk)
 
     def tell(self) -> int:
         return self.size
+
+    def hexdigest(self) -> str:
+        """Finish hashing (also ends the hashing thread) and return the sha256."""
+        if self._hasher.is_alive():
+            self._chunks.put(None)
+            self._hasher.join()
+        return self._sha.hexdigest()
 
 
 class VerifyingReader(io.RawIOBase):
@@ -164,15 +190,19 @@ class Storage:
         return self.path(f"manifests/{project}/{key}/{version}.json")
 
     # -- blobs ----------------------------------------------------------------------------
-    def write_blob(self, write: Callable[[BinaryIO], None]) -> Blob:
+    def write_blob(
+        self, write: Callable[[BinaryIO], None], cancel: threading.Event | None = None
+    ) -> Blob:
         """Stream ``write(sink)`` into a temporary object while hashing, then move it to its
-        content address. Identical bytes already stored are kept and the new copy dropped."""
+        content address. Identical bytes already stored are kept and the new copy dropped.
+        Setting ``cancel`` stops the write with WriteCancelled and leaves nothing behind."""
         tmp = self.path(f"tmp/{uuid.uuid4().hex}")
+        sink: HashingWriter | None = None
         try:
             with self._guard("open", tmp):
                 raw = self.fs.open(tmp, "wb")
             try:
-                sink = HashingWriter(raw, lambda: self._guard("write", tmp))
+                sink = HashingWriter(raw, lambda: self._guard("write", tmp), cancel)
                 write(sink)  # a materializer's own errors pass through unchanged
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -180,7 +210,7 @@ class Storage:
                 raise
             with self._guard("write", tmp):
                 raw.close()
-            blob = Blob(sink.sha.hexdigest(), sink.size)
+            blob = Blob(sink.hexdigest(), sink.size)
             final = self.blob_path(blob.hash)
             with self._guard("store", final):
                 if self.fs.exists(final):
@@ -191,6 +221,8 @@ class Storage:
                     self.fs.mv(tmp, final)
             return blob
         except BaseException:
+            if sink is not None:
+                sink.hexdigest()
             with contextlib.suppress(Exception):
                 self.fs.rm(tmp)
             raise
@@ -205,7 +237,7 @@ class Storage:
     def read_blob(self, digest: str, *, verify: bool = True) -> bytes:
         path = self.blob_path(digest)
         with self._guard("read", path):
-            data = self.fs.cat_file(path)
+            data = Path(path).read_bytes() if self.local else self.fs.cat_file(path)
         if verify:
             check_hash(data, digest, f"blob {self.fs.unstrip_protocol(path)}")
         return data

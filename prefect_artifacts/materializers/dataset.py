@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+import blake3
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
@@ -47,9 +47,9 @@ class DatasetMaterializer(Materializer):
             ) from exc
 
     def fingerprint(self, prepared: PreparedTable, fmt: str) -> str:
-        """sha256 over the Arrow schema and buffers: no serialization needed."""
+        """BLAKE3 over the Arrow schema and buffers (~8 GB/s): no serialization needed."""
         table = prepared.table
-        digest = hashlib.sha256(f"{fmt}|{pa.__version__}|{prepared.python_type}|".encode())
+        digest = blake3.blake3(f"{fmt}|{pa.__version__}|{prepared.python_type}|".encode())
         digest.update(table.schema.serialize())
         for column in table.columns:
             for chunk in column.chunks:

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# One entry point for everything a developer or CI does. Each command installs what it needs.
+#   ./run.sh demo        example flows on the embedded default (local storage + SQLite + Prefect's
+#                        temporary server), then prints where to look
+#   ./run.sh test [ARGS] lint (ruff) + the test suite (extra ARGS go to pytest)
+#   ./run.sh bench       the benchmarks in benchmarks/ (ratios against bare baselines)
+#   ./run.sh ui          the browser UI on http://127.0.0.1:4300
+set -euo pipefail
+cd "$(dirname "$0")"
+UV_VERSION=0.13.9
+
+venv() {
+  local stamp=.venv/.installed
+  if [[ ! -x .venv/bin/python || ! -f $stamp || pyproject.toml -nt $stamp || constraints.txt -nt $stamp ]]; then
+    echo "==> installing into .venv (pinned by constraints.txt)"
+    [[ -x .venv/bin/python ]] || python3 -m venv .venv
+    .venv/bin/python -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
+    .venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[dev]"
+    touch "$stamp"
+  fi
+}
+
+browser() {  # Debian's Chromium for the browser tests; nothing downloads a browser at run time
+  if [[ ! -x /usr/bin/chromium ]]; then
+    echo "==> installing Debian's chromium (apt-get)"
+    local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  fi
+}
+
+postgres() {  # the machine's PostgreSQL; start it if it is installed but stopped
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && command -v pg_ctlcluster >/dev/null; then
+    echo "==> starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
+  fi
+}
+
+case "${1:-}" in
+  demo)
+    venv
+    exec .venv/bin/python flows/demo.py
+    ;;
+  test)
+    shift
+    venv
+    echo "==> ruff"
+    .venv/bin/ruff check .
+    .venv/bin/ruff format --check .
+    browser
+    postgres
+    echo "==> pytest"
+    status=0
+    .venv/bin/python -m pytest "$@" || status=$?
+    if [[ $status -eq 5 ]]; then
+      echo "pytest collected no tests: failing" >&2
+      exit 1
+    fi
+    exit $status
+    ;;
+  bench)
+    shift
+    venv
+    postgres
+    exec .venv/bin/python benchmarks/run.py "$@"
+    ;;
+  ui)
+    shift
+    venv
+    exec .venv/bin/prefect-artifacts ui "$@"
+    ;;
+  *)
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
