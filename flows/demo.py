@@ -21,6 +21,7 @@ import prefect_artifacts as pa
 def main() -> None:
     trained = training_pipeline(rows=20_000)
     scored = scoring_pipeline()
+    pa.flush_registrations()  # Prefect UI cards are sent in the background; wait for them
     repo = pa.get_repository()
     print()
     print("Logged artifacts (latest version of each key):")

@@ -1,4 +1,9 @@
-"""ingest → features → train → evaluate, logging a dataset, plots and a model with metrics."""
+"""ingest → features → train → evaluate.
+
+Each step is an ``@artifact_task``: its return value becomes a versioned artifact (a DataFrame a
+dataset, a figure a plot, ``pa.Model(...)`` a model with metrics) and is still passed on to the
+next task unchanged. Lineage between the steps is recorded from Prefect's own task inputs.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from prefect import flow, task
+from prefect import flow
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -18,11 +23,12 @@ from sklearn.model_selection import train_test_split
 import prefect_artifacts as pa
 
 FEATURES = ["amount", "age_days", "visits", "channel_web"]
+TEAM = {"team": "ml"}
 
 
-@task
+@pa.artifact_task(key="raw-transactions", labels={**TEAM, "stage": "raw"})
 def ingest(rows: int, seed: int) -> pd.DataFrame:
-    """Synthetic transactions: no download needed."""
+    """Synthetic transactions (no download needed)."""
     rng = np.random.default_rng(seed)
     df = pd.DataFrame(
         {
@@ -35,62 +41,63 @@ def ingest(rows: int, seed: int) -> pd.DataFrame:
     )
     odds = 0.02 * df["visits"] - 0.0004 * df["age_days"] + 0.3 * (df["channel"] == "web")
     df["churned"] = (rng.random(rows) < 1 / (1 + np.exp(-odds))).astype(int)
-    pa.log_dataset("raw-transactions", df, labels={"stage": "raw", "team": "ml"})
     return df
 
 
-@task
+@pa.artifact_task(
+    key="features",
+    labels={**TEAM, "stage": "features"},
+    description="Model inputs: one row per customer",
+)
 def features(raw: pd.DataFrame) -> pd.DataFrame:
     df = raw.assign(channel_web=(raw["channel"] == "web").astype(int))
-    df = df[[*FEATURES, "churned"]]
-    pa.log_dataset(
-        "features",
-        df,
-        labels={"stage": "features", "team": "ml"},
-        description="Model inputs: one row per customer",
-    )
-    fig, ax = plt.subplots(figsize=(5, 3))
+    return df[[*FEATURES, "churned"]]
+
+
+@pa.artifact_task(key="amount-distribution", labels=TEAM)
+def distribution(df: pd.DataFrame):
+    fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.hist(np.log(df["amount"]), bins=40, color="#3b82f6")
     ax.set(title="log(amount)", xlabel="log amount", ylabel="customers")
-    pa.log_plot("amount-distribution", fig, labels={"team": "ml"})
-    plt.close(fig)
-    return df
+    return fig
 
 
-@task
-def train(df: pd.DataFrame, c: float) -> tuple[LogisticRegression, pd.DataFrame]:
+@pa.artifact_task(key=("churn-model", None), labels=TEAM, tag="prod")
+def train(df: pd.DataFrame, c: float):
+    """Returns (model, held-out rows); the model is logged with its training parameters."""
     train_df, test_df = train_test_split(df, test_size=0.25, random_state=0)
     model = LogisticRegression(C=c, max_iter=500).fit(train_df[FEATURES], train_df["churned"])
-    return model, test_df
+    return pa.Model(model, model_file="churn-model.pkl", parameters={"C": c}), test_df
 
 
-@task
+@pa.artifact_task(capture=False)
 def evaluate(model: LogisticRegression, test_df: pd.DataFrame) -> pa.ModelVersion:
+    """Scores the held-out rows and re-logs the model with metrics and a confusion matrix."""
     context = pa.get_context()
     predicted = model.predict(test_df[FEATURES])
     matrix = confusion_matrix(test_df["churned"], predicted)
-    fig, ax = plt.subplots(figsize=(3, 3))
+    fig, ax = plt.subplots(figsize=(3.5, 3.5))
     ax.imshow(matrix, cmap="Blues")
     for (i, j), value in np.ndenumerate(matrix):
         ax.text(j, i, str(value), ha="center", va="center")
     ax.set(xlabel="predicted", ylabel="actual", title="confusion matrix")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png", bbox_inches="tight")
     plt.close(fig)
-    confusion = context.log_plot("confusion-matrix", buffer.getvalue(), labels={"team": "ml"})
+    confusion = context.log_plot("confusion-matrix", buffer.getvalue(), labels=TEAM)
+    probabilities = model.predict_proba(test_df[FEATURES])[:, 1]
     metrics = {
         "accuracy": float(accuracy_score(test_df["churned"], predicted)),
-        "auc": float(
-            roc_auc_score(test_df["churned"], model.predict_proba(test_df[FEATURES])[:, 1])
-        ),
+        "auc": float(roc_auc_score(test_df["churned"], probabilities)),
     }
+    # The MLRun call, as written: the model with metrics and the confusion matrix as extra data.
     return context.log_model(
-        "churn-model",
+        key="churn-model",
         model=model,
         model_file="churn-model.pkl",
         metrics=metrics,
         extra_data={"confusion": confusion.target_path},
-        labels={"team": "ml"},
+        labels=TEAM,
         tag="prod",
     )
 
@@ -98,7 +105,9 @@ def evaluate(model: LogisticRegression, test_df: pd.DataFrame) -> pa.ModelVersio
 @flow(name="training-pipeline", log_prints=True)
 def training_pipeline(rows: int = 20_000, c: float = 1.0, seed: int = 7) -> pa.ModelVersion:
     raw = ingest(rows, seed)
-    model, test_df = train(features(raw), c)
+    df = features(raw)
+    distribution(df)
+    model, test_df = train(df, c)
     return evaluate(model, test_df)
 
 

@@ -1,14 +1,18 @@
-"""A later run reuses artifacts: ``features@latest`` and the model tagged ``prod``."""
+"""A later flow run reuses artifacts: ``features:latest`` and the model tagged ``prod``.
+
+``ArtifactRef`` arguments are loaded when the task runs and appear in the task's parameters;
+both loads are recorded as consumers, so lineage links this run to the training run.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
-from prefect import flow, task
+from prefect import flow
 
 import prefect_artifacts as pa
 
 
-@task
+@pa.artifact_task(key="scored-customers", labels={"team": "ml", "stage": "scored"})
 def score(features: pd.DataFrame, model) -> pd.DataFrame:
     inputs = features.drop(columns=["churned"])
     return features.assign(churn_probability=model.predict_proba(inputs)[:, 1])
@@ -16,10 +20,8 @@ def score(features: pd.DataFrame, model) -> pd.DataFrame:
 
 @flow(name="scoring-pipeline")
 def scoring_pipeline() -> pa.DatasetVersion:
-    features = pa.get_artifact("features:latest").load()
-    model = pa.get_artifact("churn-model@prod").load()
-    scored = score(features, model)
-    return pa.log_dataset("scored-customers", scored, labels={"team": "ml", "stage": "scored"})
+    score(pa.ArtifactRef("features:latest"), pa.ArtifactRef("churn-model@prod"))
+    return pa.get_artifact("scored-customers")
 
 
 if __name__ == "__main__":

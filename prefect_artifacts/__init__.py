@@ -7,6 +7,7 @@ from .api import (
     get_artifact,
     get_context,
     get_repository,
+    lineage,
     list_artifacts,
     log_artifact,
     log_dataset,
@@ -17,6 +18,7 @@ from .api import (
     untag_artifact,
 )
 from .context import ArtifactContext
+from .decorator import Model, artifact_task
 from .errors import (
     ArtifactError,
     ArtifactNotFoundError,
@@ -27,8 +29,10 @@ from .errors import (
     StorageError,
     UnsupportedTypeError,
 )
+from .lineage import Lineage, LineageEdge, LineageNode
 from .materializers import Materializer, register_materializer
 from .models import (
+    ArtifactRef,
     ArtifactVersion,
     DatasetVersion,
     ExtraData,
@@ -37,15 +41,35 @@ from .models import (
     PlotVersion,
     Producer,
 )
+from .registration import flush_registrations
 from .repository import Repository
 from .settings import ArtifactSettings
 
 __version__ = "0.1.0"
 
+_LAZY = {  # these import Prefect, so they load on first use
+    "ARTIFACT_INPUTS": "cache",
+    "ArtifactInputs": "cache",
+    "ArtifactRepository": "block",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "ARTIFACT_INPUTS",
     "ArtifactContext",
     "ArtifactError",
+    "ArtifactInputs",
     "ArtifactNotFoundError",
+    "ArtifactRef",
+    "ArtifactRepository",
     "ArtifactSettings",
     "ArtifactVersion",
     "CatalogError",
@@ -54,18 +78,25 @@ __all__ = [
     "IntegrityError",
     "InvalidArgumentError",
     "InvalidKeyError",
+    "Lineage",
+    "LineageEdge",
+    "LineageNode",
     "LineageRecord",
     "Materializer",
+    "Model",
     "ModelVersion",
     "PlotVersion",
     "Producer",
     "Repository",
     "StorageError",
     "UnsupportedTypeError",
+    "artifact_task",
     "delete_artifact",
+    "flush_registrations",
     "get_artifact",
     "get_context",
     "get_repository",
+    "lineage",
     "list_artifacts",
     "log_artifact",
     "log_dataset",

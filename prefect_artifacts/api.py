@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from .context import ArtifactContext
+from .lineage import Lineage
 from .models import ArtifactVersion
 from .repository import Repository
 from .settings import ArtifactSettings
@@ -17,17 +18,57 @@ _repositories: dict[tuple[Any, ...], Repository] = {}
 _lock = threading.Lock()
 
 
-def get_repository(repository: Repository | None = None) -> Repository:
-    """The repository ``repository`` names, else the one the settings configure (cached)."""
+def get_repository(repository: Any = None) -> Repository:
+    """The repository to use: a ``Repository``; an ``ArtifactRepository`` block or the name of a
+    saved one; else the block named by ``PREFECT_ARTIFACTS_REPOSITORY``; else the
+    ``PREFECT_ARTIFACTS_*`` settings. Cached per process."""
     if isinstance(repository, Repository):
         return repository
-    settings = ArtifactSettings()
-    cache_key = (os.getpid(), settings.model_dump_json())
+    if repository is None:
+        settings = ArtifactSettings()
+        if not settings.repository:
+            return _cached(
+                ("settings", settings.model_dump_json()), lambda: Repository.from_settings(settings)
+            )
+        repository = settings.repository
+    if isinstance(repository, str):
+        name = repository
+        return _cached(
+            ("block", name), lambda: Repository.from_settings(_load_block(name).settings())
+        )
+    from .block import ArtifactRepository
+
+    if isinstance(repository, ArtifactRepository):
+        settings = repository.settings()
+        return _cached(
+            ("settings", settings.model_dump_json()), lambda: Repository.from_settings(settings)
+        )
+    raise TypeError(
+        f"repository must be a Repository, an ArtifactRepository block or a saved block's name, "
+        f"got {type(repository).__name__}"
+    )
+
+
+def _cached(key: tuple[str, str], make: Any) -> Repository:
+    key = (os.getpid(), *key)
     with _lock:
-        repo = _repositories.get(cache_key)
+        repo = _repositories.get(key)
         if repo is None:
-            repo = _repositories[cache_key] = Repository.from_settings(settings)
+            repo = _repositories[key] = make()
         return repo
+
+
+def _load_block(name: str) -> Any:
+    from .block import ArtifactRepository
+    from .errors import ArtifactNotFoundError
+
+    try:
+        return ArtifactRepository.load(name)
+    except ValueError as exc:
+        raise ArtifactNotFoundError(
+            f"no saved ArtifactRepository block named {name!r} ({exc}); save one with "
+            f"ArtifactRepository(...).save({name!r}) or unset PREFECT_ARTIFACTS_REPOSITORY"
+        ) from exc
 
 
 def get_context(
@@ -111,3 +152,11 @@ def delete_artifact(ref: str, *, data: bool = True, project: str | None = None) 
     """Delete a version (``key:3``/``key@tag``) or a whole key; with ``data`` also the bytes no
     other version uses. Returns the deleted version numbers."""
     return get_repository().delete(ref, data=data, project=project)
+
+
+def lineage(
+    ref: str, *, direction: str = "up", depth: int = 3, project: str | None = None
+) -> Lineage:
+    """The lineage graph of a version: ``up`` = the runs that produced it and their inputs,
+    ``down`` = the runs that consumed it and what they produced; ``depth`` artifact hops."""
+    return get_repository().lineage(ref, direction=direction, depth=depth, project=project)

@@ -768,6 +768,20 @@ class Catalog:
             row["at"] = from_db_time(row["at"])
         return rows
 
+    def run_versions(self, run_ids: list[str], role: str) -> list[int]:
+        """Version ids that runs (task run or flow-level run ids) produced or consumed."""
+        if not run_ids:
+            return []
+        by_task = lineage_t.c.task_run_id.in_(run_ids)
+        by_flow = sa.and_(lineage_t.c.flow_run_id.in_(run_ids), lineage_t.c.task_run_id.is_(None))
+        query = (
+            sa.select(lineage_t.c.version_id)
+            .where(lineage_t.c.role == role, sa.or_(by_task, by_flow))
+            .distinct()
+        )
+        with self._tx(False) as conn:
+            return sorted(conn.execute(query).scalars())
+
     def version_with_hash(self, digest: str) -> int | None:
         with self._tx(False) as conn:
             return conn.execute(

@@ -59,6 +59,33 @@ class LineageRecord(BaseModel):
     at: datetime
 
 
+class ArtifactRef(BaseModel):
+    """A task argument naming an artifact: ``ArtifactRef("features@prod")``. ``@artifact_task``
+    loads it when the task runs (recording the consumer); it shows in the run's parameters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: str
+    project: str | None = None
+
+    def __init__(self, ref: str, project: str | None = None, **kwargs: Any) -> None:
+        from .keys import parse_ref
+
+        parse_ref(ref, project=project)  # fail at construction, not when the task runs
+        super().__init__(ref=ref, project=project, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"ArtifactRef({self.ref!r})"
+
+    __str__ = __repr__
+
+    def get(self, repository: Repository | None = None) -> ArtifactVersion:
+        """The version this reference names now."""
+        from .api import get_repository
+
+        return get_repository(repository).get(self.ref, project=self.project)
+
+
 class _Bound(BaseModel):
     """A record that can reach the repository it came from."""
 

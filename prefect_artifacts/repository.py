@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from . import registration
 from .catalog import BlobsMissing, Catalog, ListQuery, NewVersion
 from .errors import (
     ArtifactNotFoundError,
@@ -36,6 +37,7 @@ from .keys import (
     validate_project,
     validate_tag,
 )
+from .lineage import Lineage, walk_lineage
 from .materializers import content_type, registry
 from .materializers.summary import json_safe
 from .models import (
@@ -83,12 +85,14 @@ class Repository:
         project: str = "default",
         owner: str | None = None,
         ui_url: str | None = None,
+        ui_registration: str = "background",
     ) -> None:
         self.storage = storage
         self.catalog = catalog
         self.project = validate_project(project)
         self.owner = owner
         self.ui_url = ui_url
+        self.ui_registration = ui_registration  # background | sync | off
 
     @classmethod
     def from_settings(cls, settings: ArtifactSettings | None = None) -> Repository:
@@ -99,6 +103,7 @@ class Repository:
             project=settings.project,
             owner=settings.resolved_owner(),
             ui_url=settings.ui_url,
+            ui_registration=settings.registration,
         )
 
     def __repr__(self) -> str:
@@ -220,6 +225,7 @@ class Repository:
         if not created:
             self._journal_run(version, "producer", run)
             logger.info("%s: content identical to version %s; no new version", key, version.version)
+        registration.schedule(self, version, run, created=created, mode=self.ui_registration)
         return version
 
     def _commit(
@@ -257,6 +263,7 @@ class Repository:
         self._journal_run(version, "producer", run)
         if tag and tag not in version.tags:
             version = self.tag(version.ref, tag)
+        registration.schedule(self, version, run, created=False, mode=self.ui_registration)
         return version
 
     def _store_extras(
@@ -538,8 +545,34 @@ class Repository:
         except Exception as exc:  # lineage is best effort; the load itself succeeded
             logger.warning("could not record that this run consumed %s: %s", version.ref, exc)
 
+    def record_inputs_from(self, upstream_run_ids: list[str]) -> list[ArtifactVersion]:
+        """Inside a Prefect run: versions produced by ``upstream_run_ids`` (the task runs whose
+        results this run received) become this run's inputs. Returns those versions."""
+        vids = self.catalog.run_versions(upstream_run_ids, "producer") if upstream_run_ids else []
+        versions = [self._version(r) for r in self.catalog.by_ids(vids)]
+        for version in versions:
+            self.record_consumer(version)
+        return versions
+
     def runs_of(self, version: ArtifactVersion, *, role: str) -> list[LineageRecord]:
         return [LineageRecord(**r) for r in self.catalog.runs(self._row_id(version), role)]
+
+    def inputs_of_run(self, run_id: str | None) -> list[ArtifactVersion]:
+        """The versions a run (task run id, or flow run id for the flow body) consumed."""
+        vids = self.catalog.run_versions([run_id], "consumer") if run_id else []
+        return [self._version(r) for r in self.catalog.by_ids(vids)]
+
+    def outputs_of_run(self, run_id: str | None) -> list[ArtifactVersion]:
+        """The versions a run produced (including identical re-logs)."""
+        vids = self.catalog.run_versions([run_id], "producer") if run_id else []
+        return [self._version(r) for r in self.catalog.by_ids(vids)]
+
+    def lineage(
+        self, ref: str, *, direction: str = "up", depth: int = 3, project: str | None = None
+    ) -> Lineage:
+        """Walk the graph from ``ref``: ``up`` to the runs that produced it and their inputs,
+        ``down`` to the runs that consumed it and their outputs, ``depth`` artifact hops."""
+        return walk_lineage(self, self.get(ref, project=project), direction=direction, depth=depth)
 
     # -- changing versions -----------------------------------------------------------------
     def tag(self, ref: str, tag: str, *, project: str | None = None) -> ArtifactVersion:

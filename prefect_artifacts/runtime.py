@@ -44,6 +44,16 @@ def current_run() -> dict[str, Any] | None:
             parameters=flow_ctx.parameters or {},
             tags=sorted(flow_run.tags or []),
         )
+    ui = _ui_url()
+    if ui and run.get("flow_run_id"):
+        run["ui_url"] = f"{ui}/runs/flow-run/{run['flow_run_id']}"
+    if run.get("deployment_id"):
+        try:
+            from prefect.runtime import deployment
+
+            run["deployment_name"] = deployment.name
+        except Exception:  # the name is a nicety; the id is recorded either way
+            pass
     if task_ctx is not None:
         task_run = task_ctx.task_run
         run.update(
@@ -53,8 +63,21 @@ def current_run() -> dict[str, Any] | None:
         )
         if "flow_run_id" not in run and task_run.flow_run_id:
             run["flow_run_id"] = str(task_run.flow_run_id)
+        if ui:
+            run["ui_url"] = f"{ui}/runs/task-run/{task_run.id}"
         run["tags"] = sorted(set(run.get("tags", [])) | set(task_run.tags or []))
     return run
+
+
+def _ui_url() -> str | None:
+    """Prefect's UI base URL when a server UI is configured (PREFECT_UI_URL or derived)."""
+    try:
+        from prefect.settings import PREFECT_UI_URL
+
+        value = PREFECT_UI_URL.value()
+    except Exception:
+        return None
+    return value.rstrip("/") if value else None
 
 
 def current_producer(owner: str | None = None) -> Producer:

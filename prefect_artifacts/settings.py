@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +40,9 @@ class ArtifactSettings(BaseSettings):
     )
     repository: str | None = Field(
         None, description="Name of a saved ArtifactRepository block to use instead of the URLs."
+    )
+    registration: Literal["background", "sync", "off"] = Field(
+        "background", description="How versions are registered in Prefect's UI (cards, events)."
     )
     ui_url: str | None = Field(
         None, description="Base URL of the browser UI, linked from Prefect cards."

@@ -124,6 +124,9 @@ class MaterializerRegistry:
     def unregister(self, materializer: type[Materializer] | Materializer) -> None:
         self._items = [m for m in self._items if m.name() != materializer.name()]
 
+    def kinds(self) -> set[str]:
+        return {m.kind for m in self._items}
+
     def by_name(self, name: str) -> Materializer | None:
         return next((m for m in self._items if m.name() == name), None)
 

@@ -1,0 +1,223 @@
+"""Registers logged versions with Prefect: a markdown card (and, for datasets, a preview
+table) on the run that logged them, an event, and an asset materialization.
+
+Runs on a background thread so the task that logged does not wait, in the context (settings,
+run) captured when the version was logged. The version is committed before anything here
+runs: a registration failure costs a card, never an artifact, and is reported as a warning.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from . import cards
+
+if TYPE_CHECKING:
+    from .models import ArtifactVersion
+    from .repository import Repository
+
+logger = logging.getLogger("prefect_artifacts.registration")
+EVENT = "prefect-artifacts.artifact.logged"
+
+
+def register(
+    repo: Repository, version: ArtifactVersion, run: dict[str, Any], *, created: bool
+) -> None:
+    """Create the Prefect card(s), event and asset for ``version`` logged by ``run``."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactCreate
+
+    task_run_id = _uuid(run.get("task_run_id"))
+    flow_run_id = _uuid(run.get("flow_run_id"))
+    key = cards.prefect_key(version.project, version.key)
+    thumbnail = None
+    if version.kind == "plot":
+        try:
+            thumbnail = cards.thumbnail_of(repo.read_blob(version.hash), version.format)
+        except Exception as exc:  # a card without its picture is still a card
+            logger.warning("no thumbnail for %s: %s", version.ref, exc)
+    markdown = cards.card(
+        version,
+        ui_url=repo.ui_url,
+        thumbnail=thumbnail[0] if thumbnail else None,
+        thumbnail_type=thumbnail[1] if thumbnail else "image/png",
+    )
+    summary = f"{version.kind} {version.project}/{version.key}:{version.version}"
+    documents = [("markdown", key, summary, markdown)]
+    preview = getattr(version, "preview", None)
+    if preview:
+        documents.append(
+            (
+                "table",
+                f"{key}-preview",
+                f"first {len(preview)} rows of {summary}",
+                json.dumps(preview),
+            )
+        )
+    with get_client(sync_client=True) as client:
+        for kind, artifact_key, description, data in documents:
+            client.create_artifact(
+                ArtifactCreate(
+                    type=kind,
+                    key=artifact_key,
+                    description=description,
+                    data=data,
+                    task_run_id=task_run_id,
+                    flow_run_id=flow_run_id,
+                )
+            )
+    _emit(repo, version, run, created=created)
+
+
+def _emit(
+    repo: Repository, version: ArtifactVersion, run: dict[str, Any], *, created: bool
+) -> None:
+    from prefect.events import emit_event
+
+    related = []
+    if run.get("flow_run_id"):
+        related.append(
+            {
+                "prefect.resource.id": f"prefect.flow-run.{run['flow_run_id']}",
+                "prefect.resource.role": "flow-run",
+                "prefect.resource.name": run.get("flow_run_name") or "",
+            }
+        )
+    if run.get("task_run_id"):
+        related.append(
+            {
+                "prefect.resource.id": f"prefect.task-run.{run['task_run_id']}",
+                "prefect.resource.role": "task-run",
+                "prefect.resource.name": run.get("task_run_name") or "",
+            }
+        )
+    emit_event(
+        event=EVENT,
+        resource={
+            "prefect.resource.id": f"prefect-artifacts.artifact.{version.project}.{version.key}.{version.version}",
+            "prefect.resource.name": f"{version.key}:{version.version}",
+            "prefect-artifacts.kind": version.kind,
+            "prefect-artifacts.project": version.project,
+        },
+        related=related,
+        payload={
+            "uri": version.uri,
+            "target_path": version.target_path,
+            "hash": version.hash,
+            "size": version.size,
+            "created": created,
+            "labels": version.labels,
+        },
+    )
+    # Prefect assets: the key's storage location, with the artifacts this run consumed upstream.
+    upstream = [
+        {"prefect.resource.id": asset_key(repo, v.project, v.key), "prefect.resource.role": "asset"}
+        for v in repo.inputs_of_run(run.get("task_run_id") or run.get("flow_run_id"))
+    ]
+    emit_event(
+        event="prefect.asset.materialization.succeeded",
+        resource={
+            "prefect.resource.id": asset_key(repo, version.project, version.key),
+            "prefect.resource.name": version.key,
+        },
+        related=upstream + related,
+        payload={"version": version.version, "hash": version.hash, "kind": version.kind},
+    )
+
+
+def asset_key(repo: Repository, project: str, key: str) -> str:
+    """An artifact key's asset: where its versions' manifests live in storage."""
+    return f"{repo.storage.url.rstrip('/')}/manifests/{project}/{key}"
+
+
+def _uuid(value: str | None) -> UUID | None:
+    return UUID(value) if value else None
+
+
+class Registrar:
+    """A background worker that runs registrations in order, each in its captured context."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[contextvars.Context, Callable[[], None]] | None] = (
+            queue.Queue()
+        )
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._thread is None:
+                # Registered on first use, i.e. after Prefect started any temporary server:
+                # exit handlers run last-in first-out, so pending cards go out before it stops.
+                atexit.register(self.flush)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._work, name="prefect-artifacts-registrar", daemon=True
+                )
+                self._thread.start()
+        self._jobs.put((contextvars.copy_context(), job))
+
+    def flush(self) -> None:
+        """Wait until every submitted registration has run."""
+        self._jobs.join()
+
+    def _work(self) -> None:
+        while True:
+            item = self._jobs.get()
+            try:
+                if item is not None:
+                    context, job = item
+                    context.run(job)
+            finally:
+                self._jobs.task_done()
+
+
+_registrar = Registrar()
+
+
+def schedule(
+    repo: Repository,
+    version: ArtifactVersion,
+    run: dict[str, Any],
+    *,
+    created: bool,
+    mode: str = "background",
+) -> None:
+    """Register ``version`` per ``mode``: "background" (default), "sync" or "off"."""
+    if mode == "off" or not run:
+        return
+
+    def job() -> None:
+        try:
+            register(repo, version, run, created=created)
+        except Exception as exc:
+            logger.warning(
+                "%s is stored, but could not be registered in Prefect's UI (%s: %s); the "
+                "artifact itself is safe: see it with `prefect-artifacts show %s`",
+                version.ref,
+                type(exc).__name__,
+                exc,
+                version.ref,
+            )
+
+    if mode == "sync":
+        job()
+    else:
+        _registrar.submit(job)
+
+
+def flush_registrations() -> None:
+    """Wait until the Prefect cards, events and assets of every logged version are sent."""
+    _registrar.flush()
+    if "prefect.events.worker" in __import__("sys").modules:
+        from prefect.events.worker import EventsWorker
+
+        EventsWorker.drain_all()
