@@ -205,6 +205,7 @@ class ListQuery:
     project: str | None = None  # None: every project
     key: str | None = None  # exact, or a glob with * ? [
     kind: str | None = None
+    exclude_kinds: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     label_names: list[str] = field(default_factory=list)
     since: datetime | None = None
@@ -697,8 +698,11 @@ class Catalog:
                 stmt = stmt.where(v.key.ilike(_glob_to_like(q.key), escape="\\"))
             else:
                 stmt = stmt.where(v.key == q.key)
+        kind_col = keys_t.c.kind if latest_mode else v.kind
         if q.kind:
-            stmt = stmt.where((keys_t.c.kind if latest_mode else v.kind) == q.kind)
+            stmt = stmt.where(kind_col == q.kind)
+        if q.exclude_kinds:
+            stmt = stmt.where(kind_col.not_in(q.exclude_kinds))
         for name, value in q.labels.items():
             stmt = stmt.where(
                 sa.exists().where(

@@ -94,7 +94,9 @@ def walk_lineage(
         frontier = following
         if not frontier:
             break
-    graph.edges = [LineageEdge(source=s, target=t, relation=r) for s, t, r in sorted(edges)]
+    order = {node_id: i for i, node_id in enumerate(seen)}  # breadth-first: nearest first
+    ranked = sorted(edges, key=lambda e: (max(order[e[0]], order[e[1]]), e))
+    graph.edges = [LineageEdge(source=s, target=t, relation=r) for s, t, r in ranked]
     return graph
 
 

@@ -251,7 +251,9 @@ class Storage:
             VerifyingReader(raw, digest, f"blob {self.fs.unstrip_protocol(path)}"), CHUNK
         )
 
-    def download_blob(self, digest: str, target: Path) -> Path:
+    def download_blob(
+        self, digest: str, target: Path, on_chunk: Callable[[int], Any] | None = None
+    ) -> Path:
         """Copy a blob to a local file: written beside it under a temporary name, verified,
         then renamed, so ``target`` never holds partial or corrupt bytes."""
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -260,6 +262,8 @@ class Storage:
             with self.open_blob(digest) as source, partial.open("wb") as sink:
                 while chunk := source.read(CHUNK):
                     sink.write(chunk)
+                    if on_chunk:
+                        on_chunk(len(chunk))
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
