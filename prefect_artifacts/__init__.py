@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .api import (
     delete_artifact,
+    gc,
     get_artifact,
     get_context,
     get_repository,
@@ -13,9 +14,12 @@ from .api import (
     log_dataset,
     log_model,
     log_plot,
+    prune,
+    reindex,
     set_labels,
     tag_artifact,
     untag_artifact,
+    verify,
 )
 from .context import ArtifactContext
 from .decorator import Model, artifact_task
@@ -93,6 +97,7 @@ __all__ = [
     "artifact_task",
     "delete_artifact",
     "flush_registrations",
+    "gc",
     "get_artifact",
     "get_context",
     "get_repository",
@@ -102,8 +107,11 @@ __all__ = [
     "log_dataset",
     "log_model",
     "log_plot",
+    "prune",
     "register_materializer",
+    "reindex",
     "set_labels",
     "tag_artifact",
     "untag_artifact",
+    "verify",
 ]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from . import maintenance
 from .context import ArtifactContext
 from .lineage import Lineage
+from .maintenance import GcReport, PruneReport, ReindexReport, VerifyReport
 from .models import ArtifactVersion
 from .repository import Repository
 from .settings import ArtifactSettings
@@ -148,10 +150,13 @@ def set_labels(
     return get_repository().set_labels(ref, labels, replace=replace, project=project)
 
 
-def delete_artifact(ref: str, *, data: bool = True, project: str | None = None) -> list[int]:
+def delete_artifact(
+    ref: str, *, data: bool = True, strategy: str | None = None, project: str | None = None
+) -> list[int]:
     """Delete a version (``key:3``/``key@tag``) or a whole key; with ``data`` also the bytes no
-    other version uses. Returns the deleted version numbers."""
-    return get_repository().delete(ref, data=data, project=project)
+    other version uses. ``strategy``: "metadata-only", "data-optional" (default) or
+    "data-required" (MLRun's deletion strategies). Returns the deleted version numbers."""
+    return get_repository().delete(ref, data=data, strategy=strategy, project=project)
 
 
 def lineage(
@@ -160,3 +165,48 @@ def lineage(
     """The lineage graph of a version: ``up`` = the runs that produced it and their inputs,
     ``down`` = the runs that consumed it and what they produced; ``depth`` artifact hops."""
     return get_repository().lineage(ref, direction=direction, depth=depth, project=project)
+
+
+def verify(
+    ref: str | None = None, *, project: str | None = None, repository: Any = None
+) -> VerifyReport:
+    """Re-hash stored bytes against the catalog (``ref``: a key's versions or one version;
+    default: every version of every project). Reports missing and corrupt data."""
+    return maintenance.verify(get_repository(repository), ref, project=project)
+
+
+def reindex(*, project: str | None = None, repository: Any = None) -> ReindexReport:
+    """Rebuild the catalog from the manifests and journal in storage (idempotent, live-safe)."""
+    return maintenance.reindex(get_repository(repository), project=project)
+
+
+def gc(
+    *, grace: timedelta = timedelta(hours=1), dry_run: bool = False, repository: Any = None
+) -> GcReport:
+    """Remove bytes no version references (and stale temporary files) older than ``grace``."""
+    return maintenance.gc(get_repository(repository), grace=grace, dry_run=dry_run)
+
+
+def prune(
+    *,
+    key: str | None = None,
+    keep_last: int | None = None,
+    older_than: timedelta | datetime | None = None,
+    keep_tagged: bool = True,
+    project: str | None = None,
+    strategy: str = "data-optional",
+    dry_run: bool = False,
+    repository: Any = None,
+) -> PruneReport:
+    """Retention: delete versions beyond the ``keep_last`` newest and/or older than
+    ``older_than`` (tagged ones kept unless ``keep_tagged=False``; the latest always kept)."""
+    return maintenance.prune(
+        get_repository(repository),
+        key=key,
+        keep_last=keep_last,
+        older_than=older_than,
+        keep_tagged=keep_tagged,
+        project=project,
+        strategy=strategy,
+        dry_run=dry_run,
+    )

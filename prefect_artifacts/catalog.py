@@ -352,13 +352,13 @@ class Catalog:
         *,
         blobs_exist: Callable[[list[str]], list[str]],
         publish: Callable[[dict[str, Any]], None],
-    ) -> tuple[int, bool]:
+    ) -> tuple[int, bool, datetime | None]:
         """Insert ``new`` as the key's next version, or return the latest version when its
         content is identical. ``blobs_exist`` reports referenced hashes missing from storage
         (raising BlobsMissing aborts); ``publish`` writes the manifest before the commit.
-        Returns (version row id, created)."""
+        Returns (version row id, created, the time recorded — None when nothing was)."""
 
-        def attempt(conn: Connection) -> tuple[int, bool]:
+        def attempt(conn: Connection) -> tuple[int, bool, datetime | None]:
             now = utcnow()
             key_row = self._lock_key(conn, new.project, new.key, new.kind, now)
             if key_row.latest_id is not None:
@@ -368,10 +368,8 @@ class Catalog:
                     )
                 ).one()
                 if (latest.hash, latest.meta_digest) == (new.hash, new.meta_digest):
-                    self._add_run(conn, key_row.latest_id, "producer", run, now)
-                    if new.tag:
-                        self._move_tag(conn, new.project, new.key, new.tag, key_row.latest_id, now)
-                    return key_row.latest_id, False
+                    added = self._add_run(conn, key_row.latest_id, "producer", run, now)
+                    return key_row.latest_id, False, now if added else None
             self._lock_blobs(conn, new.blobs, now)
             missing = blobs_exist(sorted(new.blobs))
             if missing:
@@ -426,7 +424,7 @@ class Catalog:
             if new.tag:
                 self._move_tag(conn, new.project, new.key, new.tag, vid, now)
             publish(self._records(conn, [vid], details=True)[0])
-            return vid, True
+            return vid, True, now
 
         return self._retrying(attempt)
 
@@ -511,20 +509,22 @@ class Catalog:
         return True
 
     # -- changing versions -----------------------------------------------------------------
-    def add_run(self, vid: int, role: str, run: dict[str, Any]) -> bool:
+    # Each change takes the time ``at`` (naive UTC) it records, so the journal entry the
+    # repository writes for it carries the same time and ``reindex`` reproduces it exactly.
+    def add_run(self, vid: int, role: str, run: dict[str, Any], at: datetime) -> bool:
         """Record that a run produced or consumed a version; False if already recorded."""
-        return self._retrying(lambda conn: self._add_run(conn, vid, role, run, utcnow()))
+        return self._retrying(lambda conn: self._add_run(conn, vid, role, run, at))
 
-    def set_tag(self, vid: int, tag: str) -> None:
+    def set_tag(self, vid: int, tag: str, at: datetime) -> None:
         def attempt(conn: Connection) -> None:
             row = conn.execute(
                 sa.select(versions_t.c.project, versions_t.c.key).where(versions_t.c.id == vid)
             ).one()
-            self._move_tag(conn, row.project, row.key, tag, vid, utcnow())
+            self._move_tag(conn, row.project, row.key, tag, vid, at)
 
         self._retrying(attempt)
 
-    def remove_tag(self, project: str, key: str, tag: str) -> int | None:
+    def remove_tag(self, project: str, key: str, tag: str, at: datetime) -> int | None:
         """Drop a tag; returns the version number it pointed at, or None."""
 
         def attempt(conn: Connection) -> int | None:
@@ -537,12 +537,14 @@ class Catalog:
             if row is None:
                 return None
             conn.execute(tags_t.delete().where(*where))
-            self._touch(conn, project, key, [row.version_id], utcnow())
+            self._touch(conn, project, key, [row.version_id], at)
             return row.version
 
         return self._retrying(attempt)
 
-    def set_labels(self, vid: int, labels: dict[str, str], *, replace: bool = False) -> None:
+    def set_labels(
+        self, vid: int, labels: dict[str, str], at: datetime, *, replace: bool = False
+    ) -> None:
         def attempt(conn: Connection) -> None:
             row = conn.execute(
                 sa.select(versions_t.c.project, versions_t.c.key).where(versions_t.c.id == vid)
@@ -560,15 +562,23 @@ class Catalog:
                     labels_t.insert(),
                     [{"version_id": vid, "name": k, "value": v} for k, v in labels.items()],
                 )
-            self._touch(conn, row.project, row.key, [vid], utcnow())
+            self._touch(conn, row.project, row.key, [vid], at)
 
         self._retrying(attempt)
 
     def delete(
-        self, project: str, key: str, version: int | None = None
+        self,
+        project: str,
+        key: str,
+        version: int | None,
+        at: datetime,
+        *,
+        before_commit: Callable[[list[str]], None] | None = None,
     ) -> tuple[list[int], list[str]]:
         """Delete one version or the whole key. Returns the deleted version numbers and the
-        hashes no version references any more (their blob rows are gone; remove the bytes)."""
+        hashes no version references any more (their blob rows are gone; remove the bytes).
+        ``before_commit(hashes)`` runs inside the transaction with those blobs locked: if it
+        raises, nothing is deleted."""
 
         def attempt(conn: Connection) -> tuple[list[int], list[str]]:
             where = [versions_t.c.project == project, versions_t.c.key == key]
@@ -597,9 +607,12 @@ class Catalog:
             conn.execute(
                 keys_t.update()
                 .where(keys_t.c.project == project, keys_t.c.key == key)
-                .values(latest_id=latest, updated_at=utcnow())
+                .values(latest_id=latest, updated_at=at)
             )
-            return sorted(r.version for r in rows), self._release_blobs(conn, hashes)
+            free = self._release_blobs(conn, hashes)
+            if before_commit is not None:
+                before_commit(free)
+            return sorted(r.version for r in rows), free
 
         return self._retrying(attempt)
 
@@ -874,3 +887,134 @@ def _transient(exc: BaseException | None) -> bool:
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, sa_exc.OperationalError) and bool(_TRANSIENT.search(str(exc)))
+
+
+# -- maintenance: restoring from manifests, orphan blobs ------------------------------------------
+VERSION_FIELDS = [c.name for c in versions_t.c if c.name != "id"]
+
+
+def _restore_key(catalog: Catalog, conn: Connection, item: dict[str, Any]) -> dict[str, int]:
+    """Insert what the catalog lacks for one key (versions by uid, their labels, extras and
+    runs, tags, blob rows) and fold the key row. Never changes what is already there."""
+    counts = {"versions": 0, "tags": 0, "runs": 0, "conflicts": 0}
+    project, key = item["project"], item["key"]
+    now = item["updated_at"]
+    conn.execute(
+        catalog._insert(keys_t)
+        .values(
+            project=project,
+            key=key,
+            kind=item["kind"],
+            last_version=0,
+            created_at=item["created_at"],
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["project", "key"])
+    )
+    key_row = conn.execute(
+        sa.select(keys_t).where(keys_t.c.project == project, keys_t.c.key == key).with_for_update()
+    ).one()
+    present = {
+        r.uid: (r.id, r.version)
+        for r in conn.execute(
+            sa.select(versions_t.c.uid, versions_t.c.id, versions_t.c.version).where(
+                versions_t.c.project == project, versions_t.c.key == key
+            )
+        )
+    }
+    numbers = {number for _, number in present.values()}
+    ids: dict[int, int] = {number: vid for vid, number in present.values()}
+    for record in item["versions"]:
+        if record["uid"] in present:
+            continue
+        if record["version"] in numbers:  # a live writer reused the number: keep the live one
+            counts["conflicts"] += 1
+            continue
+        blobs = {record["hash"]: record["size"], **{e["hash"]: e["size"] for e in record["extras"]}}
+        catalog._lock_blobs(conn, blobs, record["created_at"])
+        vid = conn.execute(
+            versions_t.insert()
+            .values(**{f: record[f] for f in VERSION_FIELDS})
+            .returning(versions_t.c.id)
+        ).scalar_one()
+        ids[record["version"]] = vid
+        if record["labels"]:
+            conn.execute(
+                labels_t.insert(),
+                [{"version_id": vid, "name": k, "value": v} for k, v in record["labels"].items()],
+            )
+        if record["extras"]:
+            conn.execute(extras_t.insert(), [{"version_id": vid, **e} for e in record["extras"]])
+        counts["versions"] += 1
+    for record in item["versions"]:
+        vid = ids.get(record["version"])
+        for run in record["runs"] if vid else []:
+            counts["runs"] += catalog._add_run(conn, vid, run["role"], run, run["at"])
+    for tag, number in item["tags"].items():
+        if (
+            number in ids
+            and conn.execute(
+                sa.select(tags_t.c.tag).where(
+                    tags_t.c.project == project, tags_t.c.key == key, tags_t.c.tag == tag
+                )
+            ).first()
+            is None
+        ):
+            conn.execute(
+                tags_t.insert().values(project=project, key=key, tag=tag, version_id=ids[number])
+            )
+            counts["tags"] += 1
+    latest = max(ids) if ids else None
+    conn.execute(
+        keys_t.update()
+        .where(keys_t.c.id == key_row.id)
+        .values(
+            last_version=max(key_row.last_version, item["last_version"], latest or 0),
+            latest_id=ids.get(latest) if latest else None,
+            kind=next(
+                (r["kind"] for r in item["versions"] if r["version"] == latest), key_row.kind
+            ),
+            updated_at=max(key_row.updated_at, now),
+            created_at=min(key_row.created_at, item["created_at"]),
+        )
+    )
+    return counts
+
+
+def restore(catalog: Catalog, items: list[dict[str, Any]], batch: int = 200) -> dict[str, int]:
+    """Restore many keys (see ``_restore_key``), a batch of keys per transaction."""
+    totals = {"versions": 0, "tags": 0, "runs": 0, "conflicts": 0}
+    for start in range(0, len(items), batch):
+
+        def attempt(
+            conn: Connection, chunk: list[dict[str, Any]] = items[start : start + batch]
+        ) -> list[dict[str, int]]:
+            return [_restore_key(catalog, conn, item) for item in chunk]
+
+        for counts in catalog._retrying(attempt):
+            for name, value in counts.items():
+                totals[name] += value
+    return totals
+
+
+def release_orphan(catalog: Catalog, digest: str, remove: Callable[[], None]) -> bool:
+    """Delete an unreferenced blob: lock its row, re-check that no version or extra references
+    it, remove the bytes, drop the row — atomically against writers that re-reference it."""
+
+    def attempt(conn: Connection) -> bool:
+        catalog._lock_blobs(conn, {digest: 0}, utcnow())
+        used = (
+            conn.execute(
+                sa.select(versions_t.c.id).where(versions_t.c.hash == digest).limit(1)
+            ).first()
+            or conn.execute(
+                sa.select(extras_t.c.version_id).where(extras_t.c.hash == digest).limit(1)
+            ).first()
+        )
+        if used:
+            return False
+        remove()
+        conn.execute(blobs_t.delete().where(blobs_t.c.hash == digest))
+        return True
+
+    return catalog._retrying(attempt)

@@ -278,6 +278,10 @@ def rm(
     keep_data: Annotated[
         bool, typer.Option("--keep-data", help="Delete the catalog entries only, keep the bytes.")
     ] = False,
+    strategy: Annotated[
+        str | None,
+        typer.Option(help="metadata-only, data-optional (default) or data-required."),
+    ] = None,
     project: ProjectOpt = None,
 ) -> None:
     """Delete a version or every version of a key (asks first)."""
@@ -288,7 +292,9 @@ def rm(
     if not yes and not typer.confirm(f"Delete {what}?", default=False, err=True):
         err.print("nothing deleted")
         raise typer.Exit(1)
-    deleted = _run(lambda: _repo().delete(ref, data=not keep_data, project=project))
+    deleted = _run(
+        lambda: _repo().delete(ref, data=not keep_data, strategy=strategy, project=project)
+    )
     out.print(f"deleted {parsed.key} version(s) {', '.join(map(str, deleted))}", highlight=False)
 
 
@@ -377,6 +383,129 @@ def diff(
         out.print(f"parameter {p['name']}: {p['old']} → {p['new']}")
 
 
+@app.command("verify")
+def verify_cmd(
+    ref: Annotated[str | None, typer.Argument(help="key (all its versions) or key:3")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every version of every project.")] = False,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-hash stored bytes against the catalog; exit code 4 when any are missing or corrupt."""
+    from .maintenance import verify
+
+    if ref is None and not all_:
+        err.print("give a REF or --all")
+        raise typer.Exit(2)
+    report = _run(lambda: verify(_repo(), ref, project=project or ("*" if all_ else None)))
+    if as_json:
+        _json(report.model_dump())
+    else:
+        out.print(
+            f"checked {report.versions} versions, {report.blobs} blobs, "
+            f"{report.bytes:,} bytes in {report.seconds:.2f}s",
+            highlight=False,
+        )
+        for p in report.problems:
+            out.print(f"[red]{p.what}[/red] {p.ref} {p.detail} {p.target_path or ''}".rstrip())
+        if report.ok:
+            out.print("all bytes match the catalog")
+    if not report.ok:
+        raise typer.Exit(4)
+
+
+@app.command("reindex")
+def reindex_cmd(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
+    """Rebuild the catalog from storage manifests (idempotent; safe on a live store)."""
+    from .maintenance import reindex
+
+    report = _run(lambda: reindex(_repo(), project=project))
+    if as_json:
+        _json(report.model_dump())
+        return
+    out.print(
+        f"read {report.manifests} manifests and {report.journal_entries} journal entries; "
+        f"restored {report.versions_restored} versions, {report.tags_restored} tags, "
+        f"{report.runs_restored} lineage runs ({report.conflicts} conflicts) "
+        f"in {report.seconds:.2f}s",
+        highlight=False,
+    )
+
+
+@app.command("gc")
+def gc_cmd(
+    grace: Annotated[str, typer.Option(help="Only orphans older than this (e.g. 1h, 7d).")] = "1h",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, remove nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove bytes no version references (orphans older than the grace period)."""
+    from .maintenance import gc
+
+    report = _run(lambda: gc(_repo(), grace=_span(grace), dry_run=dry_run))
+    if as_json:
+        _json(report.model_dump())
+        return
+    verb = "would remove" if dry_run else "removed"
+    out.print(
+        f"{report.blobs_seen} blobs, {len(report.orphans)} orphans ({report.orphan_bytes:,} bytes); "
+        f"{verb} {len(report.orphans) if dry_run else report.removed} orphans and "
+        f"{report.temporary_removed} temporary files",
+        highlight=False,
+    )
+
+
+@app.command("prune")
+def prune_cmd(
+    key: Annotated[
+        str | None, typer.Option("--key", "-k", help="Key or glob (default: all).")
+    ] = None,
+    keep_last: Annotated[int | None, typer.Option(help="Keep the N newest versions.")] = None,
+    older_than: Annotated[
+        str | None, typer.Option(help="Only versions older than this (30d).")
+    ] = None,
+    include_tagged: Annotated[
+        bool, typer.Option("--include-tagged", help="Also delete tagged versions.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, delete nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete old versions by a retention policy, then their unreferenced bytes."""
+    from .maintenance import prune
+
+    def plan(dry: bool) -> Any:
+        return prune(
+            _repo(),
+            key=key,
+            keep_last=keep_last,
+            older_than=_span(older_than) if older_than else None,
+            keep_tagged=not include_tagged,
+            project=project,
+            dry_run=dry,
+        )
+
+    preview = _run(lambda: plan(True))
+    count = sum(len(v) for v in preview.deleted.values())
+    if (
+        not dry_run
+        and count
+        and not yes
+        and not typer.confirm(
+            f"Delete {count} versions of {len(preview.deleted)} keys?", default=False, err=True
+        )
+    ):
+        err.print("nothing deleted")
+        raise typer.Exit(1)
+    report = preview if dry_run or not count else _run(lambda: plan(False))
+    if as_json:
+        _json(report.model_dump())
+        return
+    verb = "would delete" if dry_run else "deleted"
+    for name, numbers in report.deleted.items():
+        out.print(f"{verb} {name} versions {', '.join(map(str, numbers))}", highlight=False)
+    out.print(f"{verb} {count} versions, kept {report.kept}", highlight=False)
+
+
 @app.command()
 def ui(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -404,6 +533,19 @@ def ui(
         f"{', token required' if token else ''})"
     )
     uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+def _span(text: str) -> Any:
+    """``90m``, ``24h``, ``7d`` → a timedelta."""
+    from datetime import timedelta
+
+    from .web.filters import _RELATIVE
+
+    match = _RELATIVE.fullmatch(text.strip())
+    if not match:
+        _fail(InvalidArgumentError(f"{text!r} is not a span; use e.g. 30m, 12h, 7d, 2w"))
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
+    return timedelta(**{unit: int(match[1])})
 
 
 def _short(value: Any) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import registration
-from .catalog import BlobsMissing, Catalog, ListQuery, NewVersion
+from .catalog import BlobsMissing, Catalog, ListQuery, NewVersion, utcnow
 from .errors import (
     ArtifactNotFoundError,
     IntegrityError,
@@ -210,7 +210,7 @@ class Repository:
             blobs={blob.hash: blob.size, **blobs},
         )
         run = producer.model_dump(include=set(_RUN_KEYS)) if producer.kind == "prefect" else {}
-        vid, created = self._commit(
+        vid, created, at = self._commit(
             new,
             run,
             rewrite={
@@ -223,14 +223,17 @@ class Repository:
         )
         version = self._version(self.catalog.by_ids([vid], details=True)[0])
         if not created:
-            self._journal_run(version, "producer", run)
+            if at is not None:
+                self._journal_run(version, "producer", run, at)
             logger.info("%s: content identical to version %s; no new version", key, version.version)
+            if tag and tag not in version.tags:
+                version = self.tag(version.ref, tag)
         registration.schedule(self, version, run, created=created, mode=self.ui_registration)
         return version
 
     def _commit(
         self, new: NewVersion, run: dict[str, Any], rewrite: dict[str, Any]
-    ) -> tuple[int, bool]:
+    ) -> tuple[int, bool, datetime | None]:
         def publish(record: dict[str, Any]) -> None:
             self.storage.write_json(
                 self.storage.manifest_path(record["project"], record["key"], record["version"]),
@@ -257,10 +260,11 @@ class Repository:
         self, vid: int, producer: Producer, tag: str | None, project: str, key: str
     ) -> ArtifactVersion:
         run = producer.model_dump(include=set(_RUN_KEYS)) if producer.kind == "prefect" else {}
-        if run:
-            self.catalog.add_run(vid, "producer", run)
+        at = utcnow()
+        added = bool(run) and self.catalog.add_run(vid, "producer", run, at)
         version = self._version(self.catalog.by_ids([vid], details=True)[0])
-        self._journal_run(version, "producer", run)
+        if added:
+            self._journal_run(version, "producer", run, at)
         if tag and tag not in version.tags:
             version = self.tag(version.ref, tag)
         registration.schedule(self, version, run, created=False, mode=self.ui_registration)
@@ -539,9 +543,10 @@ class Repository:
         if not run:
             return
         run = {k: run.get(k) for k in _RUN_KEYS}
+        at = utcnow()
         try:
-            if self.catalog.add_run(self._row_id(version), "consumer", run):
-                self._journal_run(version, "consumer", run)
+            if self.catalog.add_run(self._row_id(version), "consumer", run, at):
+                self._journal_run(version, "consumer", run, at)
         except Exception as exc:  # lineage is best effort; the load itself succeeded
             logger.warning("could not record that this run consumed %s: %s", version.ref, exc)
 
@@ -579,10 +584,12 @@ class Repository:
         """Point ``tag`` at the version ``ref`` names (moving it if another version had it)."""
         tag = validate_tag(tag)
         version = self.get(ref, project=project)
-        self.catalog.set_tag(self._row_id(version), tag)
+        at = utcnow()
+        self.catalog.set_tag(self._row_id(version), tag, at)
         self.storage.journal(
             version.project,
             {"op": "tag", "key": version.key, "version": version.version, "tag": tag},
+            at,
         )
         return self.get(version.ref)
 
@@ -594,12 +601,13 @@ class Repository:
         if not tag:
             raise InvalidArgumentError(f"name the tag to remove: untag('{parsed.key}@prod')")
         project = parsed.project or self.project
-        number = self.catalog.remove_tag(project, parsed.key, tag)
+        at = utcnow()
+        number = self.catalog.remove_tag(project, parsed.key, tag, at)
         if number is None:
             raise ArtifactNotFoundError(
                 f"artifact {parsed.key!r} has no tag {tag!r} in project {project!r}"
             )
-        self.storage.journal(project, {"op": "untag", "key": parsed.key, "tag": tag})
+        self.storage.journal(project, {"op": "untag", "key": parsed.key, "tag": tag}, at)
         return number
 
     def set_labels(
@@ -608,7 +616,8 @@ class Repository:
         """Add or change labels of a version (``replace=True`` drops the others)."""
         clean = validate_labels(labels)
         version = self.get(ref, project=project)
-        self.catalog.set_labels(self._row_id(version), clean, replace=replace)
+        at = utcnow()
+        self.catalog.set_labels(self._row_id(version), clean, at, replace=replace)
         self.storage.journal(
             version.project,
             {
@@ -618,34 +627,62 @@ class Repository:
                 "labels": clean,
                 "replace": replace,
             },
+            at,
         )
         return self.get(version.ref)
 
-    def delete(self, ref: str, *, data: bool = True, project: str | None = None) -> list[int]:
-        """Delete one version (``key:3``, ``key@prod``) or every version of a key (``key``).
-        With ``data=True`` bytes no remaining version references are removed from storage.
-        Returns the deleted version numbers."""
+    def delete(
+        self,
+        ref: str,
+        *,
+        data: bool = True,
+        strategy: str | None = None,
+        project: str | None = None,
+    ) -> list[int]:
+        """Delete one version (``key:3``, ``key@prod``) or every version of a key (``key``);
+        returns the deleted version numbers. Bytes that no remaining version references are
+        handled by ``strategy`` (MLRun's deletion strategies):
+
+        - ``"metadata-only"`` (``data=False``): catalog entries only; the bytes stay (for gc).
+        - ``"data-optional"`` (``data=True``, the default): then remove the bytes; a failure to
+          remove them is a warning and leaves them for ``gc``.
+        - ``"data-required"``: remove the bytes inside the catalog transaction; if that fails,
+          nothing is deleted and the error is raised.
+        """
+        strategy = strategy or ("data-optional" if data else "metadata-only")
+        if strategy not in DELETE_STRATEGIES:
+            raise InvalidArgumentError(
+                f"strategy must be one of {', '.join(DELETE_STRATEGIES)}, got {strategy!r}"
+            )
         parsed = parse_ref(ref, project=project)
         project = parsed.project or self.project
         number = parsed.version
         if parsed.tag:
             number = self.get(str(parsed), project=project).version
-        targets = (
-            [number]
-            if number is not None
-            else [v.version for v in self.versions(parsed.key, project=project)]
+
+        def remove_bytes(hashes: list[str]) -> None:
+            for digest in hashes:
+                self.storage.delete_blob(digest)
+
+        at = utcnow()
+        deleted, free = self.catalog.delete(
+            project,
+            parsed.key,
+            number,
+            at,
+            before_commit=remove_bytes if strategy == "data-required" else None,
         )
-        if not targets:
-            raise ArtifactNotFoundError(self._not_found(parsed))
-        for n in targets:  # manifests first: a crash never resurrects a deleted version
-            self.storage.delete(self.storage.manifest_path(project, parsed.key, n))
-        deleted, free = self.catalog.delete(project, parsed.key, number)
         if not deleted:
             raise ArtifactNotFoundError(self._not_found(parsed))
-        self.storage.journal(project, {"op": "delete", "key": parsed.key, "versions": deleted})
-        if data:
+        self.storage.journal(project, {"op": "delete", "key": parsed.key, "versions": deleted}, at)
+        for n in deleted:
+            self.storage.delete(self.storage.manifest_path(project, parsed.key, n))
+        if strategy == "data-optional":
             for digest in free:
-                self.storage.delete_blob(digest)
+                try:
+                    self.storage.delete_blob(digest)
+                except Exception as exc:
+                    logger.warning("could not remove the bytes %s (left for gc): %s", digest, exc)
         return deleted
 
     # -- helpers -----------------------------------------------------------------------------
@@ -676,7 +713,9 @@ class Repository:
             row_id = record["id"]
         return row_id
 
-    def _journal_run(self, version: ArtifactVersion, role: str, run: dict[str, Any]) -> None:
+    def _journal_run(
+        self, version: ArtifactVersion, role: str, run: dict[str, Any], at: datetime
+    ) -> None:
         if run:
             with contextlib.suppress(Exception):
                 self.storage.journal(
@@ -687,10 +726,12 @@ class Repository:
                         "version": version.version,
                         **{k: run.get(k) for k in _RUN_KEYS},
                     },
+                    at,
                 )
 
 
 _RUN_KEYS = ("flow_name", "flow_run_id", "flow_run_name", "task_run_id", "task_run_name")
+DELETE_STRATEGIES = ("metadata-only", "data-optional", "data-required")
 
 
 def _check_fields(fields: dict[str, Any]) -> dict[str, Any]:

@@ -307,11 +307,12 @@ class Storage:
         with self._guard("list", base):
             return sorted(self.fs.find(base)) if self.fs.exists(base) else []
 
-    def journal(self, project: str, entry: dict[str, Any]) -> None:
-        """Append one change record (tag, label, consumer, deletion) for reindex to replay."""
-        now = datetime.now(timezone.utc)
-        entry = {"at": now.isoformat(), "project": project, **entry}
-        name = f"{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}.json"
+    def journal(self, project: str, entry: dict[str, Any], at: datetime) -> None:
+        """Append one change record (tag, label, run, deletion) for reindex to replay.
+        ``at`` is the time the catalog recorded for the change (naive or aware UTC)."""
+        at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+        entry = {"at": at.isoformat(), "project": project, **entry}
+        name = f"{at:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}.json"
         self.write_json(self.path(f"journal/{project}/{name}"), entry)
 
     @contextlib.contextmanager

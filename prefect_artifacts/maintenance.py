@@ -1,0 +1,352 @@
+"""Keeping a repository healthy: ``verify`` bytes, ``reindex`` the catalog from storage, ``gc``
+orphan bytes, and ``prune`` old versions by policy."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .catalog import release_orphan, restore, to_db_time
+from .errors import InvalidArgumentError
+from .keys import parse_ref
+from .repository import Repository
+from .storage import CHUNK
+
+THREADS = 8  # object stores answer in parallel; local disks do not mind
+
+
+# -- verify ------------------------------------------------------------------------------------
+class Problem(BaseModel):
+    ref: str
+    what: str  # "missing" | "corrupt" | "missing manifest"
+    hash: str | None = None
+    target_path: str | None = None
+    detail: str = ""
+
+
+class VerifyReport(BaseModel):
+    versions: int
+    blobs: int
+    bytes: int
+    seconds: float
+    problems: list[Problem] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(repo: Repository, ref: str | None = None, *, project: str | None = None) -> VerifyReport:
+    """Re-hash the stored bytes of ``ref`` (``key`` = every version of the key, ``key:3`` one
+    version) or of every version in ``project`` (``"*"``: all projects) against the catalog;
+    report missing or corrupt bytes and missing manifests."""
+    started = time.perf_counter()
+    if ref is not None:
+        parsed = parse_ref(ref, project=project)
+        versions = [repo.get(str(parsed))] if parsed.pinned else repo.versions(str(parsed))
+    else:
+        query = repo.query(project=project or "*", all_versions=True)
+        versions = [repo._version(r) for r in repo.catalog.list(query)]
+    users: dict[str, list[tuple[str, str]]] = {}  # hash → [(ref, what)]
+    for v in versions:
+        users.setdefault(v.hash, []).append((v.ref, "bytes"))
+        for name, extra in v.extra_data.items():
+            users.setdefault(extra.hash, []).append((v.ref, f"extra data {name!r}"))
+
+    def check(digest: str) -> tuple[str, str | None, int]:
+        sha, size = hashlib.sha256(), 0
+        try:
+            with repo.storage.fs.open(repo.storage.blob_path(digest), "rb") as fh:
+                while chunk := fh.read(CHUNK):
+                    sha.update(chunk)
+                    size += len(chunk)
+        except FileNotFoundError:
+            return digest, "missing", 0
+        return digest, None if sha.hexdigest() == digest else f"corrupt:{sha.hexdigest()}", size
+
+    problems: list[Problem] = []
+    total = 0
+    with ThreadPoolExecutor(THREADS) as pool:
+        for digest, issue, size in pool.map(check, sorted(users)):
+            total += size
+            if issue:
+                what, _, actual = issue.partition(":")
+                for ref_text, part in users[digest]:
+                    problems.append(
+                        Problem(
+                            ref=ref_text,
+                            what=what,
+                            hash=digest,
+                            target_path=repo.storage.blob_url(digest),
+                            detail=f"{part}" + (f": sha256 is now {actual}" if actual else ""),
+                        )
+                    )
+        manifests = pool.map(
+            lambda v: (
+                v,
+                repo.storage.fs.exists(repo.storage.manifest_path(v.project, v.key, v.version)),
+            ),
+            versions,
+        )
+        problems += [
+            Problem(
+                ref=v.ref, what="missing manifest", detail="reindex could not rebuild this version"
+            )
+            for v, ok in manifests
+            if not ok
+        ]
+    return VerifyReport(
+        versions=len(versions),
+        blobs=len(users),
+        bytes=total,
+        seconds=time.perf_counter() - started,
+        problems=problems,
+    )
+
+
+# -- gc ---------------------------------------------------------------------------------------------
+class GcReport(BaseModel):
+    blobs_seen: int
+    orphans: list[str] = Field(default_factory=list)
+    orphan_bytes: int = 0
+    removed: int = 0
+    temporary_removed: int = 0
+    dry_run: bool = False
+
+
+def gc(
+    repo: Repository, *, grace: timedelta = timedelta(hours=1), dry_run: bool = False
+) -> GcReport:
+    """Remove bytes that no version references and abandoned temporary files, both older than
+    ``grace`` — so writes still in flight are never touched. Each removal re-checks references
+    under the blob's catalog lock, so a concurrent log of the same bytes is safe."""
+    if grace < timedelta(0):
+        raise InvalidArgumentError("grace must not be negative")
+    cutoff = datetime.now(timezone.utc) - grace
+    referenced = repo.catalog.referenced_hashes()
+    report = GcReport(blobs_seen=0, dry_run=dry_run)
+    for digest, mtime in repo.storage.iter_blobs():
+        report.blobs_seen += 1
+        if digest in referenced or (mtime is not None and mtime > cutoff):
+            continue
+        path = repo.storage.blob_path(digest)
+        report.orphans.append(digest)
+        report.orphan_bytes += repo.storage.fs.size(path)
+        if not dry_run and release_orphan(
+            repo.catalog, digest, lambda d=digest: repo.storage.delete_blob(d)
+        ):
+            report.removed += 1
+    tmp = repo.storage.path("tmp")
+    if repo.storage.fs.exists(tmp):
+        for path, info in repo.storage.fs.find(tmp, detail=True).items():
+            modified = _mtime(info)
+            if modified is None or modified <= cutoff:
+                if not dry_run:
+                    repo.storage.delete(path)
+                report.temporary_removed += 1
+    return report
+
+
+# -- prune --------------------------------------------------------------------------------------------
+class PruneReport(BaseModel):
+    deleted: dict[str, list[int]] = Field(default_factory=dict)
+    kept: int = 0
+    dry_run: bool = False
+
+
+def prune(
+    repo: Repository,
+    *,
+    key: str | None = None,
+    keep_last: int | None = None,
+    older_than: timedelta | datetime | None = None,
+    keep_tagged: bool = True,
+    project: str | None = None,
+    strategy: str = "data-optional",
+    dry_run: bool = False,
+) -> PruneReport:
+    """Delete old versions by policy, then their unreferenced bytes. A version goes when it is
+    beyond the ``keep_last`` newest of its key *and* (if given) older than ``older_than``; tagged
+    versions stay unless ``keep_tagged=False``; the latest version of a key always stays."""
+    if keep_last is None and older_than is None:
+        raise InvalidArgumentError("give keep_last=N, older_than=…, or both")
+    if keep_last is not None and (not isinstance(keep_last, int) or keep_last < 1):
+        raise InvalidArgumentError(f"keep_last must be at least 1, got {keep_last!r}")
+    cutoff = (
+        datetime.now(timezone.utc) - older_than if isinstance(older_than, timedelta) else older_than
+    )
+    report = PruneReport(dry_run=dry_run)
+    keys = repo.list(key=key, project=project)
+    for latest in keys:
+        versions = repo.versions(latest.key, project=latest.project)  # newest first
+        for position, version in enumerate(versions):
+            old_enough = cutoff is None or version.created_at < _aware(cutoff)
+            beyond = keep_last is None or position >= keep_last
+            if position == 0 or not (old_enough and beyond) or (keep_tagged and version.tags):
+                report.kept += 1
+                continue
+            if not dry_run:
+                repo.delete(version.ref, strategy=strategy)
+            report.deleted.setdefault(f"{version.project}/{version.key}", []).append(
+                version.version
+            )
+    return report
+
+
+# -- reindex -------------------------------------------------------------------------------------------
+class ReindexReport(BaseModel):
+    manifests: int
+    journal_entries: int
+    versions_restored: int
+    tags_restored: int
+    runs_restored: int
+    conflicts: int
+    seconds: float
+
+
+def reindex(repo: Repository, *, project: str | None = None) -> ReindexReport:
+    """Rebuild the catalog from the manifests and journal in storage: versions, labels, tags,
+    extra data and lineage. Idempotent and safe on a live store: it only adds what the catalog
+    lacks (matched by version uid) and never changes or removes existing entries."""
+    started = time.perf_counter()
+    base = f"manifests/{project}" if project else "manifests"
+    paths = [p for p in repo.storage.find(base) if p.endswith(".json")]
+    journal_paths = [
+        p
+        for p in repo.storage.find(f"journal/{project}" if project else "journal")
+        if p.endswith(".json")
+    ]
+    with ThreadPoolExecutor(THREADS) as pool:
+        records = list(pool.map(repo.storage.read_json, paths))
+        entries = list(pool.map(repo.storage.read_json, journal_paths))
+    items = _fold(records, entries)
+    counts = restore(repo.catalog, items)
+    return ReindexReport(
+        manifests=len(records),
+        journal_entries=len(entries),
+        versions_restored=counts["versions"],
+        tags_restored=counts["tags"],
+        runs_restored=counts["runs"],
+        conflicts=counts["conflicts"],
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _fold(records: list[dict[str, Any]], entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replay creations (manifests) and changes (journal) in time order into per-key state."""
+    keys: dict[tuple[str, str], dict[str, Any]] = {}
+    events: list[tuple[datetime, int, str, dict[str, Any]]] = []
+    for record in records:
+        events.append((_naive(record["created_at"]), 0, "create", record))
+    for entry in entries:
+        events.append((_naive(entry["at"]), 1, entry["op"], entry))
+    events.sort(key=lambda e: (e[0], e[1]))
+    for at, _, op, data in events:
+        state = keys.setdefault(
+            (data["project"], data["key"]),
+            {
+                "project": data["project"],
+                "key": data["key"],
+                "versions": {},
+                "tags": {},
+                "last_version": 0,
+                "created_at": at,
+                "updated_at": at,
+                "kind": "artifact",
+            },
+        )
+        versions, tags = state["versions"], state["tags"]
+        number = data.get("version")
+        if op == "create":
+            versions[number] = _created(data, at)
+            state["kind"] = data["kind"]
+            state["last_version"] = max(state["last_version"], number)
+            _touch(state, at)
+            for tag in data.get("tags", []):
+                _move(state, tag, number, at)
+        elif op == "tag" and number in versions:
+            _move(state, data["tag"], number, at)
+        elif op == "untag" and data["tag"] in tags:
+            _touch(state, at, tags.pop(data["tag"]))
+        elif op == "labels" and number in versions:
+            record = versions[number]
+            record["labels"] = (
+                dict(data["labels"])
+                if data.get("replace")
+                else {**record["labels"], **data["labels"]}
+            )
+            _touch(state, at, number)
+        elif op in ("producer", "consumer") and number in versions:  # runs do not touch
+            versions[number]["runs"].append({"role": op, "at": at, **_run(data)})
+        elif op == "delete":
+            for gone in data["versions"]:
+                versions.pop(gone, None)
+                state["last_version"] = max(state["last_version"], gone)
+            for tag in [t for t, n in tags.items() if n not in versions]:
+                tags.pop(tag)
+            _touch(state, at)
+    items = []
+    for state in keys.values():  # keys whose versions were all deleted stay: numbers never reuse
+        state["versions"] = sorted(state["versions"].values(), key=lambda r: r["version"])
+        if state["versions"] or state["last_version"]:
+            items.append(state)
+    return items
+
+
+def _created(record: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """A manifest as a restorable record: times naive UTC, the producer as its first run."""
+    producer = record.get("producer") or {}
+    return {
+        **record,
+        "created_at": at,
+        "updated_at": at,  # later changes move updated_at on
+        "labels": dict(record.get("labels") or {}),
+        "extras": [
+            {k: v for k, v in e.items() if k != "version_id"} for e in record.get("extras", [])
+        ],
+        "runs": [{"role": "producer", "at": at, **_run(producer)}]
+        if producer.get("kind") == "prefect"
+        else [],
+    }
+
+
+def _run(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: data.get(k)
+        for k in ("flow_name", "flow_run_id", "flow_run_name", "task_run_id", "task_run_name")
+    }
+
+
+def _touch(state: dict[str, Any], at: datetime, *numbers: int | None) -> None:
+    """What the catalog's updates do: stamp the key row and the named versions."""
+    state["updated_at"] = max(state["updated_at"], at)
+    for number in numbers:
+        if number in state["versions"]:
+            state["versions"][number]["updated_at"] = at
+
+
+def _move(state: dict[str, Any], tag: str, number: int, at: datetime) -> None:
+    previous = state["tags"].get(tag)
+    if previous != number:
+        state["tags"][tag] = number
+        _touch(state, at, number, previous)
+
+
+def _naive(value: str | datetime) -> datetime:
+    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return to_db_time(parsed) if parsed.tzinfo else parsed
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.astimezone(timezone.utc)
+
+
+def _mtime(info: dict[str, Any]) -> datetime | None:
+    from .storage import _mtime as storage_mtime
+
+    return storage_mtime(info)
