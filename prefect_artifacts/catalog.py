@@ -292,6 +292,10 @@ class Catalog:
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 2.0)
 
+    def _read(self, fn: Callable[[Connection], Any]) -> Any:
+        """A read transaction, retried like writes when the database is briefly away."""
+        return self._retrying(fn, write=False)
+
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
         try:
@@ -341,8 +345,7 @@ class Catalog:
             .select_from(keys_t.join(versions_t, versions_t.c.id == keys_t.c.latest_id))
             .where(keys_t.c.project == project, keys_t.c.key == key)
         )
-        with self._tx(False) as conn:
-            row = conn.execute(query).first()
+        row = self._read(lambda conn: conn.execute(query).first())
         return dict(row._mapping) if row else None
 
     def commit(
@@ -657,13 +660,15 @@ class Catalog:
             query = sa.select(keys_t.c.latest_id).where(
                 keys_t.c.project == project, keys_t.c.key == key
             )
-        with self._tx(False) as conn:
+
+        def read(conn: Connection) -> dict[str, Any] | None:
             vid = conn.execute(query).scalar()
             return self._records(conn, [vid], details=True)[0] if vid is not None else None
 
+        return self._read(read)
+
     def by_ids(self, vids: list[int], *, details: bool = False) -> list[dict[str, Any]]:
-        with self._tx(False) as conn:
-            return self._records(conn, vids, details=details)
+        return self._read(lambda conn: self._records(conn, vids, details=details))
 
     def versions_of(self, project: str, key: str) -> list[dict[str, Any]]:
         """Every version of a key, newest first, without previews and stats."""
@@ -680,14 +685,13 @@ class Catalog:
             stmt = stmt.limit(query.limit)
         if query.offset:
             stmt = stmt.offset(query.offset)
-        with self._tx(False) as conn:
-            vids = list(conn.execute(stmt).scalars())
-            return self._records(conn, vids, details=False)
+        return self._read(
+            lambda conn: self._records(conn, list(conn.execute(stmt).scalars()), details=False)
+        )
 
     def count(self, query: ListQuery) -> int:
         stmt = self._list_select(query, sa.select(sa.func.count()))
-        with self._tx(False) as conn:
-            return conn.execute(stmt).scalar_one()
+        return self._read(lambda conn: conn.execute(stmt).scalar_one())
 
     def _list_select(self, q: ListQuery, stmt: sa.Select) -> sa.Select:
         v = versions_t.c
@@ -779,8 +783,7 @@ class Catalog:
             .where(lineage_t.c.version_id == vid, lineage_t.c.role == role)
             .order_by(lineage_t.c.at, lineage_t.c.id)
         )
-        with self._tx(False) as conn:
-            rows = [dict(r._mapping) for r in conn.execute(query)]
+        rows = self._read(lambda conn: [dict(r._mapping) for r in conn.execute(query)])
         for row in rows:
             row["at"] = from_db_time(row["at"])
         return rows
@@ -796,23 +799,25 @@ class Catalog:
             .where(lineage_t.c.role == role, sa.or_(by_task, by_flow))
             .distinct()
         )
-        with self._tx(False) as conn:
-            return sorted(conn.execute(query).scalars())
+        return self._read(lambda conn: sorted(conn.execute(query).scalars()))
 
     def version_with_hash(self, digest: str) -> int | None:
-        with self._tx(False) as conn:
-            return conn.execute(
+        return self._read(
+            lambda conn: conn.execute(
                 sa.select(versions_t.c.id)
                 .where(versions_t.c.hash == digest)
                 .order_by(versions_t.c.id)
                 .limit(1)
             ).scalar()
+        )
 
     def referenced_hashes(self) -> set[str]:
-        with self._tx(False) as conn:
-            return set(conn.execute(sa.select(versions_t.c.hash).distinct()).scalars()) | set(
-                conn.execute(sa.select(extras_t.c.hash).distinct()).scalars()
+        return self._read(
+            lambda conn: (
+                set(conn.execute(sa.select(versions_t.c.hash).distinct()).scalars())
+                | set(conn.execute(sa.select(extras_t.c.hash).distinct()).scalars())
             )
+        )
 
     def projects(self) -> list[dict[str, Any]]:
         query = (
@@ -825,11 +830,12 @@ class Catalog:
             .group_by(keys_t.c.project)
             .order_by(keys_t.c.project)
         )
-        with self._tx(False) as conn:
-            return [
+        return self._read(
+            lambda conn: [
                 {**r._mapping, "updated_at": from_db_time(r.updated_at)}
                 for r in conn.execute(query)
             ]
+        )
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:

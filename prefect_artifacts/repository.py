@@ -70,7 +70,10 @@ KIND_FIELDS = {
     "width",
     "height",
 }
-DETAIL_FIELDS = ("preview", "stats")  # large: loaded for one version, not for lists
+DETAIL_FIELDS = ("preview", "stats")
+IN_MEMORY_MAX = (
+    64 << 20
+)  # larger versions are verified by streaming and parsed from a file  # large: loaded for one version, not for lists
 IDENTITY_FIELDS = ("model_file", "framework", "algorithm", "metrics", "parameters")
 
 
@@ -486,14 +489,24 @@ class Repository:
                 "process; import the module that registers it, or use .open()/.download() for "
                 "the raw bytes"
             )
+        options = {"as_pandas": True} if as_pandas else {}
+        if version.size > IN_MEMORY_MAX and hasattr(materializer, "load_file"):
+            # Large: verify by streaming (no copy in memory), then parse from the file.
+            try:
+                with self.storage.verified_file(version.hash, version.ref) as path:
+                    value = materializer.load_file(path, version, **options)
+            except FileNotFoundError:
+                raise IntegrityError(
+                    f"the bytes of {version.ref} are missing from storage ({version.target_path})"
+                ) from None
+            self.record_consumer(version)
+            return value
         data = self._read(version.hash, f"{version.ref}")
         if getattr(materializer, "parse_before_verify", False):
             # Parsing a table runs no stored code: hash on one core while parsing on the other.
             check = _pool.submit(check_hash, data, version.hash, f"bytes of {version.ref}")
             try:
-                value = materializer.load(
-                    data, version, **({"as_pandas": True} if as_pandas else {})
-                )
+                value = materializer.load(data, version, **options)
             except Exception:
                 check.result()  # a corrupt file is reported as corruption, not a parse error
                 raise

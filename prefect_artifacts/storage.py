@@ -14,9 +14,11 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import os
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,12 +32,31 @@ from fsspec.implementations.local import LocalFileSystem
 from .errors import IntegrityError, StorageError
 
 CHUNK = 1 << 20
+logger = logging.getLogger("prefect_artifacts.storage")
 
 
 @dataclass(frozen=True)
 class Blob:
     hash: str
     size: int
+
+
+class Progress:
+    """Logs long transfers: an INFO line every ``every`` seconds once one has lasted that long."""
+
+    def __init__(self, label: str, total: int | None, every: float = 10.0) -> None:
+        self.label, self.total, self.every = label, total, every
+        self.done = 0
+        self.started = self.last = time.monotonic()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            rate = self.done / max(now - self.started, 1e-9) / 1e6
+            of = f" of {self.total / 1e6:,.0f} MB" if self.total else ""
+            logger.info("%s: %s MB%s (%.0f MB/s)", self.label, f"{self.done / 1e6:,.0f}", of, rate)
 
 
 class WriteCancelled(Exception):
@@ -47,7 +68,11 @@ class HashingWriter(io.RawIOBase):
     hashing overlaps the serialization instead of adding to it."""
 
     def __init__(
-        self, raw: BinaryIO, guard: Callable[[], Any], cancel: threading.Event | None = None
+        self,
+        raw: BinaryIO,
+        guard: Callable[[], Any],
+        cancel: threading.Event | None = None,
+        label: str = "bytes",
     ) -> None:
         super().__init__()
         self._raw = raw
@@ -57,6 +82,7 @@ class HashingWriter(io.RawIOBase):
         self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)  # bounds memory
         self._hasher = threading.Thread(target=self._hash, daemon=True)
         self._hasher.start()
+        self._progress = Progress(f"writing {label}", None)
         self.size = 0
 
     def _hash(self) -> None:
@@ -74,6 +100,7 @@ class HashingWriter(io.RawIOBase):
         with self._guard():
             self._raw.write(chunk)
         self.size += len(chunk)
+        self._progress.advance(len(chunk))
         return len(chunk)
 
     def tell(self) -> int:
@@ -110,11 +137,7 @@ class VerifyingReader(io.RawIOBase):
         elif not self._checked:
             self._checked = True
             if self._sha.hexdigest() != self._expected:
-                raise IntegrityError(
-                    f"{self._what} is corrupt: its sha256 is {self._sha.hexdigest()}, the catalog "
-                    f"recorded {self._expected}. Restore the file from a backup or delete the "
-                    "version; `prefect-artifacts verify` lists every damaged version"
-                )
+                raise corrupt(self._sha.hexdigest(), self._expected, self._what)
         return n
 
     def close(self) -> None:
@@ -129,14 +152,18 @@ def _readinto(raw: BinaryIO, buffer: Any) -> int:
     return len(data)
 
 
+def corrupt(actual: str, expected: str, what: str) -> IntegrityError:
+    return IntegrityError(
+        f"{what} is corrupt: its sha256 is {actual}, the catalog recorded {expected}. Restore "
+        "the file from a backup or delete the version; `prefect-artifacts verify --all` lists "
+        "every damaged version"
+    )
+
+
 def check_hash(data: bytes | memoryview, expected: str, what: str) -> None:
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
-        raise IntegrityError(
-            f"{what} is corrupt: its sha256 is {actual}, the catalog recorded {expected}. Restore "
-            "the file from a backup or delete the version; `prefect-artifacts verify` lists every "
-            "damaged version"
-        )
+        raise corrupt(actual, expected, what)
 
 
 class Storage:
@@ -202,7 +229,9 @@ class Storage:
             with self._guard("open", tmp):
                 raw = self.fs.open(tmp, "wb")
             try:
-                sink = HashingWriter(raw, lambda: self._guard("write", tmp), cancel)
+                sink = HashingWriter(
+                    raw, lambda: self._guard("write", tmp), cancel, self.fs.unstrip_protocol(tmp)
+                )
                 write(sink)  # a materializer's own errors pass through unchanged
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -259,15 +288,38 @@ class Storage:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
         try:
+            progress = Progress(f"downloading {target.name}", None)
             with self.open_blob(digest) as source, partial.open("wb") as sink:
                 while chunk := source.read(CHUNK):
                     sink.write(chunk)
+                    progress.advance(len(chunk))
                     if on_chunk:
                         on_chunk(len(chunk))
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
         return target
+
+    @contextlib.contextmanager
+    def verified_file(self, digest: str, what: str) -> Iterator[str]:
+        """A local path holding the blob's bytes, checked against their sha256 by streaming:
+        the blob itself on local storage, else a temporary download removed afterwards."""
+        if self.local:
+            path = self.blob_path(digest)
+            sha = hashlib.sha256()
+            progress = Progress(f"verifying {what}", os.path.getsize(path))
+            with open(path, "rb") as fh:
+                while chunk := fh.read(CHUNK):
+                    sha.update(chunk)
+                    progress.advance(len(chunk))
+            if sha.hexdigest() != digest:
+                raise corrupt(sha.hexdigest(), digest, f"blob {self.blob_url(digest)}")
+            yield path
+            return
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="prefect-artifacts-") as folder:
+            yield str(self.download_blob(digest, Path(folder) / digest))
 
     def delete_blob(self, digest: str) -> None:
         with self._guard("delete", self.blob_path(digest)), contextlib.suppress(FileNotFoundError):

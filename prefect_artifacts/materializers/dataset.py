@@ -86,12 +86,19 @@ class DatasetMaterializer(Materializer):
         }
 
     def load(self, data: bytes, version: Any, as_pandas: bool = False) -> Any:
+        return self._load(io.BytesIO(data), pa.BufferReader(data), version, as_pandas)
+
+    def load_file(self, path: str, version: Any, as_pandas: bool = False) -> Any:
+        """Large versions: parse straight from a verified local file, no copy in memory."""
+        return self._load(path, pa.memory_map(path), version, as_pandas)
+
+    def _load(self, source: Any, reader: Any, version: Any, as_pandas: bool) -> Any:
         python_type = "pandas" if as_pandas else getattr(version, "python_type", "pandas")
         if version.format == "parquet" and python_type == "pandas":
             import pandas as pd
 
-            return pd.read_parquet(io.BytesIO(data))
-        table = read_table(data, version.format)
+            return pd.read_parquet(source)
+        table = read_table(reader, version.format)
         if python_type == "pandas":
             return table.to_pandas()
         if python_type == "polars":
@@ -101,12 +108,12 @@ class DatasetMaterializer(Materializer):
         return table
 
 
-def read_table(data: bytes, fmt: str) -> pa.Table:
+def read_table(reader: Any, fmt: str) -> pa.Table:
     if fmt == "parquet":
-        return pq.read_table(pa.BufferReader(data))
+        return pq.read_table(reader)
     if fmt == "csv":
-        return pacsv.read_csv(pa.BufferReader(data))
-    return ipc.open_file(pa.BufferReader(data)).read_all()
+        return pacsv.read_csv(reader)
+    return ipc.open_file(reader).read_all()
 
 
 def _hash_buffers(digest: Any, array: pa.Array) -> None:

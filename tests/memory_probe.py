@@ -1,0 +1,101 @@
+"""Run as a script: log (or load) a large frame and print peak RSS figures as JSON.
+
+python -m tests.memory_probe log|load ROWS STORE_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class Peak:
+    """Samples resident memory every 2 ms on a thread."""
+
+    def __enter__(self) -> Peak:
+        self.value, self._stop = rss(), False
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop:
+            self.value = max(self.value, rss())
+            time.sleep(0.002)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop = True
+        self._thread.join()
+        self.value = max(self.value, rss())
+
+
+def frame(rows: int):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    columns = {
+        "a": rng.normal(size=rows),
+        "b": rng.integers(0, 1_000_000, rows),
+        "c": rng.choice(np.array(["red", "green", "blue"], dtype=object), rows),
+        "d": rng.random(rows),
+    }
+    df = pd.DataFrame(columns)
+    del columns
+    return df
+
+
+def main() -> None:
+    mode, rows, store = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    import pandas as pd
+
+    from prefect_artifacts import ArtifactContext, Repository
+    from prefect_artifacts.catalog import Catalog
+    from prefect_artifacts.storage import Storage
+
+    repo = Repository(Storage.from_url(f"{store}/store"), Catalog(f"sqlite:///{store}/c.db"))
+    base = rss()
+    if mode == "log":
+        df = frame(rows)
+        size = int(df.memory_usage(deep=True).sum())
+        before = rss()
+        with Peak() as peak:
+            ArtifactContext(repo).log_dataset("big", df, stats=True)
+        print(json.dumps({"frame_bytes": size, "base": base, "before": before, "peak": peak.value}))
+    elif mode == "load":
+        with Peak() as peak:
+            df = repo.get("big").load()
+        print(
+            json.dumps(
+                {
+                    "frame_bytes": int(df.memory_usage(deep=True).sum()),
+                    "base": base,
+                    "peak": peak.value,
+                }
+            )
+        )
+    else:  # bare pd.read_parquet of the same file, for comparison
+        path = repo.storage.blob_path(repo.get("big").hash)
+        with Peak() as peak:
+            df = pd.read_parquet(path)
+        print(
+            json.dumps(
+                {
+                    "frame_bytes": int(df.memory_usage(deep=True).sum()),
+                    "base": base,
+                    "peak": peak.value,
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""Faults: storage stopping mid-write, the catalog refusing or dropping connections, a process
+killed between writing bytes and committing, a lost catalog. Nothing is lost and nothing is
+half-visible."""
+
+import hashlib
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from prefect_artifacts import (
+    ArtifactContext,
+    CatalogError,
+    Materializer,
+    Repository,
+    StorageError,
+    register_materializer,
+)
+from prefect_artifacts.catalog import Catalog
+from prefect_artifacts.maintenance import gc, verify
+from prefect_artifacts.materializers import registry
+from prefect_artifacts.storage import Storage
+
+from .tcp_proxy import TcpProxy
+
+MB = 1 << 20
+
+
+class Stream:
+    """Bytes produced piece by piece, with a hook called after each piece."""
+
+    def __init__(self, pieces: int, after_piece=None) -> None:
+        self.pieces, self.after_piece = pieces, after_piece
+
+
+class StreamMaterializer(Materializer):
+    types = (Stream,)
+    formats = ("bin",)
+
+    def save(self, prepared, sink, fmt):
+        for i in range(prepared.pieces):
+            sink.write(bytes([i % 251]) * MB)
+            if prepared.after_piece:
+                prepared.after_piece(i)
+
+    def load(self, data, version):
+        return data
+
+
+@pytest.fixture
+def stream_materializer():
+    register_materializer(StreamMaterializer)
+    yield
+    registry.unregister(StreamMaterializer)
+
+
+def test_s3_stopping_mid_upload(tmp_path, stream_materializer):
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    options = {
+        "client_kwargs": {"endpoint_url": f"http://{host}:{port}"},
+        "key": "k",
+        "secret": "s",
+        "default_block_size": 5 * MB,
+        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},
+    }
+    s3fs.S3FileSystem(**options).call_s3("create_bucket", Bucket="faults")
+    s3fs.S3FileSystem.clear_instance_cache()
+    repo = Repository(
+        Storage.from_url("s3://faults/store", options), Catalog(f"sqlite:///{tmp_path / 'c.db'}")
+    )
+
+    def pull_the_plug(piece: int) -> None:
+        if piece == 7:  # a 5 MB part is already up: the upload is multipart and mid-way
+            server.stop()
+
+    with pytest.raises(StorageError) as err:
+        ArtifactContext(repo).log_artifact("big", Stream(16, pull_the_plug))
+    assert "s3://faults/store/tmp/" in str(err.value) and "retry" in str(err.value)
+    assert repo.list() == []  # no catalog row
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)  # storage is back
+    server.start()
+    try:
+        version = ArtifactContext(repo).log_artifact("big", Stream(16))
+        assert version.version == 1 and version.size == 16 * MB
+        assert len(version.load()) == 16 * MB
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def proxied_pg(pg_url):
+    url = sa.engine.make_url(pg_url)
+    proxy = TcpProxy((url.host, url.port or 5432))
+    proxy.start()
+    yield proxy, url.set(port=proxy.port).render_as_string(hide_password=False), pg_url
+    proxy.stop()
+
+
+def visible_versions(pg_url: str) -> int:
+    engine = sa.create_engine(pg_url)
+    with engine.connect() as conn:
+        count = conn.execute(sa.text("SELECT count(*) FROM artifact_versions")).scalar()
+    engine.dispose()
+    return count
+
+
+def test_catalog_refused_then_back(proxied_pg, tmp_path):
+    proxy, via_proxy, direct = proxied_pg
+    repo = Repository(
+        Storage.from_url(str(tmp_path / "store")), Catalog(via_proxy, retry_seconds=1.0)
+    )
+    ctx = ArtifactContext(repo)
+    ctx.log_artifact("k", b"first")
+    proxy.stop()  # refused
+    with pytest.raises(CatalogError) as err:
+        ctx.log_artifact("k", b"second")
+    assert "PREFECT_ARTIFACTS_CATALOG_URL" in str(err.value) and "***" not in via_proxy
+    assert visible_versions(direct) == 1  # no orphan version
+    proxy.start()
+    assert ctx.log_artifact("k", b"second").version == 2  # the next attempt succeeds
+    orphans = gc(repo, grace=timedelta(0), dry_run=True).orphans
+    assert orphans == []  # the failed attempt's bytes were reused by the successful one
+
+
+def test_catalog_connections_dropped_and_retried(proxied_pg, tmp_path):
+    proxy, via_proxy, direct = proxied_pg
+    repo = Repository(
+        Storage.from_url(str(tmp_path / "store")), Catalog(via_proxy, retry_seconds=20.0)
+    )
+    ctx = ArtifactContext(repo)
+    ctx.log_artifact("k", b"warm the pool")
+    proxy.drop()  # every pooled connection is now dead
+    assert ctx.log_artifact("k", b"after a drop").version == 2
+    proxy.stop()
+    result: dict = {}
+
+    def log_while_down() -> None:
+        try:
+            result["version"] = ctx.log_artifact("k", b"during the outage").version
+        except Exception as exc:  # pragma: no cover - reported below
+            result["error"] = exc
+
+    writer = threading.Thread(target=log_while_down)
+    writer.start()
+    time.sleep(1.5)  # the writer is retrying against a refusing catalog
+    proxy.start()
+    writer.join(30)
+    assert result == {"version": 3}
+    assert visible_versions(direct) == 3
+    assert [v.version for v in repo.versions("k")] == [3, 2, 1]
+
+
+def test_process_killed_between_bytes_and_commit(tmp_path):
+    store, db = tmp_path / "store", tmp_path / "catalog.db"
+    payload = b"bytes whose version never commits"
+    script = textwrap.dedent(f"""
+        import os, signal
+        from prefect_artifacts import ArtifactContext, Repository
+        from prefect_artifacts.catalog import Catalog
+        from prefect_artifacts.storage import Storage
+
+        def die(*args, **kwargs):  # the process dies right before the catalog commit
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        Catalog.commit = die
+        repo = Repository(Storage.from_url({str(store)!r}), Catalog("sqlite:///{db}"))
+        ArtifactContext(repo).log_artifact("crash", {payload!r})
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert done.returncode == -9, done.stderr.decode()
+    repo = Repository(Storage.from_url(str(store)), Catalog(f"sqlite:///{db}"))
+    assert repo.list() == []  # no visible version
+    digest = hashlib.sha256(payload).hexdigest()
+    assert repo.storage.blob_exists(digest)  # the orphan bytes...
+    assert gc(repo, grace=timedelta(0), dry_run=True).orphans == [digest]  # ...found by gc
+    assert gc(repo, grace=timedelta(0)).removed == 1
+    assert not repo.storage.blob_exists(digest)
+    assert ArtifactContext(repo).log_artifact("crash", payload).version == 1
+
+
+def test_tampered_bytes_are_refused_and_reported(repo):
+    v = ArtifactContext(repo).log_model("m", body=b"weights", model_file="m.bin")
+    repo.storage.fs.pipe_file(repo.storage.blob_path(v.hash), b"tampered")
+    from prefect_artifacts import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        v.load()
+    problems = verify(repo).problems
+    assert [(p.ref, p.what) for p in problems] == [("default/m:1", "corrupt")]

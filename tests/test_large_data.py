@@ -1,0 +1,68 @@
+"""Large data streams: memory stays near the frame's own size, S3 uploads are multipart, and
+long transfers report progress."""
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from prefect_artifacts import ArtifactContext, Repository
+from prefect_artifacts.catalog import Catalog
+from prefect_artifacts.storage import Progress, Storage
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = 6_000_000  # ~250 MB in memory: big enough to see copies, quick enough for CI
+
+
+def probe(mode: str, store: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.memory_probe", mode, str(ROWS), str(store)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.timeout(900)
+def test_peak_memory_logging_and_loading_a_large_frame(tmp_path):
+    logged = probe("log", tmp_path)
+    frame_rss = logged["before"] - logged["base"]  # what the frame itself occupies
+    assert frame_rss > 150e6
+    ratio = (logged["peak"] - logged["base"]) / frame_rss
+    assert ratio <= 1.5, f"logging peaked at {ratio:.2f}x the frame"
+    loaded, bare = probe("load", tmp_path), probe("bare", tmp_path)
+    ours, theirs = loaded["peak"] - loaded["base"], bare["peak"] - bare["base"]
+    assert ours <= theirs * 1.1 + 20e6, (
+        f"load {ours / 1e6:.0f} MB vs read_parquet {theirs / 1e6:.0f} MB"
+    )
+
+
+def test_s3_uploads_are_multipart(s3_storage, tmp_path, caplog):
+    url, options = s3_storage
+    storage = Storage.from_url(url, {**options, "default_block_size": 5 << 20})
+    repo = Repository(storage, Catalog(f"sqlite:///{tmp_path / 'c.db'}"))
+    payload = bytes(range(256)) * (12 << 12)  # 12 MiB, streamed in 1 MiB writes
+    source = tmp_path / "big.bin"
+    source.write_bytes(payload)
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    version = ArtifactContext(repo).log_artifact("big", local_path=source)
+    requests = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert any("POST" in m and "/tmp/" in m and "uploads" in m for m in requests)  # initiated
+    assert sum("PUT" in m and "partNumber=" in m for m in requests) >= 3  # parts uploaded
+    assert version.size == len(payload) and version.load() == payload
+
+
+def test_long_transfers_report_progress(caplog, repo):
+    caplog.set_level(logging.INFO, logger="prefect_artifacts.storage")
+    progress = Progress("writing something", 100 << 20, every=0.0)
+    progress.advance(50 << 20)
+    assert "writing something: 52 MB of 105 MB" in caplog.text
+    version = ArtifactContext(repo).log_artifact("k", b"x" * (3 << 20))
+    target = version.download(repo.storage.root + "/../out.bin")
+    assert target.stat().st_size == 3 << 20
