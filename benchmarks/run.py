@@ -1,27 +1,29 @@
-"""Benchmarks: each measures ours against a bare baseline in the same process, interleaved,
-median of several rounds after a warm-up, and prints the ratio next to its target.
+"""Benchmarks: each compares ours with a bare baseline measured in the same process,
+interleaved, median of several rounds after a warm-up (or, for catalog queries and memory, an
+absolute figure against its target). Prints a table and writes it to benchmarks/results/.
 
-    ./run.sh bench            all benchmarks
-    ./run.sh bench -k load    those whose name contains "load"
-
-Results are appended to benchmarks/results/history.jsonl and written to
-benchmarks/results/latest.md, so runs can be compared over time.
+    ./run.sh bench                  all of them (about 15 minutes on 2 cores)
+    ./run.sh bench -k load -k s3    those whose name contains "load" or "s3"
+    ./run.sh bench --quick          smaller scales (list up to 100k versions, a 250 MB frame)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -29,25 +31,41 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE))
+os.environ.setdefault("PREFECT_ARTIFACTS_REGISTRATION", "background")
 
 
 @dataclass
 class Result:
     name: str
-    ours_ms: float
-    baseline_ms: float
+    ours: float
+    baseline: float | None  # None: an absolute figure (ms, or a ratio for memory)
     target: float | None
+    unit: str = "ms"
     note: str = ""
 
     @property
-    def ratio(self) -> float:
-        return self.ours_ms / self.baseline_ms
+    def value(self) -> float:
+        return self.ours / self.baseline if self.baseline else self.ours
 
     @property
     def verdict(self) -> str:
         if self.target is None:
             return "info"
-        return "ok" if self.ratio <= self.target else "MISSED"
+        return "ok" if self.value <= self.target else "MISSED"
+
+    def row(self) -> str:
+        shown = f"{self.value:.2f}x" if self.baseline else f"{self.value:.2f} {self.unit}"
+        base = f"{self.baseline:9.1f}" if self.baseline else " " * 9
+        target = (
+            f"<= {self.target}{'x' if self.baseline else ' ' + self.unit}"
+            if self.target is not None
+            else "-"
+        )
+        return (
+            f"{self.name:<58} {self.ours:9.1f} {base} {shown:>11}  {target:<12} "
+            f"{self.verdict}{'  (' + self.note + ')' if self.note else ''}"
+        )
 
 
 def interleaved(
@@ -70,8 +88,18 @@ def interleaved(
     return statistics.median(times["ours"]), statistics.median(times["baseline"])
 
 
+def median_ms(fn: Callable[[], object], rounds: int) -> float:
+    fn()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
 def frame(rows: int = 1_000_000, seed: int = 0) -> pd.DataFrame:
-    """The issue's frame: float, int, 3-value string, float."""
+    """The issues' frame: float, int, 3-value string, float."""
     rng = np.random.default_rng(seed)
     return pd.DataFrame(
         {
@@ -83,64 +111,70 @@ def frame(rows: int = 1_000_000, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def fresh_repo(root: Path):
+def repository(
+    root: Path,
+    catalog_url: str | None = None,
+    storage_url: str | None = None,
+    options: dict | None = None,
+):
     from prefect_artifacts import Repository
     from prefect_artifacts.catalog import Catalog
     from prefect_artifacts.storage import Storage
 
     shutil.rmtree(root, ignore_errors=True)
-    return Repository(Storage.from_url(str(root / "store")), Catalog(f"sqlite:///{root / 'c.db'}"))
+    root.mkdir(parents=True)
+    return Repository(
+        Storage.from_url(storage_url or str(root / "store"), options),
+        Catalog(catalog_url or f"sqlite:///{root / 'c.db'}"),
+        ui_registration="off",
+    )
 
 
-def bench_log_dataset(work: Path, rounds: int) -> Result:
+# -- 1-3: datasets -----------------------------------------------------------------------------
+def bench_log_dataset(work: Path, args: argparse.Namespace) -> list[Result]:
     from prefect_artifacts import ArtifactContext
 
     df = frame()
-    repo = fresh_repo(work / "log")
+    repo = repository(work / "log")
     ctx = ArtifactContext(repo)
     counter = iter(range(10**6))
+    blobs = Path(repo.storage.path("blobs"))
     ours, base = interleaved(
         lambda: ctx.log_dataset(f"frame-{next(counter)}", df, stats=True),
         lambda: df.to_parquet(work / "bare.parquet"),
-        rounds,
-        setup=lambda: (
-            repo.storage.fs.rm(repo.storage.path("blobs"), recursive=True)
-            if repo.storage.fs.exists(repo.storage.path("blobs"))
-            else None
-        ),
+        args.rounds,
+        setup=lambda: shutil.rmtree(blobs, ignore_errors=True),  # a first log each time
     )
-    return Result("log_dataset(stats=True) 1M x 4 vs df.to_parquet", ours, base, 1.15)
+    return [Result("1 log_dataset(stats=True) 1M x 4 vs df.to_parquet", ours, base, 1.15)]
 
 
-def bench_load(work: Path, rounds: int) -> Result:
+def bench_load(work: Path, args: argparse.Namespace) -> list[Result]:
     from prefect_artifacts import ArtifactContext
 
     df = frame()
-    repo = fresh_repo(work / "load")
-    version = ArtifactContext(repo).log_dataset("frame", df, stats=False)
+    repo = repository(work / "load")
+    ArtifactContext(repo).log_dataset("frame", df, stats=False)
     df.to_parquet(work / "bare.parquet")
     ours, base = interleaved(
         lambda: repo.get("frame").load(),
         lambda: pd.read_parquet(work / "bare.parquet"),
-        rounds,
+        args.rounds,
     )
-    assert version.size > 0
-    return Result("get_artifact().load() 1M x 4 vs pd.read_parquet", ours, base, 1.05)
+    return [Result("2 get_artifact().load() 1M x 4 vs pd.read_parquet", ours, base, 1.05)]
 
 
-def bench_relog(work: Path, rounds: int) -> Result:
+def bench_relog(work: Path, args: argparse.Namespace) -> list[Result]:
     from prefect_artifacts import ArtifactContext
 
-    df = frame()
-    repo = fresh_repo(work / "relog")
+    df, other = frame(), frame(seed=1)
+    repo = repository(work / "relog")
     ctx = ArtifactContext(repo)
-    blobs = Path(repo.storage.root) / "blobs"
+    blobs = Path(repo.storage.path("blobs"))
 
     def stored() -> int:
         return sum(p.stat().st_size for p in blobs.rglob("*") if p.is_file())
 
     ctx.log_dataset("same", df, stats=True)
-    other = frame(seed=1)
     before = stored()
 
     def first_log(counter=iter(range(10**6))) -> None:
@@ -148,50 +182,331 @@ def bench_relog(work: Path, rounds: int) -> Result:
         other.loc[0, "a"] = n  # new content, same shape: a genuine first log of a new key
         ctx.log_dataset(f"first-{n}", other, stats=True)
 
-    ours, base = interleaved(lambda: ctx.log_dataset("same", df, stats=True), first_log, rounds)
+    ours, base = interleaved(
+        lambda: ctx.log_dataset("same", df, stats=True), first_log, args.rounds
+    )
     new_bytes = stored() - before - sum(v.size for v in repo.list(key="first-*"))
     versions = len(repo.versions("same"))
-    return Result(
-        "re-log identical 1M x 4 vs its first log",
-        ours,
-        base,
-        0.3,
-        f"new bytes stored by re-logs: {new_bytes}; versions of the key: {versions}",
+    return [
+        Result(
+            "3 re-log an identical 1M x 4 frame vs its first log",
+            ours,
+            base,
+            0.3,
+            note=f"new bytes stored by re-logs: {new_bytes}; versions: {versions}",
+        )
+    ]
+
+
+# -- 4: the Prefect flow ---------------------------------------------------------------------------
+def bench_flow(work: Path, args: argparse.Namespace) -> list[Result]:
+    os.environ["PREFECT_HOME"] = str(work / "prefect-home")
+    os.environ["PREFECT_ARTIFACTS_STORAGE_URL"] = str(work / "flow" / "store")
+    os.environ["PREFECT_ARTIFACTS_CATALOG_URL"] = f"sqlite:///{work / 'flow' / 'c.db'}"
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    from prefect import flow, task
+    from prefect.testing.utilities import prefect_test_harness
+
+    import prefect_artifacts as pa
+
+    rng = np.random.default_rng(0)
+    frames = [
+        pd.DataFrame(
+            {
+                "x": rng.normal(size=10_000),
+                "y": rng.integers(0, 9, 10_000),
+                "s": rng.choice(["a", "b", "c"], 10_000),
+            }
+        )
+        for _ in range(20)
+    ]
+    run = {"n": 0}
+
+    @pa.artifact_task(key="part-{parameters[i]}")
+    def ours_task(i: int, salt: int) -> pd.DataFrame:
+        return frames[i].assign(run=salt)
+
+    @task(persist_result=True)
+    def plain_task(i: int, salt: int) -> pd.DataFrame:
+        return frames[i].assign(run=salt)
+
+    @flow
+    def ours_flow(salt: int) -> None:
+        for i in range(20):
+            ours_task(i, salt)
+
+    @flow
+    def plain_flow(salt: int) -> None:
+        for i in range(20):
+            plain_task(i, salt)
+
+    def ours() -> None:
+        run["n"] += 1
+        ours_flow(run["n"])
+        pa.flush_registrations()  # the Prefect cards are part of the work: wait for them
+
+    def plain() -> None:
+        run["n"] += 1
+        plain_flow(run["n"])
+
+    with prefect_test_harness(server_startup_timeout=120):
+        ours_ms, plain_ms = interleaved(ours, plain, max(5, args.rounds // 2))
+    return [
+        Result(
+            "4 flow of 20 @artifact_task (10k rows) vs @task(persist_result)",
+            ours_ms,
+            plain_ms,
+            1.2,
+            note="includes waiting for the Prefect cards",
+        )
+    ]
+
+
+# -- 5: catalog queries at scale -------------------------------------------------------------------
+def bench_list(work: Path, args: argparse.Namespace) -> list[Result]:
+    from fastapi.testclient import TestClient
+    from populate import populate
+
+    from prefect_artifacts.web import create_app
+
+    scales = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+    results = []
+    for backend in ("sqlite", "postgres"):
+        for n in scales:
+            url = _fresh_pg("pa_bench_list") if backend == "postgres" else None
+            repo = repository(work / f"list-{backend}-{n}", catalog_url=url)
+            started = time.perf_counter()
+            populate(repo.catalog, n)
+            filled = time.perf_counter() - started
+            since = datetime.now(timezone.utc) - timedelta(days=7)
+            latest = {"labels": {"team": "ml"}, "since": since, "limit": 50}
+            ms = median_ms(lambda r=repo, q=latest: r.list(**q), args.rounds * 3)
+            every = median_ms(
+                lambda r=repo, q=latest: r.list(**q, all_versions=True), args.rounds * 3
+            )
+            results.append(
+                Result(
+                    f"5 list_artifacts(labels, since) {backend} {n:>9,} versions",
+                    ms,
+                    None,
+                    50.0 if n == 1_000_000 else None,
+                    note=f"all_versions {every:.1f} ms; filled in {filled:.0f}s",
+                )
+            )
+            if n == 100_000:
+                client = TestClient(create_app(repo))
+                page = median_ms(
+                    lambda client=client: client.get(
+                        "/api/projects/default/artifacts",
+                        params={
+                            "label": "team=ml",
+                            "page": 20,
+                            "per_page": 50,
+                            "all_versions": "true",
+                        },
+                    ).raise_for_status(),
+                    args.rounds * 2,
+                )
+                results.append(
+                    Result(
+                        f"  UI API page 20 of a label search, {backend} 100k",
+                        page,
+                        None,
+                        None,
+                        note="with the total count",
+                    )
+                )
+            repo.catalog.dispose()
+    return results
+
+
+def _fresh_pg(name: str) -> str:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(
+        "postgresql+psycopg://root@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
     )
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"postgresql+psycopg://root@127.0.0.1:5432/{name}"
 
 
-BENCHMARKS: dict[str, Callable[[Path, int], Result]] = {
+# -- 6: memory ------------------------------------------------------------------------------------
+def bench_memory(work: Path, args: argparse.Namespace) -> list[Result]:
+    rows = 6_000_000 if args.quick else 25_000_000
+    probe = HERE / "memory_probe.py"
+
+    def run(mode: str) -> dict:
+        out = subprocess.run(
+            [sys.executable, str(probe), mode, str(rows), str(work / "mem")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    (work / "mem").mkdir(exist_ok=True)
+    logged = run("log")
+    frame_rss = logged["before"] - logged["base"]
+    ratio = (logged["peak"] - logged["base"]) / frame_rss
+    loaded, bare = run("load"), run("bare")
+    load_ratio = (loaded["peak"] - loaded["base"]) / (bare["peak"] - bare["base"])
+    return [
+        Result(
+            f"6 peak memory logging a {frame_rss / 1e9:.2f} GB frame / the frame",
+            ratio,
+            None,
+            1.5,
+            unit="x",
+            note=f"peak {(logged['peak'] - logged['base']) / 1e9:.2f} GB",
+        ),
+        Result(
+            "  peak memory loading it / bare pd.read_parquet's peak",
+            load_ratio,
+            None,
+            None,
+            unit="x",
+        ),
+    ]
+
+
+# -- 7: S3 ------------------------------------------------------------------------------------------
+def bench_s3(work: Path, args: argparse.Namespace) -> list[Result]:
+    import io
+
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    from prefect_artifacts import ArtifactContext
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        options = {
+            "client_kwargs": {"endpoint_url": f"http://{host}:{port}"},
+            "key": "k",
+            "secret": "s",
+        }
+        fs = s3fs.S3FileSystem(**options)
+        fs.call_s3("create_bucket", Bucket="bench")
+        repo = repository(work / "s3", storage_url="s3://bench/store", options=options)
+        df = frame()
+        buffer = io.BytesIO()
+        df.to_parquet(buffer)
+        data = buffer.getvalue()
+        counter = iter(range(10**6))
+        ours, base = interleaved(
+            lambda: ArtifactContext(repo).log_dataset(f"f-{next(counter)}", df, stats=True),
+            lambda: fs.pipe(f"bench/bare/{uuid.uuid4().hex}", data),
+            max(3, args.rounds // 2),
+            setup=lambda: [fs.rm(p) for p in fs.find("bench/store/blobs")],
+        )
+        version = ArtifactContext(repo).log_dataset("to-load", df, stats=False)
+        load, get = interleaved(
+            lambda: repo.get("to-load").load(),
+            lambda: pd.read_parquet(io.BytesIO(fs.cat(repo.storage.blob_path(version.hash)))),
+            max(3, args.rounds // 2),
+        )
+        mb = len(data) / 1e6
+        return [
+            Result(
+                "7 S3 log_dataset 1M x 4 vs s3fs put of its Parquet bytes",
+                ours,
+                base,
+                None,
+                note=f"{mb / ours * 1000:.0f} vs {mb / base * 1000:.0f} MB/s",
+            ),
+            Result(
+                "  S3 load vs s3fs get + pd.read_parquet",
+                load,
+                get,
+                None,
+                note=f"{mb / load * 1000:.0f} vs {mb / get * 1000:.0f} MB/s",
+            ),
+        ]
+    finally:
+        server.stop()
+
+
+# -- reliability figure: reindex ----------------------------------------------------------------------
+def bench_reindex(work: Path, args: argparse.Namespace) -> list[Result]:
+    from prefect_artifacts import ArtifactContext
+    from prefect_artifacts import catalog as cat
+    from prefect_artifacts.catalog import Catalog
+    from prefect_artifacts.maintenance import reindex
+
+    n = 2_000 if args.quick else 10_000
+    repo = repository(work / "reindex")
+    ctx = ArtifactContext(repo)
+    for i in range(n):
+        ctx.log_artifact(
+            f"key-{i % 500}",
+            f"content {i}".encode(),
+            labels={"i": str(i % 7)},
+            tag="latest-run" if i % 10 == 0 else None,
+        )
+    cat.md.drop_all(repo.catalog.engine)
+    lost = Catalog(repo.catalog.url)
+    from prefect_artifacts import Repository
+
+    started = time.perf_counter()
+    report = reindex(Repository(repo.storage, lost))
+    seconds = time.perf_counter() - started
+    assert report.versions_restored == n, report
+    return [
+        Result(
+            f"reindex {n:,} versions (local storage, SQLite)",
+            seconds * 1000 * 10_000 / n,
+            None,
+            None,
+            note=f"{seconds:.1f}s for {n:,}: ms per 10,000 versions",
+        )
+    ]
+
+
+BENCHMARKS: dict[str, Callable[[Path, argparse.Namespace], list[Result]]] = {
     "log_dataset": bench_log_dataset,
     "load": bench_load,
     "relog": bench_relog,
+    "flow": bench_flow,
+    "list": bench_list,
+    "memory": bench_memory,
+    "s3": bench_s3,
+    "reindex": bench_reindex,
 }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-k", default="", help="run benchmarks whose name contains this")
+    parser.add_argument(
+        "-k",
+        action="append",
+        default=[],
+        help="run benchmarks whose name contains this (repeatable)",
+    )
     parser.add_argument("--rounds", type=int, default=7, help="measured rounds (median)")
+    parser.add_argument("--quick", action="store_true", help="smaller scales")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pa-bench-"))
-    results = []
+    results: list[Result] = []
+    print(f"{'benchmark':<58} {'ours':>9} {'baseline':>9} {'value':>11}  {'target':<12} verdict")
     try:
         for name, bench in BENCHMARKS.items():
-            if args.k in name:
-                result = bench(work, args.rounds)
-                results.append(result)
-                print(
-                    f"{result.name:<60} {result.ours_ms:9.1f} ms {result.baseline_ms:9.1f} ms "
-                    f"{result.ratio:6.2f}x  target {result.target or '-'}  {result.verdict}"
-                    + (f"  ({result.note})" if result.note else ""),
-                    flush=True,
-                )
+            if not args.k or any(k in name for k in args.k):
+                for result in bench(work, args):
+                    results.append(result)
+                    print(result.row(), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    write(results, args.rounds)
+        write(results, args)
     return 0
 
 
-def write(results: list[Result], rounds: int) -> None:
+def write(results: list[Result], args: argparse.Namespace) -> None:
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     machine = f"{platform.node()} {os.cpu_count()} cores, Python {sys.version.split()[0]}"
@@ -202,24 +517,29 @@ def write(results: list[Result], rounds: int) -> None:
                     {
                         "at": stamp,
                         "machine": machine,
-                        "rounds": rounds,
+                        "rounds": args.rounds,
+                        "quick": args.quick,
                         **asdict(r),
-                        "ratio": round(r.ratio, 3),
+                        "value": round(r.value, 4),
                     }
                 )
                 + "\n"
             )
     lines = [
-        f"# Benchmark results ({stamp}, {machine}, median of {rounds})",
+        f"# Benchmark results ({stamp}, {machine}, median of {args.rounds}"
+        f"{', quick' if args.quick else ''})",
         "",
-        "| benchmark | ours (ms) | baseline (ms) | ratio | target | |",
+        "| benchmark | ours | baseline | value | target | verdict |",
         "|---|---:|---:|---:|---:|---|",
     ]
-    lines += [
-        f"| {r.name} | {r.ours_ms:.1f} | {r.baseline_ms:.1f} | {r.ratio:.2f}x | "
-        f"{r.target or '-'} | {r.verdict} {r.note} |"
-        for r in results
-    ]
+    for r in results:
+        value = f"{r.value:.2f}x" if r.baseline else f"{r.value:.2f} {r.unit}"
+        target = "-" if r.target is None else f"≤ {r.target}{'x' if r.baseline else ' ' + r.unit}"
+        base = f"{r.baseline:.1f} ms" if r.baseline else ""
+        lines.append(
+            f"| {r.name.strip()} | {r.ours:.1f} {'ms' if r.unit == 'ms' or r.baseline else r.unit} "
+            f"| {base} | {value} | {target} | {r.verdict} {r.note} |"
+        )
     (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
 
 

@@ -9,10 +9,10 @@ runs: a registration failure costs a card, never an artifact, and is reported as
 from __future__ import annotations
 
 import atexit
-import contextvars
 import json
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -29,10 +29,14 @@ EVENT = "prefect-artifacts.artifact.logged"
 
 
 def register(
-    repo: Repository, version: ArtifactVersion, run: dict[str, Any], *, created: bool
+    repo: Repository,
+    version: ArtifactVersion,
+    run: dict[str, Any],
+    *,
+    created: bool,
+    client: Any,
 ) -> None:
     """Create the Prefect card(s), event and asset for ``version`` logged by ``run``."""
-    from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import ArtifactCreate
 
     task_run_id = _uuid(run.get("task_run_id"))
@@ -62,18 +66,17 @@ def register(
                 json.dumps(preview),
             )
         )
-    with get_client(sync_client=True) as client:
-        for kind, artifact_key, description, data in documents:
-            client.create_artifact(
-                ArtifactCreate(
-                    type=kind,
-                    key=artifact_key,
-                    description=description,
-                    data=data,
-                    task_run_id=task_run_id,
-                    flow_run_id=flow_run_id,
-                )
+    for kind, artifact_key, description, data in documents:
+        client.create_artifact(
+            ArtifactCreate(
+                type=kind,
+                key=artifact_key,
+                description=description,
+                data=data,
+                task_run_id=task_run_id,
+                flow_run_id=flow_run_id,
             )
+        )
     _emit(repo, version, run, created=created)
 
 
@@ -142,17 +145,20 @@ def _uuid(value: str | None) -> UUID | None:
     return UUID(value) if value else None
 
 
+Job = Callable[[Any], None]  # called with an open Prefect client
+
+
 class Registrar:
-    """A background worker that runs registrations in order, each in its captured context."""
+    """A background worker that runs registrations in order, with the Prefect settings (API
+    URL, ...) current when each was submitted — not the run's own client, which the run closes
+    when it ends. Jobs waiting together share one client (one connection)."""
 
     def __init__(self) -> None:
-        self._jobs: queue.Queue[tuple[contextvars.Context, Callable[[], None]] | None] = (
-            queue.Queue()
-        )
+        self._jobs: queue.Queue[tuple[Any, Job]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, job: Callable[[], None]) -> None:
+    def submit(self, job: Job) -> None:
         with self._lock:
             if self._thread is None:
                 # Registered on first use, i.e. after Prefect started any temporary server:
@@ -163,7 +169,9 @@ class Registrar:
                     target=self._work, name="prefect-artifacts-registrar", daemon=True
                 )
                 self._thread.start()
-        self._jobs.put((contextvars.copy_context(), job))
+        from prefect.context import get_settings_context
+
+        self._jobs.put((get_settings_context().model_copy(), job))
 
     def flush(self) -> None:
         """Wait until every submitted registration has run."""
@@ -171,13 +179,40 @@ class Registrar:
 
     def _work(self) -> None:
         while True:
-            item = self._jobs.get()
+            batch = [self._jobs.get()]
+            while len(batch) < 100:
+                try:
+                    batch.append(self._jobs.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                if item is not None:
-                    context, job = item
-                    context.run(job)
+                for settings, jobs in _grouped(batch):
+                    _run(settings, jobs)
             finally:
-                self._jobs.task_done()
+                for _ in batch:
+                    self._jobs.task_done()
+
+
+def _grouped(batch: list[tuple[Any, Job]]) -> list[tuple[Any, list[Job]]]:
+    """Consecutive jobs with the same Prefect API share a client."""
+    groups: list[tuple[Any, list[Job]]] = []
+    for settings, job in batch:
+        if groups and groups[-1][0].settings.api.url == settings.settings.api.url:
+            groups[-1][1].append(job)
+        else:
+            groups.append((settings, [job]))
+    return groups
+
+
+def _run(settings: Any, jobs: list[Job]) -> None:
+    from prefect.client.orchestration import get_client
+
+    try:
+        with settings, get_client(sync_client=True) as client:
+            for job in jobs:
+                job(client)
+    except Exception as exc:  # jobs report their own failures; this is a last resort
+        logger.warning("Prefect UI registration failed: %s", exc)
 
 
 _registrar = Registrar()
@@ -195,9 +230,9 @@ def schedule(
     if mode == "off" or not run:
         return
 
-    def job() -> None:
+    def job(client: Any) -> None:
         try:
-            register(repo, version, run, created=created)
+            register(repo, version, run, created=created, client=client)
         except Exception as exc:
             logger.warning(
                 "%s is stored, but could not be registered in Prefect's UI (%s: %s); the "
@@ -209,7 +244,9 @@ def schedule(
             )
 
     if mode == "sync":
-        job()
+        from prefect.context import get_settings_context
+
+        _run(get_settings_context().model_copy(), [job])
     else:
         _registrar.submit(job)
 
@@ -217,7 +254,7 @@ def schedule(
 def flush_registrations() -> None:
     """Wait until the Prefect cards, events and assets of every logged version are sent."""
     _registrar.flush()
-    if "prefect.events.worker" in __import__("sys").modules:
+    if "prefect.events.worker" in sys.modules:
         from prefect.events.worker import EventsWorker
 
         EventsWorker.drain_all()

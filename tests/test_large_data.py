@@ -19,7 +19,7 @@ ROWS = 6_000_000  # ~250 MB in memory: big enough to see copies, quick enough fo
 
 def probe(mode: str, store: Path) -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "tests.memory_probe", mode, str(ROWS), str(store)],
+        [sys.executable, str(ROOT / "benchmarks" / "memory_probe.py"), mode, str(ROWS), str(store)],
         cwd=ROOT,
         capture_output=True,
         text=True,

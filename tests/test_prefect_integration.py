@@ -333,3 +333,26 @@ def test_artifact_ref_is_visible_in_task_parameters(env_repo):
     assert repr(pa.ArtifactRef("config@prod")) == "ArtifactRef('config@prod')"
     with pytest.raises(ValueError):
         pa.ArtifactRef("../bad")
+
+
+def test_cards_registered_after_the_flow_has_ended(env_repo):
+    """Registration runs after the run's own client is closed: it must use its own."""
+
+    @pa.artifact_task(key="chunk-{parameters[i]}")
+    def chunk(i: int) -> pd.DataFrame:
+        return frame(50, seed=i)
+
+    @flow
+    def many():
+        return [str(chunk(i, return_state=True).state_details.task_run_id) for i in range(12)]
+
+    import threading
+
+    gate = threading.Event()
+    registration._registrar.submit(lambda client: gate.wait(30))  # hold the queue...
+    task_runs = many()
+    gate.set()  # ...so every card is created after the flow run has ended
+    pa.flush_registrations()
+    for i, task_run_id in enumerate(task_runs):
+        cards = read_prefect_artifacts(f"chunk-{i}")
+        assert [str(c.task_run_id) for c in cards] == [task_run_id]

@@ -1,6 +1,6 @@
 """Run as a script: log (or load) a large frame and print peak RSS figures as JSON.
 
-python -m tests.memory_probe log|load ROWS STORE_DIR
+python benchmarks/memory_probe.py log|load ROWS STORE_DIR
 """
 
 from __future__ import annotations
