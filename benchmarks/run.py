@@ -405,6 +405,13 @@ def bench_s3(work: Path, args: argparse.Namespace) -> list[Result]:
             max(3, args.rounds // 2),
             setup=lambda: [fs.rm(p) for p in fs.find("bench/store/blobs")],
         )
+
+        def serialize_and_put() -> None:
+            out = io.BytesIO()
+            df.to_parquet(out)
+            fs.pipe(f"bench/bare/{uuid.uuid4().hex}", out.getvalue())
+
+        both = median_ms(serialize_and_put, max(3, args.rounds // 2))
         version = ArtifactContext(repo).log_dataset("to-load", df, stats=False)
         load, get = interleaved(
             lambda: repo.get("to-load").load(),
@@ -418,7 +425,8 @@ def bench_s3(work: Path, args: argparse.Namespace) -> list[Result]:
                 ours,
                 base,
                 None,
-                note=f"{mb / ours * 1000:.0f} vs {mb / base * 1000:.0f} MB/s",
+                note=f"{mb / ours * 1000:.0f} vs {mb / base * 1000:.0f} MB/s; "
+                f"{ours / both:.2f}x a bare to_parquet + put ({both:.0f} ms)",
             ),
             Result(
                 "  S3 load vs s3fs get + pd.read_parquet",

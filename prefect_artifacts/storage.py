@@ -32,6 +32,8 @@ from fsspec.implementations.local import LocalFileSystem
 from .errors import IntegrityError, StorageError
 
 CHUNK = 1 << 20
+SPOOL_IN_MEMORY = 64 << 20  # object-store writes larger than this spool to a local temp file
+OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "az", "adl", "memory"}  # atomic PUTs
 logger = logging.getLogger("prefect_artifacts.storage")
 
 
@@ -57,6 +59,49 @@ class Progress:
             rate = self.done / max(now - self.started, 1e-9) / 1e6
             of = f" of {self.total / 1e6:,.0f} MB" if self.total else ""
             logger.info("%s: %s MB%s (%.0f MB/s)", self.label, f"{self.done / 1e6:,.0f}", of, rate)
+
+
+class Spool(io.RawIOBase):
+    """Bytes in memory up to ``limit``, then in a named local temporary file."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._limit = limit
+        self._memory: io.BytesIO | None = io.BytesIO()
+        self._file: BinaryIO | None = None
+        self.path: str | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self._memory is not None and self._memory.tell() + len(data) > self._limit:
+            import tempfile
+
+            handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed and removed by close()
+                prefix="prefect-artifacts-", delete=False
+            )
+            self._file, self.path = handle, handle.name
+            handle.write(self._memory.getbuffer())
+            self._memory = None
+        return (self._memory or self._file).write(data)
+
+    def getvalue(self) -> bytes:
+        assert self._memory is not None
+        return self._memory.getvalue()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            os.unlink(self.path)
+            self._file = None
+        super().close()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class WriteCancelled(Exception):
@@ -173,6 +218,8 @@ class Storage:
         self.fs = fs
         self.root = root.rstrip("/")
         self.local = isinstance(fs, LocalFileSystem)
+        protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+        self.object_store = bool(protocols & OBJECT_STORES)
 
     @classmethod
     def from_url(cls, url: str, options: dict[str, Any] | None = None) -> Storage:
@@ -220,9 +267,18 @@ class Storage:
     def write_blob(
         self, write: Callable[[BinaryIO], None], cancel: threading.Event | None = None
     ) -> Blob:
-        """Stream ``write(sink)`` into a temporary object while hashing, then move it to its
-        content address. Identical bytes already stored are kept and the new copy dropped.
-        Setting ``cancel`` stops the write with WriteCancelled and leaves nothing behind."""
+        """Stream ``write(sink)`` while hashing, then store the bytes at their content address;
+        identical bytes already stored are kept. Object stores get one PUT (multipart when
+        large) straight to the final key, atomic by nature; filesystems get a temporary file
+        renamed into place. Setting ``cancel`` stops the write with WriteCancelled and leaves
+        nothing behind."""
+        if self.object_store:
+            return self._write_spooled(write, cancel)
+        return self._write_renamed(write, cancel)
+
+    def _write_renamed(
+        self, write: Callable[[BinaryIO], None], cancel: threading.Event | None
+    ) -> Blob:
         tmp = self.path(f"tmp/{uuid.uuid4().hex}")
         sink: HashingWriter | None = None
         try:
@@ -255,6 +311,29 @@ class Storage:
             with contextlib.suppress(Exception):
                 self.fs.rm(tmp)
             raise
+
+    def _write_spooled(
+        self, write: Callable[[BinaryIO], None], cancel: threading.Event | None
+    ) -> Blob:
+        with Spool(SPOOL_IN_MEMORY) as spool:
+            sink = HashingWriter(spool, contextlib.nullcontext, cancel, f"spooling for {self.url}")
+            try:
+                write(sink)
+            finally:
+                digest = sink.hexdigest()
+            final = self.blob_path(digest)
+            with self._guard("upload", final):
+                if not self.fs.exists(final):
+                    if spool.path:  # large: a multipart upload, aborted if it fails
+                        logger.info(
+                            "uploading %s MB to %s",
+                            f"{sink.size / 1e6:,.0f}",
+                            self.fs.unstrip_protocol(final),
+                        )
+                        self.fs.put_file(spool.path, final)
+                    else:
+                        self.fs.pipe_file(final, spool.getvalue())
+            return Blob(digest, sink.size)
 
     def put_bytes(self, data: bytes) -> Blob:
         return self.write_blob(lambda sink: sink.write(data))

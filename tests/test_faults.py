@@ -16,14 +16,11 @@ import sqlalchemy as sa
 from prefect_artifacts import (
     ArtifactContext,
     CatalogError,
-    Materializer,
     Repository,
     StorageError,
-    register_materializer,
 )
 from prefect_artifacts.catalog import Catalog
 from prefect_artifacts.maintenance import gc, verify
-from prefect_artifacts.materializers import registry
 from prefect_artifacts.storage import Storage
 
 from .tcp_proxy import TcpProxy
@@ -31,35 +28,9 @@ from .tcp_proxy import TcpProxy
 MB = 1 << 20
 
 
-class Stream:
-    """Bytes produced piece by piece, with a hook called after each piece."""
+def test_s3_stopping_mid_upload(tmp_path):
+    import logging
 
-    def __init__(self, pieces: int, after_piece=None) -> None:
-        self.pieces, self.after_piece = pieces, after_piece
-
-
-class StreamMaterializer(Materializer):
-    types = (Stream,)
-    formats = ("bin",)
-
-    def save(self, prepared, sink, fmt):
-        for i in range(prepared.pieces):
-            sink.write(bytes([i % 251]) * MB)
-            if prepared.after_piece:
-                prepared.after_piece(i)
-
-    def load(self, data, version):
-        return data
-
-
-@pytest.fixture
-def stream_materializer():
-    register_materializer(StreamMaterializer)
-    yield
-    registry.unregister(StreamMaterializer)
-
-
-def test_s3_stopping_mid_upload(tmp_path, stream_materializer):
     import s3fs
     from moto.server import ThreadedMotoServer
 
@@ -70,7 +41,6 @@ def test_s3_stopping_mid_upload(tmp_path, stream_materializer):
         "client_kwargs": {"endpoint_url": f"http://{host}:{port}"},
         "key": "k",
         "secret": "s",
-        "default_block_size": 5 * MB,
         "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},
     }
     s3fs.S3FileSystem(**options).call_s3("create_bucket", Bucket="faults")
@@ -78,21 +48,40 @@ def test_s3_stopping_mid_upload(tmp_path, stream_materializer):
     repo = Repository(
         Storage.from_url("s3://faults/store", options), Catalog(f"sqlite:///{tmp_path / 'c.db'}")
     )
+    source = tmp_path / "big.bin"  # 160 MiB: a multipart upload of several parts
+    with source.open("wb") as fh:
+        for i in range(160):
+            fh.write(bytes([i]) * MB)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
 
-    def pull_the_plug(piece: int) -> None:
-        if piece == 7:  # a 5 MB part is already up: the upload is multipart and mid-way
-            server.stop()
+    class PullThePlug(logging.Handler):
+        """Stops the S3 server as soon as the first part of the upload has arrived."""
 
-    with pytest.raises(StorageError) as err:
-        ArtifactContext(repo).log_artifact("big", Stream(16, pull_the_plug))
-    assert "s3://faults/store/tmp/" in str(err.value) and "retry" in str(err.value)
+        def emit(self, record: logging.LogRecord) -> None:
+            if "partNumber=1&" in record.getMessage() and not stopped.is_set():
+                stopped.set()
+                threading.Thread(target=server.stop).start()
+
+    stopped = threading.Event()
+    plug = PullThePlug()
+    logging.getLogger("werkzeug").addHandler(plug)
+    logging.getLogger("werkzeug").setLevel(logging.INFO)
+    try:
+        with pytest.raises(StorageError) as err:
+            ArtifactContext(repo).log_artifact("big", local_path=source)
+    finally:
+        logging.getLogger("werkzeug").removeHandler(plug)
+    assert stopped.is_set()
+    assert f"s3://faults/store/blobs/sha256/{digest[:2]}/" in str(err.value)
+    assert "retry" in str(err.value)
     assert repo.list() == []  # no catalog row
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)  # storage is back
     server.start()
     try:
-        version = ArtifactContext(repo).log_artifact("big", Stream(16))
-        assert version.version == 1 and version.size == 16 * MB
-        assert len(version.load()) == 16 * MB
+        assert not repo.storage.blob_exists(digest)  # nothing half-written at the address
+        version = ArtifactContext(repo).log_artifact("big", local_path=source)
+        assert version.version == 1 and version.hash == digest and version.size == 160 * MB
+        assert verify(repo).ok
     finally:
         server.stop()
 
