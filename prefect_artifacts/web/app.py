@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
@@ -86,6 +86,35 @@ def create_app(
 
 
 # -- shared view functions ---------------------------------------------------------------------
+def search_params(
+    q: str | None = Query(None, description="key substring or glob (*, ?, [ab])"),
+    kind: str | None = Query(None, description="dataset, model, plot or other (a tab)"),
+    label: list[str] = Query([], description="k=v (value must match) or k (exists); repeatable"),
+    since: str | None = Query(None, description="ISO date/datetime (UTC) or a span: 24h, 7d"),
+    until: str | None = Query(None, description="ISO date/datetime (UTC) or a span"),
+    preset: str | None = Query(None, description="1h, 24h, 7d or 30d"),
+    tag: str | None = None,
+    producer: str | None = Query(None, description="producer flow name or run id"),
+    all_versions: bool = False,
+    page: int = 1,
+    per_page: int = 50,
+) -> dict[str, Any]:
+    """The search filters, as the pages and the API both take them."""
+    return dict(
+        q=q,
+        kind=kind,
+        labels=label,
+        since=since,
+        until=until,
+        preset=preset,
+        tag=tag,
+        producer=producer,
+        all_versions=all_versions,
+        page=page,
+        per_page=per_page,
+    )
+
+
 def repo_of(request: Request) -> Repository:
     return request.app.state.repo
 
@@ -257,37 +286,9 @@ def _api_router() -> APIRouter:
 
     @api.get("/projects/{project}/artifacts", summary="Search artifacts")
     def artifacts(
-        request: Request,
-        project: str,
-        q: str | None = Query(None, description="key substring or glob (*, ?, [ab])"),
-        kind: str | None = Query(None, description="dataset, model, plot or other"),
-        label: list[str] = Query([], description="k=v (value must match) or k (exists)"),
-        since: str | None = Query(None, description="ISO date/datetime or 24h, 7d"),
-        until: str | None = None,
-        preset: str | None = Query(None, description="1h, 24h, 7d, 30d"),
-        tag: str | None = None,
-        producer: str | None = Query(None, description="flow name or run id"),
-        all_versions: bool = False,
-        page: int = 1,
-        per_page: int = 50,
+        request: Request, project: str, params: dict[str, Any] = Depends(search_params)
     ) -> dict[str, Any]:
-        result = search(
-            repo_of(request),
-            project,
-            dict(
-                q=q,
-                kind=kind,
-                labels=label,
-                since=since,
-                until=until,
-                preset=preset,
-                tag=tag,
-                producer=producer,
-                all_versions=all_versions,
-                page=page,
-                per_page=per_page,
-            ),
-        )
+        result = search(repo_of(request), project, params)
         return {**result, "items": [summary(v) for v in result["items"]]}
 
     @api.get("/projects/{project}/artifacts/{key}", summary="One version (latest by default)")
@@ -310,25 +311,25 @@ def _api_router() -> APIRouter:
     def one_version(request: Request, project: str, key: str, version: int) -> dict[str, Any]:
         return artifact(request, project, key, version)
 
+    def serve(request: Request, project: str, key: str, version: int, inline: bool) -> Response:
+        v = find_version(repo_of(request), project, key, version)
+        return stream_blob(
+            repo_of(request), v.hash, v.size, v.content_type, download_name(v), inline=inline
+        )
+
     @api.get(
         "/projects/{project}/artifacts/{key}/versions/{version}/content",
         summary="The bytes, inline (images, HTML plots, text)",
     )
     def content(request: Request, project: str, key: str, version: int) -> Response:
-        v = find_version(repo_of(request), project, key, version)
-        return stream_blob(
-            repo_of(request), v.hash, v.size, v.content_type, download_name(v), inline=True
-        )
+        return serve(request, project, key, version, inline=True)
 
     @api.get(
         "/projects/{project}/artifacts/{key}/versions/{version}/download",
         summary="The bytes as a file download",
     )
     def download(request: Request, project: str, key: str, version: int) -> Response:
-        v = find_version(repo_of(request), project, key, version)
-        return stream_blob(
-            repo_of(request), v.hash, v.size, v.content_type, download_name(v), inline=False
-        )
+        return serve(request, project, key, version, inline=False)
 
     @api.get(
         "/projects/{project}/artifacts/{key}/versions/{version}/extra/{name}",
@@ -429,34 +430,10 @@ def _page_router() -> APIRouter:
 
     @pages.get("/projects/{project}/artifacts")
     def artifacts_page(
-        request: Request,
-        project: str,
-        q: str | None = None,
-        kind: str | None = None,
-        label: list[str] = Query([]),
-        since: str | None = None,
-        until: str | None = None,
-        preset: str | None = None,
-        tag: str | None = None,
-        producer: str | None = None,
-        all_versions: bool = False,
-        page: int = 1,
-        per_page: int = 50,
+        request: Request, project: str, params: dict[str, Any] = Depends(search_params)
     ) -> HTMLResponse:
-        label = [part for value in label for part in value.split()]  # "team=ml src=web"
-        params = dict(
-            q=q,
-            kind=kind,
-            labels=label,
-            since=since,
-            until=until,
-            preset=preset,
-            tag=tag,
-            producer=producer,
-            all_versions=all_versions,
-            page=page,
-            per_page=per_page,
-        )
+        # the page's one labels box holds "team=ml src=web"
+        params["labels"] = [part for value in params["labels"] for part in value.split()]
         result = search(repo_of(request), validate_project(project), params)
         kept = [(k, v) for k, v in request.query_params.multi_items() if k != "page" and v]
         return render(
@@ -466,8 +443,8 @@ def _page_router() -> APIRouter:
             result=result,
             params=params,
             kept=kept,
-            label_text=" ".join(label),
-            tab=_tab(kind),
+            label_text=" ".join(params["labels"]),
+            tab=_tab(params["kind"]),
             page_url=lambda n: "?" + urlencode([*kept, ("page", n)]),
             tab_url=lambda t: (
                 "?"
