@@ -7,8 +7,11 @@ and an SQLite catalog under ``$PREFECT_HOME/artifacts``, with Prefect's temporar
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # quiet temporary server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -34,7 +37,9 @@ def main() -> None:
     print("Where to look:")
     print(f"  storage  {repo.storage.url}")
     print(f"  catalog  {repo.catalog.url}")
-    print("  CLI      .venv/bin/prefect-artifacts ls   |   prefect-artifacts show model@prod")
+    print(
+        "  CLI      .venv/bin/prefect-artifacts ls   |   .venv/bin/prefect-artifacts show churn-model@prod"
+    )
     print("  web UI   ./run.sh ui   → http://127.0.0.1:4300")
     print("  Prefect  .venv/bin/prefect server start   → http://127.0.0.1:4200/artifacts")
 
