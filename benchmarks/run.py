@@ -402,7 +402,7 @@ def bench_s3(work: Path, args: argparse.Namespace) -> list[Result]:
         ours, base = interleaved(
             lambda: ArtifactContext(repo).log_dataset(f"f-{next(counter)}", df, stats=True),
             lambda: fs.pipe(f"bench/bare/{uuid.uuid4().hex}", data),
-            max(3, args.rounds // 2),
+            max(5, args.rounds // 2),
             setup=lambda: [fs.rm(p) for p in fs.find("bench/store/blobs")],
         )
 
@@ -411,12 +411,12 @@ def bench_s3(work: Path, args: argparse.Namespace) -> list[Result]:
             df.to_parquet(out)
             fs.pipe(f"bench/bare/{uuid.uuid4().hex}", out.getvalue())
 
-        both = median_ms(serialize_and_put, max(3, args.rounds // 2))
+        both = median_ms(serialize_and_put, max(5, args.rounds // 2))
         version = ArtifactContext(repo).log_dataset("to-load", df, stats=False)
         load, get = interleaved(
             lambda: repo.get("to-load").load(),
             lambda: pd.read_parquet(io.BytesIO(fs.cat(repo.storage.blob_path(version.hash)))),
-            max(3, args.rounds // 2),
+            max(5, args.rounds // 2),
         )
         mb = len(data) / 1e6
         return [

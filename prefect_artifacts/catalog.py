@@ -22,7 +22,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from .errors import CatalogError
+from .errors import ArtifactNotFoundError, CatalogError
 
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 md = sa.MetaData()
@@ -285,9 +285,7 @@ class Catalog:
                 with self._tx(write) as conn:
                     return fn(conn)
             except CatalogError as exc:
-                cause = exc.__cause__
-                transient = isinstance(cause, sa_exc.IntegrityError) or _transient(cause)
-                if not transient or time.monotonic() + delay > deadline:
+                if not _retryable(exc.__cause__) or time.monotonic() + delay > deadline:
                     raise
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 2.0)
@@ -300,11 +298,23 @@ class Catalog:
     def _errors(self) -> Iterator[None]:
         try:
             yield
+        except sa_exc.NoResultFound as exc:
+            raise ArtifactNotFoundError(
+                "the version was deleted while this operation ran; look it up again"
+            ) from exc
         except sa_exc.SQLAlchemyError as exc:
-            raise CatalogError(
-                f"catalog {_safe(self.url)} failed: {type(exc.orig or exc).__name__}: "
-                f"{str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc) else ''}. "
+            orig = getattr(exc, "orig", None) or exc
+            first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+            reachability = isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) or (
+                isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+            )
+            fix = (
                 "Check that the database is reachable (PREFECT_ARTIFACTS_CATALOG_URL), then retry"
+                if reachability
+                else "The catalog refused the operation"
+            )
+            raise CatalogError(
+                f"catalog {_safe(self.url)} failed: {type(orig).__name__}: {first}. {fix}"
             ) from exc
 
     def _ensure_schema(self) -> None:
@@ -545,6 +555,18 @@ class Catalog:
 
         return self._retrying(attempt)
 
+    def set_description(self, vid: int, description: str | None, at: datetime) -> None:
+        def attempt(conn: Connection) -> None:
+            row = conn.execute(
+                sa.select(versions_t.c.project, versions_t.c.key).where(versions_t.c.id == vid)
+            ).one()
+            conn.execute(
+                versions_t.update().where(versions_t.c.id == vid).values(description=description)
+            )
+            self._touch(conn, row.project, row.key, [vid], at)
+
+        self._retrying(attempt)
+
     def set_labels(
         self, vid: int, labels: dict[str, str], at: datetime, *, replace: bool = False
     ) -> None:
@@ -584,6 +606,11 @@ class Catalog:
         raises, nothing is deleted."""
 
         def attempt(conn: Connection) -> tuple[list[int], list[str]]:
+            conn.execute(  # a concurrent commit of this key waits, and we wait for it
+                sa.select(keys_t.c.id)
+                .where(keys_t.c.project == project, keys_t.c.key == key)
+                .with_for_update()
+            ).first()
             where = [versions_t.c.project == project, versions_t.c.key == key]
             if version is not None:
                 where.append(versions_t.c.version == version)
@@ -709,7 +736,10 @@ class Catalog:
         if q.project is not None:
             stmt = stmt.where(project_col == q.project)
         if q.key:
-            if "[" in q.key:
+            if "[" in q.key and self.dialect == "sqlite":  # SQLite's own GLOB: no backtracking
+                pattern = q.key.lower().replace("[!", "[^")
+                stmt = stmt.where(sa.func.lower(v.key).op("GLOB")(pattern))
+            elif "[" in q.key:
                 stmt = stmt.where(v.key.regexp_match(_glob_to_regex(q.key), flags="i"))
             elif "*" in q.key or "?" in q.key:
                 stmt = stmt.where(v.key.ilike(_glob_to_like(q.key), escape="\\"))
@@ -887,6 +917,14 @@ _TRANSIENT = re.compile(
     r"could not serialize|timeout|the database system is (?:starting|shutting) up",
     re.IGNORECASE,
 )
+
+
+def _retryable(exc: BaseException | None) -> bool:
+    """Unique-key races (someone else took the number) and transient outages."""
+    if isinstance(exc, sa_exc.IntegrityError):
+        code = getattr(exc.orig, "sqlstate", None)
+        return code == "23505" or "UNIQUE constraint failed" in str(exc.orig)
+    return _transient(exc)
 
 
 def _transient(exc: BaseException | None) -> bool:

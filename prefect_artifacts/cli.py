@@ -25,6 +25,7 @@ from .errors import (
     StorageError,
     UnsupportedTypeError,
 )
+from .keys import safe_filename
 from .models import DatasetVersion
 
 app = typer.Typer(
@@ -230,7 +231,7 @@ def download(
             digest, size, name = version.hash, version.size, download_name(version)
         target = Path(path) if path is not None else Path.cwd()
         if target.is_dir():
-            target = target / name
+            target = target / safe_filename(name, digest[:16])
         progress = Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -525,8 +526,19 @@ def ui(
     import uvicorn
 
     from .web import create_app
+    from .web.app import LOOPBACK_HOSTS
 
-    application = _run(lambda: create_app(_repo(), allow_writes=allow_writes, token=token))
+    if allow_writes and not token and host not in LOOPBACK_HOSTS:
+        _fail(
+            InvalidArgumentError(
+                "--allow-writes on a non-loopback address needs --token (or "
+                "PREFECT_ARTIFACTS_UI_TOKEN): otherwise anyone who reaches the port can delete"
+            )
+        )
+    hosts = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else None
+    application = _run(
+        lambda: create_app(_repo(), allow_writes=allow_writes, token=token, allowed_hosts=hosts)
+    )
     err.print(
         f"prefect-artifacts UI on http://{host}:{port}  "
         f"({'read-write' if allow_writes else 'read-only'}"

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidArgumentError
+from .keys import validate_filename
 from .models import ArtifactVersion, DatasetVersion, ModelVersion, PlotVersion
 from .repository import Repository
 
@@ -75,6 +76,8 @@ class ArtifactContext:
                 "log_model needs exactly one of body= (serialized bytes) or model= (an object "
                 "to pickle)"
             )
+        if model_file is not None:
+            validate_filename(model_file, "model_file")
         if body is not None and not isinstance(body, (bytes, bytearray, memoryview)):
             raise InvalidArgumentError(
                 f"body must be the serialized model bytes, got {type(body).__name__}; pass the "

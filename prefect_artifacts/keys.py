@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
-from .errors import InvalidKeyError
+from .errors import InvalidArgumentError, InvalidKeyError
 
 KEY_MAX = 128
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
@@ -35,6 +36,32 @@ def _check_name(value: Any, what: str, limit: int, example: str) -> str:
 def validate_name(name: Any, what: str) -> str:
     """Names of extra-data items and similar: the same rules as keys."""
     return _check_name(name, what, KEY_MAX, "confusion")
+
+
+def safe_filename(name: str | None, fallback: str) -> str:
+    """The last component of ``name`` (no folders, no ``..``), or ``fallback``: a file name that
+    cannot escape the folder it is written to."""
+    base = PurePosixPath(str(name or "").replace("\\", "/")).name
+    return base if base not in ("", ".", "..") and "\x00" not in base else fallback
+
+
+def validate_filename(name: Any, what: str) -> str:
+    """A plain file name such as ``my_model.pkl``: no folders, no ``..``."""
+    if not isinstance(name, str) or not name or safe_filename(name, "") != name or len(name) > 255:
+        raise InvalidArgumentError(
+            f"{what} must be a plain file name such as 'my_model.pkl' (no folders or '..', at "
+            f"most 255 characters), got {str(name)[:80]!r}"
+        )
+    return name
+
+
+def validate_key_pattern(pattern: Any) -> str:
+    """A key filter: a name or a glob (``*``, ``?``, ``[ab]``) of bounded complexity."""
+    if not isinstance(pattern, str) or len(pattern) > 200:
+        raise InvalidArgumentError(f"key filter must be a name or glob, got {pattern!r:.80}")
+    if pattern.count("*") + pattern.count("?") > 8:
+        raise InvalidArgumentError("a key glob may hold at most 8 wildcards (* or ?)")
+    return pattern
 
 
 def validate_key(key: Any) -> str:
@@ -89,19 +116,23 @@ class Ref:
     project: str | None = None
     version: int | None = None
     tag: str | None = None
+    latest: bool = False  # written as key:latest — one version, the newest
 
     def __str__(self) -> str:
         text = f"{self.project}/{self.key}" if self.project else self.key
         if self.version is not None:
             text += f":{self.version}"
+        elif self.latest:
+            text += ":latest"
         if self.tag:
             text += f"@{self.tag}"
         return text
 
     @property
     def pinned(self) -> bool:
-        """True when the reference names one version (by number or tag)."""
-        return self.version is not None or self.tag is not None
+        """True when the reference names one version (number, tag or ``:latest``) rather than
+        the whole key."""
+        return self.version is not None or self.tag is not None or self.latest
 
 
 def parse_ref(
@@ -134,4 +165,5 @@ def parse_ref(
         project=validate_project(project) if project else match["project"],
         version=parsed_version,
         tag=parsed_tag,
+        latest=ref_version == "latest" and parsed_version is None and parsed_tag is None,
     )

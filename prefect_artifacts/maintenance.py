@@ -281,6 +281,9 @@ def _fold(records: list[dict[str, Any]], entries: list[dict[str, Any]]) -> list[
                 else {**record["labels"], **data["labels"]}
             )
             _touch(state, at, number)
+        elif op == "description" and number in versions:
+            versions[number]["description"] = data["description"]
+            _touch(state, at, number)
         elif op in ("producer", "consumer") and number in versions:  # runs do not touch
             versions[number]["runs"].append({"role": op, "at": at, **_run(data)})
         elif op == "delete":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import os
 import queue
 import sys
 import threading
@@ -212,10 +213,25 @@ def _run(settings: Any, jobs: list[Job]) -> None:
             for job in jobs:
                 job(client)
     except Exception as exc:  # jobs report their own failures; this is a last resort
-        logger.warning("Prefect UI registration failed: %s", exc)
+        logger.warning(
+            "could not reach Prefect's API to register %d stored versions in its UI (%s: %s); "
+            "the artifacts themselves are safe",
+            len(jobs),
+            type(exc).__name__,
+            exc,
+        )
 
 
 _registrar = Registrar()
+
+
+def _new_registrar_after_fork() -> None:
+    """A forked child must not inherit the parent's queue, lock or (absent) thread."""
+    global _registrar
+    _registrar = Registrar()
+
+
+os.register_at_fork(after_in_child=_new_registrar_after_fork)
 
 
 def schedule(

@@ -13,6 +13,8 @@ import hashlib
 import json
 import logging
 import math
+import os
+import re
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -21,17 +23,27 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import registration
-from .catalog import BlobsMissing, Catalog, ListQuery, NewVersion, utcnow
+from .catalog import (
+    BlobsMissing,
+    Catalog,
+    ListQuery,
+    NewVersion,
+    release_orphan,
+    utcnow,
+)
 from .errors import (
     ArtifactNotFoundError,
     IntegrityError,
     InvalidArgumentError,
+    StorageError,
     UnsupportedTypeError,
 )
 from .keys import (
     Ref,
     parse_ref,
+    safe_filename,
     validate_key,
+    validate_key_pattern,
     validate_labels,
     validate_name,
     validate_project,
@@ -53,6 +65,15 @@ from .storage import Storage, WriteCancelled, check_hash
 
 logger = logging.getLogger("prefect_artifacts")
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prefect-artifacts")
+
+
+def _new_pool_after_fork() -> None:
+    """A forked child inherits the pool's state but not its threads: give it a fresh one."""
+    global _pool
+    _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prefect-artifacts")
+
+
+os.register_at_fork(after_in_child=_new_pool_after_fork)
 
 # Fields a materializer or caller may set on a version; anything else goes to ``meta``.
 KIND_FIELDS = {
@@ -139,6 +160,10 @@ class Repository:
         options = {k: v for k, v in (options or {}).items() if v is not None}
         fields = _check_fields({k: v for k, v in (fields or {}).items() if v is not None})
         fmt = format.lower().lstrip(".") if format else None
+        if fmt is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_+-]{0,15}", fmt):
+            raise InvalidArgumentError(
+                f"format {format!r:.40} is not a format name; use e.g. 'parquet', 'png', 'json'"
+            )
         materializer = registry.resolve(obj, kind=kind, fmt=fmt)
         fmt = fmt or materializer.default_format(obj, options)
         producer = producer or current_producer(self.owner)
@@ -172,14 +197,14 @@ class Repository:
             )
         except WriteCancelled:
             side.result()
-            return self._relogged(latest["id"], producer, tag, project, key)
+            return self._relogged(latest["id"], producer, tag, labels, description)
         except BaseException:
             with contextlib.suppress(BaseException):
                 side.result()
             raise
         fingerprint, metadata = side.result()
         if metadata is None:  # the write won the race against the fingerprint: same content
-            return self._relogged(latest["id"], producer, tag, project, key)
+            return self._relogged(latest["id"], producer, tag, labels, description)
         merged = {**metadata, **fields}
         if "parameters" in metadata and "parameters" in fields:
             merged["parameters"] = {**metadata["parameters"], **fields["parameters"]}
@@ -200,7 +225,7 @@ class Repository:
             size=blob.size,
             fingerprint=fingerprint,
             meta_digest=_digest({**identity, **_identity_fields(meta)}),
-            filename=materializer.filename(prepared, fmt, options) or f"{key}.{fmt}",
+            filename=safe_filename(materializer.filename(prepared, fmt, options), f"{key}.{fmt}"),
             content_type=content_type(fmt),
             description=description,
             owner=self.owner,
@@ -229,8 +254,7 @@ class Repository:
             if at is not None:
                 self._journal_run(version, "producer", run, at)
             logger.info("%s: content identical to version %s; no new version", key, version.version)
-            if tag and tag not in version.tags:
-                version = self.tag(version.ref, tag)
+            version = self._annotate(version, tag, labels, description)
         registration.schedule(self, version, run, created=created, mode=self.ui_registration)
         return version
 
@@ -256,11 +280,22 @@ class Repository:
                             f"extra data with sha256 {digest} was deleted while logging "
                             f"{new.key}; log it again"
                         ) from None
-                    rewrite[digest]()
+                    writer = rewrite.pop(digest)
+                    blob = writer()
+                    if blob.hash != digest:  # a serializer that is not byte-for-byte stable
+                        del new.blobs[digest]
+                        new.hash, new.size = blob.hash, blob.size
+                        new.blobs[blob.hash] = blob.size
+                    rewrite[blob.hash] = writer
         raise IntegrityError(f"the bytes of {new.key} keep disappearing from storage; retry")
 
     def _relogged(
-        self, vid: int, producer: Producer, tag: str | None, project: str, key: str
+        self,
+        vid: int,
+        producer: Producer,
+        tag: str | None,
+        labels: dict[str, str],
+        description: str | None,
     ) -> ArtifactVersion:
         run = producer.model_dump(include=set(_RUN_KEYS)) if producer.kind == "prefect" else {}
         at = utcnow()
@@ -268,9 +303,36 @@ class Repository:
         version = self._version(self.catalog.by_ids([vid], details=True)[0])
         if added:
             self._journal_run(version, "producer", run, at)
+        version = self._annotate(version, tag, labels, description)
+        registration.schedule(self, version, run, created=False, mode=self.ui_registration)
+        return version
+
+    def _annotate(
+        self,
+        version: ArtifactVersion,
+        tag: str | None,
+        labels: dict[str, str],
+        description: str | None,
+    ) -> ArtifactVersion:
+        """Re-logging identical content: the tag, labels and description given still apply."""
+        if labels and any(version.labels.get(k) != v for k, v in labels.items()):
+            version = self.set_labels(version.ref, labels)
+        if description is not None and description != version.description:
+            at = utcnow()
+            self.catalog.set_description(self._row_id(version), description, at)
+            self.storage.journal(
+                version.project,
+                {
+                    "op": "description",
+                    "key": version.key,
+                    "version": version.version,
+                    "description": description,
+                },
+                at,
+            )
+            version = self.get(version.ref)
         if tag and tag not in version.tags:
             version = self.tag(version.ref, tag)
-        registration.schedule(self, version, run, created=False, mode=self.ui_registration)
         return version
 
     def _store_extras(
@@ -350,7 +412,7 @@ class Repository:
                     "hash": blob.hash,
                     "size": blob.size,
                     "source": "url",
-                    "filename": text.rstrip("/").rsplit("/", 1)[-1],
+                    "filename": safe_filename(text.rstrip("/").rsplit("/", 1)[-1], name),
                     "artifact": None,
                 }
             raise InvalidArgumentError(
@@ -453,8 +515,8 @@ class Repository:
             label_values = validate_labels(labels)
         elif labels is not None:
             label_names = [validate_labels({name: "x"}) and name for name in labels]
-        if key is not None and not isinstance(key, str):
-            raise InvalidArgumentError(f"key filter must be a string or glob, got {key!r}")
+        if key is not None:
+            validate_key_pattern(key)
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise InvalidArgumentError(f"limit must be a non-negative integer, got {limit!r}")
         return ListQuery(
@@ -542,7 +604,7 @@ class Repository:
     def download_blob(self, digest: str, path: str | Path | None, filename: str) -> Path:
         target = Path(path).expanduser() if path is not None else Path.cwd()
         if target.is_dir() or (path is not None and str(path).endswith(("/", "\\"))):
-            target = target / filename
+            target = target / safe_filename(filename, digest[:16])
         try:
             return self.storage.download_blob(digest, target)
         except FileNotFoundError:
@@ -659,8 +721,10 @@ class Repository:
         - ``"metadata-only"`` (``data=False``): catalog entries only; the bytes stay (for gc).
         - ``"data-optional"`` (``data=True``, the default): then remove the bytes; a failure to
           remove them is a warning and leaves them for ``gc``.
-        - ``"data-required"``: remove the bytes inside the catalog transaction; if that fails,
-          nothing is deleted and the error is raised.
+        - ``"data-required"``: remove the bytes inside the catalog transaction, under the blob
+          locks. If the first removal fails nothing is deleted and the error is raised; if a
+          later one fails the versions are deleted, the bytes removed so far stay removed,
+          and a StorageError names the bytes left for ``gc``.
         """
         strategy = strategy or ("data-optional" if data else "metadata-only")
         if strategy not in DELETE_STRATEGIES:
@@ -670,12 +734,19 @@ class Repository:
         parsed = parse_ref(ref, project=project)
         project = parsed.project or self.project
         number = parsed.version
-        if parsed.tag:
+        if parsed.tag or parsed.latest:
             number = self.get(str(parsed), project=project).version
+        left: list[str] = []
 
         def remove_bytes(hashes: list[str]) -> None:
-            for digest in hashes:
-                self.storage.delete_blob(digest)
+            for position, digest in enumerate(hashes):
+                try:
+                    self.storage.delete_blob(digest)
+                except Exception:
+                    if position == 0:
+                        raise  # nothing removed yet: roll back, nothing deleted
+                    left.extend(hashes[position:])
+                    return
 
         at = utcnow()
         deleted, free = self.catalog.delete(
@@ -687,15 +758,33 @@ class Repository:
         )
         if not deleted:
             raise ArtifactNotFoundError(self._not_found(parsed))
-        self.storage.journal(project, {"op": "delete", "key": parsed.key, "versions": deleted}, at)
-        for n in deleted:
-            self.storage.delete(self.storage.manifest_path(project, parsed.key, n))
+        try:  # the catalog is the authority; storage bookkeeping failures are warnings
+            self.storage.journal(
+                project, {"op": "delete", "key": parsed.key, "versions": deleted}, at
+            )
+            for n in deleted:
+                self.storage.delete(self.storage.manifest_path(project, parsed.key, n))
+        except Exception as exc:
+            logger.warning(
+                "deleted %s versions %s, but could not record it in storage (%s); "
+                "`reindex` may restore them",
+                parsed.key,
+                deleted,
+                exc,
+            )
         if strategy == "data-optional":
-            for digest in free:
+            for digest in free:  # locked and re-checked: a concurrent log may have reused them
                 try:
-                    self.storage.delete_blob(digest)
+                    release_orphan(
+                        self.catalog, digest, lambda d=digest: self.storage.delete_blob(d)
+                    )
                 except Exception as exc:
                     logger.warning("could not remove the bytes %s (left for gc): %s", digest, exc)
+        if left:
+            raise StorageError(
+                f"deleted {parsed.key} versions {deleted}, but could not remove the bytes "
+                f"{', '.join(left)}; `prefect-artifacts gc` removes them once storage allows"
+            )
         return deleted
 
     # -- helpers -----------------------------------------------------------------------------

@@ -90,6 +90,12 @@ class Spool(io.RawIOBase):
         assert self._memory is not None
         return self._memory.getvalue()
 
+    def finish(self) -> None:
+        """Make every written byte visible in ``path`` (before it is uploaded from there)."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
@@ -321,6 +327,7 @@ class Storage:
                 write(sink)
             finally:
                 digest = sink.hexdigest()
+            spool.finish()
             final = self.blob_path(digest)
             with self._guard("upload", final):
                 if not self.fs.exists(final):
@@ -333,6 +340,13 @@ class Storage:
                         self.fs.put_file(spool.path, final)
                     else:
                         self.fs.pipe_file(final, spool.getvalue())
+                    uploaded = self.fs.size(final)
+                    if uploaded != sink.size:  # never leave wrong bytes at a content address
+                        self.fs.rm_file(final)
+                        raise StorageError(
+                            f"uploaded {uploaded} of {sink.size} bytes to "
+                            f"{self.fs.unstrip_protocol(final)}; the object was removed, retry"
+                        )
             return Blob(digest, sink.size)
 
     def put_bytes(self, data: bytes) -> Blob:

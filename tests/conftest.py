@@ -35,11 +35,13 @@ def prefect_server() -> Iterator[None]:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Repository:
-    """A fresh repository: local storage + SQLite catalog in a temporary folder."""
+    """A fresh repository: local storage + SQLite catalog in a temporary folder (no Prefect
+    UI registration: these tests run without a Prefect server)."""
     return Repository(
         Storage.from_url(str(tmp_path / "store")),
         Catalog(f"sqlite:///{tmp_path / 'catalog.db'}"),
         owner="tester",
+        ui_registration="off",
     )
 
 

@@ -25,7 +25,7 @@ def test_invalid_keys_are_value_errors_naming_the_rule(key):
     [
         ("k", Ref("k")),
         ("k:3", Ref("k", version=3)),
-        ("k:latest", Ref("k")),
+        ("k:latest", Ref("k", latest=True)),
         ("k@prod", Ref("k", tag="prod")),
         ("proj/k:2", Ref("k", project="proj", version=2)),
         ("artifact://proj/k:2", Ref("k", project="proj", version=2)),

@@ -70,3 +70,21 @@ def test_long_transfers_report_progress(caplog, repo):
     version = ArtifactContext(repo).log_artifact("k", b"x" * (3 << 20))
     target = version.download(repo.storage.root + "/../out.bin")
     assert target.stat().st_size == 3 << 20
+
+
+def test_spooled_uploads_store_every_byte(s3_storage, tmp_path, monkeypatch):
+    """Past the in-memory limit the spool is a local file; all of it must reach S3."""
+    import numpy as np
+    import pandas as pd
+
+    from prefect_artifacts import storage as storage_module
+    from prefect_artifacts.maintenance import verify
+
+    monkeypatch.setattr(storage_module, "SPOOL_IN_MEMORY", 1000)
+    url, options = s3_storage
+    repo = Repository(Storage.from_url(url, options), Catalog(f"sqlite:///{tmp_path / 'c.db'}"))
+    df = pd.DataFrame({"x": np.arange(5000.0), "s": [f"row {i}" for i in range(5000)]})
+    version = ArtifactContext(repo).log_dataset("spooled", df)  # many small Parquet writes
+    assert repo.storage.fs.size(repo.storage.blob_path(version.hash)) == version.size
+    pd.testing.assert_frame_equal(version.load(), df)
+    assert verify(repo).ok

@@ -127,6 +127,27 @@ def test_deletion_strategies(repo, monkeypatch):
     monkeypatch.undo()
     assert repo.delete("c", strategy="data-required") == [1]
     assert not blob_file(repo, c.hash).exists()
+    # two byte objects, the second refuses: the version goes, the first bytes go, the error
+    # names what is left for gc — never a version whose bytes are half gone
+    e = ctx.log_model("e", body=b"model bytes", extra_data={"notes": b"extra bytes"})
+    real = repo.storage.delete_blob
+    calls = []
+
+    def second_fails(digest):
+        calls.append(digest)
+        if len(calls) == 2:
+            raise pa.StorageError("refused")
+        real(digest)
+
+    monkeypatch.setattr(repo.storage, "delete_blob", second_fails)
+    with pytest.raises(pa.StorageError, match="could not remove the bytes"):
+        repo.delete("e", strategy="data-required")
+    monkeypatch.undo()
+    with pytest.raises(pa.ArtifactNotFoundError):
+        repo.get("e")
+    assert not blob_file(repo, calls[0]).exists() and blob_file(repo, calls[1]).exists()
+    assert calls[1] in gc(repo, grace=timedelta(0)).orphans  # left for gc, which removes it
+    assert e.hash in calls
     with pytest.raises(ValueError):
         repo.delete("d", strategy="shred")
 
@@ -191,6 +212,7 @@ def build_history(repo: Repository) -> None:
     ctx.log_artifact("temp", b"t1")
     ctx.log_artifact("temp", b"t2")
     ctx.log_artifact("temp", b"t3")
+    ctx.log_artifact("temp", b"t3", labels={"again": "yes"}, description="re-logged")  # dedup
     repo.delete("temp:2")
     ctx.log_artifact("doomed", b"d")
     repo.delete("doomed")

@@ -10,13 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import prefect_artifacts.errors as pa_errors
 from prefect_artifacts import (
     ArtifactContext,
     ArtifactNotFoundError,
     DatasetVersion,
     IntegrityError,
     ModelVersion,
+    Repository,
 )
+from prefect_artifacts.catalog import Catalog
+from prefect_artifacts.storage import Storage
 
 
 def frame(n: int = 100, seed: int = 0) -> pd.DataFrame:
@@ -462,3 +466,108 @@ def test_producer_and_consumers_outside_prefect(repo):
     v = ArtifactContext(repo).log_artifact("k", b"x")
     v.load()
     assert v.consumers() == [] and v.producers() == []  # only Prefect runs are recorded
+
+
+def test_delete_latest_deletes_one_version(repo):
+    ctx = ArtifactContext(repo)
+    for i in range(3):
+        ctx.log_artifact("k", f"v{i}".encode())
+    assert repo.delete("k:latest") == [3]
+    assert [v.version for v in repo.versions("k")] == [2, 1]
+
+
+def test_relogging_identical_content_applies_new_labels_and_description(repo):
+    ctx = ArtifactContext(repo)
+    ctx.log_artifact("j", "same", labels={"team": "ml"})
+    again = ctx.log_artifact("j", "same", labels={"stage": "prod"}, description="checked")
+    assert again.version == 1
+    assert again.labels == {"team": "ml", "stage": "prod"} and again.description == "checked"
+    df = frame(30)
+    ctx.log_dataset("d", df)
+    relogged = ctx.log_dataset("d", df, labels={"x": "1"}, description="fast path")
+    assert relogged.version == 1 and relogged.labels == {"x": "1"}
+    assert relogged.description == "fast path"
+
+
+def test_file_names_never_escape_the_download_folder(repo, tmp_path):
+    ctx = ArtifactContext(repo)
+    for bad in ("../../escaped.bin", "/etc/passwd", "a/b.pkl", "..", ""):
+        with pytest.raises(ValueError, match="plain file name"):
+            ctx.log_model("m", body=b"x", model_file=bad)
+    v = ctx.log_artifact("k", b"data")
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    saved = repo.download_blob(v.hash, folder, "../../escaped.bin")
+    assert saved == folder / "escaped.bin" and saved.read_bytes() == b"data"
+    assert repo.download_blob(v.hash, folder, "..").parent == folder
+
+
+def test_stale_versions_fail_fast_and_clearly(repo):
+    from prefect_artifacts.catalog import utcnow
+
+    v = ArtifactContext(repo).log_artifact("k", b"x")
+    vid = v._row_id
+    repo.delete("k")
+    started = time.monotonic()
+    with pytest.raises(ArtifactNotFoundError, match="deleted while"):
+        repo.catalog.set_tag(vid, "prod", utcnow())
+    with pytest.raises(pa_errors.CatalogError, match="refused"):
+        repo.catalog.add_run(vid, "consumer", {"flow_run_id": "f"}, utcnow())  # foreign key
+    assert time.monotonic() - started < 2  # not retried like an outage
+
+
+def test_key_globs_with_classes_ignore_case_on_sqlite(repo):
+    ArtifactContext(repo).log_artifact("Features", b"1")
+    assert [v.key for v in repo.list(key="f[e]atures")] == ["Features"]
+    assert [v.key for v in repo.list(key="F[!x]ATURES")] == ["Features"]
+    started = time.monotonic()
+    assert repo.list(key="*a*a*a*a*a*a*a*[z]") == []  # no catastrophic backtracking
+    assert time.monotonic() - started < 1
+    with pytest.raises(ValueError, match="at most 8 wildcards"):
+        repo.list(key="*a*a*a*a*a*a*a*a*a")
+
+
+def test_bad_format_names_are_refused(repo):
+    with pytest.raises(ValueError, match="not a format name"):
+        ArtifactContext(repo).log_artifact("k", b"x", format="../../x")
+
+
+def test_large_loads_leave_no_open_files(repo, monkeypatch):
+    import os
+
+    import pyarrow as pa
+
+    from prefect_artifacts import repository
+
+    monkeypatch.setattr(repository, "IN_MEMORY_MAX", 1000)  # take the streaming path
+    ctx = ArtifactContext(repo)
+    arrow = ctx.log_dataset("arrow", pa.table({"x": list(range(20_000))}), format="arrow")
+    pandas = ctx.log_dataset("pandas", frame(20_000))
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        assert arrow.load().num_rows == 20_000
+        assert len(pandas.load()) == 20_000
+    assert len(os.listdir("/proc/self/fd")) <= before
+
+
+def _log_in_child(root: str, queue) -> None:
+    repo = Repository(Storage.from_url(f"{root}/store"), Catalog(f"sqlite:///{root}/c.db"))
+    queue.put(ArtifactContext(repo).log_dataset("child", frame(100, seed=9)).version)
+
+
+def test_logging_works_in_a_forked_child(repo, tmp_path):
+    import multiprocessing as mp
+
+    shared = Repository(
+        Storage.from_url(f"{tmp_path}/store"), Catalog(f"sqlite:///{tmp_path}/c.db")
+    )
+    ArtifactContext(shared).log_dataset("parent", frame(100))  # the parent's pool is in use
+    shared.get("parent").load()
+    context = mp.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_log_in_child, args=(str(tmp_path), results))
+    child.start()
+    child.join(60)
+    if child.is_alive():  # hung: do not leave it behind
+        child.kill()
+    assert child.exitcode == 0 and results.get(timeout=5) == 1

@@ -175,6 +175,7 @@ def test_writes_need_the_flag(client, writer):
         (f"{API}/events/diff?a=1", 400, "b"),
         (f"{API}?q={'x' * 300}", 400, "longer than"),
         (f"{API}?q={'x' * 5000}", 414, "query string"),
+        (f"{API}?q=*a*a*a*a*a*a*a*a*a[z]", 400, "at most 8 wildcards"),
     ],
 )
 def test_bad_input_is_a_clear_4xx(client, url, status, message):
@@ -210,15 +211,74 @@ def test_pages_render(client):
     assert html_404.status_code == 404 and "not found" in html_404.text and "<html" in html_404.text
 
 
-def test_html_and_svg_content_is_sandboxed(repo):
+def test_stored_content_never_runs_as_this_site(repo):
     from prefect_artifacts import ArtifactContext
 
-    ArtifactContext(repo).log_plot(
-        "vec", b"<svg xmlns='http://www.w3.org/2000/svg'><script>1</script></svg>"
+    ctx = ArtifactContext(repo)
+    ctx.log_plot("vec", b"<svg xmlns='http://www.w3.org/2000/svg'><script>1</script></svg>")
+    ctx.log_plot("page", b"<html><script>1</script></html>", format="html")
+    ctx.log_artifact(
+        "xhtml", "<html xmlns='http://www.w3.org/1999/xhtml'><script>1</script>", format="xhtml"
     )
-    response = TestClient(create_app(repo)).get(f"{API}/vec/versions/1/content")
-    assert response.headers["content-security-policy"] == "sandbox allow-scripts"
-    assert response.headers["x-content-type-options"] == "nosniff"
+    client = TestClient(create_app(repo))
+    svg = client.get(f"{API}/vec/versions/1/content")
+    assert svg.headers["content-security-policy"] == "sandbox"
+    assert svg.headers["x-content-type-options"] == "nosniff"
+    html = client.get(f"{API}/page/versions/1/content")
+    assert html.headers["content-security-policy"] == "sandbox allow-scripts"
+    xhtml = client.get(f"{API}/xhtml/versions/1/content")  # not on the inline list
+    assert xhtml.headers["content-disposition"].startswith("attachment")
+    assert xhtml.headers["content-security-policy"] == "sandbox"
+
+
+def test_producer_links_are_http_only(repo):
+    from prefect_artifacts import Producer
+
+    repo.log(
+        "linked",
+        b"x",
+        producer=Producer(
+            kind="prefect", flow_name="f", flow_run_name="r", ui_url="javascript:alert(1)"
+        ),
+    )
+    page = TestClient(create_app(repo)).get("/projects/default/artifacts").text
+    assert "javascript:alert" not in page
+
+
+def test_login_never_redirects_off_site(shared):
+    client = TestClient(create_app(shared[0], token="t"))
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        response = client.post(
+            "/login", data={"token": "t", "next": target}, follow_redirects=False
+        )
+        assert response.headers["location"] == "/projects", target
+    ok = client.post(
+        "/login", data={"token": "t", "next": "/projects/default/artifacts"}, follow_redirects=False
+    )
+    assert ok.headers["location"] == "/projects/default/artifacts"
+
+
+def test_cross_site_writes_and_foreign_hosts_are_refused(own):
+    repo, _ = own
+    client = TestClient(create_app(repo, allow_writes=True))
+    form = "/projects/default/artifacts/events/versions/2/tag"
+    evil = client.post(
+        form,
+        data={"tag": "pwned"},
+        headers={"origin": "http://evil.example"},
+        follow_redirects=False,
+    )
+    assert evil.status_code == 403 and "cross-site" in evil.json()["detail"]
+    assert "pwned" not in repo.get("events:2").tags
+    same = client.post(
+        form, data={"tag": "ok"}, headers={"origin": "http://testserver"}, follow_redirects=False
+    )
+    assert same.status_code == 303 and "ok" in repo.get("events:2").tags
+    guarded = TestClient(
+        create_app(repo, allowed_hosts=["127.0.0.1", "localhost"]),
+        base_url="http://rebound.example",
+    )
+    assert guarded.get(API).status_code == 400  # DNS rebinding: a foreign Host header
 
 
 def test_bearer_token(shared):

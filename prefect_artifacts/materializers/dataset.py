@@ -86,11 +86,11 @@ class DatasetMaterializer(Materializer):
         }
 
     def load(self, data: bytes, version: Any, as_pandas: bool = False) -> Any:
-        return self._load(io.BytesIO(data), pa.BufferReader(data), version, as_pandas)
+        return self._load(io.BytesIO(data), lambda: pa.BufferReader(data), version, as_pandas)
 
     def load_file(self, path: str, version: Any, as_pandas: bool = False) -> Any:
-        """Large versions: parse straight from a verified local file, no copy in memory."""
-        return self._load(path, pa.memory_map(path), version, as_pandas)
+        """Large versions: parse straight from a verified local file."""
+        return self._load(path, lambda: pa.OSFile(path), version, as_pandas)
 
     def _load(self, source: Any, reader: Any, version: Any, as_pandas: bool) -> Any:
         python_type = "pandas" if as_pandas else getattr(version, "python_type", "pandas")
@@ -98,7 +98,8 @@ class DatasetMaterializer(Materializer):
             import pandas as pd
 
             return pd.read_parquet(source)
-        table = read_table(reader, version.format)
+        with reader() as handle:  # read into memory: nothing keeps the file open or mapped
+            table = read_table(handle, version.format)
         if python_type == "pandas":
             return table.to_pandas()
         if python_type == "polars":

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,7 +39,7 @@ from ..errors import (
     InvalidArgumentError,
     StorageError,
 )
-from ..keys import validate_key, validate_name, validate_project, validate_tag
+from ..keys import safe_filename, validate_key, validate_name, validate_project, validate_tag
 from ..models import ArtifactVersion
 from ..repository import Repository
 from .filters import KINDS, PRESETS, TABS, build_query
@@ -50,14 +50,32 @@ MAX_QUERY = 4096
 TEXT_PREVIEW_BYTES = 100_000
 TEXT_FORMATS = {"txt", "md", "csv", "tsv", "json", "yaml", "yml", "xml", "log", "py", "sql"}
 IMAGE_FORMATS = {"png", "jpeg", "gif", "webp", "svg"}
+INLINE_TYPES = {
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/svg+xml",
+    "text/html",
+    "text/plain",
+    "application/json",
+    "text/csv",
+    "application/pdf",
+}
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 
 
 def create_app(
-    repository: Repository | None = None, *, allow_writes: bool = False, token: str | None = None
+    repository: Repository | None = None,
+    *,
+    allow_writes: bool = False,
+    token: str | None = None,
+    allowed_hosts: list[str] | None = None,
 ) -> FastAPI:
     """The UI for ``repository`` (default: the configured one). Read-only unless
     ``allow_writes``; with ``token``, every request needs ``Authorization: Bearer <token>``
-    (browsers: sign in once at /login, which sets a cookie)."""
+    (browsers: sign in once at /login, which sets a cookie). ``allowed_hosts`` limits the
+    Host header (against DNS rebinding); ``prefect-artifacts ui`` sets it for loopback."""
     if repository is None:
         from ..api import get_repository
 
@@ -79,6 +97,10 @@ def create_app(
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _install_middleware(app)
+    if allowed_hosts:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     _install_errors(app)
     app.include_router(_api_router(), prefix="/api")
     app.include_router(_page_router())
@@ -169,15 +191,18 @@ def stream_blob(
             except IntegrityError as exc:  # headers are gone: end short of Content-Length
                 logger.error("stopped serving %s: %s", filename, exc)
 
-    disposition = "inline" if inline else "attachment"
+    inline = inline and media_type in INLINE_TYPES  # anything else only as a download
+    filename = safe_filename(filename, "download")
     ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
     headers = {
         "Content-Length": str(size),
-        "Content-Disposition": f'{disposition}; filename="{ascii_name}"; '
-        f"filename*=UTF-8''{quote(filename)}",
+        "Content-Disposition": f"{'inline' if inline else 'attachment'}; "
+        f"filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}",
+        # stored content never runs as this origin; HTML plots may run their own scripts
+        "Content-Security-Policy": "sandbox allow-scripts"
+        if media_type == "text/html"
+        else "sandbox",
     }
-    if media_type in ("text/html", "image/svg+xml"):  # scripts in stored content stay sandboxed
-        headers["Content-Security-Policy"] = "sandbox allow-scripts"
     return StreamingResponse(chunks(), media_type=media_type, headers=headers)
 
 
@@ -219,11 +244,26 @@ def _install_middleware(app: FastAPI) -> None:
                         status_code=401,
                     )
                 return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(request):
+            return _error(
+                request,
+                403,
+                "cross-site request refused: writes must come from this UI's own pages",
+            )
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         return response
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser sends Origin (or Referer) with a form post; it must name this site.
+    Scripts and the CLI send neither and are let through (the token guards them)."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source:
+        return True
+    return urlsplit(source).netloc == request.headers.get("host", "")
 
 
 def _install_errors(app: FastAPI) -> None:
@@ -520,14 +560,14 @@ def _page_router() -> APIRouter:
 
     @pages.get("/login")
     def login_page(request: Request, next: str = "/projects") -> HTMLResponse:
-        return render(request, "login.html", next=next if next.startswith("/") else "/projects")
+        return render(request, "login.html", next=_local_path(next))
 
     @pages.post("/login")
     def login(request: Request, token: str = Form(...), next: str = Form("/projects")) -> Response:
         expected = request.app.state.token or ""
         if not hmac.compare_digest(token.encode(), expected.encode()):
             return _error(request, 401, "wrong token")
-        response = RedirectResponse(next if next.startswith("/") else "/projects", status_code=303)
+        response = RedirectResponse(_local_path(next), status_code=303)
         response.set_cookie("pa_token", token, httponly=True, samesite="strict")
         return response
 
@@ -540,6 +580,13 @@ def _api_base(v: ArtifactVersion) -> str:
 
 def _page_base(v: ArtifactVersion) -> str:
     return f"/projects/{quote(v.project)}/artifacts/{quote(v.key)}"
+
+
+def _local_path(target: str) -> str:
+    """Only a path on this site: never ``//elsewhere`` or ``https://elsewhere``."""
+    parts = urlsplit(target)
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return target if local and not parts.scheme and not parts.netloc else "/projects"
 
 
 def _tab(kind: str | None) -> str:

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from ..catalog import ListQuery
 from ..errors import InvalidArgumentError
-from ..keys import validate_labels, validate_project, validate_tag
+from ..keys import validate_key_pattern, validate_labels, validate_project, validate_tag
 from ..repository import Repository
 
 KINDS = ("dataset", "model", "plot", "artifact")
@@ -101,7 +101,9 @@ def build_query(
     pairs, names = parse_labels(labels or [])
     pattern = None
     if q:
-        pattern = q.strip() if any(c in q for c in "*?[") else f"*{q.strip()}*"
+        pattern = validate_key_pattern(
+            q.strip() if any(c in q for c in "*?[") else f"*{q.strip()}*"
+        )
     start = datetime.now(timezone.utc) - PRESETS[preset] if preset else parse_time(since, "since")
     query = ListQuery(
         project=None if project == "*" else validate_project(project or repo.project),
