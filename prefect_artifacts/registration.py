@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("prefect_artifacts.registration")
 EVENT = "prefect-artifacts.artifact.logged"
+QUIET = 0.5  # seconds without a new version before registrations are sent
+BATCH = 200  # ...or as soon as this many are waiting
 
 
 def register(
@@ -150,14 +152,17 @@ Job = Callable[[Any], None]  # called with an open Prefect client
 
 
 class Registrar:
-    """A background worker that runs registrations in order, with the Prefect settings (API
-    URL, ...) current when each was submitted — not the run's own client, which the run closes
-    when it ends. Jobs waiting together share one client (one connection)."""
+    """A background worker that sends registrations once logging has paused for ``QUIET``
+    seconds (or ``BATCH`` are waiting, or on ``flush``), so they never compete with the run
+    that is logging — for CPU or for the Prefect server. Each is sent with the Prefect settings
+    current when it was submitted (not the run's own client, which closes with the run);
+    registrations sent together share one client."""
 
     def __init__(self) -> None:
-        self._jobs: queue.Queue[tuple[Any, Job]] = queue.Queue()
+        self._jobs: queue.Queue[tuple[Any, Job] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._urgent = threading.Event()
 
     def submit(self, job: Job) -> None:
         with self._lock:
@@ -175,19 +180,24 @@ class Registrar:
         self._jobs.put((get_settings_context().model_copy(), job))
 
     def flush(self) -> None:
-        """Wait until every submitted registration has run."""
-        self._jobs.join()
+        """Send everything waiting now, and return when it has been sent."""
+        self._urgent.set()
+        self._jobs.put(None)  # wakes the worker if it is waiting for a quiet moment
+        try:
+            self._jobs.join()
+        finally:
+            self._urgent.clear()
 
     def _work(self) -> None:
         while True:
             batch = [self._jobs.get()]
-            while len(batch) < 100:
+            while len(batch) < BATCH:
                 try:
-                    batch.append(self._jobs.get_nowait())
+                    batch.append(self._jobs.get(timeout=0 if self._urgent.is_set() else QUIET))
                 except queue.Empty:
                     break
             try:
-                for settings, jobs in _grouped(batch):
+                for settings, jobs in _grouped([item for item in batch if item is not None]):
                     _run(settings, jobs)
             finally:
                 for _ in batch:
