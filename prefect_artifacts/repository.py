@@ -514,7 +514,7 @@ class Repository:
         if isinstance(labels, dict):
             label_values = validate_labels(labels)
         elif labels is not None:
-            label_names = [validate_labels({name: "x"}) and name for name in labels]
+            label_names = list(validate_labels(dict.fromkeys(labels, "")))  # names must exist
         if key is not None:
             validate_key_pattern(key)
         if limit is not None and (not isinstance(limit, int) or limit < 0):

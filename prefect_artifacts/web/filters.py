@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from ..catalog import ListQuery
 from ..errors import InvalidArgumentError
-from ..keys import validate_key_pattern, validate_labels, validate_project, validate_tag
+from ..keys import validate_labels
 from ..repository import Repository
 
 KINDS = ("dataset", "model", "plot", "artifact")
@@ -99,26 +99,24 @@ def build_query(
     if kind is not None and kind != "other" and not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", kind):
         raise InvalidArgumentError(f"unknown kind {kind[:40]!r}; use dataset, model, plot or other")
     pairs, names = parse_labels(labels or [])
-    pattern = None
     if q:
-        pattern = validate_key_pattern(
-            q.strip() if any(c in q for c in "*?[") else f"*{q.strip()}*"
-        )
-    start = datetime.now(timezone.utc) - PRESETS[preset] if preset else parse_time(since, "since")
-    query = ListQuery(
-        project=None if project == "*" else validate_project(project or repo.project),
-        key=pattern,
+        q = q.strip() if any(c in q for c in "*?[") else f"*{q.strip()}*"
+    query = repo.query(
+        key=q or None,
         kind=None if kind == "other" else kind,
         labels=pairs,
-        label_names=names,
-        since=start,
+        since=(
+            datetime.now(timezone.utc) - PRESETS[preset] if preset else parse_time(since, "since")
+        ),
         until=parse_time(until, "until", end=True),
-        tag=validate_tag(tag) if tag else None,
+        tag=tag or None,
         producer=producer or None,
+        project=project,
         all_versions=all_versions,
         limit=per_page,
         offset=(page - 1) * per_page,
     )
+    query.label_names = names
     if kind == "other":
         query.exclude_kinds = ["dataset", "model", "plot"]
     return query
