@@ -42,7 +42,7 @@ from ..errors import (
 from ..keys import safe_filename, validate_key, validate_name, validate_project, validate_tag
 from ..models import ArtifactVersion
 from ..repository import Repository
-from .filters import KINDS, PRESETS, TABS, build_query
+from .filters import SHOWN_PRESETS, TABS, build_query
 
 HERE = Path(__file__).parent
 logger = logging.getLogger("prefect_artifacts.web")
@@ -91,9 +91,7 @@ def create_app(
     app.state.token = token
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters.update(size=size_text, when=_when, spark=sparkline, ago=_ago)
-    templates.env.globals.update(
-        tabs=TABS, presets=PRESETS, kinds=KINDS, version=__version__, quote=quote
-    )
+    templates.env.globals.update(tabs=TABS, presets=SHOWN_PRESETS, quote=quote)
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _install_middleware(app)

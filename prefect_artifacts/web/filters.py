@@ -10,8 +10,8 @@ from ..errors import InvalidArgumentError
 from ..keys import validate_labels
 from ..repository import Repository
 
-KINDS = ("dataset", "model", "plot", "artifact")
 TABS = {"all": None, "datasets": "dataset", "models": "model", "plots": "plot", "other": "other"}
+SHOWN_PRESETS = ("1h", "24h", "7d", "30d")  # in the UI's menu; PRESETS also takes aliases
 PRESETS = {
     "1h": timedelta(hours=1),
     "24h": timedelta(days=1),
