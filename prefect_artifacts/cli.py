@@ -548,16 +548,13 @@ def ui(
 
 
 def _span(text: str) -> Any:
-    """``90m``, ``24h``, ``7d`` → a timedelta."""
-    from datetime import timedelta
+    """``90m``, ``24h``, ``7d`` → a timedelta (exit 2 otherwise)."""
+    from .web.filters import parse_span
 
-    from .web.filters import _RELATIVE
-
-    match = _RELATIVE.fullmatch(text.strip())
-    if not match:
+    span = parse_span(text)
+    if span is None:
         _fail(InvalidArgumentError(f"{text!r} is not a span; use e.g. 30m, 12h, 7d, 2w"))
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
-    return timedelta(**{unit: int(match[1])})
+    return span
 
 
 def _short(value: Any) -> str:

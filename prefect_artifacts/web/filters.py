@@ -26,6 +26,15 @@ MAX_PER_PAGE = 200
 _RELATIVE = re.compile(r"(\d{1,6})\s*([smhdw])")
 
 
+def parse_span(text: str) -> timedelta | None:
+    """``90m``, ``24h``, ``7d``, ``2w`` → a timedelta; None if ``text`` is not a span."""
+    match = _RELATIVE.fullmatch(text.strip())
+    if not match:
+        return None
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
+    return timedelta(**{unit: int(match[1])})
+
+
 def parse_time(value: str | None, what: str, *, end: bool = False) -> datetime | None:
     """An ISO date or datetime, or a relative span back from now (``90m``, ``24h``, ``7d``)."""
     if value is None or value == "":
@@ -33,10 +42,9 @@ def parse_time(value: str | None, what: str, *, end: bool = False) -> datetime |
     text = value.strip()
     if len(text) > 40:
         raise InvalidArgumentError(f"{what} is too long; give an ISO date like 2026-11-26")
-    match = _RELATIVE.fullmatch(text)
-    if match:
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
-        return datetime.now(timezone.utc) - timedelta(**{unit: int(match[1])})
+    span = parse_span(text)
+    if span is not None:
+        return datetime.now(timezone.utc) - span
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
