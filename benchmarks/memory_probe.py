@@ -58,8 +58,8 @@ def main() -> None:
     import pandas as pd
 
     from prefect_artifacts import ArtifactContext, Repository
-    from prefect_artifacts.catalog import Catalog
-    from prefect_artifacts.storage import Storage
+    from prefect_artifacts.core.catalog import Catalog
+    from prefect_artifacts.core.storage import Storage
 
     repo = Repository(Storage.from_url(f"{store}/store"), Catalog(f"sqlite:///{store}/c.db"))
     base = rss()

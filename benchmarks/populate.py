@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from prefect_artifacts.catalog import Catalog, keys_t, labels_t, tags_t, versions_t
+from prefect_artifacts.core.catalog import Catalog, keys_t, labels_t, tags_t, versions_t
 
 TEAMS = ["ml", "bi", "ops", "risk", "growth", "search", "ads", "infra"]
 BATCH = 20_000
@@ -54,7 +54,7 @@ def populate(
                 "version": v,
                 "kind": "dataset",
                 "format": "parquet",
-                "materializer": "prefect_artifacts.materializers.dataset.DatasetMaterializer",
+                "materializer": "prefect_artifacts.core.materializers.dataset.DatasetMaterializer",
                 "hash": digest,
                 "size": 1000 + i % 5000,
                 "fingerprint": None,

@@ -118,15 +118,14 @@ def repository(
     options: dict | None = None,
 ):
     from prefect_artifacts import Repository
-    from prefect_artifacts.catalog import Catalog
-    from prefect_artifacts.storage import Storage
+    from prefect_artifacts.core.catalog import Catalog
+    from prefect_artifacts.core.storage import Storage
 
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     return Repository(
         Storage.from_url(storage_url or str(root / "store"), options),
         Catalog(catalog_url or f"sqlite:///{root / 'c.db'}"),
-        ui_registration="off",
     )
 
 
@@ -450,10 +449,11 @@ def bench_s3(work: Path, args: argparse.Namespace) -> list[Result]:
 
 # -- reliability figure: reindex ----------------------------------------------------------------------
 def bench_reindex(work: Path, args: argparse.Namespace) -> list[Result]:
+    import sqlalchemy as sa
+
     from prefect_artifacts import ArtifactContext
-    from prefect_artifacts import catalog as cat
-    from prefect_artifacts.catalog import Catalog
-    from prefect_artifacts.maintenance import reindex
+    from prefect_artifacts.core.catalog import Catalog
+    from prefect_artifacts.core.maintenance import reindex
 
     n = 2_000 if args.quick else 10_000
     repo = repository(work / "reindex")
@@ -465,7 +465,9 @@ def bench_reindex(work: Path, args: argparse.Namespace) -> list[Result]:
             labels={"i": str(i % 7)},
             tag="latest-run" if i % 10 == 0 else None,
         )
-    cat.md.drop_all(repo.catalog.engine)
+    metadata = sa.MetaData()
+    metadata.reflect(repo.catalog.engine)
+    metadata.drop_all(repo.catalog.engine)
     lost = Catalog(repo.catalog.url)
     from prefect_artifacts import Repository
 

@@ -1,8 +1,14 @@
-"""prefect-artifacts: typed, versioned artifacts for Prefect 3."""
+"""prefect-artifacts: typed, versioned artifacts for Prefect 3.
+
+Layers (each imports only those below it): the surfaces ``cli`` and ``web``; the Prefect edge
+``prefect`` (run context, UI registration, ``@artifact_task``, cache policy, block); the
+``core``, which runs without Prefect. Importing this package installs the Prefect edge into the
+core's seams; Prefect itself is imported only when a flow runs or a block is used.
+"""
 
 from __future__ import annotations
 
-from .api import (
+from .core.api import (
     delete_artifact,
     gc,
     get_artifact,
@@ -21,21 +27,22 @@ from .api import (
     untag_artifact,
     verify,
 )
-from .context import ArtifactContext
-from .decorator import Model, artifact_task
-from .errors import (
+from .core.context import ArtifactContext
+from .core.errors import (
     ArtifactError,
     ArtifactNotFoundError,
     CatalogError,
     IntegrityError,
     InvalidArgumentError,
     InvalidKeyError,
+    MigrationRequiredError,
     StorageError,
     UnsupportedTypeError,
 )
-from .lineage import Lineage, LineageEdge, LineageNode
-from .materializers import Materializer, register_materializer
-from .models import (
+from .core.filters import ArtifactFilter
+from .core.lineage import Lineage, LineageEdge, LineageNode
+from .core.materializers import Materializer, register_materializer
+from .core.models import (
     ArtifactRef,
     ArtifactVersion,
     DatasetVersion,
@@ -45,16 +52,20 @@ from .models import (
     PlotVersion,
     Producer,
 )
-from .registration import flush_registrations
-from .repository import Repository
-from .settings import ArtifactSettings
+from .core.repository import Repository
+from .core.settings import ArtifactSettings
+from .prefect import install as _install_prefect
+from .prefect.decorator import Model, artifact_task
+from .prefect.registration import flush_registrations
+
+_install_prefect()
 
 __version__ = "0.1.0"
 
 _LAZY = {  # these import Prefect, so they load on first use
-    "ARTIFACT_INPUTS": "cache",
-    "ArtifactInputs": "cache",
-    "ArtifactRepository": "block",
+    "ARTIFACT_INPUTS": "prefect.cache",
+    "ArtifactInputs": "prefect.cache",
+    "ArtifactRepository": "prefect.block",
 }
 
 
@@ -70,6 +81,7 @@ __all__ = [
     "ARTIFACT_INPUTS",
     "ArtifactContext",
     "ArtifactError",
+    "ArtifactFilter",
     "ArtifactInputs",
     "ArtifactNotFoundError",
     "ArtifactRef",
@@ -87,6 +99,7 @@ __all__ = [
     "LineageNode",
     "LineageRecord",
     "Materializer",
+    "MigrationRequiredError",
     "Model",
     "ModelVersion",
     "PlotVersion",

@@ -16,10 +16,11 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
 
 from prefect_artifacts import Repository  # noqa: E402
-from prefect_artifacts.catalog import Catalog  # noqa: E402
-from prefect_artifacts.storage import Storage  # noqa: E402
+from prefect_artifacts.core.catalog import Catalog, schema  # noqa: E402
+from prefect_artifacts.core.storage import Storage  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("PA_TEST_PG_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
 
@@ -41,7 +42,6 @@ def repo(tmp_path: Path) -> Repository:
         Storage.from_url(str(tmp_path / "store")),
         Catalog(f"sqlite:///{tmp_path / 'catalog.db'}"),
         owner="tester",
-        ui_registration="off",
     )
 
 
@@ -77,12 +77,57 @@ def pg_url(pg_database: str) -> Iterator[str]:
     """The session database, emptied for each test."""
     import sqlalchemy as sa
 
-    from prefect_artifacts.catalog import md
-
     engine = sa.create_engine(pg_database)
-    md.drop_all(engine)
+    drop_catalog(engine)
     engine.dispose()
     yield pg_database
+
+
+def drop_catalog(engine) -> None:
+    """Drop every table of a catalog (schema revision included): the catalog is gone."""
+    import sqlalchemy as sa
+
+    metadata = sa.MetaData()
+    metadata.reflect(engine)
+    metadata.drop_all(engine)
+
+
+def snapshot(catalog: Catalog) -> dict[str, list[tuple]]:
+    """Every catalog table, row by row, with row ids replaced by what they name."""
+    with catalog.engine.connect() as conn:
+        names = {
+            r.id: (r.project, r.key, r.version)
+            for r in conn.execute(
+                sa.select(
+                    schema.versions_t.c.id,
+                    schema.versions_t.c.project,
+                    schema.versions_t.c.key,
+                    schema.versions_t.c.version,
+                )
+            )
+        }
+
+        def rows(table, drop=("id",)):
+            out = []
+            for row in conn.execute(sa.select(table)):
+                record = dict(row._mapping)
+                for name in drop:
+                    record.pop(name, None)
+                for ref in ("version_id", "latest_id"):
+                    if ref in record:
+                        record[ref] = names.get(record[ref])
+                out.append(tuple(sorted((k, repr(v)) for k, v in record.items())))
+            return sorted(out)
+
+        return {
+            "versions": rows(schema.versions_t),
+            "tags": rows(schema.tags_t),
+            "labels": rows(schema.labels_t),
+            "extras": rows(schema.extras_t),
+            "lineage": rows(schema.lineage_t),
+            "keys": rows(schema.keys_t, drop=("id", "created_at")),
+            "blobs": rows(schema.blobs_t, drop=("created_at",)),
+        }
 
 
 @pytest.fixture(scope="session")

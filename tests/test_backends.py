@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from prefect_artifacts import ArtifactContext, IntegrityError, Repository
-from prefect_artifacts.catalog import Catalog
-from prefect_artifacts.storage import Storage
+from prefect_artifacts.core.catalog import Catalog
+from prefect_artifacts.core.storage import Storage
 
 
 @pytest.fixture(params=["s3+sqlite", "local+postgres", "s3+postgres"])
@@ -88,7 +88,7 @@ def test_list_filters(backend):
     future = datetime.now(timezone.utc) + timedelta(minutes=5)
     assert backend.list(since=future) == []
     assert len(backend.list(until=future)) == 3
-    assert backend.catalog.count(backend.query(labels={"team": "ml"})) == 2
+    assert backend.count(labels={"team": "ml"}) == 2
 
 
 def test_tampered_bytes_are_refused(backend):

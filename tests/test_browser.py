@@ -76,11 +76,11 @@ def test_search_by_label_and_time(site, page):
     expect(page.locator("h1")).to_have_text("Artifacts in default")
     assert rows(page) == ["config", "churn", "histogram", "events", "evil", "notes"]
     shot(page, "artifacts")
-    page.fill("input[name=label]", "team=ml source=web")
+    page.fill("input[name=labels]", "team=ml source=web")
     page.click("button:has-text('Search')")
     expect(page.locator("#count")).to_have_text("1 artifact")
     assert rows(page) == ["events"]
-    assert "label=team%3Dml&label=source%3Dweb" in page.url  # bookmarkable search
+    assert "labels=team%3Dml&labels=source%3Dweb" in page.url  # bookmarkable search
     page.goto(f"{base}/projects/default/artifacts")
     page.fill("input[name=since]", data["mark"].strftime("%Y-%m-%dT%H:%M:%S"))
     page.click("button:has-text('Search')")

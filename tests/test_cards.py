@@ -3,7 +3,7 @@
 import pandas as pd
 
 from prefect_artifacts import ArtifactContext
-from prefect_artifacts.cards import card, escape, prefect_key, sparkline, thumbnail_of
+from prefect_artifacts.prefect.cards import card, escape, prefect_key, sparkline, thumbnail_of
 
 from .web_data import png
 

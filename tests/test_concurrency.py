@@ -5,8 +5,8 @@ import multiprocessing as mp
 import pytest
 
 from prefect_artifacts import Repository
-from prefect_artifacts.catalog import Catalog
-from prefect_artifacts.storage import Storage
+from prefect_artifacts.core.catalog import Catalog
+from prefect_artifacts.core.storage import Storage
 
 WORKERS, LOGS = 4, 15
 

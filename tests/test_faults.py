@@ -19,9 +19,9 @@ from prefect_artifacts import (
     Repository,
     StorageError,
 )
-from prefect_artifacts.catalog import Catalog
-from prefect_artifacts.maintenance import gc, verify
-from prefect_artifacts.storage import Storage
+from prefect_artifacts.core.catalog import Catalog
+from prefect_artifacts.core.maintenance import gc, verify
+from prefect_artifacts.core.storage import Storage
 
 from .tcp_proxy import TcpProxy
 
@@ -155,8 +155,8 @@ def test_process_killed_between_bytes_and_commit(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal
         from prefect_artifacts import ArtifactContext, Repository
-        from prefect_artifacts.catalog import Catalog
-        from prefect_artifacts.storage import Storage
+        from prefect_artifacts.core.catalog import Catalog
+        from prefect_artifacts.core.storage import Storage
 
         def die(*args, **kwargs):  # the process dies right before the catalog commit
             os.kill(os.getpid(), signal.SIGKILL)

@@ -1,7 +1,7 @@
 import pytest
 
-from prefect_artifacts.errors import InvalidKeyError
-from prefect_artifacts.keys import Ref, parse_ref, validate_key, validate_labels, validate_tag
+from prefect_artifacts.core.errors import InvalidKeyError
+from prefect_artifacts.core.keys import Ref, parse_ref, validate_key, validate_labels, validate_tag
 
 
 @pytest.mark.parametrize("key", ["a", "my_data", "clean-events", "v1.2", "9lives", "k" * 128])

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from prefect_artifacts import ArtifactContext, Repository
-from prefect_artifacts.catalog import Catalog
-from prefect_artifacts.storage import Progress, Storage
+from prefect_artifacts.core.catalog import Catalog
+from prefect_artifacts.core.storage import Progress, Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = 6_000_000  # ~250 MB in memory: big enough to see copies, quick enough for CI
@@ -77,8 +77,8 @@ def test_spooled_uploads_store_every_byte(s3_storage, tmp_path, monkeypatch):
     import numpy as np
     import pandas as pd
 
-    from prefect_artifacts import storage as storage_module
-    from prefect_artifacts.maintenance import verify
+    from prefect_artifacts.core import storage as storage_module
+    from prefect_artifacts.core.maintenance import verify
 
     monkeypatch.setattr(storage_module, "SPOOL_IN_MEMORY", 1000)
     url, options = s3_storage

@@ -7,15 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from prefect import flow, task
 
 import prefect_artifacts as pa
 from prefect_artifacts import ArtifactContext, Repository
-from prefect_artifacts import catalog as cat
-from prefect_artifacts.catalog import Catalog
-from prefect_artifacts.maintenance import gc, prune, reindex, verify
-from prefect_artifacts.storage import Storage
+from prefect_artifacts.core.catalog import Catalog
+from prefect_artifacts.core.maintenance import gc, prune, reindex, verify
+from prefect_artifacts.core.storage import Storage
+from tests.conftest import drop_catalog, snapshot
 
 
 def blob_file(repo, digest) -> Path:
@@ -153,44 +152,6 @@ def test_deletion_strategies(repo, monkeypatch):
 
 
 # -- reindex ---------------------------------------------------------------------------------------
-def snapshot(catalog: Catalog) -> dict[str, list[tuple]]:
-    """Every catalog table, row by row, with row ids replaced by what they name."""
-    with catalog.engine.connect() as conn:
-        names = {
-            r.id: (r.project, r.key, r.version)
-            for r in conn.execute(
-                sa.select(
-                    cat.versions_t.c.id,
-                    cat.versions_t.c.project,
-                    cat.versions_t.c.key,
-                    cat.versions_t.c.version,
-                )
-            )
-        }
-
-        def rows(table, drop=("id",)):
-            out = []
-            for row in conn.execute(sa.select(table)):
-                record = dict(row._mapping)
-                for name in drop:
-                    record.pop(name, None)
-                for ref in ("version_id", "latest_id"):
-                    if ref in record:
-                        record[ref] = names.get(record[ref])
-                out.append(tuple(sorted((k, repr(v)) for k, v in record.items())))
-            return sorted(out)
-
-        return {
-            "versions": rows(cat.versions_t),
-            "tags": rows(cat.tags_t),
-            "labels": rows(cat.labels_t),
-            "extras": rows(cat.extras_t),
-            "lineage": rows(cat.lineage_t),
-            "keys": rows(cat.keys_t, drop=("id", "created_at")),
-            "blobs": rows(cat.blobs_t, drop=("created_at",)),
-        }
-
-
 def build_history(repo: Repository) -> None:
     """Versions, moved tags, untags, label changes, deletions, extra data, and lineage from
     Prefect runs (producers, consumers, an identical re-log)."""
@@ -247,7 +208,6 @@ def rich_repo(request, tmp_path, prefect_server):
         Storage.from_url(str(tmp_path / "store")),
         Catalog(url),
         owner="tester",
-        ui_registration="off",
     )
     build_history(repo)
     return repo
@@ -256,7 +216,7 @@ def rich_repo(request, tmp_path, prefect_server):
 def test_reindex_rebuilds_the_lost_catalog_row_by_row(rich_repo):
     before = snapshot(rich_repo.catalog)
     assert len(before["lineage"]) >= 5 and before["tags"] and before["extras"]
-    cat.md.drop_all(rich_repo.catalog.engine)  # the catalog is lost entirely
+    drop_catalog(rich_repo.catalog.engine)  # the catalog is lost entirely
     lost = Repository(rich_repo.storage, Catalog(rich_repo.catalog.url), owner="tester")
     report = reindex(lost)
     assert report.versions_restored == len(before["versions"]) and report.conflicts == 0

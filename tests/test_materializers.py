@@ -14,16 +14,16 @@ from prefect_artifacts import (
     UnsupportedTypeError,
     register_materializer,
 )
-from prefect_artifacts.materializers import registry
-from prefect_artifacts.materializers.dataset import DatasetMaterializer
-from prefect_artifacts.materializers.generic import (
+from prefect_artifacts.core.materializers import registry
+from prefect_artifacts.core.materializers.dataset import DatasetMaterializer
+from prefect_artifacts.core.materializers.generic import (
     BytesMaterializer,
     FileMaterializer,
     JsonMaterializer,
     TextMaterializer,
 )
-from prefect_artifacts.materializers.model import ModelPickleMaterializer
-from prefect_artifacts.materializers.plot import MatplotlibMaterializer, PlotlyMaterializer
+from prefect_artifacts.core.materializers.model import ModelPickleMaterializer
+from prefect_artifacts.core.materializers.plot import MatplotlibMaterializer, PlotlyMaterializer
 
 
 @pytest.mark.parametrize(

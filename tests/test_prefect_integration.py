@@ -16,8 +16,9 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 
 import prefect_artifacts as pa
-from prefect_artifacts import registration
-from prefect_artifacts.cards import prefect_key
+from prefect_artifacts.core.events import VersionLogged
+from prefect_artifacts.prefect import registration
+from prefect_artifacts.prefect.cards import prefect_key
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -206,7 +207,7 @@ def test_registration_outage_loses_nothing(env_repo, caplog):
 
     @task
     def log_it():
-        from prefect_artifacts.runtime import current_run
+        from prefect_artifacts.prefect.runtime import current_run
 
         return pa.log_artifact("survivor", b"still here"), current_run()
 
@@ -214,13 +215,14 @@ def test_registration_outage_loses_nothing(env_repo, caplog):
     def pipeline():
         return log_it()
 
-    env_repo.ui_registration = "off"
+    env_repo.settings = env_repo.settings.model_copy(update={"registration": "off"})
     version, run = pipeline()
-    caplog.set_level(logging.WARNING, logger="prefect_artifacts.registration")
+    caplog.set_level(logging.WARNING, logger="prefect_artifacts.prefect.registration")
     with temporary_settings(
         {PREFECT_API_URL: "http://127.0.0.1:9/api", PREFECT_CLIENT_MAX_RETRIES: 0}
     ):
-        registration.schedule(env_repo, version, run, created=True, mode="sync")
+        env_repo.settings = env_repo.settings.model_copy(update={"registration": "sync"})
+        registration.on_event(VersionLogged(env_repo, version, run, True))
     assert "could not be registered" in caplog.text and "survivor" in caplog.text
     assert pa.get_artifact("survivor").load() == b"still here"
 
@@ -271,7 +273,7 @@ def test_block_keeps_credentials_secret(s3_storage, tmp_path):
     version = pa.get_context(repository=repo).log_model("m", body=b"weights", metrics={"a": 1.0})
     manifest = repo.storage.fs.cat_file(repo.storage.manifest_path("default", "m", 1)).decode()
     assert "testing" not in manifest and "endpoint_url" not in manifest
-    from prefect_artifacts.cards import card
+    from prefect_artifacts.prefect.cards import card
 
     assert "testing" not in card(version)
     secret_block = ArtifactRepository(storage_url=url, storage_options=options)

@@ -1,6 +1,7 @@
 """The write path and read paths on local storage + SQLite."""
 
 import hashlib
+import json
 import pickle
 import time
 from datetime import datetime, timedelta, timezone
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import prefect_artifacts.errors as pa_errors
+import prefect_artifacts.core.errors as pa_errors
 from prefect_artifacts import (
     ArtifactContext,
     ArtifactNotFoundError,
@@ -19,8 +20,8 @@ from prefect_artifacts import (
     ModelVersion,
     Repository,
 )
-from prefect_artifacts.catalog import Catalog
-from prefect_artifacts.storage import Storage
+from prefect_artifacts.core.catalog import Catalog
+from prefect_artifacts.core.storage import Storage
 
 
 def frame(n: int = 100, seed: int = 0) -> pd.DataFrame:
@@ -76,7 +77,7 @@ def test_preview_and_stats_options(repo):
 
 
 def test_stats_none_skips_very_large_frames(repo, monkeypatch):
-    from prefect_artifacts.materializers import summary
+    from prefect_artifacts.core.materializers import summary
 
     monkeypatch.setattr(summary, "STATS_MAX_CELLS", 100)
     ctx = ArtifactContext(repo)
@@ -302,7 +303,7 @@ def test_log_model_needs_exactly_one_body(repo):
 
 def test_failure_while_writing_leaves_nothing(repo):
     from prefect_artifacts import Materializer, register_materializer
-    from prefect_artifacts.materializers import registry
+    from prefect_artifacts.core.materializers import registry
 
     class Flaky:
         pass
@@ -327,16 +328,21 @@ def test_failure_while_writing_leaves_nothing(repo):
     assert files_under(store_root(repo)) == []  # no blob, no temporary file, no manifest
 
 
-def test_manifest_failure_leaves_no_catalog_row(repo, monkeypatch):
+def test_a_manifest_that_cannot_be_written_yet_stays_queued(repo, monkeypatch, caplog):
+    """The manifest commits with the version (outbox); storage gets it once it can."""
+
     def fail(path, document):
         raise OSError("storage went away")
 
+    manifest = Path(repo.storage.manifest_path("default", "k", 1))
     monkeypatch.setattr(repo.storage, "write_json", fail)
-    with pytest.raises(OSError, match="went away"):
-        ArtifactContext(repo).log_artifact("k", b"x")
+    assert ArtifactContext(repo).log_artifact("k", b"x").version == 1  # committed
+    assert "stays queued" in caplog.text and not manifest.exists()
+    assert len(repo.catalog.pending()) == 1
     monkeypatch.undo()
-    assert repo.list() == []
-    assert ArtifactContext(repo).log_artifact("k", b"x").version == 1  # the retry succeeds
+    assert ArtifactContext(repo).log_artifact("other", b"y").version == 1  # the next write...
+    assert json.loads(manifest.read_text())["key"] == "k"  # ...drains the queue
+    assert repo.catalog.pending() == []
 
 
 def test_delete_version_key_and_shared_bytes(repo):
@@ -444,7 +450,7 @@ def test_projects_are_namespaces(repo):
     assert repo.get("other/k").version == 2
     assert repo.get("k", project="other").load() == b"other 2"
     assert len(repo.list(project="*")) == 2
-    assert [p["project"] for p in repo.catalog.projects()] == ["default", "other"]
+    assert [p.project for p in repo.projects()] == ["default", "other"]
 
 
 def test_bad_list_filters(repo):
@@ -503,7 +509,7 @@ def test_file_names_never_escape_the_download_folder(repo, tmp_path):
 
 
 def test_stale_versions_fail_fast_and_clearly(repo):
-    from prefect_artifacts.catalog import utcnow
+    from prefect_artifacts.core.catalog import utcnow
 
     v = ArtifactContext(repo).log_artifact("k", b"x")
     vid = v._row_id
@@ -537,9 +543,9 @@ def test_large_loads_leave_no_open_files(repo, monkeypatch):
 
     import pyarrow as pa
 
-    from prefect_artifacts import repository
+    from prefect_artifacts.core.repository import reader
 
-    monkeypatch.setattr(repository, "IN_MEMORY_MAX", 1000)  # take the streaming path
+    monkeypatch.setattr(reader, "IN_MEMORY_MAX", 1000)  # take the streaming path
     ctx = ArtifactContext(repo)
     arrow = ctx.log_dataset("arrow", pa.table({"x": list(range(20_000))}), format="arrow")
     pandas = ctx.log_dataset("pandas", frame(20_000))

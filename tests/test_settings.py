@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import prefect_artifacts as pa
-from prefect_artifacts.settings import ArtifactSettings
+from prefect_artifacts.core.settings import ArtifactSettings
 
 
 def test_embedded_default_lives_under_prefect_home(tmp_path, monkeypatch):

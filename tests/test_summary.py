@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from prefect_artifacts.materializers import summary
+from prefect_artifacts.core.materializers import summary
 
 
 def table(df: pd.DataFrame) -> pa.Table:

@@ -56,17 +56,19 @@ def test_projects(client):
 
 def test_search_filters(client, data):
     assert keys(client.get(API)) == ["config", "churn", "histogram", "events", "evil", "notes"]
-    assert keys(client.get(API, params={"q": "ven"})) == ["events"]  # substring
-    assert keys(client.get(API, params={"q": "c*"})) == ["config", "churn"]  # glob
+    assert keys(client.get(API, params={"search": "ven"})) == ["events"]  # substring
+    assert keys(client.get(API, params={"key": "c*"})) == ["config", "churn"]  # glob
+    assert keys(client.get(API, params={"key": "churn"})) == ["churn"]  # a name: exactly
+    assert keys(client.get(API, params={"key": "chur"})) == []
     assert keys(client.get(API, params={"kind": "datasets"})) == ["events"]
     assert keys(client.get(API, params={"kind": "models"})) == ["churn"]
     assert keys(client.get(API, params={"kind": "plots"})) == ["histogram"]
     assert keys(client.get(API, params={"kind": "other"})) == ["config", "evil", "notes"]
-    assert keys(client.get(API, params={"label": "team=bi"})) == ["notes"]
-    assert keys(client.get(API, params=[("label", "team=ml"), ("label", "source=web")])) == [
+    assert keys(client.get(API, params={"labels": "team=bi"})) == ["notes"]
+    assert keys(client.get(API, params=[("labels", "team=ml"), ("labels", "source=web")])) == [
         "events"
     ]
-    assert keys(client.get(API, params={"label": "source"})) == ["events"]
+    assert keys(client.get(API, params={"labels": "source"})) == ["events"]
     since = data["mark"].isoformat()
     assert keys(client.get(API, params={"since": since})) == [
         "config",
@@ -75,7 +77,7 @@ def test_search_filters(client, data):
         "events",
     ]
     assert keys(client.get(API, params={"until": since})) == ["evil", "notes"]
-    assert len(keys(client.get(API, params={"preset": "1h"}))) == 6
+    assert len(keys(client.get(API, params={"since": "1h"}))) == 6
     assert keys(client.get(API, params={"since": "1h"})) != []
     assert keys(client.get(API, params={"tag": "prod"})) == ["events"]
     assert client.get(API, params={"tag": "prod"}).json()["items"][0]["version"] == 1
@@ -85,9 +87,9 @@ def test_search_filters(client, data):
 
 
 def test_pagination(client):
-    first = client.get(API, params={"per_page": 4}).json()
-    second = client.get(API, params={"per_page": 4, "page": 2}).json()
-    assert first["total"] == 6 and first["pages"] == 2 and len(first["items"]) == 4
+    first = client.get(API, params={"limit": 4}).json()
+    second = client.get(API, params={"limit": 4, "offset": 4}).json()
+    assert first["total"] == 6 and first["limit"] == 4 and len(first["items"]) == 4
     assert len(second["items"]) == 2
     assert {i["key"] for i in first["items"]}.isdisjoint(i["key"] for i in second["items"])
     assert "preview" not in first["items"][0] and "stats" not in first["items"][0]
@@ -154,14 +156,17 @@ def test_writes_need_the_flag(client, writer):
         (f"{API}/nope", 404, "'nope' not found"),
         (f"{API}/events/versions/9", 404, "no version 9"),
         (f"{API}/events/versions/abc", 400, "version"),
-        (f"{API}/events?version=0", 400, "positive"),
+        (f"{API}/events?version=0", 400, "between 1 and"),
+        (f"{API}/events?version={2**64}", 400, "between 1 and"),
         (f"{API}/events?tag=latest", 400, "reserved"),
-        (f"{API}?label=bad%20label=x", 400, "label name"),
+        (f"{API}?labels=bad%20label=x", 400, "label name"),
         (f"{API}?since=yesterday-ish", 400, "not a time"),
-        (f"{API}?per_page=5000", 400, "per_page"),
-        (f"{API}?page=0", 400, "page"),
+        (f"{API}?limit=5000", 400, "limit: must be between 1 and 1000"),
+        (f"{API}?offset=-1", 400, "offset"),
+        (f"{API}?sort=size2", 400, "cannot sort by"),
+        (f"{API}?bogus=1", 400, "is not a filter"),
         (f"{API}?kind=%3Cscript%3E", 400, "unknown kind"),
-        (f"{API}?preset=2y", 400, "preset"),
+        (f"{API}?since=2y", 400, "not a time"),
         (f"{API}/..%5C..%5Cetc/versions/1/download", 400, "invalid artifact key"),
         (f"{API}/%2E%2E/versions/1/download", 400, "invalid artifact key"),
         (f"{API}/..%2F..%2Fetc%2Fpasswd/versions/1/download", 404, ""),
@@ -173,9 +178,10 @@ def test_writes_need_the_flag(client, writer):
         (f"{API}/events/lineage?direction=sideways", 400, "direction"),
         (f"{API}/events/lineage?depth=99", 400, "depth"),
         (f"{API}/events/diff?a=1", 400, "b"),
-        (f"{API}?q={'x' * 300}", 400, "longer than"),
-        (f"{API}?q={'x' * 5000}", 414, "query string"),
-        (f"{API}?q=*a*a*a*a*a*a*a*a*a[z]", 400, "at most 8 wildcards"),
+        (f"{API}?search={'x' * 300}", 400, "longer than"),
+        (f"{API}?search={'x' * 5000}", 414, "query string"),
+        (f"{API}?key=*a*a*a*a*a*a*a*a*a[z]", 400, "at most 8 wildcards"),
+        ("/api/projects/nope/artifacts", 404, "project 'nope' not found"),
     ],
 )
 def test_bad_input_is_a_clear_4xx(client, url, status, message):
@@ -314,8 +320,8 @@ def test_corrupt_bytes_never_stream_whole(own):
 
 def test_downloads_stream_from_s3(s3_storage, tmp_path):
     from prefect_artifacts import ArtifactContext, Repository
-    from prefect_artifacts.catalog import Catalog
-    from prefect_artifacts.storage import Storage
+    from prefect_artifacts.core.catalog import Catalog
+    from prefect_artifacts.core.storage import Storage
 
     url, options = s3_storage
     repo = Repository(Storage.from_url(url, options), Catalog(f"sqlite:///{tmp_path / 'c.db'}"))

@@ -63,8 +63,8 @@ def populate(repo: Repository, *, pause: float = 1.2) -> dict[str, object]:
 
 
 def fresh_repository(root) -> Repository:
-    from prefect_artifacts.catalog import Catalog
-    from prefect_artifacts.storage import Storage
+    from prefect_artifacts.core.catalog import Catalog
+    from prefect_artifacts.core.storage import Storage
 
     return Repository(
         Storage.from_url(str(root / "store")),

@@ -1,0 +1,127 @@
+"""Commands that keep a repository healthy: verify, reindex, gc, prune."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from ..core import maintenance
+from .app import JsonOpt, ProjectOpt, app, emit_json, err, out, repo, run, say, span
+
+
+@app.command("verify")
+def verify_cmd(
+    ref: Annotated[str | None, typer.Argument(help="key (all its versions) or key:3")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every version of every project.")] = False,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-hash stored bytes against the catalog; exit code 4 when any are missing or corrupt."""
+    if ref is None and not all_:
+        err.print("give a REF or --all")
+        raise typer.Exit(2)
+    report = run(
+        lambda: maintenance.verify(repo(), ref, project=project or ("*" if all_ else None))
+    )
+    if as_json:
+        emit_json(report.model_dump())
+    else:
+        say(
+            f"checked {report.versions} versions, {report.blobs} blobs, "
+            f"{report.bytes:,} bytes in {report.seconds:.2f}s"
+        )
+        for p in report.problems:
+            say(p.what, p.ref, p.detail, p.target_path or "")
+        if report.ok:
+            say("all bytes match the catalog")
+    if not report.ok:
+        raise typer.Exit(4)
+
+
+@app.command("reindex")
+def reindex_cmd(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
+    """Rebuild the catalog from storage manifests (idempotent; safe on a live store)."""
+    report = run(lambda: maintenance.reindex(repo(), project=project))
+    if as_json:
+        emit_json(report.model_dump())
+        return
+    say(
+        f"read {report.manifests} manifests and {report.journal_entries} journal entries; "
+        f"restored {report.versions_restored} versions, {report.tags_restored} tags, "
+        f"{report.runs_restored} lineage runs ({report.conflicts} conflicts) "
+        f"in {report.seconds:.2f}s"
+    )
+    for path, reason in report.skipped.items():
+        say("skipped", path, f"({reason})")
+
+
+@app.command("gc")
+def gc_cmd(
+    grace: Annotated[str, typer.Option(help="Only orphans older than this (e.g. 1h, 7d).")] = "1h",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, remove nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove bytes no version references (orphans older than the grace period)."""
+    report = run(lambda: maintenance.gc(repo(), grace=span(grace), dry_run=dry_run))
+    if as_json:
+        emit_json(report.model_dump())
+        return
+    verb = "would remove" if dry_run else "removed"
+    say(
+        f"{report.blobs_seen} blobs, {len(report.orphans)} orphans ({report.orphan_bytes:,} bytes); "
+        f"{verb} {len(report.orphans) if dry_run else report.removed} orphans and "
+        f"{report.temporary_removed} temporary files"
+    )
+
+
+@app.command("prune")
+def prune_cmd(
+    key: Annotated[
+        str | None, typer.Option("--key", "-k", help="Key name or glob (default: all).")
+    ] = None,
+    keep_last: Annotated[int | None, typer.Option(help="Keep the N newest versions.")] = None,
+    older_than: Annotated[
+        str | None, typer.Option(help="Only versions older than this (30d).")
+    ] = None,
+    include_tagged: Annotated[
+        bool, typer.Option("--include-tagged", help="Also delete tagged versions.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, delete nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete old versions by a retention policy, then their unreferenced bytes."""
+
+    def plan(dry: bool) -> Any:
+        return maintenance.prune(
+            repo(),
+            key=key,
+            keep_last=keep_last,
+            older_than=span(older_than) if older_than else None,
+            keep_tagged=not include_tagged,
+            project=project,
+            dry_run=dry,
+        )
+
+    preview = run(lambda: plan(True))
+    count = sum(len(v) for v in preview.deleted.values())
+    if (
+        not dry_run
+        and count
+        and not yes
+        and not typer.confirm(
+            f"Delete {count} versions of {len(preview.deleted)} keys?", default=False, err=True
+        )
+    ):
+        err.print("nothing deleted")
+        raise typer.Exit(1)
+    report = preview if dry_run or not count else run(lambda: plan(False))
+    if as_json:
+        emit_json(report.model_dump())
+        return
+    verb = "would delete" if dry_run else "deleted"
+    for name, numbers in report.deleted.items():
+        say(f"{verb} {name} versions {', '.join(map(str, numbers))}")
+    out.print(f"{verb} {count} versions, kept {report.kept}")

@@ -1,0 +1,219 @@
+"""Module-level API on the default repository (from ``PREFECT_ARTIFACTS_*`` settings)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import maintenance, models
+from .context import ArtifactContext
+from .filters import ArtifactFilter
+from .lineage import Lineage
+from .maintenance import GcReport, PruneReport, ReindexReport, VerifyReport
+from .models import ArtifactVersion
+from .repository import Repository
+from .settings import ArtifactSettings
+
+_repositories: dict[tuple[Any, ...], Repository] = {}
+_lock = threading.Lock()
+Resolver = Callable[[Any], "ArtifactSettings | None"]
+_resolvers: list[Resolver] = []
+
+
+def add_repository_resolver(resolver: Resolver) -> None:
+    """Teach :func:`get_repository` another way to name a repository: ``resolver(value)``
+    returns the settings ``value`` stands for, or None. The Prefect integration adds saved
+    ``ArtifactRepository`` blocks (by instance or name) this way."""
+    if resolver not in _resolvers:
+        _resolvers.append(resolver)
+
+
+def get_repository(repository: Any = None) -> Repository:
+    """The repository to use: a ``Repository``; else whatever a resolver recognizes (an
+    ``ArtifactRepository`` block or a saved block's name); else the block named by
+    ``PREFECT_ARTIFACTS_REPOSITORY``; else the ``PREFECT_ARTIFACTS_*`` settings. Cached per
+    process and configuration."""
+    if isinstance(repository, Repository):
+        return repository
+    settings: ArtifactSettings | None = None
+    if repository is None:
+        settings = ArtifactSettings()
+        repository = settings.repository
+    if repository is not None:
+        settings = next((s for r in _resolvers if (s := r(repository)) is not None), None)
+        if settings is None:
+            raise TypeError(
+                f"repository must be a Repository, an ArtifactRepository block or a saved "
+                f"block's name, got {repository!r}"
+                + (
+                    ""
+                    if _resolvers
+                    else " (saved blocks need the Prefect integration: `import prefect_artifacts`)"
+                )
+            )
+    assert settings is not None
+    key = (os.getpid(), settings.model_dump_json())
+    with _lock:
+        repo = _repositories.get(key)
+        if repo is None:
+            repo = _repositories[key] = Repository.from_settings(settings)
+        return repo
+
+
+def get_context(
+    repository: Repository | None = None, project: str | None = None
+) -> ArtifactContext:
+    """The artifact context for the current Prefect task or flow run (or this process)."""
+    return ArtifactContext(get_repository(repository), project)
+
+
+def _on_context(method: Any) -> Any:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return method(get_context(), *args, **kwargs)
+
+    call.__doc__ = f"{method.__doc__}\n\nLogs on ``get_context()``."
+    return call
+
+
+log_dataset = _on_context(ArtifactContext.log_dataset)
+log_model = _on_context(ArtifactContext.log_model)
+log_plot = _on_context(ArtifactContext.log_plot)
+log_artifact = _on_context(ArtifactContext.log_artifact)
+
+
+def get_artifact(
+    ref: str, *, version: int | None = None, tag: str | None = None, project: str | None = None
+) -> ArtifactVersion:
+    """The version ``ref`` names: ``"key"`` (latest), ``"key:3"`` or ``"key@prod"``.
+    Raises ArtifactNotFoundError (a LookupError) when there is none."""
+    return get_repository().get(ref, version=version, tag=tag, project=project)
+
+
+def list_artifacts(
+    query: ArtifactFilter | None = None,
+    /,
+    *,
+    key: str | None = None,
+    search: str | None = None,
+    kind: str | None = None,
+    labels: dict[str, Any] | list[str] | None = None,
+    since: datetime | timedelta | str | None = None,
+    until: datetime | timedelta | str | None = None,
+    tag: str | None = None,
+    producer: str | None = None,
+    project: str | None = None,
+    all_versions: bool = False,
+    sort: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+) -> list[ArtifactVersion]:
+    """Search: the latest version of each key (``all_versions=True``: every version), newest
+    update first. ``key`` is a name or glob, ``search`` text the key contains; ``kind`` a kind
+    ("dataset", "models", ...); ``labels`` a dict (all must match) or names that must exist;
+    ``since``/``until`` bound the last update (datetimes, or spans back from now: ``"24h"``,
+    ``timedelta(days=7)``); ``producer`` a flow name or run id; ``sort`` e.g. ``"-updated"``,
+    ``"key"``. An :class:`ArtifactFilter` works too. Invalid values raise
+    ``InvalidArgumentError`` naming the filter and the fix."""
+    return get_repository().list(
+        query,
+        key=key,
+        search=search,
+        kind=kind,
+        labels=labels,
+        since=since,
+        until=until,
+        tag=tag,
+        producer=producer,
+        project=project,
+        all_versions=all_versions or None,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def tag_artifact(ref: str, tag: str, *, project: str | None = None) -> ArtifactVersion:
+    """Point ``tag`` (e.g. ``"prod"``) at a version; a tag held by another version moves."""
+    return get_repository().tag(ref, tag, project=project)
+
+
+def untag_artifact(ref: str, tag: str | None = None, *, project: str | None = None) -> int:
+    """Remove a tag: ``untag_artifact("key@prod")``. Returns the version it pointed at."""
+    return get_repository().untag(ref, tag, project=project)
+
+
+def set_labels(
+    ref: str, labels: dict[str, Any], *, replace: bool = False, project: str | None = None
+) -> ArtifactVersion:
+    """Add or change a version's labels (``replace=True`` removes the others)."""
+    return get_repository().set_labels(ref, labels, replace=replace, project=project)
+
+
+def delete_artifact(
+    ref: str, *, data: bool = True, strategy: str | None = None, project: str | None = None
+) -> list[int]:
+    """Delete a version (``key:3``/``key@tag``) or a whole key; with ``data`` also the bytes no
+    other version uses. ``strategy``: "metadata-only", "data-optional" (default) or
+    "data-required" (MLRun's deletion strategies). Returns the deleted version numbers."""
+    return get_repository().delete(ref, data=data, strategy=strategy, project=project)
+
+
+def lineage(
+    ref: str, *, direction: str = "up", depth: int = 3, project: str | None = None
+) -> Lineage:
+    """The lineage graph of a version: ``up`` = the runs that produced it and their inputs,
+    ``down`` = the runs that consumed it and what they produced; ``depth`` artifact hops."""
+    return get_repository().lineage(ref, direction=direction, depth=depth, project=project)
+
+
+def verify(
+    ref: str | None = None, *, project: str | None = None, repository: Any = None
+) -> VerifyReport:
+    """Re-hash stored bytes against the catalog (``ref``: a key's versions or one version;
+    default: every version of every project). Reports missing and corrupt data."""
+    return maintenance.verify(get_repository(repository), ref, project=project)
+
+
+def reindex(*, project: str | None = None, repository: Any = None) -> ReindexReport:
+    """Rebuild the catalog from the manifests and journal in storage (idempotent, live-safe)."""
+    return maintenance.reindex(get_repository(repository), project=project)
+
+
+def gc(
+    *, grace: timedelta = timedelta(hours=1), dry_run: bool = False, repository: Any = None
+) -> GcReport:
+    """Remove bytes no version references (and stale temporary files) older than ``grace``."""
+    return maintenance.gc(get_repository(repository), grace=grace, dry_run=dry_run)
+
+
+def prune(
+    *,
+    key: str | None = None,
+    keep_last: int | None = None,
+    older_than: timedelta | datetime | None = None,
+    keep_tagged: bool = True,
+    project: str | None = None,
+    strategy: str = "data-optional",
+    dry_run: bool = False,
+    repository: Any = None,
+) -> PruneReport:
+    """Retention: delete versions beyond the ``keep_last`` newest and/or older than
+    ``older_than`` (tagged ones kept unless ``keep_tagged=False``; the latest always kept)."""
+    return maintenance.prune(
+        get_repository(repository),
+        key=key,
+        keep_last=keep_last,
+        older_than=older_than,
+        keep_tagged=keep_tagged,
+        project=project,
+        strategy=strategy,
+        dry_run=dry_run,
+    )
+
+
+models.set_default_repository(get_repository)

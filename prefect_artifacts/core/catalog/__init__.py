@@ -1,0 +1,224 @@
+"""The catalog: versions, tags, labels, extra data, lineage and blob references in SQL.
+
+A façade over small parts — ``database`` (engines, transactions, retries), ``migrate``
+(Alembic revisions), ``versions`` (writes), ``queries`` (reads), ``blobs``, ``outbox`` (durable
+records committed with their change) and ``restore`` (reindex). Every method is one
+transaction; rows leave as typed records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from ..filters import ArtifactFilter
+from . import blobs, migrate, outbox, queries, restore, versions
+from .database import Database
+from .records import (
+    Committed,
+    ExtraRecord,
+    LatestRecord,
+    NewVersion,
+    OutboxRecord,
+    ProjectRecord,
+    RunRecord,
+    VersionRecord,
+    from_db_time,
+    to_db_time,
+    utcnow,
+)
+from .versions import BlobsMissing
+
+__all__ = [
+    "BlobsMissing",
+    "Catalog",
+    "Committed",
+    "ExtraRecord",
+    "LatestRecord",
+    "NewVersion",
+    "OutboxRecord",
+    "ProjectRecord",
+    "RunRecord",
+    "VersionRecord",
+    "from_db_time",
+    "to_db_time",
+    "utcnow",
+]
+
+
+class Catalog:
+    """Versions and their metadata in SQL (SQLite or PostgreSQL)."""
+
+    def __init__(self, url: str, *, retry_seconds: float = 10.0, auto_upgrade: bool = True) -> None:
+        self.db = Database(
+            url,
+            retry_seconds=retry_seconds,
+            auto_upgrade=auto_upgrade,
+            prepare=migrate.ensure_current,  # create, upgrade, or refuse the schema
+        )
+
+    @property
+    def url(self) -> str:
+        return self.db.url
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    @property
+    def engine(self) -> Any:
+        return self.db.engine
+
+    def dispose(self) -> None:
+        self.db.dispose()
+
+    # -- writes --------------------------------------------------------------------------------
+    def commit(
+        self,
+        new: NewVersion,
+        run: dict[str, Any],
+        *,
+        missing: Callable[[list[str]], list[str]],
+    ) -> Committed:
+        """Insert ``new`` as the key's next version (or find identical content as its latest)."""
+        return self.db.write(
+            lambda conn: versions.commit(self.db, conn, new, run, utcnow(), missing=missing)
+        )
+
+    def add_run(self, vid: int, role: str, run: dict[str, Any], at: datetime) -> bool:
+        """Record that a run produced or consumed a version; False if already recorded."""
+        return self.db.write(lambda conn: versions.add_run(conn, vid, role, run, at))
+
+    def set_tag(self, vid: int, tag: str, at: datetime) -> int | None:
+        """Point ``tag`` at a version; returns the number of the version it left, if any."""
+        return self.db.write(lambda conn: versions.set_tag(conn, vid, tag, at))
+
+    def remove_tag(self, project: str, key: str, tag: str, at: datetime) -> int | None:
+        return self.db.write(lambda conn: versions.remove_tag(conn, project, key, tag, at))
+
+    def set_description(self, vid: int, description: str | None, at: datetime) -> None:
+        self.db.write(lambda conn: versions.set_description(conn, vid, description, at))
+
+    def set_labels(
+        self, vid: int, labels: dict[str, str], at: datetime, *, replace: bool = False
+    ) -> None:
+        self.db.write(lambda conn: versions.set_labels(conn, vid, labels, at, replace=replace))
+
+    def delete(
+        self,
+        project: str,
+        key: str,
+        version: int | None,
+        at: datetime,
+        *,
+        before_commit: Callable[[list[str]], None] | None = None,
+    ) -> tuple[list[int], list[str]]:
+        return self.db.write(
+            lambda conn: versions.delete(
+                conn, project, key, version, at, before_commit=before_commit
+            )
+        )
+
+    def release_orphan(self, digest: str, remove: Callable[[], None]) -> bool:
+        """Delete an unreferenced blob: lock its row, re-check that nothing references it,
+        ``remove()`` the bytes, drop the row — atomically against writers re-referencing it."""
+
+        def attempt(conn: Any) -> bool:
+            blobs.lock(self.db, conn, {digest: 0}, utcnow())
+            if blobs.in_use(conn, [digest]):
+                return False
+            remove()
+            conn.execute(blobs.blobs_t.delete().where(blobs.blobs_t.c.hash == digest))
+            return True
+
+        return self.db.write(attempt)
+
+    # -- reads ----------------------------------------------------------------------------------
+    def latest(self, project: str, key: str) -> LatestRecord | None:
+        return self.db.read(lambda conn: queries.latest(conn, project, key))
+
+    def find(
+        self, project: str, key: str, *, version: int | None = None, tag: str | None = None
+    ) -> VersionRecord | None:
+        """The full record of one version: by number, by tag, or the latest."""
+
+        def read(conn: Any) -> VersionRecord | None:
+            vid = queries.find_id(conn, project, key, version=version, tag=tag)
+            return queries.records(conn, [vid], details=True)[0] if vid is not None else None
+
+        return self.db.read(read)
+
+    def by_ids(self, vids: list[int], *, details: bool = False) -> list[VersionRecord]:
+        return self.db.read(lambda conn: queries.records(conn, vids, details=details))
+
+    def versions_of(self, project: str, key: str) -> list[VersionRecord]:
+        """Every version of a key, newest first, without previews and statistics."""
+        return self.db.read(
+            lambda conn: queries.records(
+                conn, queries.versions_of(conn, project, key), details=False
+            )
+        )
+
+    def search(self, f: ArtifactFilter) -> list[VersionRecord]:
+        """The versions ``f`` selects (``f.project`` must be resolved: a name or ``*``)."""
+        return self.db.read(
+            lambda conn: queries.records(
+                conn, queries.search(conn, f, dialect=self.dialect), details=False
+            )
+        )
+
+    def count(self, f: ArtifactFilter) -> int:
+        return self.db.read(lambda conn: queries.count(conn, f, dialect=self.dialect))
+
+    def runs(self, vid: int, role: str) -> list[RunRecord]:
+        return self.db.read(lambda conn: queries.runs(conn, vid, role))
+
+    def run_versions(self, run_ids: list[str], role: str) -> list[int]:
+        return self.db.read(lambda conn: queries.run_versions(conn, run_ids, role))
+
+    def version_with_hash(self, digest: str) -> int | None:
+        return self.db.read(lambda conn: queries.version_with_hash(conn, digest))
+
+    def referenced_hashes(self) -> set[str]:
+        return self.db.read(queries.referenced_hashes)
+
+    def projects(self) -> list[ProjectRecord]:
+        return self.db.read(queries.projects)
+
+    def project_exists(self, project: str) -> bool:
+        return self.db.read(lambda conn: queries.project_exists(conn, project))
+
+    # -- the outbox and reindex ------------------------------------------------------------------
+    def pending(self, limit: int = 500) -> list[OutboxRecord]:
+        """Durable records committed but not yet written to storage, oldest first."""
+        return self.db.read(lambda conn: outbox.pending(conn, limit))
+
+    def written(self, ids: list[int]) -> None:
+        """Forget outbox records once storage holds them."""
+        self.db.write(lambda conn: outbox.done(conn, ids))
+
+    def restore(self, items: list[dict[str, Any]], batch: int = 200) -> dict[str, int]:
+        """Insert what the catalog lacks from folded storage records, a batch of keys per
+        transaction; returns counts of what was restored."""
+        totals = {"versions": 0, "tags": 0, "runs": 0, "conflicts": 0}
+        for start in range(0, len(items), batch):
+            chunk = items[start : start + batch]
+            for counts in self.db.write(
+                lambda conn, chunk=chunk: [restore.restore_key(self.db, conn, i) for i in chunk]
+            ):
+                for name, value in counts.items():
+                    totals[name] += value
+        return totals
+
+    # -- schema ---------------------------------------------------------------------------------
+    def revision(self) -> tuple[str | None, str]:
+        """(the catalog's schema revision, the newest this release knows)."""
+        with self.db.connect(write=False) as conn:
+            return migrate.current(conn), migrate.head()
+
+    def upgrade(self) -> tuple[str | None, str | None]:
+        """Upgrade the schema to the newest revision; returns (before, after)."""
+        before_after = self.db.retry(lambda: migrate.upgrade(self.db))
+        self.db._ready = True
+        return before_after

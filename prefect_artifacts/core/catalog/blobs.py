@@ -1,0 +1,54 @@
+"""Blob rows: the lock that keeps a delete of shared bytes from stranding a concurrent log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from .database import Database
+from .schema import blobs_t, extras_t, versions_t
+
+
+def lock(db: Database, conn: Connection, blobs: dict[str, int], now: datetime) -> None:
+    """Create missing blob rows and lock them for this transaction."""
+    if not blobs:
+        return
+    conn.execute(
+        db.insert(blobs_t).on_conflict_do_nothing(index_elements=["hash"]),
+        [{"hash": h, "size": s, "created_at": now} for h, s in sorted(blobs.items())],
+    )
+    conn.execute(
+        sa.select(blobs_t.c.hash).where(blobs_t.c.hash.in_(sorted(blobs))).with_for_update()
+    ).all()
+
+
+def in_use(conn: Connection, hashes: list[str]) -> set[str]:
+    """Which of ``hashes`` a version or an extra-data item still references."""
+    used = set(
+        conn.execute(
+            sa.select(versions_t.c.hash).where(versions_t.c.hash.in_(hashes)).distinct()
+        ).scalars()
+    )
+    return used | set(
+        conn.execute(
+            sa.select(extras_t.c.hash).where(extras_t.c.hash.in_(hashes)).distinct()
+        ).scalars()
+    )
+
+
+def release(conn: Connection, hashes: Iterable[str]) -> list[str]:
+    """Lock the rows of ``hashes``, drop those nothing references, and return them."""
+    hashes = sorted(hashes)
+    if not hashes:
+        return []
+    conn.execute(
+        sa.select(blobs_t.c.hash).where(blobs_t.c.hash.in_(hashes)).with_for_update()
+    ).all()
+    used = in_use(conn, hashes)
+    free = [h for h in hashes if h not in used]
+    if free:
+        conn.execute(blobs_t.delete().where(blobs_t.c.hash.in_(free)))
+    return free

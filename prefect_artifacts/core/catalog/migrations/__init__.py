@@ -1,0 +1,1 @@
+"""Alembic revisions of the catalog schema (run by ``catalog.migrate``, not by an env.py)."""

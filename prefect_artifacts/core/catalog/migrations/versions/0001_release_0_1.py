@@ -1,0 +1,150 @@
+"""Release 0.1: the schema the first release created with ``create_all``.
+
+A catalog made by release 0.1 has these tables and no revision table; opening it stamps this
+revision and upgrades from here.
+
+Revision ID: 0001
+Revises:
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+metadata = sa.MetaData()
+
+keys_t = sa.Table(
+    "artifact_keys",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("project", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("last_version", sa.Integer, nullable=False),
+    sa.Column("latest_id", ID, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("project", "key", name="uq_artifact_keys"),
+    sa.Index("ix_artifact_keys_updated", "project", "updated_at"),
+    sa.Index("ix_artifact_keys_kind", "project", "kind", "updated_at"),
+    sa.Index("ix_artifact_keys_latest", "latest_id"),
+)
+
+versions_t = sa.Table(
+    "artifact_versions",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("uid", sa.String(32), nullable=False, unique=True),
+    sa.Column("project", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("materializer", sa.String(255), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("fingerprint", sa.String(64)),
+    sa.Column("meta_digest", sa.String(64), nullable=False),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("owner", sa.String(128)),
+    sa.Column("flow_name", sa.String(255)),
+    sa.Column("flow_run_id", sa.String(36)),
+    sa.Column("task_run_id", sa.String(36)),
+    sa.Column("producer", sa.JSON, nullable=False),
+    sa.Column("meta", sa.JSON, nullable=False),
+    sa.Column("details", sa.JSON),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("project", "key", "version", name="uq_artifact_versions"),
+    sa.Index("ix_artifact_versions_updated", "project", "updated_at"),
+    sa.Index("ix_artifact_versions_hash", "hash"),
+    sa.Index("ix_artifact_versions_flow_run", "flow_run_id"),
+    sa.Index("ix_artifact_versions_task_run", "task_run_id"),
+    sa.Index("ix_artifact_versions_flow", "project", "flow_name"),
+)
+
+tags_t = sa.Table(
+    "artifact_tags",
+    metadata,
+    sa.Column("project", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("tag", sa.String(64), nullable=False),
+    sa.Column(
+        "version_id", ID, sa.ForeignKey("artifact_versions.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.PrimaryKeyConstraint("project", "key", "tag"),
+    sa.Index("ix_artifact_tags_version", "version_id"),
+    sa.Index("ix_artifact_tags_tag", "project", "tag"),
+)
+
+labels_t = sa.Table(
+    "artifact_labels",
+    metadata,
+    sa.Column(
+        "version_id", ID, sa.ForeignKey("artifact_versions.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("value", sa.String(256), nullable=False),
+    sa.PrimaryKeyConstraint("version_id", "name"),
+    sa.Index("ix_artifact_labels_name_value", "name", "value", "version_id"),
+)
+
+extras_t = sa.Table(
+    "artifact_extras",
+    metadata,
+    sa.Column(
+        "version_id", ID, sa.ForeignKey("artifact_versions.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("filename", sa.String(255)),
+    sa.Column("artifact", sa.String(300)),
+    sa.PrimaryKeyConstraint("version_id", "name"),
+    sa.Index("ix_artifact_extras_hash", "hash"),
+)
+
+lineage_t = sa.Table(
+    "artifact_lineage",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column(
+        "version_id", ID, sa.ForeignKey("artifact_versions.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("role", sa.String(10), nullable=False),
+    sa.Column("flow_name", sa.String(255)),
+    sa.Column("flow_run_id", sa.String(36)),
+    sa.Column("flow_run_name", sa.String(255)),
+    sa.Column("task_run_id", sa.String(36)),
+    sa.Column("task_run_name", sa.String(255)),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Index("ix_artifact_lineage_version", "version_id", "role"),
+    sa.Index("ix_artifact_lineage_flow_run", "flow_run_id"),
+    sa.Index("ix_artifact_lineage_task_run", "task_run_id"),
+)
+
+blobs_t = sa.Table(
+    "artifact_blobs",
+    metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+
+def upgrade() -> None:
+    metadata.create_all(op.get_bind())
+
+
+def downgrade() -> None:
+    metadata.drop_all(op.get_bind())

@@ -1,0 +1,68 @@
+"""Durable records (manifests, journal entries) written in the same transaction as the change
+they describe, and drained to storage after the commit.
+
+A journal entry carries the key's sequence number, so ``reindex`` replays a key's changes in the
+order they committed whatever the writers' clocks said.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from .. import layout
+from .records import OutboxRecord, VersionRecord, utcnow
+from .schema import keys_t, outbox_t
+
+MANIFEST_FORMAT = 1
+
+
+def next_seq(conn: Connection, key_id: int) -> int:
+    """The key's next sequence number (the caller holds the key row's lock)."""
+    conn.execute(keys_t.update().where(keys_t.c.id == key_id).values(seq=keys_t.c.seq + 1))
+    return conn.execute(sa.select(keys_t.c.seq).where(keys_t.c.id == key_id)).scalar_one()
+
+
+def manifest(conn: Connection, record: VersionRecord, seq: int) -> None:
+    """Queue the version's manifest: its full metadata, for reindex."""
+    document = {"manifest": MANIFEST_FORMAT, "seq": seq, **record.document()}
+    enqueue(conn, layout.manifest(record.project, record.key, record.version), document)
+
+
+def remove_manifest(conn: Connection, project: str, key: str, version: int) -> None:
+    enqueue(conn, layout.manifest(project, key, version), None)
+
+
+def journal(
+    conn: Connection,
+    op: str,
+    project: str,
+    key: str,
+    at: datetime,
+    seq: int | None = None,
+    **fields: Any,
+) -> None:
+    """Queue a journal entry for a change (tag, untag, labels, description, producer, consumer,
+    delete) at the time ``at`` the catalog recorded for it."""
+    aware = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    entry = {"at": aware.isoformat(), "project": project, "op": op, "key": key, **fields}
+    if seq is not None:
+        entry["seq"] = seq
+    enqueue(conn, layout.journal(project, aware), entry)
+
+
+def enqueue(conn: Connection, path: str, document: dict[str, Any] | None) -> None:
+    conn.execute(outbox_t.insert().values(path=path, document=document, created_at=utcnow()))
+
+
+def pending(conn: Connection, limit: int = 500) -> list[OutboxRecord]:
+    rows = conn.execute(sa.select(outbox_t).order_by(outbox_t.c.id).limit(limit))
+    return [OutboxRecord(r.id, r.path, r.document) for r in rows]
+
+
+def done(conn: Connection, ids: list[int]) -> None:
+    if ids:
+        conn.execute(outbox_t.delete().where(outbox_t.c.id.in_(ids)))

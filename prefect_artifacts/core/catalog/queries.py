@@ -1,0 +1,302 @@
+"""Reads: one version, lists by the shared filter, lineage runs, projects."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..filters import ArtifactFilter
+from ..materializers.base import TYPED_KINDS
+from .records import (
+    ExtraRecord,
+    LatestRecord,
+    ProjectRecord,
+    RunRecord,
+    VersionRecord,
+    from_db_time,
+    to_db_time,
+)
+from .schema import (
+    VERSION_COLUMNS,
+    extras_t,
+    keys_t,
+    labels_t,
+    lineage_t,
+    tags_t,
+    versions_t,
+)
+
+
+def latest(conn: Connection, project: str, key: str) -> LatestRecord | None:
+    v = versions_t.c
+    row = conn.execute(
+        sa.select(v.id, v.version, v.hash, v.fingerprint, v.meta_digest)
+        .select_from(keys_t.join(versions_t, v.id == keys_t.c.latest_id))
+        .where(keys_t.c.project == project, keys_t.c.key == key)
+    ).first()
+    return LatestRecord(*row) if row else None
+
+
+def find_id(
+    conn: Connection, project: str, key: str, *, version: int | None, tag: str | None
+) -> int | None:
+    """The row id of one version: by number, by tag, or the latest."""
+    if tag is not None:
+        query = sa.select(tags_t.c.version_id).where(
+            tags_t.c.project == project, tags_t.c.key == key, tags_t.c.tag == tag
+        )
+    elif version is not None:
+        query = sa.select(versions_t.c.id).where(
+            versions_t.c.project == project,
+            versions_t.c.key == key,
+            versions_t.c.version == version,
+        )
+    else:
+        query = sa.select(keys_t.c.latest_id).where(
+            keys_t.c.project == project, keys_t.c.key == key
+        )
+    return conn.execute(query).scalar()
+
+
+def records(conn: Connection, vids: list[int], *, details: bool) -> list[VersionRecord]:
+    """Full records for version ids (in the given order), labels, tags and extras included;
+    ``details`` adds the large per-version metadata (previews, statistics)."""
+    if not vids:
+        return []
+    columns = [*VERSION_COLUMNS, versions_t.c.details] if details else VERSION_COLUMNS
+    rows: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(vids, 500):
+        for row in conn.execute(sa.select(*columns).where(versions_t.c.id.in_(chunk))):
+            record = dict(row._mapping)
+            record.setdefault("details", None)
+            record.update(
+                labels={},
+                tags=[],
+                extras=[],
+                created_at=from_db_time(record["created_at"]),
+                updated_at=from_db_time(record["updated_at"]),
+            )
+            rows[record["id"]] = record
+        for vid, name, value in conn.execute(
+            sa.select(labels_t.c.version_id, labels_t.c.name, labels_t.c.value).where(
+                labels_t.c.version_id.in_(chunk)
+            )
+        ):
+            rows[vid]["labels"][name] = value
+        for vid, tag in conn.execute(
+            sa.select(tags_t.c.version_id, tags_t.c.tag).where(tags_t.c.version_id.in_(chunk))
+        ):
+            rows[vid]["tags"].append(tag)
+        for extra in conn.execute(sa.select(extras_t).where(extras_t.c.version_id.in_(chunk))):
+            fields = dict(extra._mapping)
+            rows[fields.pop("version_id")]["extras"].append(ExtraRecord(**fields))
+    for record in rows.values():
+        record["tags"].sort()
+    return [VersionRecord(**rows[vid]) for vid in vids if vid in rows]
+
+
+def versions_of(conn: Connection, project: str, key: str) -> list[int]:
+    """Row ids of every version of a key, newest first."""
+    return list(
+        conn.execute(
+            sa.select(versions_t.c.id)
+            .where(versions_t.c.project == project, versions_t.c.key == key)
+            .order_by(versions_t.c.version.desc())
+        ).scalars()
+    )
+
+
+# -- search ---------------------------------------------------------------------------------------
+def search(conn: Connection, f: ArtifactFilter, *, dialect: str) -> list[int]:
+    """Row ids of the versions ``f`` selects, in its order, within its limit and offset."""
+    stmt = _where(sa.select(versions_t.c.id), f, dialect).order_by(*_order(f))
+    if f.limit is not None:
+        stmt = stmt.limit(f.limit)
+    if f.offset:
+        stmt = stmt.offset(f.offset)
+    return list(conn.execute(stmt).scalars())
+
+
+def count(conn: Connection, f: ArtifactFilter, *, dialect: str) -> int:
+    return conn.execute(_where(sa.select(sa.func.count()), f, dialect)).scalar_one()
+
+
+def _order(f: ArtifactFilter) -> list[Any]:
+    v = versions_t.c
+    latest = f.latest_only
+    column = {
+        "updated": keys_t.c.updated_at if latest else v.updated_at,
+        "created": v.created_at,
+        "key": v.key,
+        "version": v.version,
+        "kind": keys_t.c.kind if latest else v.kind,
+        "size": v.size,
+        "owner": v.owner,
+        "producer": v.flow_name,
+    }[f.sort_key]
+    tiebreak = keys_t.c.id if latest and f.sort_key == "updated" else v.id
+    if f.descending:
+        return [column.desc(), tiebreak.desc()]
+    return [column.asc(), tiebreak.asc()]
+
+
+def _where(stmt: sa.Select, f: ArtifactFilter, dialect: str) -> sa.Select:
+    v = versions_t.c
+    latest = f.latest_only
+    if f.tag:
+        stmt = stmt.select_from(versions_t.join(tags_t, tags_t.c.version_id == v.id)).where(
+            tags_t.c.tag == f.tag
+        )
+    elif latest:
+        stmt = stmt.select_from(keys_t.join(versions_t, v.id == keys_t.c.latest_id))
+    else:
+        stmt = stmt.select_from(versions_t)
+    updated = keys_t.c.updated_at if latest else v.updated_at
+    if f.project not in (None, "*"):
+        stmt = stmt.where((keys_t.c.project if latest else v.project) == f.project)
+    if f.key:
+        stmt = stmt.where(_key_match(f.key, dialect))
+    if f.search:
+        stmt = stmt.where(v.key.ilike(f"%{_like_escape(f.search)}%", escape="\\"))
+    kind = keys_t.c.kind if latest else v.kind
+    if f.kind == "other":
+        stmt = stmt.where(kind.not_in(TYPED_KINDS))
+    elif f.kind:
+        stmt = stmt.where(kind == f.kind)
+    for name, value in f.label_values.items():
+        stmt = stmt.where(
+            sa.exists().where(
+                labels_t.c.version_id == v.id, labels_t.c.name == name, labels_t.c.value == value
+            )
+        )
+    for name in f.label_names:
+        stmt = stmt.where(sa.exists().where(labels_t.c.version_id == v.id, labels_t.c.name == name))
+    if f.since is not None:
+        stmt = stmt.where(updated >= to_db_time(f.since))
+    if f.until is not None:
+        stmt = stmt.where(updated <= to_db_time(f.until))
+    if f.producer:
+        stmt = stmt.where(
+            sa.or_(
+                v.flow_name == f.producer, v.flow_run_id == f.producer, v.task_run_id == f.producer
+            )
+        )
+    return stmt
+
+
+def _key_match(pattern: str, dialect: str) -> Any:
+    """A key name matches exactly; a glob (``*``, ``?``, ``[ab]``) case-insensitively."""
+    key = versions_t.c.key
+    if "[" in pattern and dialect == "sqlite":  # SQLite's own GLOB: no backtracking
+        return sa.func.lower(key).op("GLOB")(pattern.lower().replace("[!", "[^"))
+    if "[" in pattern:
+        return key.regexp_match(_glob_to_regex(pattern), flags="i")
+    if "*" in pattern or "?" in pattern:
+        return key.ilike(_like_escape(pattern).replace("*", "%").replace("?", "_"), escape="\\")
+    return key == pattern
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _glob_to_regex(pattern: str) -> str:
+    """A glob with ``[...]`` classes as an anchored regular expression."""
+    out, i = ["^"], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        end = pattern.find("]", i + 2) if ch == "[" else -1
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif end != -1:
+            body = pattern[i + 1 : end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out) + "$"
+
+
+# -- lineage, blobs, projects ----------------------------------------------------------------------
+def runs(conn: Connection, vid: int, role: str) -> list[RunRecord]:
+    """The runs that produced or consumed a version, oldest first."""
+    query = (
+        sa.select(
+            lineage_t.c.role,
+            versions_t.c.project,
+            versions_t.c.key,
+            versions_t.c.version,
+            lineage_t.c.flow_name,
+            lineage_t.c.flow_run_id,
+            lineage_t.c.flow_run_name,
+            lineage_t.c.task_run_id,
+            lineage_t.c.task_run_name,
+            lineage_t.c.at,
+        )
+        .join(versions_t, versions_t.c.id == lineage_t.c.version_id)
+        .where(lineage_t.c.version_id == vid, lineage_t.c.role == role)
+        .order_by(lineage_t.c.at, lineage_t.c.id)
+    )
+    return [RunRecord(**{**r._mapping, "at": from_db_time(r.at)}) for r in conn.execute(query)]
+
+
+def run_versions(conn: Connection, run_ids: list[str], role: str) -> list[int]:
+    """Version ids that runs (task run or flow-level run ids) produced or consumed."""
+    if not run_ids:
+        return []
+    by_task = lineage_t.c.task_run_id.in_(run_ids)
+    by_flow = sa.and_(lineage_t.c.flow_run_id.in_(run_ids), lineage_t.c.task_run_id.is_(None))
+    query = (
+        sa.select(lineage_t.c.version_id)
+        .where(lineage_t.c.role == role, sa.or_(by_task, by_flow))
+        .distinct()
+    )
+    return sorted(conn.execute(query).scalars())
+
+
+def version_with_hash(conn: Connection, digest: str) -> int | None:
+    return conn.execute(
+        sa.select(versions_t.c.id)
+        .where(versions_t.c.hash == digest)
+        .order_by(versions_t.c.id)
+        .limit(1)
+    ).scalar()
+
+
+def referenced_hashes(conn: Connection) -> set[str]:
+    return set(conn.execute(sa.select(versions_t.c.hash).distinct()).scalars()) | set(
+        conn.execute(sa.select(extras_t.c.hash).distinct()).scalars()
+    )
+
+
+def projects(conn: Connection) -> list[ProjectRecord]:
+    query = (
+        sa.select(
+            keys_t.c.project,
+            sa.func.count().label("keys"),
+            sa.func.max(keys_t.c.updated_at).label("updated_at"),
+        )
+        .where(keys_t.c.latest_id.is_not(None))
+        .group_by(keys_t.c.project)
+        .order_by(keys_t.c.project)
+    )
+    return [
+        ProjectRecord(r.project, r.keys, from_db_time(r.updated_at)) for r in conn.execute(query)
+    ]
+
+
+def project_exists(conn: Connection, project: str) -> bool:
+    query = sa.select(keys_t.c.id).where(keys_t.c.project == project).limit(1)
+    return conn.execute(query).first() is not None
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,151 @@
+"""What goes into the catalog and what comes out of it: typed records, never raw rows.
+
+Times are naive UTC inside the database and aware UTC in records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def to_db_time(value: datetime) -> datetime:
+    """Aware → naive UTC; naive values are taken as local time, as ``datetime.now()`` gives."""
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def from_db_time(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class ExtraRecord:
+    name: str
+    hash: str
+    size: int
+    source: str  # "bytes" | "file" | "artifact" | "url"
+    filename: str | None = None
+    artifact: str | None = None
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One version row with its labels, tags and extra data."""
+
+    id: int
+    uid: str
+    project: str
+    key: str
+    version: int
+    kind: str
+    format: str
+    materializer: str
+    hash: str
+    size: int
+    fingerprint: str | None
+    meta_digest: str
+    filename: str
+    content_type: str
+    description: str | None
+    owner: str | None
+    flow_name: str | None
+    flow_run_id: str | None
+    task_run_id: str | None
+    producer: dict[str, Any]
+    meta: dict[str, Any]
+    details: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    labels: dict[str, str] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    extras: list[ExtraRecord] = field(default_factory=list)
+
+    def document(self) -> dict[str, Any]:
+        """Everything but the row id, JSON-ready (the manifest's content)."""
+        out = asdict(self)
+        del out["id"]
+        out["created_at"] = self.created_at.isoformat()
+        out["updated_at"] = self.updated_at.isoformat()
+        return out
+
+
+@dataclass(frozen=True)
+class LatestRecord:
+    """The identity of a key's latest version (what the identical-content check compares)."""
+
+    id: int
+    version: int
+    hash: str
+    fingerprint: str | None
+    meta_digest: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run that produced or consumed a version."""
+
+    role: str  # "producer" | "consumer"
+    project: str
+    key: str
+    version: int
+    flow_name: str | None
+    flow_run_id: str | None
+    flow_run_name: str | None
+    task_run_id: str | None
+    task_run_name: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    project: str
+    keys: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    id: int
+    path: str
+    document: dict[str, Any] | None
+
+
+@dataclass
+class NewVersion:
+    """Everything the catalog stores for a version, minus what it allocates."""
+
+    uid: str
+    project: str
+    key: str
+    kind: str
+    format: str
+    materializer: str
+    hash: str
+    size: int
+    fingerprint: str | None
+    meta_digest: str
+    filename: str
+    content_type: str
+    description: str | None
+    owner: str | None
+    producer: dict[str, Any]
+    meta: dict[str, Any]
+    details: dict[str, Any] | None
+    labels: dict[str, str]
+    extras: list[ExtraRecord]
+    tag: str | None = None
+    blobs: dict[str, int] = field(default_factory=dict)  # hash → size of every referenced blob
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What a commit did: the version row, whether it is new, and the time it recorded."""
+
+    id: int
+    created: bool
+    at: datetime | None  # None: nothing was recorded (identical content, run already known)

@@ -1,0 +1,347 @@
+"""Writes: allocate and insert versions, record runs, move tags, change labels and descriptions,
+delete. Each runs inside the caller's transaction, locks the key row first (so one key's changes
+are serialized and sequenced) and queues its durable record in the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..faults import fault_point
+from ..models import RUN_FIELDS
+from . import blobs, outbox, queries
+from .database import Database
+from .records import Committed, NewVersion
+from .schema import (
+    extras_t,
+    keys_t,
+    labels_t,
+    lineage_t,
+    tags_t,
+    versions_t,
+)
+
+NEW_FIELDS = (
+    "uid",
+    "project",
+    "key",
+    "kind",
+    "format",
+    "materializer",
+    "hash",
+    "size",
+    "fingerprint",
+    "meta_digest",
+    "filename",
+    "content_type",
+    "description",
+    "owner",
+    "producer",
+    "meta",
+    "details",
+)
+
+
+class BlobsMissing(Exception):
+    """Raised inside a commit when referenced bytes vanished (a concurrent delete)."""
+
+    def __init__(self, hashes: list[str]) -> None:
+        super().__init__(", ".join(hashes))
+        self.hashes = hashes
+
+
+def lock_key(
+    db: Database, conn: Connection, project: str, key: str, kind: str, now: datetime
+) -> Any:
+    """The key's row, created if new, locked for this transaction."""
+    conn.execute(
+        db.insert(keys_t)
+        .values(project=project, key=key, kind=kind, last_version=0, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["project", "key"])
+    )
+    return conn.execute(
+        sa.select(keys_t).where(keys_t.c.project == project, keys_t.c.key == key).with_for_update()
+    ).one()
+
+
+def _locked_key_of(conn: Connection, vid: int) -> tuple[Any, Any]:
+    """(the version's row, its key's row locked): for changes to an existing version."""
+    version = conn.execute(
+        sa.select(versions_t.c.project, versions_t.c.key, versions_t.c.version).where(
+            versions_t.c.id == vid
+        )
+    ).one()
+    key_row = conn.execute(
+        sa.select(keys_t)
+        .where(keys_t.c.project == version.project, keys_t.c.key == version.key)
+        .with_for_update()
+    ).one()
+    return version, key_row
+
+
+def commit(
+    db: Database,
+    conn: Connection,
+    new: NewVersion,
+    run: dict[str, Any],
+    now: datetime,
+    *,
+    missing: Callable[[list[str]], list[str]],
+) -> Committed:
+    """Insert ``new`` as the key's next version, or return the latest version when its content
+    is identical. ``missing(hashes)`` reports referenced bytes absent from storage (checked
+    with the blob rows locked); any absent aborts with BlobsMissing."""
+    key_row = lock_key(db, conn, new.project, new.key, new.kind, now)
+    if key_row.latest_id is not None:
+        latest = conn.execute(
+            sa.select(versions_t.c.hash, versions_t.c.meta_digest).where(
+                versions_t.c.id == key_row.latest_id
+            )
+        ).one()
+        if (latest.hash, latest.meta_digest) == (new.hash, new.meta_digest):
+            added = add_run(conn, key_row.latest_id, "producer", run, now)
+            return Committed(key_row.latest_id, False, now if added else None)
+    blobs.lock(db, conn, new.blobs, now)
+    absent = missing(sorted(new.blobs))
+    if absent:
+        raise BlobsMissing(absent)
+    number = key_row.last_version + 1
+    row = {name: getattr(new, name) for name in NEW_FIELDS}
+    row.update(
+        version=number,
+        created_at=now,
+        updated_at=now,
+        flow_name=run.get("flow_name"),
+        flow_run_id=run.get("flow_run_id"),
+        task_run_id=run.get("task_run_id"),
+    )
+    vid = conn.execute(versions_t.insert().values(**row).returning(versions_t.c.id)).scalar_one()
+    if new.labels:
+        conn.execute(
+            labels_t.insert(),
+            [{"version_id": vid, "name": k, "value": v} for k, v in new.labels.items()],
+        )
+    if new.extras:
+        conn.execute(extras_t.insert(), [{"version_id": vid, **vars(e)} for e in new.extras])
+    _insert_run(conn, vid, "producer", run, now)
+    conn.execute(
+        keys_t.update()
+        .where(keys_t.c.id == key_row.id)
+        .values(last_version=number, latest_id=vid, kind=new.kind, updated_at=now)
+    )
+    if new.tag:
+        _move_tag(conn, new.project, new.key, new.tag, vid, now)
+    seq = outbox.next_seq(conn, key_row.id)
+    outbox.manifest(conn, queries.records(conn, [vid], details=True)[0], seq)
+    fault_point("before-commit")
+    return Committed(vid, True, now)
+
+
+def add_run(conn: Connection, vid: int, role: str, run: dict[str, Any], at: datetime) -> bool:
+    """Record that a run produced or consumed a version (journaled); False if already known."""
+    if not _insert_run(conn, vid, role, run, at):
+        return False
+    version = conn.execute(
+        sa.select(versions_t.c.project, versions_t.c.key, versions_t.c.version).where(
+            versions_t.c.id == vid
+        )
+    ).one()
+    outbox.journal(
+        conn,
+        role,
+        version.project,
+        version.key,
+        at,
+        version=version.version,
+        **{f: run.get(f) for f in RUN_FIELDS},
+    )
+    return True
+
+
+def _insert_run(conn: Connection, vid: int, role: str, run: dict[str, Any], at: datetime) -> bool:
+    if not (run.get("flow_run_id") or run.get("task_run_id")):
+        return False
+    same = sa.and_(
+        lineage_t.c.version_id == vid,
+        lineage_t.c.role == role,
+        _same(lineage_t.c.flow_run_id, run.get("flow_run_id")),
+        _same(lineage_t.c.task_run_id, run.get("task_run_id")),
+    )
+    if conn.execute(sa.select(lineage_t.c.id).where(same).limit(1)).first():
+        return False
+    conn.execute(
+        lineage_t.insert().values(
+            version_id=vid, role=role, at=at, **{f: run.get(f) for f in RUN_FIELDS}
+        )
+    )
+    return True
+
+
+def _same(column: Any, value: str | None) -> Any:
+    return column == value if value else column.is_(None)
+
+
+def set_tag(conn: Connection, vid: int, tag: str, at: datetime) -> int | None:
+    """Point ``tag`` at the version; returns the version number it left (None: it was new or
+    already there)."""
+    version, key_row = _locked_key_of(conn, vid)
+    previous = _move_tag(conn, version.project, version.key, tag, vid, at)
+    if previous is not False:
+        seq = outbox.next_seq(conn, key_row.id)
+        outbox.journal(
+            conn, "tag", version.project, version.key, at, seq, version=version.version, tag=tag
+        )
+    return previous or None
+
+
+def _move_tag(
+    conn: Connection, project: str, key: str, tag: str, vid: int, now: datetime
+) -> int | bool | None:
+    """Returns False when the tag already pointed at ``vid``, else the number it left (or
+    None when the tag is new)."""
+    where = (tags_t.c.project == project, tags_t.c.key == key, tags_t.c.tag == tag)
+    previous = conn.execute(
+        sa.select(tags_t.c.version_id, versions_t.c.version)
+        .join(versions_t, versions_t.c.id == tags_t.c.version_id)
+        .where(*where)
+    ).first()
+    if previous is not None and previous.version_id == vid:
+        return False
+    if previous is not None:
+        conn.execute(tags_t.update().where(*where).values(version_id=vid))
+    else:
+        conn.execute(tags_t.insert().values(project=project, key=key, tag=tag, version_id=vid))
+    touch(conn, project, key, [vid] if previous is None else [vid, previous.version_id], now)
+    return previous.version if previous is not None else None
+
+
+def remove_tag(conn: Connection, project: str, key: str, tag: str, at: datetime) -> int | None:
+    """Drop a tag; returns the version number it pointed at, or None."""
+    key_row = conn.execute(
+        sa.select(keys_t).where(keys_t.c.project == project, keys_t.c.key == key).with_for_update()
+    ).first()
+    where = (tags_t.c.project == project, tags_t.c.key == key, tags_t.c.tag == tag)
+    row = conn.execute(
+        sa.select(tags_t.c.version_id, versions_t.c.version)
+        .join(versions_t, versions_t.c.id == tags_t.c.version_id)
+        .where(*where)
+    ).first()
+    if row is None or key_row is None:
+        return None
+    conn.execute(tags_t.delete().where(*where))
+    touch(conn, project, key, [row.version_id], at)
+    outbox.journal(conn, "untag", project, key, at, outbox.next_seq(conn, key_row.id), tag=tag)
+    return row.version
+
+
+def set_description(conn: Connection, vid: int, description: str | None, at: datetime) -> None:
+    version, key_row = _locked_key_of(conn, vid)
+    conn.execute(versions_t.update().where(versions_t.c.id == vid).values(description=description))
+    touch(conn, version.project, version.key, [vid], at)
+    outbox.journal(
+        conn,
+        "description",
+        version.project,
+        version.key,
+        at,
+        outbox.next_seq(conn, key_row.id),
+        version=version.version,
+        description=description,
+    )
+
+
+def set_labels(
+    conn: Connection, vid: int, labels: dict[str, str], at: datetime, *, replace: bool
+) -> None:
+    version, key_row = _locked_key_of(conn, vid)
+    if replace:
+        conn.execute(labels_t.delete().where(labels_t.c.version_id == vid))
+    else:
+        conn.execute(
+            labels_t.delete().where(labels_t.c.version_id == vid, labels_t.c.name.in_(list(labels)))
+        )
+    if labels:
+        conn.execute(
+            labels_t.insert(),
+            [{"version_id": vid, "name": k, "value": v} for k, v in labels.items()],
+        )
+    touch(conn, version.project, version.key, [vid], at)
+    outbox.journal(
+        conn,
+        "labels",
+        version.project,
+        version.key,
+        at,
+        outbox.next_seq(conn, key_row.id),
+        version=version.version,
+        labels=labels,
+        replace=replace,
+    )
+
+
+def delete(
+    conn: Connection,
+    project: str,
+    key: str,
+    version: int | None,
+    at: datetime,
+    *,
+    before_commit: Callable[[list[str]], None] | None = None,
+) -> tuple[list[int], list[str]]:
+    """Delete one version or the whole key. Returns the deleted version numbers and the hashes
+    no version references any more (their blob rows are gone; remove the bytes).
+    ``before_commit(hashes)`` runs inside the transaction with those blobs locked: if it raises,
+    nothing is deleted."""
+    key_row = conn.execute(  # a concurrent commit of this key waits, and we wait for it
+        sa.select(keys_t).where(keys_t.c.project == project, keys_t.c.key == key).with_for_update()
+    ).first()
+    where = [versions_t.c.project == project, versions_t.c.key == key]
+    if version is not None:
+        where.append(versions_t.c.version == version)
+    rows = conn.execute(
+        sa.select(versions_t.c.id, versions_t.c.version, versions_t.c.hash).where(*where)
+    ).all()
+    if not rows or key_row is None:
+        return [], []
+    vids = [r.id for r in rows]
+    hashes = {r.hash for r in rows} | set(
+        conn.execute(sa.select(extras_t.c.hash).where(extras_t.c.version_id.in_(vids))).scalars()
+    )
+    for table in (tags_t, labels_t, extras_t, lineage_t):
+        conn.execute(table.delete().where(table.c.version_id.in_(vids)))
+    conn.execute(versions_t.delete().where(versions_t.c.id.in_(vids)))
+    latest = conn.execute(
+        sa.select(versions_t.c.id)
+        .where(versions_t.c.project == project, versions_t.c.key == key)
+        .order_by(versions_t.c.version.desc())
+        .limit(1)
+    ).scalar()
+    conn.execute(
+        keys_t.update().where(keys_t.c.id == key_row.id).values(latest_id=latest, updated_at=at)
+    )
+    numbers = sorted(r.version for r in rows)
+    outbox.journal(
+        conn, "delete", project, key, at, outbox.next_seq(conn, key_row.id), versions=numbers
+    )
+    for number in numbers:
+        outbox.remove_manifest(conn, project, key, number)
+    free = blobs.release(conn, hashes)
+    if before_commit is not None:
+        before_commit(free)
+    fault_point("delete-before-commit")
+    return numbers, free
+
+
+def touch(conn: Connection, project: str, key: str, vids: list[int], now: datetime) -> None:
+    """Stamp the key row and the named versions as updated now."""
+    conn.execute(versions_t.update().where(versions_t.c.id.in_(vids)).values(updated_at=now))
+    conn.execute(
+        keys_t.update()
+        .where(keys_t.c.project == project, keys_t.c.key == key)
+        .values(updated_at=now)
+    )

@@ -1,0 +1,39 @@
+"""One small exception hierarchy; every message names the thing and the fix."""
+
+from __future__ import annotations
+
+
+class ArtifactError(Exception):
+    """Base class of every prefect-artifacts error."""
+
+
+class ArtifactNotFoundError(ArtifactError, LookupError):
+    """The key, version, tag or extra-data item does not exist."""
+
+
+class InvalidArgumentError(ArtifactError, ValueError):
+    """An argument is malformed (a format, metrics, a filter value, ...)."""
+
+
+class InvalidKeyError(InvalidArgumentError):
+    """A key, reference, tag, label or project name is malformed."""
+
+
+class IntegrityError(ArtifactError):
+    """Stored bytes do not match the sha256 recorded in the catalog."""
+
+
+class UnsupportedTypeError(ArtifactError, TypeError):
+    """No materializer knows how to store an object of this type."""
+
+
+class StorageError(ArtifactError, OSError):
+    """Reading or writing the artifact storage failed."""
+
+
+class CatalogError(ArtifactError):
+    """The catalog database could not be reached or refused the operation."""
+
+
+class MigrationRequiredError(CatalogError):
+    """The catalog's schema is older (or newer) than this release of prefect-artifacts."""

@@ -1,0 +1,108 @@
+"""Domain events: what the repository tells listeners after a change has committed.
+
+Listeners (the Prefect edge's cards and events, or a user's own hook) subscribe with
+:func:`subscribe`. They run after the catalog commit, in the thread that made the change; an
+exception in a listener is logged, never raised: the change itself has already happened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import ArtifactVersion
+    from .repository import Repository
+    from .runs import RunInfo
+
+logger = logging.getLogger("prefect_artifacts.events")
+
+
+@dataclass(frozen=True)
+class Event:
+    repository: Repository = field(repr=False)
+
+
+@dataclass(frozen=True)
+class VersionLogged(Event):
+    """A log call finished: ``created`` is False when identical content returned ``version``."""
+
+    version: ArtifactVersion
+    run: RunInfo | None
+    created: bool
+
+
+@dataclass(frozen=True)
+class Consumed(Event):
+    """A run loaded ``version`` (recorded once per run)."""
+
+    version: ArtifactVersion
+    run: RunInfo
+
+
+@dataclass(frozen=True)
+class TagMoved(Event):
+    """``tag`` now points at ``version``; ``previous`` is the version number it left, if any."""
+
+    version: ArtifactVersion
+    tag: str
+    previous: int | None
+
+
+@dataclass(frozen=True)
+class TagRemoved(Event):
+    project: str
+    key: str
+    tag: str
+    version: int
+
+
+@dataclass(frozen=True)
+class LabelsSet(Event):
+    version: ArtifactVersion
+    labels: dict[str, str]
+    replace: bool
+
+
+@dataclass(frozen=True)
+class DescriptionSet(Event):
+    version: ArtifactVersion
+
+
+@dataclass(frozen=True)
+class Deleted(Event):
+    project: str
+    key: str
+    versions: list[int]
+
+
+Listener = Callable[[Event], Any]
+_listeners: list[Listener] = []
+
+
+def subscribe(listener: Listener) -> Listener:
+    """Call ``listener(event)`` after every committed change (once, however often called)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+    return listener
+
+
+def unsubscribe(listener: Listener) -> None:
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+def emit(event: Event) -> None:
+    for listener in list(_listeners):
+        try:
+            listener(event)
+        except Exception as exc:  # the change is committed; a listener cannot undo it
+            logger.warning(
+                "listener %s failed on %s: %s: %s",
+                getattr(listener, "__qualname__", listener),
+                type(event).__name__,
+                type(exc).__name__,
+                exc,
+            )

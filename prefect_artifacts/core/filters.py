@@ -1,0 +1,269 @@
+"""The one search filter: every surface (Python, CLI, web pages, JSON API) builds an
+:class:`ArtifactFilter` and the catalog reads only that, so the rules and messages are the same
+everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InvalidArgumentError
+from .keys import validate_key_pattern, validate_labels, validate_project, validate_tag
+
+MAX_LIMIT = 1000
+MAX_TEXT = 200
+MAX_LABELS = 20
+KIND_NAMES = {  # what people type → the stored kind; "other" is anything but the three
+    "dataset": "dataset",
+    "datasets": "dataset",
+    "model": "model",
+    "models": "model",
+    "plot": "plot",
+    "plots": "plot",
+    "artifact": "artifact",
+    "artifacts": "artifact",
+    "other": "other",
+}
+
+SORT_KEYS = ("updated", "created", "key", "version", "kind", "size", "owner", "producer")
+_SPAN = re.compile(r"(\d{1,6})\s*([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_HELP = {
+    "project": "Project; '*' searches every project (default: the repository's project).",
+    "key": "Key name, or a glob (*, ?, [ab]).",
+    "search": "Text the key contains (case-insensitive).",
+    "kind": "dataset, model, plot, artifact or other (plural forms work too).",
+    "labels": "name=value (must match) or name (must exist); all must hold.",
+    "since": "Updated at or after: ISO date/datetime (UTC) or a span back from now (90m, 24h, 7d).",
+    "until": "Updated at or before: ISO date/datetime (UTC) or a span back from now.",
+    "tag": "Only the version carrying this tag.",
+    "producer": "Producer flow name, flow run id or task run id.",
+    "all_versions": "Every version, not only the latest of each key.",
+    "sort": f"One of {', '.join(SORT_KEYS)}; a leading '-' sorts descending.",
+    "limit": f"At most this many results (1-{MAX_LIMIT}).",
+    "offset": "Skip this many results (paging).",
+}
+
+
+def parse_span(text: str) -> timedelta | None:
+    """``90m``, ``24h``, ``7d``, ``2w`` → a timedelta; None if ``text`` is not a span."""
+    match = _SPAN.fullmatch(text.strip())
+    if not match:
+        return None
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+def parse_time(value: Any, what: str, *, end: bool = False) -> datetime | None:
+    """A datetime (naive = UTC), a date, a timedelta or span back from now, or an ISO string."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, date):
+        return datetime.combine(value, time.max if end else time.min, tzinfo=timezone.utc)
+    if isinstance(value, timedelta):
+        return _back(value, what)
+    if not isinstance(value, str):
+        raise ValueError(
+            f"give a datetime, a date, a timedelta or text, not {type(value).__name__}"
+        )
+    text = value.strip()
+    if len(text) > 40:
+        raise ValueError("is too long; give an ISO date like 2026-11-26 or a span like 24h")
+    span = parse_span(text)
+    if span is not None:
+        return _back(span, what)
+    try:
+        if len(text) == 10:
+            return parse_time(date.fromisoformat(text), what, end=end)
+        return parse_time(datetime.fromisoformat(text.replace("Z", "+00:00")), what)
+    except ValueError:
+        raise ValueError(
+            f"{value[:40]!r} is not a time: use an ISO date (2026-11-26), a datetime "
+            "(2026-11-26T08:00:00Z) or a span back from now (90m, 24h, 7d)"
+        ) from None
+
+
+def _back(span: timedelta, what: str) -> datetime:
+    try:
+        return datetime.now(timezone.utc) - span
+    except OverflowError:
+        raise ValueError(f"the span {span} reaches before year 1; use a shorter one") from None
+
+
+class ArtifactFilter(BaseModel):
+    """Which versions to list, and in what order. Construct with keyword arguments (Python, CLI)
+    or from query parameters (web); invalid values raise ``InvalidArgumentError`` via
+    :meth:`of`, naming the field and the fix."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    project: str | None = Field(None, description=_HELP["project"])
+    key: str | None = Field(None, description=_HELP["key"])
+    search: str | None = Field(None, description=_HELP["search"])
+    kind: str | None = Field(None, description=_HELP["kind"])
+    labels: list[str] = Field(default_factory=list, description=_HELP["labels"])
+    since: datetime | None = Field(None, description=_HELP["since"])
+    until: datetime | None = Field(None, description=_HELP["until"])
+    tag: str | None = Field(None, description=_HELP["tag"])
+    producer: str | None = Field(None, description=_HELP["producer"])
+    all_versions: bool = Field(False, description=_HELP["all_versions"])
+    sort: str = Field("-updated", description=_HELP["sort"])
+    limit: int | None = Field(None, description=_HELP["limit"])
+    offset: int = Field(0, description=_HELP["offset"])
+
+    @classmethod
+    def of(cls, value: ArtifactFilter | None = None, /, **fields: Any) -> ArtifactFilter:
+        """A validated filter from keyword arguments (None values mean "not given"), or
+        ``value`` updated with them. Raises InvalidArgumentError."""
+        given = {k: v for k, v in fields.items() if v is not None}
+        try:
+            if value is not None:
+                return cls.model_validate({**value.model_dump(exclude_unset=True), **given})
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            raise InvalidArgumentError(describe(exc.errors())) from None
+
+    @staticmethod
+    def help(name: str) -> str:
+        return _HELP[name]
+
+    # -- validation ---------------------------------------------------------------------------
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str | None) -> str | None:
+        return value if value in (None, "*") else validate_project(value)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        return validate_key_pattern(value.strip()) or None if value else None
+
+    @field_validator("search", "producer")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        if value is not None and len(value) > MAX_TEXT:
+            raise ValueError(f"is longer than {MAX_TEXT} characters")
+        return value.strip() or None if value else None
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> str | None:
+        if value in (None, "", "all"):
+            return None
+        name = KIND_NAMES.get(str(value).strip().lower())
+        if name is None:
+            from .materializers import registry  # kinds of registered materializers count too
+
+            name = str(value) if str(value) in registry.kinds() else None
+        if name is None:
+            raise ValueError(
+                f"unknown kind {str(value)[:40]!r}; use dataset, model, plot, artifact or other"
+            )
+        return name
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels(cls, value: Any) -> list[str]:
+        """A dict ``{"team": "ml"}``, names that must exist, or ``"name=value"`` strings."""
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, dict):
+            return [f"{k}={v}" for k, v in validate_labels(value).items()]
+        if not isinstance(value, (list, tuple, set)):
+            raise ValueError("give a dict {'team': 'ml'} or a list of 'name=value' / 'name'")
+        items = [str(v).strip() for v in value if str(v).strip()]
+        if len(items) > MAX_LABELS:
+            raise ValueError(f"at most {MAX_LABELS} label filters, got {len(items)}")
+        for item in items:
+            name, sep, text = item.partition("=")
+            validate_labels({name.strip(): text.strip() if sep else "x"})
+        return [
+            f"{n.strip()}={v.strip()}" if sep else n.strip()
+            for n, sep, v in (i.partition("=") for i in items)
+        ]
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _since(cls, value: Any) -> datetime | None:
+        return parse_time(value, "since")
+
+    @field_validator("until", mode="before")
+    @classmethod
+    def _until(cls, value: Any) -> datetime | None:
+        return parse_time(value, "until", end=True)
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        return validate_tag(value) if value else None
+
+    @field_validator("sort")
+    @classmethod
+    def _sort(cls, value: str) -> str:
+        if value.lstrip("-") not in SORT_KEYS:
+            raise ValueError(
+                f"cannot sort by {value[:40]!r}; use one of {', '.join(SORT_KEYS)} "
+                "(a leading '-' sorts descending)"
+            )
+        return value
+
+    @field_validator("limit")
+    @classmethod
+    def _limit(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= MAX_LIMIT:
+            raise ValueError(f"must be between 1 and {MAX_LIMIT}, got {value}")
+        return value
+
+    @field_validator("offset")
+    @classmethod
+    def _offset(cls, value: int) -> int:
+        if not 0 <= value <= 10**9:
+            raise ValueError(f"must be between 0 and {10**9}, got {value}")
+        return value
+
+    # -- derived --------------------------------------------------------------------------------
+    @property
+    def label_values(self) -> dict[str, str]:
+        """Labels that must have a value."""
+        return {n: v for n, sep, v in (i.partition("=") for i in self.labels) if sep}
+
+    @property
+    def label_names(self) -> list[str]:
+        """Labels that must exist, with any value."""
+        return [i for i in self.labels if "=" not in i]
+
+    @property
+    def latest_only(self) -> bool:
+        """Whether one row per key (its latest version) is listed."""
+        return not (self.all_versions or self.tag)
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.startswith("-")
+
+    @property
+    def sort_key(self) -> str:
+        return self.sort.lstrip("-")
+
+
+def describe(errors: Sequence[Any], skip: int = 0) -> str:
+    """Pydantic errors as one clause per field: ``since: '3 days' is not a time: use …``
+    (``skip`` leading parts of each location, e.g. FastAPI's ``query``)."""
+    parts = []
+    for error in errors:
+        where = ".".join(str(p) for p in error["loc"][skip:]) or "filter"
+        message = str(error.get("ctx", {}).get("error") or error["msg"])
+        message = message.removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            fields = ", ".join(ArtifactFilter.model_fields)
+            message = f"is not a filter; filters are {fields}"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)

@@ -1,0 +1,274 @@
+"""Keeping a repository healthy: ``verify`` bytes, ``reindex`` the catalog from storage, ``gc``
+orphan bytes, and ``prune`` old versions by policy."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from . import layout
+from .catalog import restore
+from .errors import ArtifactNotFoundError, InvalidArgumentError
+from .keys import parse_ref
+from .repository import Repository
+from .storage.streams import CHUNK
+
+THREADS = 8  # object stores answer in parallel; local disks do not mind
+
+
+# -- verify ------------------------------------------------------------------------------------
+class Problem(BaseModel):
+    ref: str
+    what: str  # "missing" | "corrupt" | "missing manifest"
+    hash: str | None = None
+    target_path: str | None = None
+    detail: str = ""
+
+
+class VerifyReport(BaseModel):
+    versions: int
+    blobs: int
+    bytes: int
+    seconds: float
+    problems: list[Problem] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(repo: Repository, ref: str | None = None, *, project: str | None = None) -> VerifyReport:
+    """Re-hash the stored bytes of ``ref`` (``key`` = every version of the key, ``key:3`` one
+    version) or of every version in ``project`` (``"*"``: all projects) against the catalog;
+    report missing or corrupt bytes and missing manifests."""
+    started = time.perf_counter()
+    repo.drain()
+    if ref is not None:
+        parsed = parse_ref(ref, project=project)
+        versions = [repo.get(str(parsed))] if parsed.pinned else repo.versions(str(parsed))
+        if not versions:
+            raise ArtifactNotFoundError(
+                f"artifact {parsed.key!r} not found in project {parsed.project or repo.project!r}"
+                "; nothing to verify (`prefect-artifacts ls` lists the keys)"
+            )
+    else:
+        versions = repo.list(project=project or "*", all_versions=True)
+    users: dict[str, list[tuple[str, str]]] = {}  # hash → [(ref, what)]
+    for v in versions:
+        users.setdefault(v.hash, []).append((v.ref, "bytes"))
+        for name, extra in v.extra_data.items():
+            users.setdefault(extra.hash, []).append((v.ref, f"extra data {name!r}"))
+
+    def check(digest: str) -> tuple[str, str | None, int]:
+        sha, size = hashlib.sha256(), 0
+        try:
+            with repo.storage.fs.open(repo.storage.blob_path(digest), "rb") as fh:
+                while chunk := fh.read(CHUNK):
+                    sha.update(chunk)
+                    size += len(chunk)
+        except FileNotFoundError:
+            return digest, "missing", 0
+        return digest, None if sha.hexdigest() == digest else f"corrupt:{sha.hexdigest()}", size
+
+    problems: list[Problem] = []
+    total = 0
+    with ThreadPoolExecutor(THREADS) as pool:
+        for digest, issue, size in pool.map(check, sorted(users)):
+            total += size
+            if issue:
+                what, _, actual = issue.partition(":")
+                for ref_text, part in users[digest]:
+                    problems.append(
+                        Problem(
+                            ref=ref_text,
+                            what=what,
+                            hash=digest,
+                            target_path=repo.storage.blob_url(digest),
+                            detail=f"{part}" + (f": sha256 is now {actual}" if actual else ""),
+                        )
+                    )
+        manifests = pool.map(
+            lambda v: (
+                v,
+                repo.storage.fs.exists(repo.storage.manifest_path(v.project, v.key, v.version)),
+            ),
+            versions,
+        )
+        problems += [
+            Problem(
+                ref=v.ref, what="missing manifest", detail="reindex could not rebuild this version"
+            )
+            for v, ok in manifests
+            if not ok
+        ]
+    return VerifyReport(
+        versions=len(versions),
+        blobs=len(users),
+        bytes=total,
+        seconds=time.perf_counter() - started,
+        problems=problems,
+    )
+
+
+# -- gc ---------------------------------------------------------------------------------------------
+class GcReport(BaseModel):
+    blobs_seen: int
+    orphans: list[str] = Field(default_factory=list)
+    orphan_bytes: int = 0
+    removed: int = 0
+    temporary_removed: int = 0
+    dry_run: bool = False
+
+
+def gc(
+    repo: Repository, *, grace: timedelta = timedelta(hours=1), dry_run: bool = False
+) -> GcReport:
+    """Remove bytes that no version references and abandoned temporary files, both older than
+    ``grace`` — so writes still in flight are never touched. Each removal re-checks references
+    under the blob's catalog lock, so a concurrent log of the same bytes is safe."""
+    if grace < timedelta(0):
+        raise InvalidArgumentError("grace must not be negative")
+    cutoff = datetime.now(timezone.utc) - grace
+    repo.drain()
+    referenced = repo.catalog.referenced_hashes()
+    report = GcReport(blobs_seen=0, dry_run=dry_run)
+    for digest, mtime in repo.storage.iter_blobs():
+        report.blobs_seen += 1
+        if digest in referenced or (mtime is not None and mtime > cutoff):
+            continue
+        path = repo.storage.blob_path(digest)
+        report.orphans.append(digest)
+        report.orphan_bytes += repo.storage.fs.size(path)
+        if not dry_run and repo.catalog.release_orphan(
+            digest, lambda d=digest: repo.storage.delete_blob(d)
+        ):
+            report.removed += 1
+    tmp = repo.storage.path(layout.TMP)
+    if repo.storage.fs.exists(tmp):
+        for path, info in repo.storage.fs.find(tmp, detail=True).items():
+            modified = _mtime(info)
+            if modified is None or modified <= cutoff:
+                if not dry_run:
+                    repo.storage.delete(path)
+                report.temporary_removed += 1
+    return report
+
+
+# -- prune --------------------------------------------------------------------------------------------
+class PruneReport(BaseModel):
+    deleted: dict[str, list[int]] = Field(default_factory=dict)
+    kept: int = 0
+    dry_run: bool = False
+
+
+def prune(
+    repo: Repository,
+    *,
+    key: str | None = None,
+    keep_last: int | None = None,
+    older_than: timedelta | datetime | None = None,
+    keep_tagged: bool = True,
+    project: str | None = None,
+    strategy: str = "data-optional",
+    dry_run: bool = False,
+) -> PruneReport:
+    """Delete old versions by policy, then their unreferenced bytes. A version goes when it is
+    beyond the ``keep_last`` newest of its key *and* (if given) older than ``older_than``; tagged
+    versions stay unless ``keep_tagged=False``; the latest version of a key always stays."""
+    if keep_last is None and older_than is None:
+        raise InvalidArgumentError("give keep_last=N, older_than=…, or both")
+    if keep_last is not None and (not isinstance(keep_last, int) or keep_last < 1):
+        raise InvalidArgumentError(f"keep_last must be at least 1, got {keep_last!r}")
+    cutoff = (
+        datetime.now(timezone.utc) - older_than if isinstance(older_than, timedelta) else older_than
+    )
+    report = PruneReport(dry_run=dry_run)
+    keys = repo.list(key=key, project=project)
+    for latest in keys:
+        versions = repo.versions(latest.key, project=latest.project)  # newest first
+        for position, version in enumerate(versions):
+            old_enough = cutoff is None or version.created_at < _aware(cutoff)
+            beyond = keep_last is None or position >= keep_last
+            if position == 0 or not (old_enough and beyond) or (keep_tagged and version.tags):
+                report.kept += 1
+                continue
+            if not dry_run:
+                repo.delete(version.ref, strategy=strategy)
+            report.deleted.setdefault(f"{version.project}/{version.key}", []).append(
+                version.version
+            )
+    return report
+
+
+# -- reindex -------------------------------------------------------------------------------------------
+class ReindexReport(BaseModel):
+    manifests: int
+    journal_entries: int
+    versions_restored: int
+    tags_restored: int
+    runs_restored: int
+    conflicts: int
+    seconds: float
+    skipped: dict[str, str] = Field(
+        default_factory=dict, description="Files not used, with the reason (path → reason)."
+    )
+
+
+def reindex(repo: Repository, *, project: str | None = None) -> ReindexReport:
+    """Rebuild the catalog from the manifests and journal in storage: versions, labels, tags,
+    extra data and lineage. Idempotent and safe on a live store: it only adds what the catalog
+    lacks (matched by version uid) and never changes or removes existing entries. Unreadable
+    or malformed files, and manifests whose bytes are missing, are skipped and reported."""
+    started = time.perf_counter()
+    repo.drain()  # what the catalog committed but storage does not hold yet
+    below = f"/{project}" if project else ""
+    paths = [p for p in repo.storage.find(layout.MANIFESTS + below) if p.endswith(".json")]
+    journal = [p for p in repo.storage.find(layout.JOURNAL + below) if p.endswith(".json")]
+    skipped: dict[str, str] = {}
+
+    def read(path: str) -> tuple[str, Any]:
+        try:
+            return path, repo.storage.read_json(path)
+        except (ValueError, UnicodeDecodeError) as exc:
+            skipped[path] = f"not valid JSON: {str(exc)[:80]}"
+            return path, None
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        manifests = {p: d for p, d in pool.map(read, paths) if d is not None}
+        entries = {p: d for p, d in pool.map(read, journal) if d is not None}
+        hashes = sorted(
+            {d["hash"] for d in manifests.values() if restore.check_manifest(d) is None}
+        )
+        present = dict(zip(hashes, pool.map(repo.storage.blob_exists, hashes), strict=True))
+    for path, document in list(manifests.items()):
+        if restore.check_manifest(document) is None and not present[document["hash"]]:
+            skipped[path] = f"its bytes {document['hash'][:12]}… are missing from storage"
+            del manifests[path]
+    folded = restore.fold(manifests, entries)
+    skipped.update(folded.skipped)
+    counts = repo.catalog.restore(folded.keys)
+    return ReindexReport(
+        manifests=len(paths),
+        journal_entries=len(journal),
+        versions_restored=counts["versions"],
+        tags_restored=counts["tags"],
+        runs_restored=counts["runs"],
+        conflicts=counts["conflicts"],
+        seconds=time.perf_counter() - started,
+        skipped=dict(sorted(skipped.items())),
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.astimezone(timezone.utc)
+
+
+def _mtime(info: dict[str, Any]) -> datetime | None:
+    from .storage import _mtime as storage_mtime
+
+    return storage_mtime(info)

@@ -1,0 +1,114 @@
+"""Anything else: bytes, text, JSON-able values, local files, and opt-in pickles."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import cloudpickle
+
+from ..errors import UnsupportedTypeError
+from .base import Materializer
+
+TEXT_FORMATS = ("txt", "md", "csv", "html", "xml", "yaml", "yml", "log", "json", "svg", "tsv")
+
+
+class BytesMaterializer(Materializer):
+    name = "bytes"
+    aliases = ("prefect_artifacts.materializers.generic.BytesMaterializer",)
+    types = (bytes, bytearray, memoryview)
+
+    def default_format(self, obj: Any, options: dict[str, Any]) -> str:
+        return "bin"
+
+    def save(self, prepared: Any, sink: BinaryIO, fmt: str) -> None:
+        sink.write(prepared)
+
+    def load(self, data: bytes, version: Any) -> bytes:
+        return data
+
+
+class TextMaterializer(Materializer):
+    name = "text"
+    aliases = ("prefect_artifacts.materializers.generic.TextMaterializer",)
+    types = (str,)
+
+    def default_format(self, obj: Any, options: dict[str, Any]) -> str:
+        return "txt"
+
+    def save(self, prepared: Any, sink: BinaryIO, fmt: str) -> None:
+        sink.write(prepared.encode("utf-8"))
+
+    def load(self, data: bytes, version: Any) -> str:
+        return data.decode("utf-8")
+
+
+class JsonMaterializer(Materializer):
+    name = "json"
+    aliases = ("prefect_artifacts.materializers.generic.JsonMaterializer",)
+    types = (dict, list, tuple, int, float, bool, type(None))
+    formats = ("json",)
+
+    def prepare(self, obj: Any, fmt: str, options: dict[str, Any]) -> bytes:
+        try:
+            return json.dumps(obj, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise UnsupportedTypeError(
+                f"this value is not JSON-serializable ({exc}); convert it to plain dicts, lists, "
+                "strings and finite numbers, or pass format='pkl' to pickle it"
+            ) from exc
+
+    def save(self, prepared: bytes, sink: BinaryIO, fmt: str) -> None:
+        sink.write(prepared)
+
+    def load(self, data: bytes, version: Any) -> Any:
+        return json.loads(data)
+
+
+class FileMaterializer(Materializer):
+    """A local file (``local_path=``); the format is its suffix."""
+
+    name = "file"
+    aliases = ("prefect_artifacts.materializers.generic.FileMaterializer",)
+    types = (Path,)
+
+    def prepare(self, obj: Any, fmt: str, options: dict[str, Any]) -> Path:
+        if not obj.is_file():
+            raise FileNotFoundError(
+                f"local_path {str(obj)!r} is not a file; give the path of an existing file"
+            )
+        return obj
+
+    def default_format(self, obj: Any, options: dict[str, Any]) -> str:
+        return obj.suffix.lstrip(".").lower() or "bin"
+
+    def save(self, prepared: Path, sink: BinaryIO, fmt: str) -> None:
+        with prepared.open("rb") as source:
+            shutil.copyfileobj(source, sink, 1 << 20)
+
+    def filename(self, prepared: Path, fmt: str, options: dict[str, Any]) -> str | None:
+        return prepared.name
+
+    def load(self, data: bytes, version: Any) -> Any:
+        if version.format == "json":
+            return json.loads(data)
+        return data.decode("utf-8") if version.format in TEXT_FORMATS else data
+
+
+class PickleMaterializer(Materializer):
+    """Any object, pickled with cloudpickle — only when ``format="pkl"`` is asked for."""
+
+    name = "pickle"
+    aliases = ("prefect_artifacts.materializers.generic.PickleMaterializer",)
+    types = (object,)
+    formats = ("pkl",)
+    explicit = True
+
+    def save(self, prepared: Any, sink: BinaryIO, fmt: str) -> None:
+        cloudpickle.dump(prepared, sink, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def load(self, data: bytes, version: Any) -> Any:
+        return pickle.loads(data)

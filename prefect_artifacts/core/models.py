@@ -1,0 +1,267 @@
+"""Pydantic records shared by every layer: versions (one class per kind), producers, extra data."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from .keys import parse_ref
+
+if TYPE_CHECKING:
+    from .repository import Repository
+
+RUN_FIELDS = ("flow_name", "flow_run_id", "flow_run_name", "task_run_id", "task_run_name")
+_default_repository: Callable[[], Repository] | None = None
+
+
+def set_default_repository(provider: Callable[[], Repository]) -> None:
+    """Where records that lost their repository (unpickled on a worker) find one again."""
+    global _default_repository
+    _default_repository = provider
+
+
+def default_repository() -> Repository:
+    if _default_repository is None:
+        raise RuntimeError("no default repository: import prefect_artifacts first")
+    return _default_repository()
+
+
+class Producer(BaseModel):
+    """Who logged a version: a Prefect run, or a local process outside any run."""
+
+    kind: str = "local"
+    flow_name: str | None = None
+    flow_run_id: str | None = None
+    flow_run_name: str | None = None
+    task_name: str | None = None
+    task_run_id: str | None = None
+    task_run_name: str | None = None
+    deployment_id: str | None = None
+    deployment_name: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    ui_url: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    user: str | None = None
+
+    @property
+    def run_id(self) -> str | None:
+        """The most specific Prefect run id (task run, else flow run)."""
+        return self.task_run_id or self.flow_run_id
+
+    def lineage(self) -> dict[str, Any]:
+        """The fields a lineage row records."""
+        return {k: getattr(self, k) for k in RUN_FIELDS}
+
+    def describe(self) -> str:
+        if self.kind != "prefect":
+            return f"local process {self.pid} on {self.host}" if self.host else "local process"
+        text = f"flow {self.flow_name} / run {self.flow_run_name}"
+        return text + (f" / task {self.task_run_name}" if self.task_run_name else "")
+
+
+class LineageRecord(BaseModel):
+    """One run that produced or consumed a version."""
+
+    role: str  # "producer" | "consumer"
+    project: str
+    key: str
+    version: int
+    flow_name: str | None = None
+    flow_run_id: str | None = None
+    flow_run_name: str | None = None
+    task_run_id: str | None = None
+    task_run_name: str | None = None
+    at: datetime
+
+
+class ArtifactRef(BaseModel):
+    """A task argument naming an artifact: ``ArtifactRef("features@prod")``. ``@artifact_task``
+    loads it when the task runs (recording the consumer); it shows in the run's parameters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: str
+    project: str | None = None
+
+    def __init__(self, ref: str, project: str | None = None, **kwargs: Any) -> None:
+        parse_ref(ref, project=project)  # fail at construction, not when the task runs
+        super().__init__(ref=ref, project=project, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"ArtifactRef({self.ref!r})"
+
+    __str__ = __repr__
+
+    def get(self, repository: Repository | None = None) -> ArtifactVersion:
+        """The version this reference names now."""
+        return (repository or default_repository()).get(self.ref, project=self.project)
+
+
+class _Bound(BaseModel):
+    """A record that can reach the repository it came from."""
+
+    _repo: Repository | None = PrivateAttr(None)
+    _row_id: int | None = PrivateAttr(None)
+
+    def _bind(self, repo: Repository) -> None:
+        self._repo = repo
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles (process pools, Dask) carry the record, not the repository connection."""
+        state = super().__getstate__()
+        state["__pydantic_private__"] = {"_repo": None, "_row_id": None}
+        return state
+
+
+class ExtraData(_Bound):
+    """A named extra file stored with a version (e.g. a model's confusion matrix)."""
+
+    name: str
+    hash: str
+    size: int
+    target_path: str
+    source: str  # "bytes" | "file" | "artifact" | "url"
+    filename: str | None = None
+    artifact: str | None = None  # reference of the artifact it came from, if any
+
+    def open(self) -> BinaryIO:
+        """A file object over the bytes; the sha256 is checked when it reaches the end."""
+        return self._repository().open_blob(self.hash, self.size)
+
+    def read(self) -> bytes:
+        """The bytes, verified against their sha256."""
+        return self._repository().read_blob(self.hash)
+
+    def download(self, path: str | Path | None = None) -> Path:
+        """Write the bytes to ``path`` (a file or a folder; default: the current folder)."""
+        name = self.filename or self.name
+        return self._repository().download_blob(self.hash, path, name)
+
+    def _repository(self) -> Repository:
+        if self._repo is None:
+            self._repo = default_repository()
+        return self._repo
+
+
+class ArtifactVersion(_Bound):
+    """One immutable, numbered version of an artifact key."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    key: str
+    version: int
+    kind: str
+    project: str
+    format: str
+    hash: str
+    size: int
+    target_path: str
+    uri: str
+    uid: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    producer: Producer = Field(default_factory=Producer)
+    owner: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    description: str | None = None
+    materializer: str
+    filename: str
+    content_type: str = "application/octet-stream"
+    fingerprint: str | None = Field(None, repr=False)
+    extra_data: dict[str, ExtraData] = Field(default_factory=dict)
+    meta: dict[str, Any] = Field(default_factory=dict, description="Custom materializer metadata.")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.project}/{self.key}:{self.version}"
+
+    @property
+    def ref(self) -> str:
+        """The reference that names exactly this version (``project/key:N``)."""
+        return f"{self.project}/{self.key}:{self.version}"
+
+    @property
+    def repository(self) -> Repository:
+        if self._repo is None:
+            self._repo = default_repository()
+        return self._repo
+
+    def load(self) -> Any:
+        """The stored object (DataFrame, model, image bytes, text/JSON/bytes), hash-verified."""
+        return self.repository.load(self)
+
+    def open(self) -> BinaryIO:
+        """A file object over the stored bytes; the sha256 is checked when it reaches the end."""
+        return self.repository.open_blob(self.hash, self.size)
+
+    def download(self, path: str | Path | None = None) -> Path:
+        """Write the bytes to ``path`` (a file or a folder; default: the current folder)."""
+        return self.repository.download_blob(self.hash, path, self.filename)
+
+    def consumers(self) -> list[LineageRecord]:
+        """The runs that loaded this version."""
+        return self.repository.runs_of(self, role="consumer")
+
+    def producers(self) -> list[LineageRecord]:
+        """Every run that logged this content (re-logging identical content adds a run here)."""
+        return self.repository.runs_of(self, role="producer")
+
+
+with warnings.catch_warnings():  # `schema` is the field name the product promises
+    warnings.simplefilter("ignore", UserWarning)
+
+    class DatasetVersion(ArtifactVersion):
+        """A table: Parquet (or CSV/Arrow) bytes, its schema, a preview and column statistics."""
+
+        rows: int | None = None
+        columns: int | None = None
+        schema: list[dict[str, Any]] = Field(default_factory=list)
+        preview: list[dict[str, Any]] | None = None
+        stats: dict[str, dict[str, Any]] | None = None
+        python_type: str = "pandas"
+
+        def as_df(self) -> Any:
+            """The dataset as a pandas DataFrame, whatever type it was logged from."""
+            return self.repository.load(self, as_pandas=True)
+
+
+class ModelVersion(ArtifactVersion):
+    """A trained model: its file, metrics, parameters and extra data."""
+
+    model_file: str | None = None
+    framework: str | None = None
+    algorithm: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class PlotVersion(ArtifactVersion):
+    """A figure stored as PNG, SVG or HTML."""
+
+    width: int | None = None
+    height: int | None = None
+
+
+VERSION_CLASSES: dict[str, type[ArtifactVersion]] = {
+    "dataset": DatasetVersion,
+    "model": ModelVersion,
+    "plot": PlotVersion,
+}
+
+
+def version_from_record(record: dict[str, Any], repo: Repository | None = None) -> ArtifactVersion:
+    """Build the kind-specific version class from a catalog or manifest record."""
+    cls = VERSION_CLASSES.get(record.get("kind", ""), ArtifactVersion)
+    version = cls.model_validate(record)
+    if repo is not None:
+        version._bind(repo)
+        for extra in version.extra_data.values():
+            extra._bind(repo)
+    return version

@@ -1,0 +1,275 @@
+"""The repository: storage + catalog + a default project, and the façade every surface uses.
+
+The work lives in small modules: ``writer`` (the one write path), ``extras`` (extra data),
+``reader`` (the read path), ``runs`` (lineage records) and ``changes`` (tags, labels,
+descriptions, deletion). After every change the repository drains the catalog's outbox — the
+manifests and journal entries committed with the change — into storage.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ..catalog import Catalog, VersionRecord
+from ..errors import ArtifactNotFoundError
+from ..faults import fault_point
+from ..filters import ArtifactFilter
+from ..keys import validate_project
+from ..lineage import Lineage, walk_lineage
+from ..models import ArtifactVersion, LineageRecord, Producer
+from ..settings import ArtifactSettings
+from ..storage import Storage
+from . import changes, reader, runs, writer
+from .changes import DELETE_STRATEGIES
+
+__all__ = ["DELETE_STRATEGIES", "Repository"]
+logger = logging.getLogger("prefect_artifacts")
+
+
+class Repository:
+    """Storage + catalog + a default project. ``settings`` are those it was made from (the
+    Prefect integration reads its registration mode and UI URL there)."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        catalog: Catalog,
+        *,
+        project: str = "default",
+        owner: str | None = None,
+        settings: ArtifactSettings | None = None,
+    ) -> None:
+        self.storage = storage
+        self.catalog = catalog
+        self.project = validate_project(project)
+        self.owner = owner
+        self.settings = settings or ArtifactSettings(project=self.project, owner=owner)
+
+    @classmethod
+    def from_settings(cls, settings: ArtifactSettings | None = None) -> Repository:
+        settings = settings or ArtifactSettings()
+        return cls(
+            Storage.from_url(settings.resolved_storage_url(), settings.storage_options),
+            Catalog(
+                settings.resolved_catalog_url(),
+                retry_seconds=settings.catalog_retry_seconds,
+                auto_upgrade=settings.catalog_auto_upgrade,
+            ),
+            project=settings.project,
+            owner=settings.resolved_owner(),
+            settings=settings,
+        )
+
+    def __repr__(self) -> str:
+        return f"Repository(storage={self.storage.url!r}, project={self.project!r})"
+
+    # -- writing -------------------------------------------------------------------------------
+    def log(
+        self,
+        key: str,
+        obj: Any,
+        *,
+        kind: str | None = None,
+        format: str | None = None,
+        labels: dict[str, Any] | None = None,
+        tag: str | None = None,
+        description: str | None = None,
+        options: dict[str, Any] | None = None,
+        fields: dict[str, Any] | None = None,
+        extra_data: dict[str, Any] | None = None,
+        project: str | None = None,
+        producer: Producer | None = None,
+    ) -> ArtifactVersion:
+        """Store ``obj`` as the next version of ``key`` (or return the latest version when its
+        content is identical). ``options`` go to the materializer (``preview``, ``stats``,
+        ``model_file``); ``fields`` are kind-specific metadata (``metrics``, ``parameters``)."""
+        return writer.log(
+            self,
+            key,
+            obj,
+            kind=kind,
+            format=format,
+            labels=labels,
+            tag=tag,
+            description=description,
+            options=options,
+            fields=fields,
+            extra_data=extra_data,
+            project=project,
+            producer=producer,
+        )
+
+    def tag(self, ref: str, tag: str, *, project: str | None = None) -> ArtifactVersion:
+        """Point ``tag`` at the version ``ref`` names (moving it if another version had it)."""
+        return changes.tag(self, ref, tag, project)
+
+    def untag(self, ref: str, tag: str | None = None, *, project: str | None = None) -> int:
+        """Remove a tag (``untag("k@prod")`` or ``untag("k", "prod")``); returns the version
+        it pointed at."""
+        return changes.untag(self, ref, tag, project)
+
+    def set_labels(
+        self, ref: str, labels: dict[str, Any], *, replace: bool = False, project: str | None = None
+    ) -> ArtifactVersion:
+        """Add or change labels of a version (``replace=True`` drops the others)."""
+        return changes.set_labels(self, ref, labels, replace, project)
+
+    def set_description(
+        self, ref: str, description: str | None, *, project: str | None = None
+    ) -> ArtifactVersion:
+        return changes.set_description(self, ref, description, project)
+
+    def delete(
+        self,
+        ref: str,
+        *,
+        data: bool = True,
+        strategy: str | None = None,
+        project: str | None = None,
+    ) -> list[int]:
+        """Delete one version (``key:3``, ``key@prod``) or every version of a key (``key``);
+        returns the deleted version numbers. Bytes that no remaining version references are
+        handled by ``strategy`` (MLRun's deletion strategies):
+
+        - ``"metadata-only"`` (``data=False``): catalog entries only; the bytes stay (for gc).
+        - ``"data-optional"`` (``data=True``, the default): then remove the bytes; a failure to
+          remove them is a warning and leaves them for ``gc``.
+        - ``"data-required"``: remove the bytes inside the catalog transaction, under the blob
+          locks. If the first removal fails nothing is deleted and the error is raised; if a
+          later one fails the versions are deleted, the bytes removed so far stay removed,
+          and a StorageError names the bytes left for ``gc``.
+        """
+        return changes.delete(self, ref, data=data, strategy=strategy, project=project)
+
+    def drain(self) -> int:
+        """Write committed manifests and journal entries from the catalog's outbox to storage.
+        A failure is a warning: they stay in the outbox for the next drain. Returns how many
+        were written."""
+        fault_point("after-commit")
+        written = 0
+        try:
+            while batch := self.catalog.pending():
+                for item in batch:
+                    path = self.storage.path(item.path)
+                    if item.document is None:
+                        self.storage.delete(path)
+                    else:
+                        self.storage.write_json(path, item.document)
+                self.catalog.written([item.id for item in batch])
+                written += len(batch)
+            fault_point("after-drain")
+        except Exception as exc:
+            logger.warning(
+                "could not write %s to storage yet (%s: %s); the change is committed and the "
+                "record stays queued for the next write or `prefect-artifacts reindex`",
+                "manifests and journal entries",
+                type(exc).__name__,
+                exc,
+            )
+        return written
+
+    # -- reading -------------------------------------------------------------------------------
+    def get(
+        self,
+        ref: str,
+        *,
+        version: int | None = None,
+        tag: str | None = None,
+        project: str | None = None,
+    ) -> ArtifactVersion:
+        """The version ``ref`` names: ``key`` (latest), ``key:3``, ``key@prod``."""
+        return reader.get(self, ref, version_number=version, tag=tag, project=project)
+
+    def list(self, query: ArtifactFilter | None = None, /, **filters: Any) -> list[ArtifactVersion]:
+        """Latest version of each matching key (or every version), newest update first: an
+        :class:`ArtifactFilter` or its fields as keywords. Records come without ``preview`` and
+        ``stats``; :meth:`get` gives the full record."""
+        return reader.search(self, ArtifactFilter.of(query, **filters))
+
+    def count(self, query: ArtifactFilter | None = None, /, **filters: Any) -> int:
+        """How many versions :meth:`list` would return without a limit."""
+        return reader.count(self, ArtifactFilter.of(query, **filters))
+
+    def projects(self) -> list[Any]:
+        """Projects with their number of keys and last update."""
+        return self.catalog.projects()
+
+    def versions(self, ref: str, *, project: str | None = None) -> list[ArtifactVersion]:
+        """Every version of a key, newest first."""
+        return reader.versions(self, ref, project)
+
+    def version_by_id(self, row_id: int) -> ArtifactVersion:
+        found = self.catalog.by_ids([row_id], details=True)
+        if not found:
+            raise ArtifactNotFoundError("the version was deleted while this operation ran")
+        return reader.version(self, found[0])
+
+    def versions_by_id(self, row_ids: list[int]) -> list[ArtifactVersion]:
+        return [reader.version(self, r) for r in self.catalog.by_ids(row_ids)]
+
+    def version_with_hash(self, digest: str) -> ArtifactVersion | None:
+        """The first version whose bytes are ``digest``, if any."""
+        vid = self.catalog.version_with_hash(digest)
+        return self.versions_by_id([vid])[0] if vid else None
+
+    def record(self, record: VersionRecord) -> ArtifactVersion:
+        return reader.version(self, record)
+
+    def row_id(self, version: ArtifactVersion) -> int:
+        row_id = getattr(version, "_row_id", None)
+        if row_id is None:
+            record = self.catalog.find(version.project, version.key, version=version.version)
+            if record is None:
+                raise ArtifactNotFoundError(f"{version.ref} no longer exists")
+            row_id = record.id
+        return row_id
+
+    def load(self, version: ArtifactVersion, *, as_pandas: bool = False) -> Any:
+        """Read, verify and deserialize a version; records the consumer inside a run."""
+        value = reader.load(self, version, as_pandas=as_pandas)
+        runs.record_consumer(self, version)
+        return value
+
+    def read_blob(self, digest: str) -> bytes:
+        return reader.read_blob(self, digest)
+
+    def open_blob(self, digest: str, size: int | None = None) -> BinaryIO:
+        return reader.open_blob(self, digest)
+
+    def download_blob(
+        self,
+        digest: str,
+        path: str | Path | None,
+        filename: str,
+        on_chunk: Callable[[int], Any] | None = None,
+    ) -> Path:
+        """Write verified bytes to a file or folder (see ``reader.download_blob``)."""
+        return reader.download_blob(self, digest, path, filename, on_chunk)
+
+    # -- lineage ---------------------------------------------------------------------------------
+    def record_consumer(self, version: ArtifactVersion) -> None:
+        """Inside a run, note that this run consumed ``version``."""
+        runs.record_consumer(self, version)
+
+    def record_inputs_from(self, upstream_run_ids: list[str]) -> list[ArtifactVersion]:
+        """Inside a run: versions produced by ``upstream_run_ids`` become its inputs."""
+        return runs.record_inputs_from(self, upstream_run_ids)
+
+    def runs_of(self, version: ArtifactVersion, *, role: str) -> list[LineageRecord]:
+        return runs.runs_of(self, version, role)
+
+    def inputs_of_run(self, run_id: str | None) -> list[ArtifactVersion]:
+        return runs.inputs_of_run(self, run_id)
+
+    def outputs_of_run(self, run_id: str | None) -> list[ArtifactVersion]:
+        return runs.outputs_of_run(self, run_id)
+
+    def lineage(
+        self, ref: str, *, direction: str = "up", depth: int = 3, project: str | None = None
+    ) -> Lineage:
+        """Walk the graph from ``ref``: ``up`` to the runs that produced it and their inputs,
+        ``down`` to the runs that consumed it and their outputs, ``depth`` artifact hops."""
+        return walk_lineage(self, self.get(ref, project=project), direction=direction, depth=depth)

@@ -1,0 +1,309 @@
+"""The one write path: every logging call (context, module function, decorator) ends here.
+
+Commit protocol: serialize into a temporary object while hashing → move it to its content
+address → in one catalog transaction allocate the version and queue its manifest → commit →
+write the manifest to storage. A crash leaves at most an orphan blob for ``gc``, never a version
+without its bytes, and never a manifest of a version that does not exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from ..catalog import BlobsMissing, Committed, NewVersion, utcnow
+from ..errors import IntegrityError, InvalidArgumentError
+from ..events import VersionLogged, emit
+from ..faults import fault_point
+from ..keys import safe_filename, validate_key, validate_labels, validate_project, validate_tag
+from ..materializers import content_type, registry
+from ..materializers.summary import json_safe
+from ..models import ArtifactVersion, Producer
+from ..runs import current_producer, current_run
+from ..storage import WriteCancelled
+from . import extras
+
+if TYPE_CHECKING:
+    from . import Repository
+
+logger = logging.getLogger("prefect_artifacts")
+pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prefect-artifacts")
+
+# Fields a materializer or caller may set on a version; anything else goes to ``meta``.
+KIND_FIELDS = {
+    "rows",
+    "columns",
+    "schema",
+    "preview",
+    "stats",
+    "python_type",
+    "model_file",
+    "framework",
+    "algorithm",
+    "metrics",
+    "parameters",
+    "width",
+    "height",
+}
+DETAIL_FIELDS = ("preview", "stats")  # large: loaded for one version, not for lists
+IDENTITY_FIELDS = ("model_file", "framework", "algorithm", "metrics", "parameters")
+
+
+def _new_pool_after_fork() -> None:
+    """A forked child inherits the pool's state but not its threads: give it a fresh one."""
+    global pool
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prefect-artifacts")
+
+
+os.register_at_fork(after_in_child=_new_pool_after_fork)
+
+
+def log(
+    repo: Repository,
+    key: str,
+    obj: Any,
+    *,
+    kind: str | None = None,
+    format: str | None = None,
+    labels: dict[str, Any] | None = None,
+    tag: str | None = None,
+    description: str | None = None,
+    options: dict[str, Any] | None = None,
+    fields: dict[str, Any] | None = None,
+    extra_data: dict[str, Any] | None = None,
+    project: str | None = None,
+    producer: Producer | None = None,
+) -> ArtifactVersion:
+    """Store ``obj`` as the next version of ``key`` (or return the latest version when its
+    content is identical)."""
+    key = validate_key(key)
+    project = validate_project(project) if project else repo.project
+    labels = validate_labels(labels)
+    tag = validate_tag(tag) if tag is not None else None
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    fields = check_fields({k: v for k, v in (fields or {}).items() if v is not None})
+    fmt = format.lower().lstrip(".") if format else None
+    if fmt is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_+-]{0,15}", fmt):
+        raise InvalidArgumentError(
+            f"format {format!r:.40} is not a format name; use e.g. 'parquet', 'png', 'json'"
+        )
+    materializer = registry.resolve(obj, kind=kind, fmt=fmt)
+    fmt = fmt or materializer.default_format(obj, options)
+    producer = producer or current_producer(repo.owner)
+    prepared = materializer.prepare(obj, fmt, options)
+    stored_extras = extras.store(repo, extra_data or {})
+    identity = {
+        "kind": materializer.kind,
+        "format": fmt,
+        "extras": {e.name: e.hash for e in stored_extras},
+    }
+    change = {"tag": tag, "labels": labels, "description": description}
+    latest = repo.catalog.latest(project, key)
+    same_identity = bool(latest) and latest.meta_digest == digest(
+        {**identity, **_identity_fields(fields)}
+    )
+    unchanged = threading.Event()
+
+    def describe() -> tuple[str | None, dict[str, Any] | None]:
+        """On the second core while the bytes are written: the cheap fingerprint first — if
+        it matches the latest version the write is cancelled (nothing new to store) — then the
+        kind-specific metadata (preview, statistics, ...)."""
+        fingerprint = materializer.fingerprint(prepared, fmt)
+        if same_identity and fingerprint and fingerprint == latest.fingerprint:
+            unchanged.set()
+            return fingerprint, None
+        return fingerprint, materializer.metadata(prepared, fmt, options)
+
+    side = pool.submit(describe)
+
+    def save() -> Any:
+        return repo.storage.write_blob(lambda sink: materializer.save(prepared, sink, fmt))
+
+    try:
+        blob = repo.storage.write_blob(
+            lambda sink: materializer.save(prepared, sink, fmt), cancel=unchanged
+        )
+    except WriteCancelled:
+        side.result()
+        found = _relogged(repo, latest.id, producer, **change)
+        if found is not None:
+            return found
+        blob = save()  # the latest version was deleted meanwhile: store the bytes after all
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            side.result()
+        raise
+    fingerprint, metadata = side.result()
+    if metadata is None:  # the write won the race against the fingerprint: same content
+        found = _relogged(repo, latest.id, producer, **change)
+        if found is not None:
+            return found
+        metadata = materializer.metadata(prepared, fmt, options)
+    fault_point("after-blob")
+    meta, details = _split(metadata, fields)
+    new = NewVersion(
+        uid=uuid.uuid4().hex,
+        project=project,
+        key=key,
+        kind=materializer.kind,
+        format=fmt,
+        materializer=materializer.name,
+        hash=blob.hash,
+        size=blob.size,
+        fingerprint=fingerprint,
+        meta_digest=digest({**identity, **_identity_fields(meta)}),
+        filename=safe_filename(materializer.filename(prepared, fmt, options), f"{key}.{fmt}"),
+        content_type=content_type(fmt),
+        description=description,
+        owner=repo.owner,
+        producer=producer.model_dump(mode="json"),
+        meta=meta,
+        details=details or None,
+        labels=labels,
+        extras=stored_extras,
+        tag=tag,
+        blobs={blob.hash: blob.size, **{e.hash: e.size for e in stored_extras}},
+    )
+    run = producer.lineage() if producer.kind == "prefect" else {}
+    committed = _commit(repo, new, run, {blob.hash: save})
+    version = repo.version_by_id(committed.id)
+    if not committed.created:
+        logger.info("%s: content identical to version %s; no new version", key, version.version)
+        version = _apply(repo, version, **change)
+    emit(VersionLogged(repo, version, current_run(), committed.created))
+    return version
+
+
+def _split(metadata: dict[str, Any], fields: dict[str, Any]) -> tuple[dict, dict]:
+    """(metadata kept in the row, large per-version details) from a materializer's metadata
+    and the caller's kind-specific fields (which win)."""
+    merged = {**metadata, **fields}
+    if "parameters" in metadata and "parameters" in fields:
+        merged["parameters"] = {**metadata["parameters"], **fields["parameters"]}
+    custom = {k: v for k, v in merged.items() if k not in KIND_FIELDS}
+    kind_fields = {k: v for k, v in merged.items() if k in KIND_FIELDS}
+    meta = {k: v for k, v in kind_fields.items() if k not in DETAIL_FIELDS}
+    if custom:
+        meta["meta"] = json_safe(custom)
+    return meta, {k: kind_fields[k] for k in DETAIL_FIELDS if k in kind_fields}
+
+
+def _commit(
+    repo: Repository, new: NewVersion, run: dict[str, Any], rewrite: dict[str, Any]
+) -> Committed:
+    """The catalog transaction, retried when a concurrent delete removed bytes it references
+    (they are written again), then the outbox drained to storage."""
+
+    def missing(hashes: list[str]) -> list[str]:
+        return [h for h in hashes if not repo.storage.blob_exists(h)]
+
+    for _ in range(3):
+        try:
+            committed = repo.catalog.commit(new, run, missing=missing)
+        except BlobsMissing as gone:  # deleted meanwhile by a concurrent delete: write again
+            for lost in gone.hashes:
+                if lost not in rewrite:
+                    raise IntegrityError(
+                        f"extra data with sha256 {lost} was deleted while logging {new.key}; "
+                        "log it again"
+                    ) from None
+                writer = rewrite.pop(lost)
+                blob = writer()
+                if blob.hash != lost:  # a serializer that is not byte-for-byte stable
+                    del new.blobs[lost]
+                    new.hash, new.size = blob.hash, blob.size
+                    new.blobs[blob.hash] = blob.size
+                rewrite[blob.hash] = writer
+            continue
+        repo.drain()
+        return committed
+    raise IntegrityError(f"the bytes of {new.key} keep disappearing from storage; retry")
+
+
+def _relogged(
+    repo: Repository,
+    vid: int,
+    producer: Producer,
+    *,
+    tag: str | None,
+    labels: dict[str, str],
+    description: str | None,
+) -> ArtifactVersion | None:
+    """Identical content: the latest version, with this run among its producers and the tag,
+    labels and description applied. None when that version was deleted meanwhile."""
+    run = producer.lineage() if producer.kind == "prefect" else {}
+    try:
+        if run:
+            repo.catalog.add_run(vid, "producer", run, utcnow())
+            repo.drain()
+        version = repo.version_by_id(vid)
+    except LookupError:
+        return None
+    version = _apply(repo, version, tag=tag, labels=labels, description=description)
+    emit(VersionLogged(repo, version, current_run(), False))
+    return version
+
+
+def _apply(
+    repo: Repository,
+    version: ArtifactVersion,
+    *,
+    tag: str | None,
+    labels: dict[str, str],
+    description: str | None,
+) -> ArtifactVersion:
+    """Re-logging identical content: the tag, labels and description given still apply."""
+    if labels and any(version.labels.get(k) != v for k, v in labels.items()):
+        version = repo.set_labels(version.ref, labels)
+    if description is not None and description != version.description:
+        version = repo.set_description(version.ref, description)
+    if tag and tag not in version.tags:
+        version = repo.tag(version.ref, tag)
+    return version
+
+
+def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Validate the caller's kind-specific fields (metrics must be finite numbers)."""
+    metrics = fields.get("metrics")
+    if metrics is not None:
+        if not isinstance(metrics, dict):
+            raise InvalidArgumentError(
+                "metrics must be a dict of name → number, e.g. {'accuracy': 0.9}"
+            )
+        clean = {}
+        for name, value in metrics.items():
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(float(value))
+            ):
+                raise InvalidArgumentError(
+                    f"metric {name!r} is {value!r}; metrics must be finite numbers (not NaN, inf, "
+                    "strings or None) — drop it or record it as a parameter"
+                )
+            clean[str(name)] = float(value)
+        fields["metrics"] = clean
+    parameters = fields.get("parameters")
+    if parameters is not None:
+        if not isinstance(parameters, dict):
+            raise InvalidArgumentError("parameters must be a dict, e.g. {'max_depth': 5}")
+        fields["parameters"] = {str(k): json_safe(v) for k, v in parameters.items()}
+    return fields
+
+
+def _identity_fields(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: meta[k] for k in IDENTITY_FIELDS if k in meta}
+
+
+def digest(document: dict[str, Any]) -> str:
+    text = json.dumps(document, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,73 @@
+"""Settings named like Prefect's: ``PREFECT_ARTIFACTS_*`` environment variables."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def prefect_home() -> Path:
+    """Prefect's home folder (``PREFECT_HOME``, default ``~/.prefect``), without importing Prefect."""
+    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+
+
+class ArtifactSettings(BaseSettings):
+    """Where artifacts live. Every field is read from ``PREFECT_ARTIFACTS_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="PREFECT_ARTIFACTS_", extra="ignore")
+
+    storage_url: str | None = Field(
+        None,
+        description="Path or fsspec URL of the storage (default $PREFECT_HOME/artifacts/store).",
+    )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict, description="JSON object passed to fsspec, e.g. an S3 endpoint_url."
+    )
+    catalog_url: str | None = Field(
+        None, description="SQLAlchemy URL (default sqlite:///$PREFECT_HOME/artifacts/catalog.db)."
+    )
+    catalog_retry_seconds: float = Field(
+        10.0, description="How long to retry a locked or unreachable catalog before failing."
+    )
+    catalog_auto_upgrade: bool = Field(
+        True,
+        description="Upgrade an older catalog schema when it is opened (else fail and name "
+        "`prefect-artifacts db upgrade`).",
+    )
+    project: str = Field("default", description="Namespace for keys, versions and tags.")
+    owner: str | None = Field(
+        None, description="Owner recorded on logged versions (default: OS user)."
+    )
+    repository: str | None = Field(
+        None, description="Name of a saved ArtifactRepository block to use instead of the URLs."
+    )
+    registration: Literal["background", "sync", "off"] = Field(
+        "background", description="How versions are registered in Prefect's UI (cards, events)."
+    )
+    ui_url: str | None = Field(
+        None, description="Base URL of the browser UI, linked from Prefect cards."
+    )
+
+    @field_validator("storage_options", mode="before")
+    @classmethod
+    def _empty_options(cls, value: Any) -> Any:
+        return {} if value in (None, "") else value
+
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or str(prefect_home() / "artifacts" / "store")
+
+    def resolved_catalog_url(self) -> str:
+        return self.catalog_url or f"sqlite:///{prefect_home() / 'artifacts' / 'catalog.db'}"
+
+    def resolved_owner(self) -> str:
+        if self.owner:
+            return self.owner
+        try:
+            return getpass.getuser()
+        except Exception:  # no user database entry (some containers)
+            return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"

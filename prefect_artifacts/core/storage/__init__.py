@@ -1,0 +1,311 @@
+"""Content-addressed blobs and JSON documents (manifests, journal) over any fsspec filesystem.
+Paths come from :mod:`..layout`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from .. import layout
+from ..errors import IntegrityError, StorageError
+from .streams import (
+    CHUNK,
+    HashingWriter,
+    Progress,
+    Spool,
+    VerifyingReader,
+    WriteCancelled,
+    check_hash,
+    corrupt,
+)
+
+__all__ = ["Blob", "Storage", "WriteCancelled", "check_hash"]
+SPOOL_IN_MEMORY = 64 << 20  # object-store writes larger than this spool to a local temp file
+OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "az", "adl", "memory"}  # atomic PUTs
+logger = logging.getLogger("prefect_artifacts.storage")
+
+
+@dataclass(frozen=True)
+class Blob:
+    hash: str
+    size: int
+
+
+class Storage:
+    """Blobs and manifests under ``root`` on an fsspec filesystem."""
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.local = isinstance(fs, LocalFileSystem)
+        protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+        self.object_store = bool(protocols & OBJECT_STORES)
+
+    @classmethod
+    def from_url(cls, url: str, options: dict[str, Any] | None = None) -> Storage:
+        options = dict(options or {})
+        if "://" not in url or url.startswith("file://"):
+            options.setdefault("auto_mkdir", True)
+        try:
+            fs, root = fsspec.core.url_to_fs(url, **options)
+        except (ImportError, ValueError, TypeError) as exc:
+            raise StorageError(
+                f"cannot open artifact storage {url!r}: {exc}. Set PREFECT_ARTIFACTS_STORAGE_URL to "
+                "a folder or an fsspec URL (s3://bucket/prefix) and PREFECT_ARTIFACTS_STORAGE_OPTIONS "
+                "to its options as JSON"
+            ) from exc
+        return cls(fs, root)
+
+    # -- paths ----------------------------------------------------------------------------
+    def path(self, relative: str) -> str:
+        return f"{self.root}/{relative}"
+
+    @property
+    def url(self) -> str:
+        return self.fs.unstrip_protocol(self.root)
+
+    def blob_path(self, digest: str) -> str:
+        return self.path(layout.blob(digest))
+
+    def blob_url(self, digest: str) -> str:
+        return self.fs.unstrip_protocol(self.blob_path(digest))
+
+    def hash_of_url(self, url: str) -> str | None:
+        """The sha256 of a blob from its target_path (or plain path), if it is one of ours."""
+        for prefix in (self.fs.unstrip_protocol(self.root).rstrip("/") + "/", self.root + "/"):
+            if url.startswith(prefix):
+                return layout.digest_of(url[len(prefix) :])
+        return None
+
+    def manifest_path(self, project: str, key: str, version: int) -> str:
+        return self.path(layout.manifest(project, key, version))
+
+    # -- blobs ----------------------------------------------------------------------------
+    def write_blob(
+        self, write: Callable[[BinaryIO], None], cancel: threading.Event | None = None
+    ) -> Blob:
+        """Stream ``write(sink)`` while hashing, then store the bytes at their content address;
+        identical bytes already stored are kept. Object stores get one PUT (multipart when
+        large) straight to the final key, atomic by nature; filesystems get a temporary file
+        renamed into place. Setting ``cancel`` stops the write with WriteCancelled and leaves
+        nothing behind."""
+        if self.object_store:
+            return self._write_spooled(write, cancel)
+        return self._write_renamed(write, cancel)
+
+    def _write_renamed(
+        self, write: Callable[[BinaryIO], None], cancel: threading.Event | None
+    ) -> Blob:
+        tmp = self.path(layout.tmp())
+        sink: HashingWriter | None = None
+        try:
+            with self._guard("open", tmp):
+                raw = self.fs.open(tmp, "wb")
+            try:
+                sink = HashingWriter(
+                    raw, lambda: self._guard("write", tmp), cancel, self.fs.unstrip_protocol(tmp)
+                )
+                write(sink)  # a materializer's own errors pass through unchanged
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    raw.close()
+                raise
+            with self._guard("write", tmp):
+                raw.close()
+            blob = Blob(sink.hexdigest(), sink.size)
+            final = self.blob_path(blob.hash)
+            with self._guard("store", final):
+                if self.fs.exists(final):
+                    self.fs.rm(tmp)
+                else:
+                    if self.local:
+                        self.fs.makedirs(self.fs._parent(final), exist_ok=True)
+                    self.fs.mv(tmp, final)
+            return blob
+        except BaseException:
+            if sink is not None:
+                sink.hexdigest()
+            with contextlib.suppress(Exception):
+                self.fs.rm(tmp)
+            raise
+
+    def _write_spooled(
+        self, write: Callable[[BinaryIO], None], cancel: threading.Event | None
+    ) -> Blob:
+        with Spool(SPOOL_IN_MEMORY) as spool:
+            sink = HashingWriter(spool, contextlib.nullcontext, cancel, f"spooling for {self.url}")
+            try:
+                write(sink)
+            finally:
+                digest = sink.hexdigest()
+            spool.finish()
+            final = self.blob_path(digest)
+            with self._guard("upload", final):
+                if not self.fs.exists(final):
+                    if spool.path:  # large: a multipart upload, aborted if it fails
+                        logger.info(
+                            "uploading %s MB to %s",
+                            f"{sink.size / 1e6:,.0f}",
+                            self.fs.unstrip_protocol(final),
+                        )
+                        self.fs.put_file(spool.path, final)
+                    else:
+                        self.fs.pipe_file(final, spool.getvalue())
+                    uploaded = self.fs.size(final)
+                    if uploaded != sink.size:  # never leave wrong bytes at a content address
+                        self.fs.rm_file(final)
+                        raise StorageError(
+                            f"uploaded {uploaded} of {sink.size} bytes to "
+                            f"{self.fs.unstrip_protocol(final)}; the object was removed, retry"
+                        )
+            return Blob(digest, sink.size)
+
+    def put_bytes(self, data: bytes) -> Blob:
+        return self.write_blob(lambda sink: sink.write(data))
+
+    def blob_exists(self, digest: str) -> bool:
+        with self._guard("check", self.blob_path(digest)):
+            return self.fs.exists(self.blob_path(digest))
+
+    def read_blob(self, digest: str, *, verify: bool = True) -> bytes:
+        path = self.blob_path(digest)
+        with self._guard("read", path):
+            data = Path(path).read_bytes() if self.local else self.fs.cat_file(path)
+        if verify:
+            check_hash(data, digest, f"blob {self.fs.unstrip_protocol(path)}")
+        return data
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        """A buffered reader that verifies the sha256 when it reaches the end."""
+        path = self.blob_path(digest)
+        with self._guard("open", path):
+            raw = self.fs.open(path, "rb")
+        return io.BufferedReader(
+            VerifyingReader(raw, digest, f"blob {self.fs.unstrip_protocol(path)}"), CHUNK
+        )
+
+    def download_blob(
+        self, digest: str, target: Path, on_chunk: Callable[[int], Any] | None = None
+    ) -> Path:
+        """Copy a blob to a local file: written beside it under a temporary name, verified,
+        then renamed, so ``target`` never holds partial or corrupt bytes."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+        try:
+            progress = Progress(f"downloading {target.name}", None)
+            with self.open_blob(digest) as source, partial.open("wb") as sink:
+                while chunk := source.read(CHUNK):
+                    sink.write(chunk)
+                    progress.advance(len(chunk))
+                    if on_chunk:
+                        on_chunk(len(chunk))
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return target
+
+    @contextlib.contextmanager
+    def verified_file(self, digest: str, what: str) -> Iterator[str]:
+        """A local path holding the blob's bytes, checked against their sha256 by streaming:
+        the blob itself on local storage, else a temporary download removed afterwards."""
+        if self.local:
+            path = self.blob_path(digest)
+            sha = hashlib.sha256()
+            progress = Progress(f"verifying {what}", os.path.getsize(path))
+            with open(path, "rb") as fh:
+                while chunk := fh.read(CHUNK):
+                    sha.update(chunk)
+                    progress.advance(len(chunk))
+            if sha.hexdigest() != digest:
+                raise corrupt(sha.hexdigest(), digest, f"blob {self.blob_url(digest)}")
+            yield path
+            return
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="prefect-artifacts-") as folder:
+            yield str(self.download_blob(digest, Path(folder) / digest))
+
+    def delete_blob(self, digest: str) -> None:
+        with self._guard("delete", self.blob_path(digest)), contextlib.suppress(FileNotFoundError):
+            self.fs.rm(self.blob_path(digest))
+
+    def iter_blobs(self) -> Iterator[tuple[str, datetime | None]]:
+        """Every stored blob's sha256 and modification time (used by gc and verify)."""
+        base = self.path(layout.BLOBS)
+        with self._guard("list", base):
+            found = self.fs.find(base, detail=True) if self.fs.exists(base) else {}
+        for path, info in found.items():
+            parts = path.rstrip("/").split("/")
+            if len(parts[-2]) == 2 and len(parts[-1]) == 62:
+                yield parts[-2] + parts[-1], _mtime(info)
+
+    # -- JSON documents (manifests, journal) ---------------------------------------------
+    def write_json(self, path: str, document: Any) -> None:
+        """Write a JSON document whole or not at all: on a filesystem a synced temporary file
+        renamed into place (removed if the write fails); on an object store one PUT."""
+        data = json.dumps(document, default=str, separators=(",", ":")).encode()
+        with self._guard("write", path):
+            if not self.local:
+                self.fs.pipe_file(path, data)
+                return
+            tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            try:
+                with open(tmp, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, path)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+
+    def read_json(self, path: str) -> Any:
+        with self._guard("read", path):
+            return json.loads(self.fs.cat_file(path))
+
+    def delete(self, path: str) -> None:
+        with self._guard("delete", path), contextlib.suppress(FileNotFoundError):
+            self.fs.rm(path)
+
+    def find(self, relative: str) -> list[str]:
+        base = self.path(relative)
+        with self._guard("list", base):
+            return sorted(self.fs.find(base)) if self.fs.exists(base) else []
+
+    @contextlib.contextmanager
+    def _guard(self, action: str, path: str) -> Iterator[None]:
+        try:
+            yield
+        except (StorageError, IntegrityError, FileNotFoundError):
+            raise
+        except Exception as exc:
+            raise StorageError(
+                f"could not {action} {self.fs.unstrip_protocol(path)}: {type(exc).__name__}: {exc}. "
+                "Check that the storage is reachable and writable (PREFECT_ARTIFACTS_STORAGE_URL, "
+                "PREFECT_ARTIFACTS_STORAGE_OPTIONS, credentials), then retry"
+            ) from exc
+
+
+def _mtime(info: dict[str, Any]) -> datetime | None:
+    value = info.get("mtime") or info.get("LastModified") or info.get("created")
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return None

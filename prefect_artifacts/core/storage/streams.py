@@ -1,0 +1,193 @@
+"""Streams used by storage: hashing writers, verifying readers, spools and progress logs."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from ..errors import IntegrityError
+
+CHUNK = 1 << 20
+logger = logging.getLogger("prefect_artifacts.storage")
+
+
+class Progress:
+    """Logs long transfers: an INFO line every ``every`` seconds once one has lasted that long."""
+
+    def __init__(self, label: str, total: int | None, every: float = 10.0) -> None:
+        self.label, self.total, self.every = label, total, every
+        self.done = 0
+        self.started = self.last = time.monotonic()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            rate = self.done / max(now - self.started, 1e-9) / 1e6
+            of = f" of {self.total / 1e6:,.0f} MB" if self.total else ""
+            logger.info("%s: %s MB%s (%.0f MB/s)", self.label, f"{self.done / 1e6:,.0f}", of, rate)
+
+
+class Spool(io.RawIOBase):
+    """Bytes in memory up to ``limit``, then in a named local temporary file."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._limit = limit
+        self._memory: io.BytesIO | None = io.BytesIO()
+        self._file: BinaryIO | None = None
+        self.path: str | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self._memory is not None and self._memory.tell() + len(data) > self._limit:
+            import tempfile
+
+            handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed and removed by close()
+                prefix="prefect-artifacts-", delete=False
+            )
+            self._file, self.path = handle, handle.name
+            handle.write(self._memory.getbuffer())
+            self._memory = None
+        return (self._memory or self._file).write(data)
+
+    def getvalue(self) -> bytes:
+        assert self._memory is not None
+        return self._memory.getvalue()
+
+    def finish(self) -> None:
+        """Make every written byte visible in ``path`` (before it is uploaded from there)."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            os.unlink(self.path)
+            self._file = None
+        super().close()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class WriteCancelled(Exception):
+    """Raised inside a blob write when its ``cancel`` event is set (the write is dropped)."""
+
+
+class HashingWriter(io.RawIOBase):
+    """Passes writes through to ``raw`` while a second thread computes their sha256, so
+    hashing overlaps the serialization instead of adding to it."""
+
+    def __init__(
+        self,
+        raw: BinaryIO,
+        guard: Callable[[], Any],
+        cancel: threading.Event | None = None,
+        label: str = "bytes",
+    ) -> None:
+        super().__init__()
+        self._raw = raw
+        self._guard = guard  # turns the storage's own failures into StorageError
+        self._cancel = cancel
+        self._sha = hashlib.sha256()
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)  # bounds memory
+        self._hasher = threading.Thread(target=self._hash, daemon=True)
+        self._hasher.start()
+        self._progress = Progress(f"writing {label}", None)
+        self.size = 0
+
+    def _hash(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self._sha.update(chunk)
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self._cancel is not None and self._cancel.is_set():
+            raise WriteCancelled
+        chunk = data if isinstance(data, bytes) else bytes(data)  # immutable: safe to share
+        self._chunks.put(chunk)
+        with self._guard():
+            self._raw.write(chunk)
+        self.size += len(chunk)
+        self._progress.advance(len(chunk))
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self.size
+
+    def hexdigest(self) -> str:
+        """Finish hashing (also ends the hashing thread) and return the sha256."""
+        if self._hasher.is_alive():
+            self._chunks.put(None)
+            self._hasher.join()
+        return self._sha.hexdigest()
+
+
+class VerifyingReader(io.RawIOBase):
+    """Reads ``raw`` while hashing; raises IntegrityError at the end if the sha256 differs."""
+
+    def __init__(self, raw: BinaryIO, expected: str, what: str) -> None:
+        super().__init__()
+        self._raw, self._expected, self._what = raw, expected, what
+        self._sha = hashlib.sha256()
+        self._checked = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = (
+            self._raw.readinto(buffer)
+            if hasattr(self._raw, "readinto")
+            else _readinto(self._raw, buffer)
+        )
+        if n:
+            self._sha.update(memoryview(buffer)[:n])
+        elif not self._checked:
+            self._checked = True
+            if self._sha.hexdigest() != self._expected:
+                raise corrupt(self._sha.hexdigest(), self._expected, self._what)
+        return n
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._raw.close()
+        super().close()
+
+
+def _readinto(raw: BinaryIO, buffer: Any) -> int:
+    data = raw.read(len(buffer))
+    memoryview(buffer)[: len(data)] = data
+    return len(data)
+
+
+def corrupt(actual: str, expected: str, what: str) -> IntegrityError:
+    return IntegrityError(
+        f"{what} is corrupt: its sha256 is {actual}, the catalog recorded {expected}. Restore "
+        "the file from a backup or delete the version; `prefect-artifacts verify --all` lists "
+        "every damaged version"
+    )
+
+
+def check_hash(data: bytes | memoryview, expected: str, what: str) -> None:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise corrupt(actual, expected, what)

@@ -1,0 +1,306 @@
+"""``@artifact_task``: a drop-in for ``prefect.task`` that logs the return value as a typed
+artifact, resolves ``ArtifactRef`` arguments and records lineage."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import re
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.errors import InvalidArgumentError, InvalidKeyError
+from ..core.keys import validate_key, validate_labels, validate_tag
+from ..core.models import ArtifactRef, ArtifactVersion
+from ..core.repository import Repository
+
+
+@dataclass
+class Model:
+    """Return this from an ``@artifact_task`` to log a model with its metrics, parameters and
+    extra data in one go; callers of the task receive the model object itself."""
+
+    model: Any = None
+    metrics: dict[str, float] | None = None
+    parameters: dict[str, Any] | None = None
+    extra_data: dict[str, Any] | None = None
+    model_file: str | None = None
+    framework: str | None = None
+    algorithm: str | None = None
+    body: bytes | None = None
+    labels: dict[str, Any] | None = None
+    description: str | None = None
+
+    @property
+    def value(self) -> Any:
+        return self.model if self.model is not None else self.body
+
+
+@dataclass
+class _Capture:
+    key: Any
+    kind: str | None
+    labels: dict[str, str]
+    tag: str | None
+    description: str | None
+    format: str | None
+    options: dict[str, Any]
+    repository: Any
+    project: str | None
+    capture: bool
+    signature: inspect.Signature = field(repr=False, default=None)  # type: ignore[assignment]
+
+
+def artifact_task(
+    __fn: Callable[..., Any] | None = None,
+    *,
+    key: Any = None,
+    kind: str | None = None,
+    labels: dict[str, Any] | None = None,
+    tag: str | None = None,
+    description: str | None = None,
+    preview: int | bool | None = None,
+    stats: bool | None = None,
+    format: str | None = None,
+    repository: Any = None,
+    project: str | None = None,
+    capture: bool = True,
+    **task_options: Any,
+) -> Any:
+    """Like ``@prefect.task`` (every option works: retries, caching, ``.submit()``, ``.map()``,
+    async functions), and the return value is logged as a typed artifact and returned unchanged.
+
+    ``key``: an artifact key or a template over the run — ``"features-{parameters[region]}"``,
+    ``"{flow_run.name}-report"`` — default the task's name. A task returning a tuple can name one
+    key per element (``key=("train", "test")``, ``None`` skips one), a dict-returning task a key
+    per dict key (``key={"train": "train-set"}``). Return ``pa.Model(obj, metrics=...)`` to log a
+    model with metrics; callers still receive ``obj``. ``kind`` forces the artifact kind
+    (otherwise inferred from the value's type). ``ArtifactRef("key@prod")`` arguments are loaded
+    when the task runs. ``capture=False`` only resolves inputs and records lineage.
+    """
+    if __fn is None:
+        return functools.partial(
+            artifact_task,
+            key=key,
+            kind=kind,
+            labels=labels,
+            tag=tag,
+            description=description,
+            preview=preview,
+            stats=stats,
+            format=format,
+            repository=repository,
+            project=project,
+            capture=capture,
+            **task_options,
+        )
+    from prefect import task
+
+    name = task_options.get("name") or __fn.__name__
+    spec = _Capture(
+        key=_check_keys(key if key is not None else _key_from_name(name)),
+        kind=_check_kind(kind),
+        labels=validate_labels(labels),
+        tag=validate_tag(tag) if tag is not None else None,
+        description=description,
+        format=format,
+        options={"preview": 0 if preview is False else preview, "stats": stats},
+        repository=repository,
+        project=project,
+        capture=capture,
+        signature=inspect.signature(__fn),
+    )
+    return task(_wrap(__fn, spec), **task_options)
+
+
+def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            repo, parameters, args, kwargs = await asyncio.to_thread(_before, spec, args, kwargs)
+            result = await fn(*args, **kwargs)
+            return await asyncio.to_thread(_after, repo, spec, result, parameters)
+
+        return run_async
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        repo, parameters, args, kwargs = _before(spec, args, kwargs)
+        return _after(repo, spec, fn(*args, **kwargs), parameters)
+
+    return run
+
+
+def _before(
+    spec: _Capture, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Repository, dict[str, Any], tuple[Any, ...], dict[str, Any]]:
+    from ..core.api import get_repository
+
+    repo = get_repository(spec.repository)
+    bound = spec.signature.bind_partial(*args, **kwargs)
+    bound.apply_defaults()
+    parameters = dict(bound.arguments)
+    repo.record_inputs_from(_upstream_task_runs())
+    args = tuple(_resolve(repo, a, spec.project) for a in args)
+    kwargs = {k: _resolve(repo, v, spec.project) for k, v in kwargs.items()}
+    return repo, parameters, args, kwargs
+
+
+def _after(repo: Repository, spec: _Capture, result: Any, parameters: dict[str, Any]) -> Any:
+    if not spec.capture:
+        return result
+    keys = spec.key
+    if isinstance(keys, tuple):
+        if not isinstance(result, (tuple, list)) or len(result) != len(keys):
+            raise InvalidArgumentError(
+                f"the task has {len(keys)} artifact keys {keys} but returned "
+                f"{type(result).__name__}{'' if not hasattr(result, '__len__') else f' of {len(result)}'}; "
+                "return a tuple with one element per key"
+            )
+        out = [
+            _log(repo, spec, k, v, parameters) if k else v
+            for k, v in zip(keys, result, strict=True)
+        ]
+        if hasattr(result, "_fields"):  # a namedtuple
+            return type(result)(*out)
+        return type(result)(out)
+    if isinstance(keys, dict):
+        if not isinstance(result, dict) or not set(keys) <= set(result):
+            raise InvalidArgumentError(
+                f"the task names artifact keys for {sorted(keys)} but returned "
+                f"{type(result).__name__}{' with ' + str(sorted(result)) if isinstance(result, dict) else ''}"
+            )
+        return {
+            **result,
+            **{
+                name: _log(repo, spec, k, result[name], parameters) for name, k in keys.items() if k
+            },
+        }
+    return _log(repo, spec, keys, result, parameters)
+
+
+def _log(
+    repo: Repository, spec: _Capture, template: str, value: Any, parameters: dict[str, Any]
+) -> Any:
+    if value is None:
+        return None  # nothing to store
+    key = _format_key(template, parameters)
+    if isinstance(value, Model):
+        from ..core.context import ArtifactContext
+
+        labels = {**spec.labels, **validate_labels(value.labels)}
+        ArtifactContext(repo, spec.project).log_model(
+            key,
+            body=value.body,
+            model=value.model,
+            model_file=value.model_file,
+            framework=value.framework,
+            algorithm=value.algorithm,
+            metrics=value.metrics,
+            parameters=value.parameters,
+            extra_data=value.extra_data,
+            labels=labels,
+            tag=spec.tag,
+            description=value.description or spec.description,
+        )
+        return value.value
+    repo.log(
+        key,
+        value,
+        kind=spec.kind,
+        format=spec.format,
+        labels=spec.labels,
+        tag=spec.tag,
+        description=spec.description,
+        options=spec.options,
+        project=spec.project,
+    )
+    return value
+
+
+def _resolve(repo: Repository, value: Any, project: str | None) -> Any:
+    """ArtifactRef → the loaded value; ArtifactVersion → recorded as consumed, passed as is."""
+    if isinstance(value, ArtifactRef):
+        return repo.get(value.ref, project=value.project or project).load()
+    if isinstance(value, ArtifactVersion):
+        repo.record_consumer(value)
+        return value
+    if isinstance(value, list):
+        return [_resolve(repo, v, project) for v in value]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(_resolve(repo, v, project) for v in value)
+    if isinstance(value, dict):
+        return {k: _resolve(repo, v, project) for k, v in value.items()}
+    return value
+
+
+def _upstream_task_runs() -> list[str]:
+    """Task runs whose results this task run received (Prefect's recorded task inputs)."""
+    from prefect.context import TaskRunContext
+
+    ctx = TaskRunContext.get()
+    if ctx is None:
+        return []
+    ids = set()
+    for name, inputs in (ctx.task_run.task_inputs or {}).items():
+        if name == "__parents__":
+            continue
+        for item in inputs:
+            if getattr(item, "input_type", None) == "task_run":
+                ids.add(str(item.id))
+    return sorted(ids)
+
+
+def _format_key(template: str, parameters: dict[str, Any]) -> str:
+    if "{" not in template:
+        return template
+    from prefect.runtime import flow_run, task_run
+
+    try:
+        key = template.format(parameters=parameters, flow_run=flow_run, task_run=task_run)
+    except (KeyError, AttributeError, IndexError, ValueError) as exc:
+        raise InvalidKeyError(
+            f"artifact key template {template!r} failed: {type(exc).__name__}: {exc}. Templates "
+            "can use {parameters[name]}, {flow_run.name} and {task_run.name}"
+        ) from exc
+    return validate_key(key)
+
+
+def _check_keys(key: Any) -> Any:
+    if isinstance(key, (tuple, list)):
+        return tuple(_check_template(k) if k is not None else None for k in key)
+    if isinstance(key, dict):
+        return {name: _check_template(k) if k is not None else None for name, k in key.items()}
+    return _check_template(key)
+
+
+def _check_template(template: Any) -> str:
+    if not isinstance(template, str):
+        raise InvalidKeyError(
+            f"key must be a string, a tuple of strings or a dict of strings, got {template!r}"
+        )
+    if "{" not in template:
+        return validate_key(template)
+    try:
+        list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise InvalidKeyError(f"artifact key template {template!r} is malformed: {exc}") from exc
+    return template
+
+
+def _check_kind(kind: str | None) -> str | None:
+    from ..core.materializers import registry
+
+    known = registry.kinds()
+    if kind is not None and kind not in known:
+        raise InvalidArgumentError(f"unknown kind {kind!r}; use one of {', '.join(sorted(known))}")
+    return kind
+
+
+def _key_from_name(name: str) -> str:
+    key = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:128]
+    return key or "task"

@@ -1,0 +1,142 @@
+"""The JSON API under ``/api``: the same read and write paths as Python and the CLI, with
+typed responses."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from ..core.diff import VersionDiff, diff_versions
+from ..core.errors import ArtifactNotFoundError
+from ..core.filters import ArtifactFilter
+from ..core.keys import validate_key, validate_name, validate_project, validate_tag
+from ..core.lineage import Lineage
+from ..core.repository.reader import download_name
+from .schemas import AnyVersion, Deleted, Page, Project, TagRemoved
+from .serve import stream_blob
+from .views import find_version, repo_of, require_writes, search
+
+router = APIRouter(tags=["artifacts"])
+VERSION = "/projects/{project}/artifacts/{key}/versions/{version}"
+
+
+@router.get("/projects", summary="Projects with their number of keys and last update")
+def projects(request: Request) -> list[Project]:
+    return [Project(**vars(p)) for p in repo_of(request).projects()]
+
+
+@router.get(
+    "/projects/{project}/artifacts",
+    summary="Search artifacts",
+    response_model_exclude={"items": {"__all__": {"preview", "stats"}}},
+)
+def artifacts(request: Request, project: str, filters: Annotated[ArtifactFilter, Query()]) -> Page:
+    return search(repo_of(request), project, filters)
+
+
+@router.get("/projects/{project}/artifacts/{key}", summary="One version (latest by default)")
+def artifact(
+    request: Request, project: str, key: str, version: int | None = None, tag: str | None = None
+) -> AnyVersion:
+    return find_version(repo_of(request), project, key, version, tag)
+
+
+@router.get("/projects/{project}/artifacts/{key}/versions", summary="Every version, newest first")
+def versions(request: Request, project: str, key: str) -> list[AnyVersion]:
+    found = repo_of(request).versions(validate_key(key), project=validate_project(project))
+    if not found:
+        raise ArtifactNotFoundError(f"artifact {key!r} not found in project {project!r}")
+    return found
+
+
+@router.get(VERSION, summary="One version")
+def one_version(request: Request, project: str, key: str, version: int) -> AnyVersion:
+    return find_version(repo_of(request), project, key, version)
+
+
+def _serve(request: Request, project: str, key: str, version: int, inline: bool) -> Response:
+    v = find_version(repo_of(request), project, key, version)
+    return stream_blob(repo_of(request), v.hash, v.size, v.content_type, download_name(v), inline)
+
+
+@router.get(f"{VERSION}/content", summary="The bytes, inline (images, HTML plots, text)")
+def content(request: Request, project: str, key: str, version: int) -> Response:
+    return _serve(request, project, key, version, inline=True)
+
+
+@router.get(f"{VERSION}/download", summary="The bytes as a file download")
+def download(request: Request, project: str, key: str, version: int) -> Response:
+    return _serve(request, project, key, version, inline=False)
+
+
+@router.get(f"{VERSION}/extra/{{name}}", summary="An extra-data item as a file download")
+def extra(request: Request, project: str, key: str, version: int, name: str) -> Response:
+    v = find_version(repo_of(request), project, key, version)
+    item = v.extra_data.get(validate_name(name, "extra_data name"))
+    if item is None:
+        raise ArtifactNotFoundError(
+            f"{v.ref} has no extra data {name!r}; it has {', '.join(v.extra_data) or 'none'}"
+        )
+    return stream_blob(
+        repo_of(request),
+        item.hash,
+        item.size,
+        "application/octet-stream",
+        item.filename or item.name,
+        inline=False,
+    )
+
+
+@router.get("/projects/{project}/artifacts/{key}/lineage", summary="Upstream or downstream graph")
+def lineage(
+    request: Request,
+    project: str,
+    key: str,
+    version: int | None = None,
+    direction: str = "up",
+    depth: int = Query(2, ge=0, le=10),
+) -> Lineage:
+    v = find_version(repo_of(request), project, key, version)
+    return repo_of(request).lineage(v.ref, direction=direction, depth=depth)
+
+
+@router.get("/projects/{project}/artifacts/{key}/diff", summary="What changed between versions")
+def diff(request: Request, project: str, key: str, a: int, b: int) -> VersionDiff:
+    repo = repo_of(request)
+    return diff_versions(find_version(repo, project, key, a), find_version(repo, project, key, b))
+
+
+@router.put(f"{VERSION}/tags/{{tag}}", summary="Point a tag at a version (needs --allow-writes)")
+def put_tag(request: Request, project: str, key: str, version: int, tag: str) -> AnyVersion:
+    require_writes(request)
+    v = find_version(repo_of(request), project, key, version)
+    return repo_of(request).tag(v.ref, tag)
+
+
+@router.delete(
+    "/projects/{project}/artifacts/{key}/tags/{tag}", summary="Remove a tag (needs --allow-writes)"
+)
+def delete_tag(request: Request, project: str, key: str, tag: str) -> TagRemoved:
+    require_writes(request)
+    number = repo_of(request).untag(
+        validate_key(key), validate_tag(tag), project=validate_project(project)
+    )
+    return TagRemoved(tag=tag, was_on_version=number)
+
+
+@router.delete(VERSION, summary="Delete a version (needs --allow-writes)")
+def delete_version(request: Request, project: str, key: str, version: int) -> Deleted:
+    require_writes(request)
+    v = find_version(repo_of(request), project, key, version)
+    return Deleted(deleted=repo_of(request).delete(v.ref))
+
+
+@router.delete(
+    "/projects/{project}/artifacts/{key}", summary="Delete every version of a key (--allow-writes)"
+)
+def delete_key(request: Request, project: str, key: str) -> Deleted:
+    require_writes(request)
+    deleted = repo_of(request).delete(validate_key(key), project=validate_project(project))
+    return Deleted(deleted=deleted)

@@ -1,0 +1,52 @@
+"""What the pages and the API share: the repository of a request, version lookup, search."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from ..core.errors import InvalidArgumentError
+from ..core.filters import ArtifactFilter
+from ..core.keys import MAX_VERSION, validate_key, validate_project, validate_tag
+from ..core.models import ArtifactVersion
+from ..core.repository import Repository
+from .schemas import Page
+
+PAGE_SIZE = 50
+
+
+def repo_of(request: Request) -> Repository:
+    return request.app.state.repo
+
+
+def require_writes(request: Request) -> None:
+    if not request.app.state.allow_writes:
+        raise PermissionError
+
+
+def find_version(
+    repo: Repository, project: str, key: str, version: int | None = None, tag: str | None = None
+) -> ArtifactVersion:
+    project, key = validate_project(project), validate_key(key)
+    if version is not None and not 1 <= version <= MAX_VERSION:
+        raise InvalidArgumentError(f"version must be between 1 and {MAX_VERSION}, got {version}")
+    return repo.get(key, version=version, tag=validate_tag(tag) if tag else None, project=project)
+
+
+def search(repo: Repository, project: str, filters: ArtifactFilter) -> Page:
+    """One page of ``filters`` in ``project`` (the path's project wins over a query's)."""
+    f = ArtifactFilter.of(filters, project=validate_project(project))
+    if f.limit is None:
+        f = f.model_copy(update={"limit": PAGE_SIZE})
+    items = repo.list(f)
+    total = repo.count(f.model_copy(update={"limit": None, "offset": 0}))
+    return Page(items=items, total=total, offset=f.offset, limit=f.limit)
+
+
+def error_response(request: Request, status: int, message: str) -> Response:
+    """JSON for the API and scripts; a styled page for browsers."""
+    if request.url.path.startswith("/api") or "text/html" not in request.headers.get("accept", ""):
+        return JSONResponse({"detail": message}, status_code=status)
+    return request.app.state.templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )

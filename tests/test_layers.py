@@ -1,0 +1,191 @@
+"""The layers hold: the core runs with Prefect not importable; nothing imports a layer above it;
+the package has no import cycle; no surface reaches into another module's private names."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "prefect_artifacts"
+LAYERS = {"core": 0, "prefect": 1, "cli": 2, "web": 2}  # a module may import its level or below
+MEETING = {("prefect_artifacts.cli.ui", "prefect_artifacts.web")}  # `ui` starts the web app
+
+REFUSE_PREFECT = """
+import sys
+class Refuse:
+    def find_spec(self, name, path, target=None):
+        if name == "prefect" or name.startswith("prefect."):
+            raise ImportError(f"{name} is refused in this test")
+sys.meta_path.insert(0, Refuse())
+"""
+
+
+def run_without_prefect(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    env_code = REFUSE_PREFECT + textwrap.dedent(code)
+    return subprocess.run(
+        [sys.executable, "-c", env_code],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "PREFECT_HOME": str(tmp_path / "home"),
+            "PYTHONPATH": str(PACKAGE.parent),
+        },
+    )
+
+
+def test_the_core_runs_with_prefect_refused(tmp_path):
+    result = run_without_prefect(
+        """
+        import pandas as pd
+        import prefect_artifacts as pa
+        df = pd.DataFrame({"x": [1, 2, 3]})
+        v = pa.log_dataset("my_data", df, labels={"team": "ml"}, tag="prod")
+        pa.log_model("my_model", body=b"w", model_file="my_model.pkl", metrics={"auc": 0.9},
+                     extra_data={"confusion": v.target_path})
+        assert pa.get_artifact("my_data@prod").load()["x"].tolist() == [1, 2, 3]
+        assert [a.key for a in pa.list_artifacts(since="24h", kind="datasets")] == ["my_data"]
+        pa.tag_artifact("my_model:1", "prod")
+        assert pa.verify().ok and pa.reindex().versions_restored == 0
+        pa.delete_artifact("my_model")
+        from typer.testing import CliRunner
+        from prefect_artifacts.cli import app
+        out = CliRunner().invoke(app, ["ls", "--label", "team=ml"])
+        assert out.exit_code == 0 and "my_data" in out.output, out.output
+        assert CliRunner().invoke(app, ["db", "current"]).exit_code == 0
+        assert not [m for m in sys.modules if m == "prefect" or m.startswith("prefect.")]
+        print("core without prefect: ok")
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "core without prefect: ok" in result.stdout
+
+
+def test_a_prefect_feature_without_prefect_says_so(tmp_path):
+    result = run_without_prefect(
+        """
+        import prefect_artifacts as pa
+        try:
+            pa.artifact_task(lambda: 1)
+        except ImportError as exc:
+            print("refused:", exc)
+        """,
+        tmp_path,
+    )
+    assert "refused: prefect is refused" in result.stdout, result.stderr
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node, except those under ``if TYPE_CHECKING:`` (type hints, not imports)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            continue
+        yield node
+        yield from _runtime_nodes(node)
+
+
+def _imports(path: Path) -> list[str]:
+    """Modules of this package that ``path`` imports at run time (at any depth in the file)."""
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if path.name == "__init__.py":
+        module = module.rsplit(".", 1)[0]
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found = []
+    for node in _runtime_nodes(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            found += [target] + [f"{target}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+    return [f for f in found if f == "prefect" or f.startswith(("prefect.", "prefect_artifacts"))]
+
+
+def _layer(module: str) -> int | None:
+    parts = module.split(".")
+    return LAYERS.get(parts[1]) if len(parts) > 1 and parts[0] == "prefect_artifacts" else None
+
+
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_imports_a_layer_above_it(path):
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    own = _layer(module)
+    if own is None:
+        return  # the package's __init__: it assembles the public API from every layer
+    for target in _imports(path):
+        if target == "prefect" or target.startswith("prefect."):
+            assert own >= LAYERS["prefect"], f"{module} imports {target}"
+        layer = _layer(target)
+        if layer is not None and (module, ".".join(target.split(".")[:2])) not in MEETING:
+            assert layer <= own and not (
+                layer == own and target.split(".")[1] != module.split(".")[1]
+            ), f"{module} imports {target}"
+
+
+def test_there_is_no_import_cycle():
+    modules = {}
+    for path in SOURCES:
+        name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = path
+    graph = {
+        name: {t for t in _imports(path) if t in modules and t != name}
+        for name, path in modules.items()
+        if name != "prefect_artifacts"
+    }
+    for name in graph:  # a package's __init__ re-exports its modules: not a cycle of logic
+        graph[name] = {t for t in graph[name] if not name.startswith(t + ".")}
+    seen: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        seen[node] = 1
+        path.append(node)
+        for target in graph.get(node, ()):
+            if seen.get(target) == 1:
+                cycle = [*path[path.index(target) :], target]
+                raise AssertionError("import cycle: " + " → ".join(cycle))
+            if target not in seen:
+                visit(target)
+        path.pop()
+        seen[node] = 2
+
+    for node in graph:
+        if node not in seen:
+            visit(node)
+
+
+ALLOWED_PRIVATE = {"_fields", "_asdict", "_mapping", "_replace"}  # namedtuple / Row API
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in SOURCES if p.relative_to(PACKAGE).parts[0] in ("cli", "web", "prefect")],
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_surfaces_use_no_private_names_of_other_modules(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and node.attr not in ALLOWED_PRIVATE
+            and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+        ):
+            raise AssertionError(f"{path.name}:{node.lineno} uses the private name .{node.attr}")
