@@ -51,6 +51,7 @@ from .core.models import (
     ModelVersion,
     PlotVersion,
     Producer,
+    RunInfo,
 )
 from .core.repository import Repository
 from .core.settings import ArtifactSettings
@@ -105,6 +106,7 @@ __all__ = [
     "PlotVersion",
     "Producer",
     "Repository",
+    "RunInfo",
     "StorageError",
     "UnsupportedTypeError",
     "artifact_task",

@@ -31,10 +31,9 @@ def default_repository() -> Repository:
     return _default_repository()
 
 
-class Producer(BaseModel):
-    """Who logged a version: a Prefect run, or a local process outside any run."""
+class RunInfo(BaseModel):
+    """An orchestrator run: ids, names, and what a producer record keeps of it."""
 
-    kind: str = "local"
     flow_name: str | None = None
     flow_run_id: str | None = None
     flow_run_name: str | None = None
@@ -46,18 +45,24 @@ class Producer(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
     ui_url: str | None = None
-    host: str | None = None
-    pid: int | None = None
-    user: str | None = None
 
     @property
     def run_id(self) -> str | None:
-        """The most specific Prefect run id (task run, else flow run)."""
+        """The most specific run id (task run, else flow run)."""
         return self.task_run_id or self.flow_run_id
 
     def lineage(self) -> dict[str, Any]:
         """The fields a lineage row records."""
         return {k: getattr(self, k) for k in RUN_FIELDS}
+
+
+class Producer(RunInfo):
+    """Who logged a version: a Prefect run, or a local process outside any run."""
+
+    kind: str = "local"
+    host: str | None = None
+    pid: int | None = None
+    user: str | None = None
 
     def describe(self) -> str:
         if self.kind != "prefect":

@@ -13,37 +13,10 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from .materializers.summary import json_safe
-from .models import RUN_FIELDS, Producer
+from .models import Producer, RunInfo
 
 PARAMETERS_MAX_BYTES = 16_384
-
-
-class RunInfo(BaseModel):
-    """The orchestrator run executing now: ids, names and what a producer record keeps."""
-
-    flow_name: str | None = None
-    flow_run_id: str | None = None
-    flow_run_name: str | None = None
-    task_name: str | None = None
-    task_run_id: str | None = None
-    task_run_name: str | None = None
-    deployment_id: str | None = None
-    deployment_name: str | None = None
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list)
-    ui_url: str | None = None
-
-    @property
-    def run_id(self) -> str | None:
-        """The most specific run id (task run, else flow run)."""
-        return self.task_run_id or self.flow_run_id
-
-    def lineage(self) -> dict[str, Any]:
-        """The fields a lineage row records."""
-        return {k: getattr(self, k) for k in RUN_FIELDS}
 
 
 RunProvider = Callable[[], "RunInfo | None"]

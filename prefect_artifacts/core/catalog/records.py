@@ -33,15 +33,13 @@ class ExtraRecord:
     artifact: str | None = None
 
 
-@dataclass(frozen=True)
-class VersionRecord:
-    """One version row with its labels, tags and extra data."""
+@dataclass
+class VersionFields:
+    """What every version row holds, whether about to be inserted or read back."""
 
-    id: int
     uid: str
     project: str
     key: str
-    version: int
     kind: str
     format: str
     materializer: str
@@ -53,12 +51,30 @@ class VersionRecord:
     content_type: str
     description: str | None
     owner: str | None
-    flow_name: str | None
-    flow_run_id: str | None
-    task_run_id: str | None
     producer: dict[str, Any]
     meta: dict[str, Any]
     details: dict[str, Any] | None
+
+
+@dataclass
+class NewVersion(VersionFields):
+    """A version to insert: the catalog allocates its number and times."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    extras: list[ExtraRecord] = field(default_factory=list)
+    tag: str | None = None
+    blobs: dict[str, int] = field(default_factory=dict)  # hash → size of every referenced blob
+
+
+@dataclass
+class VersionRecord(VersionFields):
+    """One version row with its labels, tags and extra data."""
+
+    id: int
+    version: int
+    flow_name: str | None
+    flow_run_id: str | None
+    task_run_id: str | None
     created_at: datetime
     updated_at: datetime
     labels: dict[str, str] = field(default_factory=dict)
@@ -113,33 +129,6 @@ class OutboxRecord:
     id: int
     path: str
     document: dict[str, Any] | None
-
-
-@dataclass
-class NewVersion:
-    """Everything the catalog stores for a version, minus what it allocates."""
-
-    uid: str
-    project: str
-    key: str
-    kind: str
-    format: str
-    materializer: str
-    hash: str
-    size: int
-    fingerprint: str | None
-    meta_digest: str
-    filename: str
-    content_type: str
-    description: str | None
-    owner: str | None
-    producer: dict[str, Any]
-    meta: dict[str, Any]
-    details: dict[str, Any] | None
-    labels: dict[str, str]
-    extras: list[ExtraRecord]
-    tag: str | None = None
-    blobs: dict[str, int] = field(default_factory=dict)  # hash → size of every referenced blob
 
 
 @dataclass(frozen=True)

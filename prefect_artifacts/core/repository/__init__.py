@@ -19,7 +19,7 @@ from ..faults import fault_point
 from ..filters import ArtifactFilter
 from ..keys import validate_project
 from ..lineage import Lineage, walk_lineage
-from ..models import ArtifactVersion, LineageRecord, Producer
+from ..models import ArtifactVersion, LineageRecord
 from ..settings import ArtifactSettings
 from ..storage import Storage
 from . import changes, reader, runs, writer
@@ -66,83 +66,13 @@ class Repository:
     def __repr__(self) -> str:
         return f"Repository(storage={self.storage.url!r}, project={self.project!r})"
 
-    # -- writing -------------------------------------------------------------------------------
-    def log(
-        self,
-        key: str,
-        obj: Any,
-        *,
-        kind: str | None = None,
-        format: str | None = None,
-        labels: dict[str, Any] | None = None,
-        tag: str | None = None,
-        description: str | None = None,
-        options: dict[str, Any] | None = None,
-        fields: dict[str, Any] | None = None,
-        extra_data: dict[str, Any] | None = None,
-        project: str | None = None,
-        producer: Producer | None = None,
-    ) -> ArtifactVersion:
-        """Store ``obj`` as the next version of ``key`` (or return the latest version when its
-        content is identical). ``options`` go to the materializer (``preview``, ``stats``,
-        ``model_file``); ``fields`` are kind-specific metadata (``metrics``, ``parameters``)."""
-        return writer.log(
-            self,
-            key,
-            obj,
-            kind=kind,
-            format=format,
-            labels=labels,
-            tag=tag,
-            description=description,
-            options=options,
-            fields=fields,
-            extra_data=extra_data,
-            project=project,
-            producer=producer,
-        )
-
-    def tag(self, ref: str, tag: str, *, project: str | None = None) -> ArtifactVersion:
-        """Point ``tag`` at the version ``ref`` names (moving it if another version had it)."""
-        return changes.tag(self, ref, tag, project)
-
-    def untag(self, ref: str, tag: str | None = None, *, project: str | None = None) -> int:
-        """Remove a tag (``untag("k@prod")`` or ``untag("k", "prod")``); returns the version
-        it pointed at."""
-        return changes.untag(self, ref, tag, project)
-
-    def set_labels(
-        self, ref: str, labels: dict[str, Any], *, replace: bool = False, project: str | None = None
-    ) -> ArtifactVersion:
-        """Add or change labels of a version (``replace=True`` drops the others)."""
-        return changes.set_labels(self, ref, labels, replace, project)
-
-    def set_description(
-        self, ref: str, description: str | None, *, project: str | None = None
-    ) -> ArtifactVersion:
-        return changes.set_description(self, ref, description, project)
-
-    def delete(
-        self,
-        ref: str,
-        *,
-        data: bool = True,
-        strategy: str | None = None,
-        project: str | None = None,
-    ) -> list[int]:
-        """Delete one version (``key:3``, ``key@prod``) or every version of a key (``key``);
-        returns the deleted version numbers. Bytes that no remaining version references are
-        handled by ``strategy`` (MLRun's deletion strategies):
-
-        - ``"metadata-only"`` (``data=False``): catalog entries only; the bytes stay (for gc).
-        - ``"data-optional"`` (``data=True``, the default): then remove the bytes; a failure to
-          remove them is a warning and leaves them for ``gc``.
-        - ``"data-required"``: remove the bytes inside the catalog transaction, under the blob
-          locks. If the first removal fails nothing is deleted and the error is raised; if a
-          later one fails the versions are deleted, the bytes removed so far stay removed,
-          and a StorageError names the bytes left for ``gc``.
-        """
-        return changes.delete(self, ref, data=data, strategy=strategy, project=project)
+    # -- writing: the module functions, bound as methods ---------------------------------------
+    log = writer.log
+    tag = changes.tag
+    untag = changes.untag
+    set_labels = changes.set_labels
+    set_description = changes.set_description
+    delete = changes.delete
 
     def drain(self) -> int:
         """Write committed manifests and journal entries from the catalog's outbox to storage.

@@ -21,8 +21,9 @@ logger = logging.getLogger("prefect_artifacts")
 DELETE_STRATEGIES = ("metadata-only", "data-optional", "data-required")
 
 
-def tag(repo: Repository, ref: str, name: str, project: str | None) -> ArtifactVersion:
-    name = validate_tag(name)
+def tag(repo: Repository, ref: str, tag: str, *, project: str | None = None) -> ArtifactVersion:
+    """Point ``tag`` at the version ``ref`` names (moving it if another version had it)."""
+    name = validate_tag(tag)
     version = repo.get(ref, project=project)
     previous = repo.catalog.set_tag(repo.row_id(version), name, utcnow())
     repo.drain()
@@ -31,9 +32,11 @@ def tag(repo: Repository, ref: str, name: str, project: str | None) -> ArtifactV
     return version
 
 
-def untag(repo: Repository, ref: str, name: str | None, project: str | None) -> int:
+def untag(repo: Repository, ref: str, tag: str | None = None, *, project: str | None = None) -> int:
+    """Remove a tag (``untag("k@prod")`` or ``untag("k", "prod")``); returns the version it
+    pointed at."""
     parsed = parse_ref(ref, project=project)
-    name = validate_tag(name) if name else parsed.tag
+    name = validate_tag(tag) if tag else parsed.tag
     if not name:
         raise InvalidArgumentError(f"name the tag to remove: untag('{parsed.key}@prod')")
     project = parsed.project or repo.project
@@ -48,8 +51,14 @@ def untag(repo: Repository, ref: str, name: str | None, project: str | None) -> 
 
 
 def set_labels(
-    repo: Repository, ref: str, labels: dict[str, Any], replace: bool, project: str | None
+    repo: Repository,
+    ref: str,
+    labels: dict[str, Any],
+    *,
+    replace: bool = False,
+    project: str | None = None,
 ) -> ArtifactVersion:
+    """Add or change labels of a version (``replace=True`` drops the others)."""
     clean = validate_labels(labels)
     version = repo.get(ref, project=project)
     repo.catalog.set_labels(repo.row_id(version), clean, utcnow(), replace=replace)
@@ -60,8 +69,9 @@ def set_labels(
 
 
 def set_description(
-    repo: Repository, ref: str, description: str | None, project: str | None
+    repo: Repository, ref: str, description: str | None, *, project: str | None = None
 ) -> ArtifactVersion:
+    """Replace a version's description."""
     version = repo.get(ref, project=project)
     repo.catalog.set_description(repo.row_id(version), description, utcnow())
     repo.drain()
@@ -71,9 +81,25 @@ def set_description(
 
 
 def delete(
-    repo: Repository, ref: str, *, data: bool, strategy: str | None, project: str | None
+    repo: Repository,
+    ref: str,
+    *,
+    data: bool = True,
+    strategy: str | None = None,
+    project: str | None = None,
 ) -> list[int]:
-    """See :meth:`Repository.delete`."""
+    """Delete one version (``key:3``, ``key@prod``) or every version of a key (``key``);
+    returns the deleted version numbers. Bytes that no remaining version references are
+    handled by ``strategy`` (MLRun's deletion strategies):
+
+    - ``"metadata-only"`` (``data=False``): catalog entries only; the bytes stay (for gc).
+    - ``"data-optional"`` (``data=True``, the default): then remove the bytes; a failure to
+      remove them is a warning and leaves them for ``gc``.
+    - ``"data-required"``: remove the bytes inside the catalog transaction, under the blob
+      locks. If the first removal fails nothing is deleted and the error is raised; if a
+      later one fails the versions are deleted, the bytes removed so far stay removed,
+      and a StorageError names the bytes left for ``gc``.
+    """
     strategy = strategy or ("data-optional" if data else "metadata-only")
     if strategy not in DELETE_STRATEGIES:
         raise InvalidArgumentError(

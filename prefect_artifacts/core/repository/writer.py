@@ -84,7 +84,8 @@ def log(
     producer: Producer | None = None,
 ) -> ArtifactVersion:
     """Store ``obj`` as the next version of ``key`` (or return the latest version when its
-    content is identical)."""
+    content is identical). ``options`` go to the materializer (``preview``, ``stats``,
+    ``model_file``); ``fields`` are kind-specific metadata (``metrics``, ``parameters``)."""
     key = validate_key(key)
     project = validate_project(project) if project else repo.project
     labels = validate_labels(labels)
