@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from prefect_artifacts.core.catalog import Catalog, keys_t, labels_t, tags_t, versions_t
+from prefect_artifacts.core.catalog import Catalog
+from prefect_artifacts.core.catalog.schema import keys_t, labels_t, tags_t, versions_t
 
 TEAMS = ["ml", "bi", "ops", "risk", "growth", "search", "ads", "infra"]
 BATCH = 20_000
@@ -18,7 +19,7 @@ BATCH = 20_000
 def populate(
     catalog: Catalog, versions: int, *, project: str = "default", per_key: int = 100
 ) -> None:
-    catalog._ensure_schema()
+    catalog.db.ensure_schema()
     keys = max(1, versions // per_key)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     start = now - timedelta(days=365)

@@ -306,9 +306,9 @@ def bench_list(work: Path, args: argparse.Namespace) -> list[Result]:
                     lambda client=client: client.get(
                         "/api/projects/default/artifacts",
                         params={
-                            "label": "team=ml",
-                            "page": 20,
-                            "per_page": 50,
+                            "labels": "team=ml",
+                            "offset": 950,
+                            "limit": 50,
                             "all_versions": "true",
                         },
                     ).raise_for_status(),
