@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # quiet temporary server
+# The first start of Prefect's temporary server on a new PREFECT_HOME creates its database, which
+# takes longer than Prefect's default 20 s on a small machine: give it room.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -22,6 +25,8 @@ import prefect_artifacts as pa
 
 
 def main() -> None:
+    print("Starting Prefect's temporary server (on a new PREFECT_HOME it first creates its")
+    print("database, which can take a minute), then running the example flows...", flush=True)
     trained = training_pipeline(rows=20_000)
     scored = scoring_pipeline()
     pa.flush_registrations()  # Prefect UI cards are sent in the background; wait for them
@@ -41,7 +46,14 @@ def main() -> None:
         "  CLI      .venv/bin/prefect-artifacts ls   |   .venv/bin/prefect-artifacts show churn-model@prod"
     )
     print("  web UI   ./run.sh ui   → http://127.0.0.1:4300")
-    print("  Prefect  .venv/bin/prefect server start   → http://127.0.0.1:4200/artifacts")
+    print(f"  Prefect  .venv/bin/prefect server start   → {prefect_ui()}/artifacts")
+
+
+def prefect_ui() -> str:
+    """Where ``prefect server start`` serves its UI, from Prefect's own settings."""
+    from prefect_artifacts.prefect.runtime import ui_url
+
+    return ui_url() or "http://127.0.0.1:4200"
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """A later flow run reuses artifacts: ``features:latest`` and the model tagged ``prod``.
 
-``ArtifactRef`` arguments are loaded when the task runs and appear in the task's parameters;
+``ArtifactRef`` arguments are loaded when the task runs (a line in the task run's log says which version);
 both loads are recorded as consumers, so lineage links this run to the training run.
 """
 

@@ -67,6 +67,7 @@ _LAZY = {  # these import Prefect, so they load on first use
     "ARTIFACT_INPUTS": "prefect.cache",
     "ArtifactInputs": "prefect.cache",
     "ArtifactRepository": "prefect.block",
+    "asset": "prefect.assets",
 }
 
 
@@ -110,6 +111,7 @@ __all__ = [
     "StorageError",
     "UnsupportedTypeError",
     "artifact_task",
+    "asset",
     "delete_artifact",
     "flush_registrations",
     "gc",

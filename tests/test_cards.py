@@ -1,44 +1,55 @@
-"""Prefect cards: content, escaping, links and size."""
+"""Prefect cards: content, escaping (user values are code spans), links and size."""
+
+import re
 
 import pandas as pd
 
 from prefect_artifacts import ArtifactContext
-from prefect_artifacts.prefect.cards import card, escape, prefect_key, sparkline, thumbnail_of
+from prefect_artifacts.prefect.cards import card, preview, sparkline, text, thumbnail_of
 
 from .web_data import png
 
 
-def test_prefect_keys_follow_prefect_rules():
-    assert prefect_key("default", "My_Data.v2") == "my-data-v2"
-    assert prefect_key("team", "x") == "team-x"
-    assert prefect_key("default", "__") == "artifact"
-
-
-def test_card_content_escaping_and_link(repo):
+def test_card_content_escaping_and_links(repo):
     ctx = ArtifactContext(repo)
     v = ctx.log_dataset(
         "d",
         pd.DataFrame({"x": [1.0, 2.0, 3.0], "s": ["a", "b", "a"]}),
-        labels={"note": "a|b *bold* <script>"},
+        labels={"note": "a|b *bold* <script> http://evil.example"},
         description="[click](javascript:x)",
     )
-    text = card(v, ui_url="http://ui.example:4300/")
-    assert "### dataset `d` version 1" in text and v.hash in text and v.target_path in text
-    assert "<script>" not in text and "\\<script\\>" in text and "a\\|b" in text
-    assert "[click](javascript" not in text
+    markdown = card(v, ui_url="http://ui.example:4300/")
+    assert "### Dataset, version 1" in markdown and "| key | `d` |" in markdown
+    assert v.target_path in markdown and f"sha256:{v.hash}" in markdown  # in a code block
+    assert f"`sha256:{v.hash[:16]}…`" in markdown
+    assert "`note=a\\|b *bold* <script> http://evil.example`" in markdown  # one code span
+    assert "`[click](javascript:x)`" in markdown
+    outside_code = re.sub(r"`[^`]*`", "", markdown.split("**Location**")[0])
+    for raw in ("<script>", "*bold*", "[click]", "http://evil"):
+        assert raw not in outside_code, raw
     assert (
         "[Open in prefect-artifacts](http://ui.example:4300/projects/default/artifacts/d?version=1)"
-        in text
+        in markdown
     )
-    assert "| x | double | 0 |" in text and "3 rows × 2 columns" in text
-    assert "[Open in" not in card(v)  # no UI configured, no link
+    assert "| `x` | `double` | 0 |" in markdown and "3 rows × 2 columns" in markdown
+    assert "http://127.0.0.1:4300/projects/default/artifacts/d" in card(v)  # the local UI
+
+
+def test_long_values_are_shortened_in_cells(repo):
+    v = ArtifactContext(repo).log_artifact("k" * 128, b"x", labels={"long": "v" * 200})
+    markdown = card(v)
+    table = markdown.split("**Location**")[0]
+    assert v.hash not in table  # the 64-digit hash only in the location's code block
+    assert max(len(line) for line in table.splitlines() if "| labels |" in line) < 400
+    assert "…`" in table  # shortened with an ellipsis
 
 
 def test_model_and_plot_cards(repo):
     ctx = ArtifactContext(repo)
     m = ctx.log_model("m", body=b"w", metrics={"auc": 0.91234567}, parameters={"depth": 3})
-    text = card(m)
-    assert "**Metrics**" in text and "| auc | 0.912346 |" in text and "| depth | 3 |" in text
+    markdown = card(m)
+    assert "**Metrics**" in markdown and "| `auc` | 0.912346 |" in markdown
+    assert "| `depth` | `3` |" in markdown
     big = png(2000, 1500)
     thumb, media = thumbnail_of(big, "png")
     assert media == "image/png" and len(thumb) < len(big)
@@ -49,10 +60,15 @@ def test_model_and_plot_cards(repo):
     assert max(Image.open(io.BytesIO(thumb)).size) <= 480
     plot = ctx.log_plot("p", big)
     assert "data:image/png;base64," in card(plot, thumbnail=thumb)
-    assert "The image is at" in card(plot)
+    assert "figure: open it in the browser UI" in card(plot)
     assert thumbnail_of(b"<html></html>", "html") is None
 
 
-def test_helpers():
+def test_helpers(repo):
     assert sparkline([0, 5, 10]) == "▁▅█" and sparkline([]) == ""
-    assert escape("a\nb") == "a b"
+    assert text("a\nb") == "`a b`" and text("x" * 300, 10) == "`" + "x" * 9 + "…`"
+    assert text("a`b") == "``a`b``" and text("`x`") == "`` `x` ``" and text("") == "—"
+    assert text("a|b") == "`a\\|b`" and text("a|b", cell=False) == "`a|b`"
+    v = ArtifactContext(repo).log_dataset("d", pd.DataFrame({"a*": ["[x]"], "n": [None]}))
+    table = preview(v, v.preview)
+    assert "| `a*` | `n` |" in table and "| `[x]` |  |" in table

@@ -73,7 +73,7 @@ def test_a_kill_between_commit_and_journal_loses_nothing(tmp_path, change):
     assert repo.catalog.pending(), "the record waits in the outbox"
     assert set((tmp_path / "store").rglob("*.json")) == files_before  # nothing reached storage
     committed = snapshot(repo.catalog)
-    repo.drain()  # what any later write (or reindex, verify, gc) does first
+    repo.drain(full=True)  # what reindex, verify and gc do first (and writes, each minute)
     assert repo.catalog.pending() == []
     drop_catalog(repo.catalog.engine)  # the catalog is lost...
     rebuilt = open_repo(tmp_path)

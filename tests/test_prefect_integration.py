@@ -2,7 +2,6 @@
 against a real Prefect server."""
 
 import importlib.metadata
-import json
 import logging
 import time
 
@@ -17,8 +16,9 @@ from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 
 import prefect_artifacts as pa
 from prefect_artifacts.core.events import VersionLogged
+from prefect_artifacts.prefect import assets as pa_assets
 from prefect_artifacts.prefect import registration
-from prefect_artifacts.prefect.cards import prefect_key
+from prefect_artifacts.prefect.keys import prefect_key, preview_key
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -126,10 +126,10 @@ def test_versions_are_registered_on_the_task_run(env_repo):
     raw = pa.get_artifact("raw")
     assert f"version {raw.version}" in card.data and raw.hash in card.data
     assert "**Columns**" in card.data and raw.target_path in card.data
-    previews = read_prefect_artifacts(prefect_key("default", "raw") + "-preview")
+    previews = read_prefect_artifacts(preview_key("default", "raw"))
     preview = next(p for p in previews if str(p.task_run_id) == runs["ingest"])
-    rows = preview.data if isinstance(preview.data, list) else json.loads(preview.data)
-    assert len(rows) == 20 and set(rows[0]) == {"x", "y"}
+    rows = [line for line in preview.data.splitlines() if line.startswith("| ")]
+    assert len(rows) == 21 and rows[0] == "| `x` | `y` |"  # header + 20 rows
     model_card = next(
         c for c in read_prefect_artifacts("model") if str(c.task_run_id) == runs["train"]
     )
@@ -169,13 +169,13 @@ def test_logged_event_and_asset_materialization_are_emitted(env_repo):
     runs = state.result()
     pa.flush_registrations()
     resource = "prefect-artifacts.artifact.default.raw.1"
-    features_asset = registration.asset_key(env_repo, "default", "features")
+    features_asset = pa_assets.asset_key(env_repo, "default", "features")
     deadline = time.monotonic() + 30
     with get_client(sync_client=True) as client:
         while True:
             page = client.read_events(
                 filter=EventFilter(
-                    event=EventNameFilter(name=[registration.EVENT]),
+                    event=EventNameFilter(name=[registration.LOGGED]),
                     resource=EventResourceFilter(id=[resource]),
                 ),
                 limit=50,
@@ -197,9 +197,7 @@ def test_logged_event_and_asset_materialization_are_emitted(env_repo):
     assert f"prefect.flow-run.{state.state_details.flow_run_id}" in related
     assert assets.events, "no asset materialization event arrived"
     features_event = assets.events[0]
-    assert registration.asset_key(env_repo, "default", "raw") in {
-        r.id for r in features_event.related
-    }
+    assert pa_assets.asset_key(env_repo, "default", "raw") in {r.id for r in features_event.related}
 
 
 def test_registration_outage_loses_nothing(env_repo, caplog):
@@ -223,7 +221,7 @@ def test_registration_outage_loses_nothing(env_repo, caplog):
     ):
         env_repo.settings = env_repo.settings.model_copy(update={"registration": "sync"})
         registration.on_event(VersionLogged(env_repo, version, run, True))
-    assert "could not be registered" in caplog.text and "survivor" in caplog.text
+    assert "Prefect's UI could not be updated" in caplog.text and "survivor" in caplog.text
     assert pa.get_artifact("survivor").load() == b"still here"
 
 

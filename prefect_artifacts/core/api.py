@@ -19,6 +19,7 @@ from .repository import Repository
 from .settings import ArtifactSettings
 
 _repositories: dict[tuple[Any, ...], Repository] = {}
+_settings: dict[tuple[tuple[str, str], ...], ArtifactSettings] = {}
 _lock = threading.Lock()
 Resolver = Callable[[Any], "ArtifactSettings | None"]
 _resolvers: list[Resolver] = []
@@ -32,6 +33,22 @@ def add_repository_resolver(resolver: Resolver) -> None:
         _resolvers.append(resolver)
 
 
+def current_settings() -> ArtifactSettings:
+    """``ArtifactSettings()`` as the environment says now, parsed once per environment (a task
+    asks for its repository on every run; reading the settings again costs milliseconds)."""
+    environment = tuple(
+        sorted(
+            (k, v)
+            for k, v in os.environ.items()
+            if k.startswith("PREFECT_ARTIFACTS_") or k == "PREFECT_HOME"
+        )
+    )
+    settings = _settings.get(environment)
+    if settings is None:
+        settings = _settings[environment] = ArtifactSettings()
+    return settings
+
+
 def get_repository(repository: Any = None) -> Repository:
     """The repository to use: a ``Repository``; else whatever a resolver recognizes (an
     ``ArtifactRepository`` block or a saved block's name); else the block named by
@@ -41,7 +58,7 @@ def get_repository(repository: Any = None) -> Repository:
         return repository
     settings: ArtifactSettings | None = None
     if repository is None:
-        settings = ArtifactSettings()
+        settings = current_settings()
         repository = settings.repository
     if repository is not None:
         settings = next((s for r in _resolvers if (s := r(repository)) is not None), None)
@@ -56,7 +73,12 @@ def get_repository(repository: Any = None) -> Repository:
                 )
             )
     assert settings is not None
-    key = (os.getpid(), settings.model_dump_json())
+    key = (
+        os.getpid(),
+        settings.model_dump_json(),
+        settings.resolved_storage_url(),  # the defaults depend on PREFECT_HOME
+        settings.resolved_catalog_url(),
+    )
     with _lock:
         repo = _repositories.get(key)
         if repo is None:

@@ -47,7 +47,7 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
     version) or of every version in ``project`` (``"*"``: all projects) against the catalog;
     report missing or corrupt bytes and missing manifests."""
     started = time.perf_counter()
-    repo.drain()
+    repo.drain(full=True)
     if ref is not None:
         parsed = parse_ref(ref, project=project)
         versions = [repo.get(str(parsed))] if parsed.pinned else repo.versions(str(parsed))
@@ -134,7 +134,7 @@ def gc(
     if grace < timedelta(0):
         raise InvalidArgumentError("grace must not be negative")
     cutoff = datetime.now(timezone.utc) - grace
-    repo.drain()
+    repo.drain(full=True)
     referenced = repo.catalog.referenced_hashes()
     report = GcReport(blobs_seen=0, dry_run=dry_run)
     for digest, mtime in repo.storage.iter_blobs():
@@ -225,7 +225,7 @@ def reindex(repo: Repository, *, project: str | None = None) -> ReindexReport:
     lacks (matched by version uid) and never changes or removes existing entries. Unreadable
     or malformed files, and manifests whose bytes are missing, are skipped and reported."""
     started = time.perf_counter()
-    repo.drain()  # what the catalog committed but storage does not hold yet
+    repo.drain(full=True)  # what the catalog committed but storage does not hold yet
     below = f"/{project}" if project else ""
     paths = [p for p in repo.storage.find(layout.MANIFESTS + below) if p.endswith(".json")]
     journal = [p for p in repo.storage.find(layout.JOURNAL + below) if p.endswith(".json")]

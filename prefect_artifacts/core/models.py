@@ -19,6 +19,22 @@ RUN_FIELDS = ("flow_name", "flow_run_id", "flow_run_name", "task_run_id", "task_
 _default_repository: Callable[[], Repository] | None = None
 
 
+_run_linker: Callable[[Any], str | None] | None = None
+
+
+def set_run_linker(linker: Callable[[Any], str | None] | None) -> None:
+    """How to link a run (anything with ``flow_run_id``/``task_run_id``) to its page in the
+    orchestrator's UI, decided when the link is shown (not when the run was recorded)."""
+    global _run_linker
+    _run_linker = linker
+
+
+def run_link(run: Any) -> str | None:
+    """The run's page, per the installed linker; else the link recorded with it, if any."""
+    link = _run_linker(run) if _run_linker is not None else None
+    return link or getattr(run, "recorded_url", None)
+
+
 def set_default_repository(provider: Callable[[], Repository]) -> None:
     """Where records that lost their repository (unpickled on a worker) find one again."""
     global _default_repository
@@ -35,6 +51,7 @@ class RunInfo(BaseModel):
     """An orchestrator run: ids, names, and what a producer record keeps of it."""
 
     flow_name: str | None = None
+    flow_id: str | None = None
     flow_run_id: str | None = None
     flow_run_name: str | None = None
     task_name: str | None = None
@@ -50,6 +67,15 @@ class RunInfo(BaseModel):
     def run_id(self) -> str | None:
         """The most specific run id (task run, else flow run)."""
         return self.task_run_id or self.flow_run_id
+
+    @property
+    def recorded_url(self) -> str | None:
+        return self.ui_url
+
+    @property
+    def link(self) -> str | None:
+        """The run's page in the orchestrator's UI, by today's settings."""
+        return run_link(self)
 
     def lineage(self) -> dict[str, Any]:
         """The fields a lineage row records."""
@@ -84,6 +110,15 @@ class LineageRecord(BaseModel):
     task_run_id: str | None = None
     task_run_name: str | None = None
     at: datetime
+
+    @property
+    def link(self) -> str | None:
+        """The run's page in the orchestrator's UI, by today's settings."""
+        return run_link(self)
+
+    @property
+    def ui_url(self) -> str | None:
+        return self.link
 
 
 class ArtifactRef(BaseModel):

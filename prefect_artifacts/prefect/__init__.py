@@ -16,7 +16,7 @@ import functools
 import sys
 from typing import Any
 
-from ..core import api, events, runs
+from ..core import api, events, models, runs
 from ..core.settings import ArtifactSettings
 
 
@@ -25,6 +25,7 @@ def install() -> None:
     from . import registration, runtime
 
     runs.set_run_provider(runtime.current_run)
+    models.set_run_linker(runtime.run_url)
     events.subscribe(registration.on_event)
     api.add_repository_resolver(resolve_block)
 

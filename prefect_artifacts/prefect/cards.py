@@ -1,7 +1,14 @@
 """Markdown cards that Prefect's UI shows on the run that logged a version.
 
-Pure functions of a version (and, for plots, a thumbnail): every value that came from a user
-is escaped, and a card stays small — a thumbnail, never the full figure.
+Pure functions of a version (and, for plots, a thumbnail). Every value that came from a user is
+a code span: the one markdown construct that both of Prefect's UIs show literally — no emphasis,
+no links, no autolinked URLs, no HTML, no character references decoded, no stray backslashes
+(checked in a browser: Prefect's V1 UI shows ``&#42;`` as typed, its V2 UI autolinks URLs even
+through backslash escapes). Only links this module builds are links. A card stays small (a
+thumbnail, never the full figure) and narrow (long values are shortened; the full location and
+hash are in a code block that scrolls). The dataset preview is a markdown table of code spans
+too: Prefect's table artifacts render cells as markdown in one UI and as plain text in the other,
+so no escaping suits both.
 """
 
 from __future__ import annotations
@@ -9,64 +16,102 @@ from __future__ import annotations
 import base64
 import io
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from ..core.formatting import size_text, sparkline
-from ..core.models import ArtifactVersion, DatasetVersion, ModelVersion, PlotVersion
+from ..core.models import ArtifactVersion, DatasetVersion, ModelVersion, PlotVersion, Producer
 
 THUMBNAIL_PX = (480, 360)
 SVG_INLINE_MAX = 200_000
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+CELL_MAX = 120  # characters of a user value shown in a card cell
+DEFAULT_UI_URL = "http://127.0.0.1:4300"  # `prefect-artifacts ui` on this machine
 
 
-def prefect_key(project: str, key: str) -> str:
-    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
-    text = key if project == "default" else f"{project}-{key}"
-    return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-") or "artifact"
+def text(value: Any, limit: int = CELL_MAX, *, cell: bool = True) -> str:
+    """A user value as a literal code span: one line, at most ``limit`` characters. In a table
+    ``cell``, ``|`` is escaped (GFM removes the backslash before it shows the span)."""
+    raw = " ".join(str(value).split())
+    if not raw:
+        return "—"
+    if len(raw) > limit:
+        raw = raw[: limit - 1] + "…"
+    if cell:
+        raw = raw.replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall("`+", raw)), default=0) + 1)
+    pad = " " if raw.startswith("`") or raw.endswith("`") else ""
+    return f"{fence}{pad}{raw}{pad}{fence}"
 
 
-def escape(value: Any) -> str:
-    """Markdown-escape a value for a table cell or inline text (no HTML, no links)."""
-    text = str(value).replace("\r", " ").replace("\n", " ")
-    return _MD_SPECIAL.sub(r"\\\1", text)
+def link(label: str, url: str | None) -> str:
+    """A link with our own label to one of our URLs (http/https), or nothing. User values are
+    never link labels: Prefect's V1 UI shows backslash escapes inside link labels as typed."""
+    if not url or not url.startswith(("http://", "https://")):
+        return ""
+    return f" · [{label}]({quote(url, safe=':/?&=#%@+,;~')})"
 
 
-def detail_url(ui_url: str | None, version: ArtifactVersion) -> str | None:
-    if not ui_url:
-        return None
-    base = ui_url.rstrip("/")
-    return f"{base}/projects/{quote(version.project)}/artifacts/{quote(version.key)}?version={version.version}"
+def short_hash(digest: str) -> str:
+    return f"sha256:{digest[:16]}…"
+
+
+def short_location(version: ArtifactVersion) -> str:
+    """The location with the 64-digit file name cut to its first 12 digits."""
+    head, _, name = version.target_path.rpartition("/")
+    root = head if len(head) <= 60 else "…" + head[-59:]
+    return f"{root}/{name[:12]}…"
+
+
+def detail_url(ui_url: str | None, version: ArtifactVersion) -> str:
+    """The version's page in the browser UI (default: the local ``prefect-artifacts ui``)."""
+    base = (ui_url or DEFAULT_UI_URL).rstrip("/")
+    return (
+        f"{base}/projects/{quote(version.project, safe='')}/artifacts/"
+        f"{quote(version.key, safe='')}?version={version.version}"
+    )
+
+
+def extra_url(ui_url: str | None, version: ArtifactVersion, name: str) -> str:
+    base = (ui_url or DEFAULT_UI_URL).rstrip("/")
+    return (
+        f"{base}/api/projects/{quote(version.project, safe='')}/artifacts/"
+        f"{quote(version.key, safe='')}/versions/{version.version}/extra/{quote(name, safe='')}"
+    )
 
 
 def card(
     version: ArtifactVersion,
     *,
     ui_url: str | None = None,
+    run_url: Callable[[Producer], str | None] = lambda p: p.link,
+    logged_by: Producer | None = None,
     thumbnail: bytes | None = None,
     thumbnail_type: str = "image/png",
 ) -> str:
-    """The markdown card for ``version``."""
-    lines = [f"### {escape(version.kind)} `{version.key}` version {version.version}", ""]
-    if version.description:
-        lines += [escape(version.description), ""]
+    """The markdown card for ``version``. ``logged_by``: the run that re-logged identical
+    content (it is named as this card's producer; the version's first producer is noted)."""
+    producer = logged_by or version.producer
     rows = [
-        ("location", f"`{version.target_path}`"),
-        (
-            "type",
-            f"{escape(version.kind)} ({escape(version.format)}, {escape(version.content_type)})",
-        ),
-        ("hash", f"`sha256:{version.hash}`"),
+        ("location", text(short_location(version))),
+        ("type", text(f"{version.kind} ({version.format}, {version.content_type})")),
+        ("hash", text(short_hash(version.hash))),
         ("size", size_text(version.size)),
-        ("labels", ", ".join(escape(f"{k}={v}") for k, v in version.labels.items()) or "—"),
-        ("tags", ", ".join(escape(t) for t in version.tags) or "—"),
-        ("producer", escape(version.producer.describe())),
-        ("owner", escape(version.owner or "—")),
+        ("labels", ", ".join(text(f"{k}={v}", 60) for k, v in version.labels.items()) or "—"),
+        ("tags", ", ".join(text(t) for t in version.tags) or "—"),
+        ("producer", text(producer.describe()) + link("open run", run_url(producer))),
+        ("owner", text(version.owner or "—")),
         ("updated", version.updated_at.strftime("%Y-%m-%d %H:%M:%S UTC")),
     ]
+    if logged_by is not None and logged_by.run_id != version.producer.run_id:
+        rows.insert(7, ("first logged", text(version.producer.describe())))
     if isinstance(version, DatasetVersion) and version.rows is not None:
         rows.insert(4, ("shape", f"{version.rows:,} rows × {version.columns} columns"))
-    lines += ["| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows), ""]
+    lines = [f"### {version.kind.capitalize()}, version {version.version}", ""]
+    if version.description:
+        lines += [text(version.description, 500, cell=False), ""]
+    lines += [f"| key | {text(version.key, 80)} |", "|---|---|"]
+    lines += [*(f"| {name} | {value} |" for name, value in rows), ""]
     if isinstance(version, ModelVersion):
         lines += _model_section(version)
     elif isinstance(version, DatasetVersion):
@@ -74,19 +119,24 @@ def card(
     elif isinstance(version, PlotVersion):
         if thumbnail:
             encoded = base64.b64encode(thumbnail).decode()
-            lines += [f"![{escape(version.key)}](data:{thumbnail_type};base64,{encoded})", ""]
+            lines += [f"![{version.kind}](data:{thumbnail_type};base64,{encoded})", ""]
         else:
-            lines += [f"The image is at `{version.target_path}` ({escape(version.format)}).", ""]
+            lines += [
+                f"A {text(version.format, cell=False)} figure: open it in the browser UI.",
+                "",
+            ]
     if version.extra_data:
         lines += ["**Extra data**", "", "| name | size | source |", "|---|---|---|"]
         lines += [
-            f"| {escape(name)} | {size_text(e.size)} | {escape(e.artifact or e.source)} |"
+            f"| {text(name, 60)}{link('download', extra_url(ui_url, version, name))} "
+            f"| {size_text(e.size)} "
+            f"| {text(e.artifact or e.source, 60)} |"
             for name, e in version.extra_data.items()
         ]
         lines.append("")
-    link = detail_url(ui_url, version)
-    if link:
-        lines.append(f"[Open in prefect-artifacts]({link})")
+    fence = "````" if "```" in version.target_path else "```"
+    lines += ["**Location**", "", fence, version.target_path, f"sha256:{version.hash}", fence, ""]
+    lines.append(link("Open in prefect-artifacts", detail_url(ui_url, version)).removeprefix(" · "))
     return "\n".join(lines)
 
 
@@ -94,18 +144,18 @@ def _model_section(version: ModelVersion) -> list[str]:
     lines: list[str] = []
     if version.metrics:
         lines += ["**Metrics**", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {escape(k)} | {v:.6g} |" for k, v in version.metrics.items()]
+        lines += [f"| {text(k, 60)} | {v:.6g} |" for k, v in version.metrics.items()]
         lines.append("")
     if version.parameters:
         lines += ["**Parameters**", "", "| parameter | value |", "|---|---|"]
         lines += [
-            f"| {escape(k)} | {escape(v)} |" for k, v in list(version.parameters.items())[:50]
+            f"| {text(k, 60)} | {text(v, 80)} |" for k, v in list(version.parameters.items())[:50]
         ]
         lines.append("")
     details = [
-        f"model file `{version.model_file}`" if version.model_file else None,
-        f"framework {escape(version.framework)}" if version.framework else None,
-        f"algorithm {escape(version.algorithm)}" if version.algorithm else None,
+        f"model file {text(version.model_file, 80, cell=False)}" if version.model_file else None,
+        f"framework {text(version.framework, cell=False)}" if version.framework else None,
+        f"algorithm {text(version.algorithm, cell=False)}" if version.algorithm else None,
     ]
     if any(details):
         lines += [", ".join(d for d in details if d), ""]
@@ -114,8 +164,10 @@ def _model_section(version: ModelVersion) -> list[str]:
 
 def _dataset_section(version: DatasetVersion) -> list[str]:
     if not version.stats:
-        names = ", ".join(f"{escape(c['name'])} ({escape(c['type'])})" for c in version.schema[:30])
-        return [f"**Schema**: {names}", ""] if names else []
+        names = ", ".join(
+            f"{text(c['name'], 40)} ({text(c['type'], 30)})" for c in version.schema[:30]
+        )
+        return [f"**Schema**: {names.replace(chr(92) + '|', '|')}", ""] if names else []
     lines = [
         "**Columns**",
         "",
@@ -128,22 +180,57 @@ def _dataset_section(version: DatasetVersion) -> list[str]:
                 f"mean {_num(stats['mean'])}, min {_num(stats['min'])}, max {_num(stats['max'])}"
             )
         elif "unique" in stats:
-            top = ", ".join(escape(t["value"]) for t in stats.get("top", [])[:3])
+            top = ", ".join(text(t["value"], 16) for t in stats.get("top", [])[:2])
             summary = f"{stats['unique']:,} unique; top: {top}"
         elif "min" in stats:
-            summary = f"{escape(stats['min'])} … {escape(stats['max'])}"
+            summary = f"{text(stats['min'], 30)} … {text(stats['max'], 30)}"
         else:
             summary = ""
         spark = sparkline(stats.get("hist", {}).get("counts", []))
         lines.append(
-            f"| {escape(name)} | {escape(stats['type'])} | {stats['nulls']:,} | "
+            f"| {text(name, 40)} | {text(stats['type'], 30)} | {stats['nulls']:,} | "
             f"{summary} | {spark} |"
         )
     return [*lines, ""]
 
 
+PREVIEW_COLUMNS = 8  # the preview card shows the first columns; the browser UI shows all
+
+
+def preview(version: DatasetVersion, rows: list[dict[str, Any]]) -> str:
+    """A dataset's first rows as a markdown table of literal cells (first PREVIEW_COLUMNS
+    columns, cells shortened), with a link to the full preview in the browser UI."""
+    columns = list(rows[0])[:PREVIEW_COLUMNS] if rows else []
+    lines = [
+        f"### Preview, version {version.version}",
+        "",
+        f"First {len(rows)} of {version.rows or 0:,} rows"
+        + (
+            f", first {len(columns)} of {len(rows[0])} columns"
+            if rows and len(rows[0]) > len(columns)
+            else ""
+        )
+        + ".",
+        "",
+        "| " + " | ".join(text(c, 30) for c in columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
+    lines += ["| " + " | ".join(_cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return f"{value:,}" if isinstance(value, int) else f"{value:.6g}"
+    return text(value, 40)
+
+
 def _num(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, (int, float)) else escape(value)
+    return f"{value:.4g}" if isinstance(value, (int, float)) else text(value, 30)
 
 
 def thumbnail_of(data: bytes, fmt: str) -> tuple[bytes, str] | None:

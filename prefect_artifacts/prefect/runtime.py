@@ -6,7 +6,9 @@ inside a Prefect run, so the core works without paying Prefect's import time.
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Any
 
 from ..core.runs import RunInfo
 
@@ -34,6 +36,7 @@ def current_run() -> RunInfo | None:
         run.flow_run_id = str(flow_run.id)
         run.flow_run_name = flow_run.name
         run.flow_name = flow_ctx.flow.name if flow_ctx.flow else None
+        run.flow_id = str(flow_run.flow_id) if flow_run.flow_id else None
         run.deployment_id = str(flow_run.deployment_id) if flow_run.deployment_id else None
         run.parameters = flow_ctx.parameters or {}
         run.tags = sorted(flow_run.tags or [])
@@ -58,12 +61,34 @@ def current_run() -> RunInfo | None:
     return run
 
 
+def run_url(run: Any) -> str | None:
+    """The page of a run (anything with ``task_run_id``/``flow_run_id``) in Prefect's UI, from
+    the settings of now, not those at logging time."""
+    ui = ui_url()
+    if ui and getattr(run, "task_run_id", None):
+        return f"{ui}/runs/task-run/{run.task_run_id}"
+    if ui and getattr(run, "flow_run_id", None):
+        return f"{ui}/runs/flow-run/{run.flow_run_id}"
+    return None
+
+
 def ui_url() -> str | None:
-    """Prefect's UI base URL when a server UI is configured (PREFECT_UI_URL or derived)."""
-    try:
-        from prefect.settings import PREFECT_UI_URL
+    """Prefect's UI base URL: ``PREFECT_UI_URL``, or the one derived from ``PREFECT_API_URL``;
+    with neither, the local address ``prefect server start`` serves (its host and port
+    settings), where the runs recorded on this machine can be seen. Prefect's settings are read
+    when Prefect is loaded already; otherwise the environment, so showing a link never costs
+    Prefect's import time."""
+    if "prefect.settings" in sys.modules:
+        from prefect.settings import PREFECT_UI_URL, get_current_settings
 
         value = PREFECT_UI_URL.value()
-    except Exception:
-        return None
-    return value.rstrip("/") if value else None
+        api = get_current_settings().server.api
+        host, port = api.host, api.port
+    else:
+        api_url = os.environ.get("PREFECT_API_URL", "").rstrip("/")
+        value = os.environ.get("PREFECT_UI_URL") or (api_url.removesuffix("/api") or None)
+        host = os.environ.get("PREFECT_SERVER_API_HOST", "127.0.0.1")
+        port = os.environ.get("PREFECT_SERVER_API_PORT", "4200")
+    if not value:
+        value = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    return value.rstrip("/")

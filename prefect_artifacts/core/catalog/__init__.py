@@ -8,9 +8,10 @@ transaction; rows leave as typed records.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ..filters import ArtifactFilter
 from . import blobs, migrate, outbox, queries, restore, versions
@@ -29,6 +30,8 @@ from .records import (
     utcnow,
 )
 from .versions import BlobsMissing
+
+T = TypeVar("T")
 
 __all__ = [
     "BlobsMissing",
@@ -57,6 +60,9 @@ class Catalog:
             auto_upgrade=auto_upgrade,
             prepare=migrate.ensure_current,  # create, upgrade, or refuse the schema
         )
+        self._lock = threading.Lock()
+        self._unwritten: list[OutboxRecord] = []  # committed here, not yet in storage
+        self._written: list[int] = []  # in storage; deleted by the next write transaction
 
     @property
     def url(self) -> str:
@@ -74,6 +80,30 @@ class Catalog:
         self.db.dispose()
 
     # -- writes --------------------------------------------------------------------------------
+    def _write(self, fn: Callable[[Any], T]) -> T:
+        """A write transaction that also clears the outbox rows already written to storage
+        and keeps what this one queues (see :meth:`take_unwritten`)."""
+
+        def attempt(conn: Any) -> tuple[T, list[OutboxRecord]]:
+            with self._lock:
+                done, self._written = self._written, []
+            try:
+                outbox.done(conn, done)
+                conn.info["outbox"] = []
+                result = fn(conn)
+                return result, conn.info.pop("outbox")
+            except BaseException:
+                conn.info.pop("outbox", None)
+                with self._lock:
+                    self._written.extend(done)  # for the next transaction
+                raise
+
+        result, queued = self.db.write(attempt)
+        if queued:
+            with self._lock:
+                self._unwritten.extend(queued)
+        return result
+
     def commit(
         self,
         new: NewVersion,
@@ -82,28 +112,28 @@ class Catalog:
         missing: Callable[[list[str]], list[str]],
     ) -> Committed:
         """Insert ``new`` as the key's next version (or find identical content as its latest)."""
-        return self.db.write(
+        return self._write(
             lambda conn: versions.commit(self.db, conn, new, run, utcnow(), missing=missing)
         )
 
     def add_run(self, vid: int, role: str, run: dict[str, Any], at: datetime) -> bool:
         """Record that a run produced or consumed a version; False if already recorded."""
-        return self.db.write(lambda conn: versions.add_run(conn, vid, role, run, at))
+        return self._write(lambda conn: versions.add_run(conn, vid, role, run, at))
 
     def set_tag(self, vid: int, tag: str, at: datetime) -> int | None:
         """Point ``tag`` at a version; returns the number of the version it left, if any."""
-        return self.db.write(lambda conn: versions.set_tag(conn, vid, tag, at))
+        return self._write(lambda conn: versions.set_tag(conn, vid, tag, at))
 
     def remove_tag(self, project: str, key: str, tag: str, at: datetime) -> int | None:
-        return self.db.write(lambda conn: versions.remove_tag(conn, project, key, tag, at))
+        return self._write(lambda conn: versions.remove_tag(conn, project, key, tag, at))
 
     def set_description(self, vid: int, description: str | None, at: datetime) -> None:
-        self.db.write(lambda conn: versions.set_description(conn, vid, description, at))
+        self._write(lambda conn: versions.set_description(conn, vid, description, at))
 
     def set_labels(
         self, vid: int, labels: dict[str, str], at: datetime, *, replace: bool = False
     ) -> None:
-        self.db.write(lambda conn: versions.set_labels(conn, vid, labels, at, replace=replace))
+        self._write(lambda conn: versions.set_labels(conn, vid, labels, at, replace=replace))
 
     def delete(
         self,
@@ -114,7 +144,7 @@ class Catalog:
         *,
         before_commit: Callable[[list[str]], None] | None = None,
     ) -> tuple[list[int], list[str]]:
-        return self.db.write(
+        return self._write(
             lambda conn: versions.delete(
                 conn, project, key, version, at, before_commit=before_commit
             )
@@ -190,12 +220,29 @@ class Catalog:
         return self.db.read(lambda conn: queries.project_exists(conn, project))
 
     # -- the outbox and reindex ------------------------------------------------------------------
+    def take_unwritten(self) -> list[OutboxRecord]:
+        """The records this process committed and has not written to storage yet."""
+        with self._lock:
+            taken, self._unwritten = self._unwritten, []
+        return taken
+
+    def mark_written(self, ids: list[int]) -> None:
+        """Storage holds these records: the next write transaction deletes their rows (until
+        then a full drain writes them again, which changes nothing)."""
+        with self._lock:
+            self._written.extend(ids)
+
     def pending(self, limit: int = 500) -> list[OutboxRecord]:
-        """Durable records committed but not yet written to storage, oldest first."""
+        """Every record committed (by any process) and not yet written to storage, oldest
+        first."""
+        with self._lock:
+            done, self._written = self._written, []
+        if done:
+            self.db.write(lambda conn: outbox.done(conn, done))
         return self.db.read(lambda conn: outbox.pending(conn, limit))
 
     def written(self, ids: list[int]) -> None:
-        """Forget outbox records once storage holds them."""
+        """Delete outbox rows now (storage holds them)."""
         self.db.write(lambda conn: outbox.done(conn, ids))
 
     def restore(self, items: list[dict[str, Any]], batch: int = 200) -> dict[str, int]:

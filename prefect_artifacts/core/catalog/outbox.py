@@ -55,7 +55,14 @@ def journal(
 
 
 def enqueue(conn: Connection, path: str, document: dict[str, Any] | None) -> None:
-    conn.execute(outbox_t.insert().values(path=path, document=document, created_at=utcnow()))
+    """Queue a record; the connection's ``info["outbox"]`` collects what this transaction
+    queued, so the process that commits it can write it without reading it back."""
+    row_id = conn.execute(
+        outbox_t.insert()
+        .values(path=path, document=document, created_at=utcnow())
+        .returning(outbox_t.c.id)
+    ).scalar_one()
+    conn.info.setdefault("outbox", []).append(OutboxRecord(row_id, path, document))
 
 
 def pending(conn: Connection, limit: int = 500) -> list[OutboxRecord]:

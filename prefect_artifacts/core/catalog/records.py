@@ -5,7 +5,7 @@ Times are naive UTC inside the database and aware UTC in records.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -83,10 +83,10 @@ class VersionRecord(VersionFields):
 
     def document(self) -> dict[str, Any]:
         """Everything but the row id, JSON-ready (the manifest's content)."""
-        out = asdict(self)
-        del out["id"]
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "id"}
         out["created_at"] = self.created_at.isoformat()
         out["updated_at"] = self.updated_at.isoformat()
+        out["extras"] = [vars(e) for e in self.extras]
         return out
 
 
@@ -138,3 +138,4 @@ class Committed:
     id: int
     created: bool
     at: datetime | None  # None: nothing was recorded (identical content, run already known)
+    record: VersionRecord | None = None  # the new version as committed

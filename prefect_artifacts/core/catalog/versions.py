@@ -137,9 +137,10 @@ def commit(
     if new.tag:
         _move_tag(conn, new.project, new.key, new.tag, vid, now)
     seq = outbox.next_seq(conn, key_row.id)
-    outbox.manifest(conn, queries.records(conn, [vid], details=True)[0], seq)
+    record = queries.records(conn, [vid], details=True)[0]
+    outbox.manifest(conn, record, seq)
     fault_point("before-commit")
-    return Committed(vid, True, now)
+    return Committed(vid, True, now, record)
 
 
 def add_run(conn: Connection, vid: int, role: str, run: dict[str, Any], at: datetime) -> bool:

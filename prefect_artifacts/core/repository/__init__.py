@@ -9,6 +9,7 @@ manifests and journal entries committed with the change — into storage.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -26,6 +27,7 @@ from . import changes, reader, runs, writer
 from .changes import DELETE_STRATEGIES
 
 __all__ = ["DELETE_STRATEGIES", "Repository"]
+FULL_DRAIN_SECONDS = 60.0
 logger = logging.getLogger("prefect_artifacts")
 
 
@@ -47,6 +49,7 @@ class Repository:
         self.project = validate_project(project)
         self.owner = owner
         self.settings = settings or ArtifactSettings(project=self.project, owner=owner)
+        self._scanned = float("-inf")  # when the outbox was last drained whole
 
     @classmethod
     def from_settings(cls, settings: ArtifactSettings | None = None) -> Repository:
@@ -74,28 +77,44 @@ class Repository:
     set_description = changes.set_description
     delete = changes.delete
 
-    def drain(self) -> int:
-        """Write committed manifests and journal entries from the catalog's outbox to storage.
-        A failure is a warning: they stay in the outbox for the next drain. Returns how many
-        were written."""
+    def drain(self, *, full: bool = False) -> int:
+        """Write committed manifests and journal entries to storage: those this process just
+        committed, and — on ``full``, the first drain of a process, after a failed one, and at
+        least once a minute — every record any process left in the catalog's outbox (a crash
+        between a commit and its drain). A failure is a warning: the records stay queued.
+        Returns how many were written."""
         fault_point("after-commit")
+        records = self.catalog.take_unwritten()
+        full = full or time.monotonic() - self._scanned > FULL_DRAIN_SECONDS
         written = 0
         try:
-            while batch := self.catalog.pending():
-                for item in batch:
+            while True:
+                if full:
+                    seen = {r.id for r in records}
+                    records += [r for r in self.catalog.pending() if r.id not in seen]
+                for item in records:
                     path = self.storage.path(item.path)
                     if item.document is None:
                         self.storage.delete(path)
                     else:
                         self.storage.write_json(path, item.document)
-                self.catalog.written([item.id for item in batch])
-                written += len(batch)
+                if full:
+                    self.catalog.written([r.id for r in records])
+                else:
+                    self.catalog.mark_written([r.id for r in records])
+                written += len(records)
+                if not full or len(records) < 500:
+                    break
+                records = []
+            if full:
+                self._scanned = time.monotonic()
             fault_point("after-drain")
         except Exception as exc:
+            self._scanned = float("-inf")  # the next drain looks at everything again
             logger.warning(
-                "could not write %s to storage yet (%s: %s); the change is committed and the "
-                "record stays queued for the next write or `prefect-artifacts reindex`",
-                "manifests and journal entries",
+                "could not write manifests and journal entries to storage yet (%s: %s); the "
+                "change is committed and the records stay queued for the next write or "
+                "`prefect-artifacts reindex`",
                 type(exc).__name__,
                 exc,
             )

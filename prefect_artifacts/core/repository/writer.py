@@ -176,7 +176,9 @@ def log(
     )
     run = producer.lineage() if producer.kind == "prefect" else {}
     committed = _commit(repo, new, run, {blob.hash: save})
-    version = repo.version_by_id(committed.id)
+    version = (
+        repo.record(committed.record) if committed.record else repo.version_by_id(committed.id)
+    )
     if not committed.created:
         logger.info("%s: content identical to version %s; no new version", key, version.version)
         version = _apply(repo, version, **change)
