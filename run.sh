@@ -49,9 +49,11 @@ case "${1:-}" in
     .venv/bin/ruff format --check .
     browser
     postgres
-    echo "==> pytest"
+    echo "==> pytest (${PA_TEST_WORKERS:-2} workers; PA_TEST_WORKERS=0 runs in one process)"
     status=0
-    .venv/bin/python -m pytest "$@" || status=$?
+    workers=()
+    [[ ${PA_TEST_WORKERS:-2} == 0 ]] || workers=(-n "${PA_TEST_WORKERS:-2}" --dist loadfile)
+    .venv/bin/python -m pytest "${workers[@]}" "$@" || status=$?
     if [[ $status -eq 5 ]]; then
       echo "pytest collected no tests: failing" >&2
       exit 1
