@@ -125,3 +125,14 @@ def prune_cmd(
     for name, numbers in report.deleted.items():
         say(f"{verb} {name} versions {', '.join(map(str, numbers))}")
     out.print(f"{verb} {count} versions, kept {report.kept}")
+
+
+@app.command("keygen")
+def keygen() -> None:
+    """Make an Ed25519 key pair for signing versions: the private spec goes to machines that
+    log (PREFECT_ARTIFACTS_SIGNING_KEY), the public one to machines that only read."""
+    from ..core.signing import new_ed25519_key
+
+    private, public = new_ed25519_key()
+    say(f"PREFECT_ARTIFACTS_SIGNING_KEY={private}")
+    say(f"# readers (verify only): PREFECT_ARTIFACTS_SIGNING_KEY={public}")

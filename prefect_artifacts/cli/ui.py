@@ -46,6 +46,13 @@ def ui(
             )
         )
     hosts = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else None
+    if hosts is None and not token:
+        err.print(
+            f"[bold yellow]warning:[/bold yellow] serving on {host} without a token: anyone "
+            "who can reach this port can read every artifact (and change them with "
+            "--allow-writes). Start with --token (or PREFECT_ARTIFACTS_UI_TOKEN), or bind to "
+            "127.0.0.1"
+        )
     application = run(
         lambda: create_app(repo(), allow_writes=allow_writes, token=token, allowed_hosts=hosts)
     )

@@ -67,10 +67,12 @@ class ArtifactContext:
         labels: dict[str, Any] | None = None,
         tag: str | None = None,
         description: str | None = None,
+        format: str | None = None,
     ) -> ModelVersion:
         """Log a model: serialized ``body`` bytes (e.g. ``pickle.dumps(model)``) or a ``model``
-        object the plugin pickles, with finite ``metrics``, ``parameters`` and ``extra_data``
-        (bytes, file paths, artifacts or their ``target_path``)."""
+        object, pickled unless ``format`` names a safe one (``"skops"`` for scikit-learn,
+        ``"safetensors"`` for a dict of arrays), with finite ``metrics``, ``parameters`` and
+        ``extra_data`` (bytes, file paths, artifacts or their ``target_path``)."""
         if (body is None) == (model is None):
             raise InvalidArgumentError(
                 "log_model needs exactly one of body= (serialized bytes) or model= (an object "
@@ -87,6 +89,7 @@ class ArtifactContext:
             key,
             body if body is not None else model,
             kind="model",
+            format=format,
             labels=labels,
             tag=tag,
             description=description,

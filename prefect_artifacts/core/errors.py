@@ -23,6 +23,10 @@ class IntegrityError(ArtifactError):
     """Stored bytes do not match the sha256 recorded in the catalog."""
 
 
+class UntrustedContentError(ArtifactError):
+    """Loading this version would run code stored in it, and it is not trusted."""
+
+
 class UnsupportedTypeError(ArtifactError, TypeError):
     """No materializer knows how to store an object of this type."""
 

@@ -57,11 +57,26 @@ def validate_filename(name: Any, what: str) -> str:
 
 
 def validate_key_pattern(pattern: Any) -> str:
-    """A key filter: a name or a glob (``*``, ``?``, ``[ab]``) of bounded complexity."""
+    """A key filter: a name or a glob (``*``, ``?``, ``[ab]``, ``[a-z]``, ``[!x]``) of bounded
+    complexity, every class closed and every range in order."""
     if not isinstance(pattern, str) or len(pattern) > 200:
         raise InvalidArgumentError(f"key filter must be a name or glob, got {pattern!r:.80}")
     if pattern.count("*") + pattern.count("?") > 8:
         raise InvalidArgumentError("a key glob may hold at most 8 wildcards (* or ?)")
+    for match in re.finditer(r"\[", pattern):
+        end = pattern.find("]", match.end() + 1)
+        body = pattern[match.end() : end].removeprefix("!")
+        if end == -1 or not body:
+            raise InvalidArgumentError(
+                f"key glob {pattern[:80]!r} opens a [class] that is not closed; write "
+                "[abc] or [a-z], or leave the bracket out"
+            )
+        for low, high in re.findall(r"(.)-(.)", body):
+            if low > high:
+                raise InvalidArgumentError(
+                    f"key glob {pattern[:80]!r} has the range {low}-{high}, which is backwards; "
+                    f"write {high}-{low}"
+                )
     return pattern
 
 
@@ -105,6 +120,13 @@ def validate_labels(labels: Any) -> dict[str, str]:
             )
         if len(value) > 256 or "\n" in value:
             raise InvalidKeyError(f"label {name!r}: values are one line of at most 256 characters")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidKeyError(
+                    f"label {name!r} contains a lone surrogate, which is not valid Unicode text"
+                ) from None
         clean[name] = value
     return clean
 

@@ -16,7 +16,7 @@ from .catalog import restore
 from .errors import ArtifactNotFoundError, InvalidArgumentError
 from .keys import parse_ref
 from .repository import Repository
-from .storage.streams import CHUNK
+from .storage.streams import CHUNK, clean_stale_spools
 
 THREADS = 8  # object stores answer in parallel; local disks do not mind
 
@@ -122,6 +122,7 @@ class GcReport(BaseModel):
     orphan_bytes: int = 0
     removed: int = 0
     temporary_removed: int = 0
+    spools_removed: int = Field(0, description="Upload spools killed processes left locally.")
     dry_run: bool = False
 
 
@@ -148,6 +149,8 @@ def gc(
             digest, lambda d=digest: repo.storage.delete_blob(d)
         ):
             report.removed += 1
+    if not dry_run:
+        report.spools_removed = clean_stale_spools(min_age=max(grace.total_seconds(), 60.0))
     tmp = repo.storage.path(layout.TMP)
     if repo.storage.fs.exists(tmp):
         for path, info in repo.storage.fs.find(tmp, detail=True).items():
@@ -223,7 +226,8 @@ def reindex(repo: Repository, *, project: str | None = None) -> ReindexReport:
     """Rebuild the catalog from the manifests and journal in storage: versions, labels, tags,
     extra data and lineage. Idempotent and safe on a live store: it only adds what the catalog
     lacks (matched by version uid) and never changes or removes existing entries. Unreadable
-    or malformed files, and manifests whose bytes are missing, are skipped and reported."""
+    or malformed files, manifests whose bytes are missing and — with a signing key — manifests
+    not signed with it are skipped and reported."""
     started = time.perf_counter()
     repo.drain(full=True)  # what the catalog committed but storage does not hold yet
     below = f"/{project}" if project else ""
@@ -246,9 +250,17 @@ def reindex(repo: Repository, *, project: str | None = None) -> ReindexReport:
         )
         present = dict(zip(hashes, pool.map(repo.storage.blob_exists, hashes), strict=True))
     for path, document in list(manifests.items()):
-        if restore.check_manifest(document) is None and not present[document["hash"]]:
+        if restore.check_manifest(document) is not None:
+            continue  # fold reports it
+        if not present[document["hash"]]:
             skipped[path] = f"its bytes {document['hash'][:12]}… are missing from storage"
             del manifests[path]
+        elif repo.signer is not None:
+            signature = (document.get("meta") or {}).get("signature")
+            problem = repo.signer.verify(document, signature)
+            if problem:
+                skipped[path] = f"{problem} by this repository's key ({repo.signer.key_id})"
+                del manifests[path]
     folded = restore.fold(manifests, entries)
     skipped.update(folded.skipped)
     counts = repo.catalog.restore(folded.keys)

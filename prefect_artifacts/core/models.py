@@ -216,6 +216,9 @@ class ArtifactVersion(_Bound):
     filename: str
     content_type: str = "application/octet-stream"
     fingerprint: str | None = Field(None, repr=False)
+    signature: dict[str, str] | None = Field(
+        None, repr=False, description="The repository key's signature of this version's identity."
+    )
     extra_data: dict[str, ExtraData] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict, description="Custom materializer metadata.")
 
@@ -233,9 +236,11 @@ class ArtifactVersion(_Bound):
             self._repo = default_repository()
         return self._repo
 
-    def load(self) -> Any:
-        """The stored object (DataFrame, model, image bytes, text/JSON/bytes), hash-verified."""
-        return self.repository.load(self)
+    def load(self, *, trusted: bool | None = None) -> Any:
+        """The stored object (DataFrame, model, image bytes, text/JSON/bytes), hash-verified.
+        A pickle loads only when trusted (``trusted=True``, or the ``trust_pickles`` setting)
+        and, with a signing key, signed."""
+        return self.repository.load(self, trusted=trusted)
 
     def open(self) -> BinaryIO:
         """A file object over the stored bytes; the sha256 is checked when it reaches the end."""

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +31,12 @@ class ArtifactSettings(BaseSettings):
     catalog_url: str | None = Field(
         None, description="SQLAlchemy URL (default sqlite:///$PREFECT_HOME/artifacts/catalog.db)."
     )
+    fsync: Literal["always", "never"] = Field(
+        "always",
+        description="On local storage, sync a version's bytes and records to disk before the "
+        "catalog commit (always), or leave it to the operating system (never: faster, but a "
+        "power cut can lose the bytes of versions committed just before it).",
+    )
     catalog_retry_seconds: float = Field(
         10.0, description="How long to retry a locked or unreachable catalog before failing."
     )
@@ -48,6 +54,17 @@ class ArtifactSettings(BaseSettings):
     )
     registration: Literal["background", "sync", "off"] = Field(
         "background", description="How versions are registered in Prefect's UI (cards, events)."
+    )
+    signing_key: SecretStr | None = Field(
+        None,
+        description="Sign new versions and check signatures on reindex and before loading "
+        "pickles: hmac:<secret>, ed25519:<base64 private key> or ed25519-public:<base64 public "
+        "key> (verify only).",
+    )
+    trust_pickles: bool = Field(
+        True,
+        description="Whether load() may unpickle (run code stored in) versions without being "
+        "asked (load(trusted=True)); with a signing key, only signed versions are unpickled.",
     )
     ui_url: str | None = Field(
         None, description="Base URL of the browser UI, linked from Prefect cards."

@@ -58,6 +58,11 @@ class ArtifactRepository(Block):
         description="SQLAlchemy URL of the catalog: postgresql://… to share it between machines "
         "(default with local storage: catalog.db in the storage folder).",
     )
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="Sign new versions and verify them on reindex and before unpickling: "
+        "hmac:<secret>, ed25519:<base64 private key> or ed25519-public:<base64 public key>.",
+    )
     project: str = Field(default="default", description="Default project (namespace).")
     owner: str | None = Field(default=None, description="Owner recorded on new versions.")
     ui_url: str | None = Field(default=None, description="Base URL of the prefect-artifacts UI.")
@@ -99,6 +104,7 @@ class ArtifactRepository(Block):
                 "project": self.project,
                 "owner": self.owner or base.owner,
                 "ui_url": self.ui_url or base.ui_url,
+                "signing_key": self.signing_key or base.signing_key,
                 "repository": None,
             }
         )

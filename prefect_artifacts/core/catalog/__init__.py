@@ -110,10 +110,14 @@ class Catalog:
         run: dict[str, Any],
         *,
         missing: Callable[[list[str]], list[str]],
+        sign: Callable[[dict[str, Any]], dict[str, str]] | None = None,
     ) -> Committed:
-        """Insert ``new`` as the key's next version (or find identical content as its latest)."""
+        """Insert ``new`` as the key's next version (or find identical content as its latest);
+        ``sign`` signs its identity once its number is allocated."""
         return self._write(
-            lambda conn: versions.commit(self.db, conn, new, run, utcnow(), missing=missing)
+            lambda conn: versions.commit(
+                self.db, conn, new, run, utcnow(), missing=missing, sign=sign
+            )
         )
 
     def add_run(self, vid: int, role: str, run: dict[str, Any], at: datetime) -> bool:

@@ -92,6 +92,7 @@ def commit(
     now: datetime,
     *,
     missing: Callable[[list[str]], list[str]],
+    sign: Callable[[dict[str, Any]], dict[str, str]] | None = None,
 ) -> Committed:
     """Insert ``new`` as the key's next version, or return the latest version when its content
     is identical. ``missing(hashes)`` reports referenced bytes absent from storage (checked
@@ -120,6 +121,9 @@ def commit(
         flow_run_id=run.get("flow_run_id"),
         task_run_id=run.get("task_run_id"),
     )
+    if sign is not None:  # the identity, with the number just allocated
+        signed = {**row, "extras": [vars(e) for e in new.extras]}
+        row["meta"] = {**new.meta, "signature": sign(signed)}
     vid = conn.execute(versions_t.insert().values(**row).returning(versions_t.c.id)).scalar_one()
     if new.labels:
         conn.execute(
@@ -144,14 +148,15 @@ def commit(
 
 
 def add_run(conn: Connection, vid: int, role: str, run: dict[str, Any], at: datetime) -> bool:
-    """Record that a run produced or consumed a version (journaled); False if already known."""
-    if not _insert_run(conn, vid, role, run, at):
-        return False
+    """Record that a run produced or consumed a version (journaled); False if already known.
+    A version deleted meanwhile raises ArtifactNotFoundError (through NoResultFound)."""
     version = conn.execute(
         sa.select(versions_t.c.project, versions_t.c.key, versions_t.c.version).where(
             versions_t.c.id == vid
         )
     ).one()
+    if not _insert_run(conn, vid, role, run, at):
+        return False
     outbox.journal(
         conn,
         role,

@@ -11,7 +11,12 @@ from .generic import (
     PickleMaterializer,
     TextMaterializer,
 )
-from .model import ModelBytesMaterializer, ModelPickleMaterializer
+from .model import (
+    ModelBytesMaterializer,
+    ModelPickleMaterializer,
+    ModelSafetensorsMaterializer,
+    ModelSkopsMaterializer,
+)
 from .plot import ImageBytesMaterializer, MatplotlibMaterializer, PlotlyMaterializer
 
 # The built-ins, last-to-first: the ones listed later are consulted first.
@@ -24,6 +29,8 @@ registry = MaterializerRegistry(
         FileMaterializer,
         ModelPickleMaterializer,
         ModelBytesMaterializer,
+        ModelSkopsMaterializer,
+        ModelSafetensorsMaterializer,
         ImageBytesMaterializer,
         MatplotlibMaterializer,
         PlotlyMaterializer,

@@ -75,6 +75,7 @@ class Materializer:
     formats: ClassVar[tuple[str, ...]] = ()  # first is the default; empty accepts any format
     explicit: ClassVar[bool] = False  # only chosen when one of its formats is asked for
     inferred: ClassVar[bool] = True  # False: only chosen when its kind is asked for
+    decides_trust: ClassVar[bool] = False  # True: load() takes trusted= and decides itself
     parse_before_verify: ClassVar[bool] = False  # True: load() runs no stored code (safe to
     # parse while the sha256 is checked in parallel); never True for pickles
 
@@ -118,6 +119,11 @@ class Materializer:
 
     def load(self, data: bytes, version: Any) -> Any:
         raise NotImplementedError
+
+    def runs_code(self, version: Any) -> bool:
+        """Whether loading ``version`` executes code stored in it (a pickle). Such versions
+        load only when trusted (see ``ArtifactVersion.load``)."""
+        return False
 
 
 def _isinstance(obj: Any, target: type | str) -> bool:

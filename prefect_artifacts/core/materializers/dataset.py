@@ -1,8 +1,16 @@
-"""Tables (pandas, pyarrow, polars) as datasets: Parquet (or CSV / Arrow IPC) plus a summary."""
+"""Tables (pandas, pyarrow, polars) as datasets: Parquet (or CSV / Arrow IPC) plus a summary.
+
+What comes back is what went in: the same column types (Parquet stores some types in another
+unit — date64, time32[s], timestamp[s] — and they are cast back on load), the same pandas index,
+the same rows (CSV keeps all-null rows; a frame with rows and no columns keeps its rows). What a
+format cannot hold is refused when logging, never lost silently.
+"""
 
 from __future__ import annotations
 
+import base64
 import io
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -16,6 +24,13 @@ from ..errors import UnsupportedTypeError
 from . import summary
 from .base import Materializer
 
+# Types Parquet writes in another unit; a version holding them is cast back when it loads.
+_PARQUET_COERCED = (
+    lambda t: pa.types.is_date64(t),
+    lambda t: pa.types.is_time32(t) and t.unit == "s",
+    lambda t: pa.types.is_timestamp(t) and t.unit == "s",
+)
+
 
 @dataclass
 class PreparedTable:
@@ -24,7 +39,7 @@ class PreparedTable:
 
 
 class DatasetMaterializer(Materializer):
-    """One pandas→Arrow conversion, shared by the Parquet write and the statistics."""
+    """One pandas→Arrow conversion, shared by the write, the statistics and the fingerprint."""
 
     name = "dataset"
     aliases = ("prefect_artifacts.materializers.dataset.DatasetMaterializer",)
@@ -35,28 +50,36 @@ class DatasetMaterializer(Materializer):
 
     def prepare(self, obj: Any, fmt: str, options: dict[str, Any]) -> PreparedTable:
         if isinstance(obj, pa.Table):
-            return PreparedTable(obj, "arrow")
-        if isinstance(obj, pa.RecordBatch):
-            return PreparedTable(pa.Table.from_batches([obj]), "arrow")
-        if type(obj).__module__.startswith("polars"):
-            return PreparedTable(obj.to_arrow(), "polars")
-        try:
-            return PreparedTable(pa.Table.from_pandas(obj), "pandas")
-        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
-            raise UnsupportedTypeError(
-                f"cannot convert this DataFrame to Arrow for storage: {exc}. Give every column one "
-                "type (e.g. df[col] = df[col].astype(str) for mixed object columns)"
-            ) from exc
+            prepared = PreparedTable(obj, "arrow")
+        elif isinstance(obj, pa.RecordBatch):
+            prepared = PreparedTable(pa.Table.from_batches([obj]), "arrow")
+        elif type(obj).__module__.startswith("polars"):
+            prepared = PreparedTable(obj.to_arrow(), "polars")
+        else:
+            prepared = PreparedTable(_from_pandas(obj), "pandas")
+        _check_names(prepared.table)
+        if fmt == "csv":
+            _check_csv(prepared.table)
+        return prepared
 
     def fingerprint(self, prepared: PreparedTable, fmt: str) -> str:
-        """BLAKE3 over the Arrow schema and buffers (~8 GB/s): no serialization needed."""
+        """BLAKE3 over the Arrow schema and the data (~8 GB/s), without serializing: equal
+        fingerprints mean equal content. Flat columns hash their buffers with their offset and
+        length; nested, dictionary and extension columns (whose children carry offsets of their
+        own) hash their IPC encoding, which writes exactly the values the column holds."""
         table = prepared.table
         digest = blake3.blake3(f"{fmt}|{pa.__version__}|{prepared.python_type}|".encode())
         digest.update(table.schema.serialize())
-        for column in table.columns:
+        digest.update(f"|rows={table.num_rows}|".encode())
+        for index, column in enumerate(table.columns):
             for chunk in column.chunks:
-                digest.update(f"|{chunk.offset},{len(chunk)},{chunk.null_count}|".encode())
-                _hash_buffers(digest, chunk)
+                digest.update(f"|{index}:{chunk.offset},{len(chunk)},{chunk.null_count}|".encode())
+                if _flat(chunk.type):
+                    for buffer in chunk.buffers():
+                        digest.update(b"-" if buffer is None else memoryview(buffer))
+                else:
+                    batch = pa.record_batch([chunk], names=["c"])
+                    digest.update(memoryview(batch.serialize()))
         return digest.hexdigest()
 
     def save(self, prepared: PreparedTable, sink: BinaryIO, fmt: str) -> None:
@@ -64,7 +87,7 @@ class DatasetMaterializer(Materializer):
         if fmt == "parquet":
             pq.write_table(table, sink)
         elif fmt == "csv":
-            pacsv.write_csv(table, sink)
+            pacsv.write_csv(_csv_ready(table), sink)
         else:
             with ipc.new_file(sink, table.schema) as writer:
                 writer.write_table(table)
@@ -78,7 +101,7 @@ class DatasetMaterializer(Materializer):
         want_stats = options.get("stats")
         if want_stats is None:
             want_stats = table.num_rows * table.num_columns <= summary.STATS_MAX_CELLS
-        return {
+        meta = {
             "rows": table.num_rows,
             "columns": len(summary.data_columns(table)),
             "schema": summary.schema_of(table),
@@ -86,6 +109,9 @@ class DatasetMaterializer(Materializer):
             "stats": summary.stats_of(table) if want_stats else None,
             "python_type": prepared.python_type,
         }
+        if fmt == "csv" or (fmt == "parquet" and _needs_cast(table)):
+            meta["arrow_schema"] = base64.b64encode(table.schema.serialize()).decode()
+        return meta
 
     def load(self, data: bytes, version: Any, as_pandas: bool = False) -> Any:
         return self._load(io.BytesIO(data), lambda: pa.BufferReader(data), version, as_pandas)
@@ -96,12 +122,24 @@ class DatasetMaterializer(Materializer):
 
     def _load(self, source: Any, reader: Any, version: Any, as_pandas: bool) -> Any:
         python_type = "pandas" if as_pandas else getattr(version, "python_type", "pandas")
-        if version.format == "parquet" and python_type == "pandas":
+        schema = _stored_schema(version)
+        rows = getattr(version, "rows", None)
+        no_columns = getattr(version, "columns", None) == 0 and bool(rows)
+        if (
+            version.format == "parquet"
+            and python_type == "pandas"
+            and not schema
+            and not no_columns
+        ):
             import pandas as pd
 
-            return pd.read_parquet(source)
+            return pd.read_parquet(source)  # nothing to restore: pandas' own fast path
         with reader() as handle:  # read into memory: nothing keeps the file open or mapped
-            table = read_table(handle, version.format)
+            table = read_table(handle, version.format, schema)
+        if table.num_columns == 0 and rows:  # Parquet keeps no row count without columns
+            if python_type == "pandas":
+                return _rows_only_frame(table.schema, rows)
+            table = pa.table({"_": pa.nulls(rows)}).drop_columns(["_"])
         if python_type == "pandas":
             return table.to_pandas()
         if python_type == "polars":
@@ -111,17 +149,131 @@ class DatasetMaterializer(Materializer):
         return table
 
 
-def read_table(reader: Any, fmt: str) -> pa.Table:
+def _rows_only_frame(schema: pa.Schema, rows: int) -> Any:
+    """A pandas frame with rows and no columns, its range index as pandas described it."""
+    import json
+
+    import pandas as pd
+
+    described = json.loads((schema.metadata or {}).get(b"pandas", b"{}"))
+    index = next(
+        (i for i in described.get("index_columns", []) if isinstance(i, dict)),
+        {"start": 0, "step": 1, "name": None},
+    )
+    start, step = index.get("start", 0), index.get("step", 1)
+    return pd.DataFrame(
+        index=pd.RangeIndex(start, start + rows * step, step, name=index.get("name"))
+    )
+
+
+def read_table(reader: Any, fmt: str, schema: pa.Schema | None = None) -> pa.Table:
+    """Parse a stored table; ``schema`` (the logged one) restores what the format changed."""
     if fmt == "parquet":
-        return pq.read_table(reader)
-    if fmt == "csv":
+        table = pq.read_table(reader)
+    elif fmt == "csv":
+        table = _read_csv(reader, schema)
+    else:
+        table = ipc.open_file(reader).read_all()
+    if schema is not None and table.schema != schema:
+        table = table.cast(schema)
+    return table
+
+
+def _stored_schema(version: Any) -> pa.Schema | None:
+    encoded = (getattr(version, "meta", None) or {}).get("arrow_schema")
+    return ipc.read_schema(pa.py_buffer(base64.b64decode(encoded))) if encoded else None
+
+
+def _flat(kind: pa.DataType) -> bool:
+    """Types whose buffers, with the array's offset and length, determine its values."""
+    return not (
+        pa.types.is_nested(kind)
+        or pa.types.is_dictionary(kind)
+        or isinstance(kind, pa.ExtensionType)
+        or pa.types.is_union(kind)
+    )
+
+
+def _needs_cast(table: pa.Table) -> bool:
+    """Whether Parquet gives back other types for this table (it also forgets that an empty
+    column was a dictionary)."""
+    empty_dictionary = table.num_rows == 0 and any(
+        pa.types.is_dictionary(f.type) for f in table.schema
+    )
+    return empty_dictionary or any(
+        check(f.type) for f in table.schema for check in _PARQUET_COERCED
+    )
+
+
+def _from_pandas(frame: Any) -> pa.Table:
+    for name, dtype in frame.dtypes.items():
+        if getattr(dtype, "kind", "") == "c":
+            raise UnsupportedTypeError(
+                f"column {name!r} holds complex numbers, which Arrow cannot store: keep the real "
+                "and imaginary parts as two float columns (df[c].real, df[c].imag), or log the "
+                "frame with log_artifact(..., format='pkl')"
+            )
+        if type(dtype).__name__ == "SparseDtype":
+            raise UnsupportedTypeError(
+                f"column {name!r} is sparse, which Arrow cannot store: log "
+                "df.sparse.to_dense() (or convert that column with .sparse.to_dense())"
+            )
+    try:
+        return pa.Table.from_pandas(frame)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError) as exc:
+        raise UnsupportedTypeError(
+            f"cannot convert this DataFrame to Arrow for storage: {exc}. Give every column one "
+            "type (e.g. df[col] = df[col].astype(str) for mixed object columns)"
+        ) from exc
+
+
+def _check_names(table: pa.Table) -> None:
+    repeated = sorted(name for name, n in Counter(table.column_names).items() if n > 1)
+    if repeated:
+        raise UnsupportedTypeError(
+            f"column names {repeated} appear more than once; a dataset's columns need distinct "
+            "names: rename them (e.g. table.rename_columns([...]) or df.columns = [...])"
+        )
+
+
+def _check_csv(table: pa.Table) -> None:
+    unfit = [
+        f"{f.name} ({f.type})"
+        for f in table.schema
+        if (not _flat(f.type) and not pa.types.is_dictionary(f.type))
+        or pa.types.is_binary(f.type)
+        or pa.types.is_large_binary(f.type)
+        or pa.types.is_fixed_size_binary(f.type)
+    ]
+    if unfit:
+        raise UnsupportedTypeError(
+            f"CSV cannot hold the columns {', '.join(unfit)} (nested or binary values); log this "
+            "table as format='parquet' (the default) or format='arrow'"
+        )
+
+
+def _csv_ready(table: pa.Table) -> pa.Table:
+    """Dictionary columns as their values (the stored schema restores them on load)."""
+    columns = [
+        column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+        for column in table.columns
+    ]
+    return pa.table(columns, names=table.column_names)
+
+
+def _read_csv(reader: Any, schema: pa.Schema | None) -> pa.Table:
+    if schema is None:  # versions logged before schemas were stored with CSV
         return pacsv.read_csv(reader)
-    return ipc.open_file(reader).read_all()
-
-
-def _hash_buffers(digest: Any, array: pa.Array) -> None:
-    for buffer in array.buffers():
-        if buffer is not None:
-            digest.update(memoryview(buffer))
-    if isinstance(array, pa.DictionaryArray):
-        _hash_buffers(digest, array.dictionary)
+    types = {
+        f.name: f.type.value_type if pa.types.is_dictionary(f.type) else f.type for f in schema
+    }
+    table = pacsv.read_csv(
+        reader,
+        parse_options=pacsv.ParseOptions(ignore_empty_lines=False),  # an all-null row
+        convert_options=pacsv.ConvertOptions(
+            column_types=types,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,  # "" stays an empty string, nothing is null
+        ),
+    )
+    return table.replace_schema_metadata(schema.metadata)

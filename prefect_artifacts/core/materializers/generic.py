@@ -39,8 +39,18 @@ class TextMaterializer(Materializer):
     def default_format(self, obj: Any, options: dict[str, Any]) -> str:
         return "txt"
 
+    def prepare(self, obj: Any, fmt: str, options: dict[str, Any]) -> bytes:
+        try:
+            return obj.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise UnsupportedTypeError(
+                f"the text contains {obj[exc.start : exc.end]!r} at position {exc.start}, a lone "
+                "surrogate that is not valid Unicode; decode the source properly (e.g. "
+                "errors='replace'), or log the raw bytes instead"
+            ) from None
+
     def save(self, prepared: Any, sink: BinaryIO, fmt: str) -> None:
-        sink.write(prepared.encode("utf-8"))
+        sink.write(prepared)
 
     def load(self, data: bytes, version: Any) -> str:
         return data.decode("utf-8")
@@ -112,3 +122,6 @@ class PickleMaterializer(Materializer):
 
     def load(self, data: bytes, version: Any) -> Any:
         return pickle.loads(data)
+
+    def runs_code(self, version: Any) -> bool:
+        return True

@@ -47,6 +47,9 @@ class ModelBytesMaterializer(Materializer):
     def load(self, data: bytes, version: Any) -> Any:
         return pickle.loads(data) if version.format in PICKLE_FORMATS else data
 
+    def runs_code(self, version: Any) -> bool:
+        return version.format in PICKLE_FORMATS
+
 
 class ModelPickleMaterializer(Materializer):
     """Any model object, pickled with cloudpickle; framework and algorithm are recorded, and
@@ -86,6 +89,81 @@ class ModelPickleMaterializer(Materializer):
     def load(self, data: bytes, version: Any) -> Any:
         return pickle.loads(data)
 
+    def runs_code(self, version: Any) -> bool:
+        return True
+
 
 def _plain(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
+class ModelSkopsMaterializer(Materializer):
+    """scikit-learn models in skops' format (``format="skops"``): loading runs no stored code;
+    types skops does not trust by default are refused unless the load is trusted."""
+
+    name = "model-skops"
+    kind = "model"
+    types = (object,)
+    formats = ("skops",)
+    explicit = True
+    decides_trust = True
+
+    def save(self, prepared: Any, sink: BinaryIO, fmt: str) -> None:
+        import skops.io
+
+        sink.write(skops.io.dumps(prepared))
+
+    def metadata(self, prepared: Any, fmt: str, options: dict[str, Any]) -> dict[str, Any]:
+        return ModelPickleMaterializer().metadata(prepared, fmt, options)
+
+    def filename(self, prepared: Any, fmt: str, options: dict[str, Any]) -> str | None:
+        return options.get("model_file")
+
+    def load(self, data: bytes, version: Any, trusted: bool = False) -> Any:
+        import skops.io
+
+        untrusted = skops.io.get_untrusted_types(data=data)
+        if untrusted and not trusted:
+            from ..errors import UntrustedContentError
+
+            raise UntrustedContentError(
+                f"{version.ref} holds types skops does not trust by default ({', '.join(untrusted)}"
+                "); load it with load(trusted=True) if you trust them"
+            )
+        return skops.io.loads(data, trusted=untrusted or None)
+
+
+class ModelSafetensorsMaterializer(Materializer):
+    """Weights as a dict of name → numpy array in safetensors' format (``format="safetensors"``):
+    plain numbers, no code."""
+
+    name = "model-safetensors"
+    kind = "model"
+    types = (dict,)
+    formats = ("safetensors",)
+    explicit = True
+
+    def prepare(self, obj: Any, fmt: str, options: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        if not all(isinstance(k, str) and isinstance(v, np.ndarray) for k, v in obj.items()):
+            from ..errors import UnsupportedTypeError
+
+            raise UnsupportedTypeError(
+                "format='safetensors' stores a dict of name → numpy array (model weights); "
+                "convert the values with np.asarray(...), or use format='skops' for scikit-learn"
+            )
+        return obj
+
+    def save(self, prepared: dict[str, Any], sink: BinaryIO, fmt: str) -> None:
+        import safetensors.numpy
+
+        sink.write(safetensors.numpy.save(prepared))
+
+    def filename(self, prepared: Any, fmt: str, options: dict[str, Any]) -> str | None:
+        return options.get("model_file")
+
+    def load(self, data: bytes, version: Any) -> dict[str, Any]:
+        import safetensors.numpy
+
+        return safetensors.numpy.load(data)

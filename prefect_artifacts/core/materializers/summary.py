@@ -37,9 +37,9 @@ def schema_of(table: pa.Table) -> list[dict[str, Any]]:
     ]
 
 
-def json_safe(value: Any) -> Any:
+def json_safe(value: Any, limit: int | None = MAX_CELL) -> Any:
     """A JSON-serializable stand-in: NaN → None, ±inf → "inf"/"-inf", times → ISO strings,
-    bytes → base64, long strings cut to MAX_CELL characters."""
+    bytes → base64, strings longer than ``limit`` characters cut (``None``: kept whole)."""
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
@@ -47,22 +47,25 @@ def json_safe(value: Any) -> Any:
             return None
         return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, str):
-        return value if len(value) <= MAX_CELL else value[: MAX_CELL - 1] + "…"
+        if not value.isascii():  # lone surrogates cannot be stored as text: mark them
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value if limit is None or len(value) <= limit else value[: limit - 1] + "…"
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
         return str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return json_safe("base64:" + base64.b64encode(bytes(value[:MAX_CELL])).decode())
+        data = bytes(value if limit is None else value[:limit])
+        return json_safe("base64:" + base64.b64encode(data).decode(), limit)
     if isinstance(value, decimal.Decimal):
         return str(value)
     if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v, limit) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
+        return [json_safe(v, limit) for v in value]
     if isinstance(value, np.generic):
-        return json_safe(value.item())
-    return json_safe(str(value))
+        return json_safe(value.item(), limit)
+    return json_safe(str(value), limit)
 
 
 def preview_of(table: pa.Table, rows: int = PREVIEW_ROWS) -> list[dict[str, Any]]:
@@ -78,13 +81,25 @@ def stats_of(table: pa.Table) -> dict[str, dict[str, Any]]:
 
 
 def column_stats(col: pa.ChunkedArray) -> dict[str, Any]:
+    """A column's statistics. Never fails a log: whatever cannot be computed for a column is
+    left out and named in ``unavailable``."""
     kind = col.type
-    if pa.types.is_dictionary(kind):
-        col = col.cast(kind.value_type)
     nulls = col.null_count
     out: dict[str, Any] = {"type": str(kind), "count": len(col) - nulls, "nulls": nulls}
     if len(col) == nulls:
         return out
+    try:
+        out.update(_typed_stats(col.cast(kind.value_type) if pa.types.is_dictionary(kind) else col))
+    except Exception as exc:  # an Arrow kernel missing for a type, a degenerate range, ...
+        out["unavailable"] = f"{type(exc).__name__}: {str(exc)[:120]}"
+    return out
+
+
+def _typed_stats(col: pa.ChunkedArray) -> dict[str, Any]:
+    kind = col.type
+    out: dict[str, Any] = {}
+    if pa.types.is_floating(kind) and kind.bit_width == 16:
+        col, kind = col.cast(pa.float32()), pa.float32()  # no float16 kernels in Arrow
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         out.update(_numeric(col))
     elif (
@@ -95,6 +110,10 @@ def column_stats(col: pa.ChunkedArray) -> dict[str, Any]:
         or pa.types.is_string_view(kind)
     ):
         out.update(_categorical(col))
+    elif pa.types.is_duration(kind):  # no min_max kernel for durations: their integers
+        bounds = pc.min_max(col.cast(pa.int64()))
+        out["min"] = json_safe(pa.scalar(bounds["min"].as_py(), kind).as_py())
+        out["max"] = json_safe(pa.scalar(bounds["max"].as_py(), kind).as_py())
     elif pa.types.is_temporal(kind):
         bounds = pc.min_max(col)
         out["min"] = json_safe(bounds["min"].as_py())
@@ -135,9 +154,18 @@ def _numeric(col: pa.ChunkedArray) -> dict[str, Any]:
             "75%": json_safe(float(quartiles[2])),
         }
     )
-    counts, edges = np.histogram(array, bins=HIST_BINS, range=(float(lo), float(hi)))
-    out["hist"] = {"counts": counts.tolist(), "edges": [json_safe(float(e)) for e in edges]}
+    out["hist"] = _histogram(array, float(lo), float(hi))
     return out
+
+
+def _histogram(array: Any, lo: float, hi: float) -> dict[str, list[Any]]:
+    """HIST_BINS equal bins over [lo, hi]; one bin when the range is empty or too narrow to
+    split at this magnitude (a constant column, a 64-bit id, a tiny float range)."""
+    width = hi - lo
+    if not width > 0 or width <= max(abs(lo), abs(hi)) * 1e-9 * HIST_BINS:
+        return {"counts": [len(array)], "edges": [json_safe(lo), json_safe(hi)]}
+    counts, edges = np.histogram(array, bins=HIST_BINS, range=(lo, hi))
+    return {"counts": counts.tolist(), "edges": [json_safe(float(e)) for e in edges]}
 
 
 def _categorical(col: pa.ChunkedArray) -> dict[str, Any]:

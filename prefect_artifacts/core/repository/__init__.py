@@ -22,6 +22,7 @@ from ..keys import validate_project
 from ..lineage import Lineage, walk_lineage
 from ..models import ArtifactVersion, LineageRecord
 from ..settings import ArtifactSettings
+from ..signing import Signer
 from ..storage import Storage
 from . import changes, reader, runs, writer
 from .changes import DELETE_STRATEGIES
@@ -49,13 +50,19 @@ class Repository:
         self.project = validate_project(project)
         self.owner = owner
         self.settings = settings or ArtifactSettings(project=self.project, owner=owner)
+        key = self.settings.signing_key
+        self.signer = Signer(key.get_secret_value()) if key else None
         self._scanned = float("-inf")  # when the outbox was last drained whole
 
     @classmethod
     def from_settings(cls, settings: ArtifactSettings | None = None) -> Repository:
         settings = settings or ArtifactSettings()
         return cls(
-            Storage.from_url(settings.resolved_storage_url(), settings.storage_options),
+            Storage.from_url(
+                settings.resolved_storage_url(),
+                settings.storage_options,
+                fsync=settings.fsync == "always",
+            ),
             Catalog(
                 settings.resolved_catalog_url(),
                 retry_seconds=settings.catalog_retry_seconds,
@@ -176,9 +183,13 @@ class Repository:
             row_id = record.id
         return row_id
 
-    def load(self, version: ArtifactVersion, *, as_pandas: bool = False) -> Any:
-        """Read, verify and deserialize a version; records the consumer inside a run."""
-        value = reader.load(self, version, as_pandas=as_pandas)
+    def load(
+        self, version: ArtifactVersion, *, as_pandas: bool = False, trusted: bool | None = None
+    ) -> Any:
+        """Read, verify and deserialize a version; records the consumer inside a run.
+        ``trusted``: may a version that runs stored code (a pickle) load (default: the
+        ``trust_pickles`` setting)? With a signing key, such a version must be signed."""
+        value = reader.load(self, version, as_pandas=as_pandas, trusted=trusted)
         runs.record_consumer(self, version)
         return value
 

@@ -72,6 +72,9 @@ def set_description(
     repo: Repository, ref: str, description: str | None, *, project: str | None = None
 ) -> ArtifactVersion:
     """Replace a version's description."""
+    from .writer import check_description
+
+    description = check_description(description)
     version = repo.get(ref, project=project)
     repo.catalog.set_description(repo.row_id(version), description, utcnow())
     repo.drain()

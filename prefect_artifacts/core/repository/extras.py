@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..catalog import ExtraRecord
-from ..errors import InvalidArgumentError, UnsupportedTypeError
+from ..errors import InvalidArgumentError, StorageError, UnsupportedTypeError
 from ..keys import safe_filename, validate_name
 from ..models import ArtifactVersion, ExtraData
 
@@ -64,7 +64,14 @@ def _location(repo: Repository, name: str, text: str) -> dict[str, Any]:
                 "filename": owner.filename,
                 "artifact": owner.ref,
             }
-        size = repo.storage.fs.size(repo.storage.blob_path(digest))
+        try:
+            size = repo.storage.fs.size(repo.storage.blob_path(digest))
+        except FileNotFoundError:
+            raise InvalidArgumentError(
+                f"extra_data[{name!r}] = {text[:120]!r} names bytes this storage does not hold "
+                "(no version has them, and the file is gone); pass the bytes, a file path or an "
+                "ArtifactVersion instead"
+            ) from None
         return {"hash": digest, "size": size, "source": "url"}
     if text.startswith("artifact://"):
         return _one(repo, name, repo.get(text))
@@ -75,8 +82,16 @@ def _location(repo: Repository, name: str, text: str) -> dict[str, Any]:
     if "://" in text:
         import fsspec
 
-        with fsspec.open(text, "rb") as source:
-            blob = repo.storage.write_blob(lambda sink: _copy(source, sink))
+        try:
+            with fsspec.open(text, "rb") as source:
+                blob = repo.storage.write_blob(lambda sink: _copy(source, sink))
+        except (OSError, ValueError, ImportError) as exc:
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageError(
+                f"extra_data[{name!r}]: cannot read {text[:120]!r} ({type(exc).__name__}: "
+                f"{str(exc)[:200]}); check the URL and that it is reachable, or pass the bytes"
+            ) from exc
         return {
             "hash": blob.hash,
             "size": blob.size,

@@ -8,7 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..catalog import VersionRecord
-from ..errors import ArtifactNotFoundError, IntegrityError, UnsupportedTypeError
+from ..errors import (
+    ArtifactNotFoundError,
+    IntegrityError,
+    UnsupportedTypeError,
+    UntrustedContentError,
+)
 from ..filters import ArtifactFilter
 from ..keys import Ref, parse_ref, safe_filename
 from ..materializers import registry
@@ -101,7 +106,9 @@ def versions(repo: Repository, ref: str, project: str | None) -> list[ArtifactVe
     return [version(repo, r) for r in records]
 
 
-def load(repo: Repository, v: ArtifactVersion, *, as_pandas: bool = False) -> Any:
+def load(
+    repo: Repository, v: ArtifactVersion, *, as_pandas: bool = False, trusted: bool | None = None
+) -> Any:
     """Read, verify and deserialize a version; the caller records the consumer."""
     materializer = registry.by_name(v.materializer)
     if materializer is None:
@@ -110,6 +117,8 @@ def load(repo: Repository, v: ArtifactVersion, *, as_pandas: bool = False) -> An
             "this process; import the module that registers it (or install its package), or "
             "use .open()/.download() for the raw bytes"
         )
+    if materializer.runs_code(v):
+        check_trust(repo, v, trusted)
     options = {"as_pandas": True} if as_pandas else {}
     if v.size > IN_MEMORY_MAX and hasattr(materializer, "load_file"):
         try:  # large: verify by streaming (no copy in memory), then parse from the file
@@ -131,7 +140,40 @@ def load(repo: Repository, v: ArtifactVersion, *, as_pandas: bool = False) -> An
         check.result()
         return value
     check_hash(data, v.hash, f"bytes of {v.ref}")  # never unpickle unverified bytes
+    if materializer.decides_trust:
+        return materializer.load(data, v, trusted=bool(trusted))
     return materializer.load(data, v)
+
+
+def check_trust(repo: Repository, v: ArtifactVersion, trusted: bool | None) -> None:
+    """Loading ``v`` runs code stored in it: it must be trusted and, with a signing key, signed
+    with it."""
+    if not (repo.settings.trust_pickles if trusted is None else trusted):
+        raise UntrustedContentError(
+            f"{v.ref} is a pickle: loading it runs code stored in it. Load it with "
+            "load(trusted=True) if you trust everyone who can write to this repository, or "
+            "log models in a safe format (format='skops' for scikit-learn, 'safetensors' for "
+            "arrays); .open() and .download() give the raw bytes"
+        )
+    if repo.signer is not None:
+        problem = repo.signer.verify(signed_fields(v), v.signature)
+        if problem:
+            raise UntrustedContentError(
+                f"{v.ref} is a pickle and {problem} by this repository's signing key "
+                f"({repo.signer.key_id}); it is not loaded. Re-log it with the key configured, "
+                "or load its bytes with .open() if you trust them"
+            )
+
+
+def signed_fields(v: ArtifactVersion) -> dict[str, Any]:
+    """The fields a version's signature covers, as the catalog records them."""
+    return {
+        **v.model_dump(include={"uid", "project", "key", "version", "kind", "format"}),
+        "materializer": v.materializer,
+        "hash": v.hash,
+        "size": v.size,
+        "extras": [{"name": n, "hash": e.hash, "size": e.size} for n, e in v.extra_data.items()],
+    }
 
 
 def raw(repo: Repository, digest: str, what: str) -> bytes:

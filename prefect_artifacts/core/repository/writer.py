@@ -9,16 +9,20 @@ without its bytes, and never a manifest of a version that does not exist.
 from __future__ import annotations
 
 import contextlib
+import decimal
 import hashlib
 import json
 import logging
 import math
+import numbers
 import os
 import re
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..catalog import BlobsMissing, Committed, NewVersion, utcnow
 from ..errors import IntegrityError, InvalidArgumentError
@@ -89,6 +93,7 @@ def log(
     key = validate_key(key)
     project = validate_project(project) if project else repo.project
     labels = validate_labels(labels)
+    description = check_description(description)
     tag = validate_tag(tag) if tag is not None else None
     options = {k: v for k, v in (options or {}).items() if v is not None}
     fields = check_fields({k: v for k, v in (fields or {}).items() if v is not None})
@@ -196,7 +201,7 @@ def _split(metadata: dict[str, Any], fields: dict[str, Any]) -> tuple[dict, dict
     kind_fields = {k: v for k, v in merged.items() if k in KIND_FIELDS}
     meta = {k: v for k, v in kind_fields.items() if k not in DETAIL_FIELDS}
     if custom:
-        meta["meta"] = json_safe(custom)
+        meta["meta"] = json_safe(custom, limit=None)
     return meta, {k: kind_fields[k] for k in DETAIL_FIELDS if k in kind_fields}
 
 
@@ -211,7 +216,8 @@ def _commit(
 
     for _ in range(3):
         try:
-            committed = repo.catalog.commit(new, run, missing=missing)
+            sign = repo.signer.sign if repo.signer is not None else None
+            committed = repo.catalog.commit(new, run, missing=missing, sign=sign)
         except BlobsMissing as gone:  # deleted meanwhile by a concurrent delete: write again
             for lost in gone.hashes:
                 if lost not in rewrite:
@@ -275,32 +281,70 @@ def _apply(
 
 
 def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """Validate the caller's kind-specific fields (metrics must be finite numbers)."""
+    """Validate the caller's kind-specific fields (metrics must be finite real numbers)."""
     metrics = fields.get("metrics")
     if metrics is not None:
         if not isinstance(metrics, dict):
             raise InvalidArgumentError(
                 "metrics must be a dict of name → number, e.g. {'accuracy': 0.9}"
             )
-        clean = {}
-        for name, value in metrics.items():
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(float(value))
-            ):
-                raise InvalidArgumentError(
-                    f"metric {name!r} is {value!r}; metrics must be finite numbers (not NaN, inf, "
-                    "strings or None) — drop it or record it as a parameter"
-                )
-            clean[str(name)] = float(value)
-        fields["metrics"] = clean
+        fields["metrics"] = {str(name): metric_value(name, v) for name, v in metrics.items()}
     parameters = fields.get("parameters")
     if parameters is not None:
         if not isinstance(parameters, dict):
             raise InvalidArgumentError("parameters must be a dict, e.g. {'max_depth': 5}")
         fields["parameters"] = {str(k): json_safe(v) for k, v in parameters.items()}
     return fields
+
+
+def metric_value(name: Any, value: Any) -> float:
+    """A metric as a float: any finite real number (int, float, numpy scalars, Decimal,
+    Fraction); booleans, NaN, infinities, numbers beyond a float and anything else refused."""
+    if isinstance(value, (bool, np.bool_)):
+        raise InvalidArgumentError(
+            f"metric {name!r} is the boolean {value!r}; metrics are numbers — log 1.0/0.0, or "
+            "record it as a parameter"
+        )
+    if not isinstance(value, (numbers.Real, decimal.Decimal)):
+        raise InvalidArgumentError(
+            f"metric {name!r} is {type(value).__name__} {str(value)[:40]!r}; metrics must be "
+            "finite numbers (not strings or None) — drop it or record it as a parameter"
+        )
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidArgumentError(
+            f"metric {name!r} is {str(value)[:40]}, which is not a finite number a float can "
+            "hold (NaN, infinite or beyond ±1.8e308) — drop it or record it as a parameter"
+        )
+    return number
+
+
+def check_description(description: Any) -> str | None:
+    """A description is text: one string of at most 10,000 characters, valid Unicode."""
+    if description is None:
+        return None
+    if not isinstance(description, str):
+        raise InvalidArgumentError(
+            f"description must be a string, got {type(description).__name__}; e.g. "
+            "description='daily extract of events'"
+        )
+    if len(description) > 10_000:
+        raise InvalidArgumentError("description is longer than 10,000 characters; shorten it")
+    check_text(description, "description")
+    return description
+
+
+def check_text(value: str, what: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(
+            f"{what} contains {value[exc.start : exc.end]!r}, a lone surrogate that is not "
+            "valid Unicode text; decode the source text properly (e.g. errors='replace')"
+        ) from None
 
 
 def _identity_fields(meta: dict[str, Any]) -> dict[str, Any]:

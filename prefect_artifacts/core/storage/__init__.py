@@ -49,15 +49,18 @@ class Blob:
 class Storage:
     """Blobs and manifests under ``root`` on an fsspec filesystem."""
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, root: str) -> None:
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, *, fsync: bool = True) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
+        self.fsync = fsync  # local storage: sync bytes and documents before they are named
         self.local = isinstance(fs, LocalFileSystem)
         protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
         self.object_store = bool(protocols & OBJECT_STORES)
 
     @classmethod
-    def from_url(cls, url: str, options: dict[str, Any] | None = None) -> Storage:
+    def from_url(
+        cls, url: str, options: dict[str, Any] | None = None, *, fsync: bool = True
+    ) -> Storage:
         options = dict(options or {})
         if "://" not in url or url.startswith("file://"):
             options.setdefault("auto_mkdir", True)
@@ -69,7 +72,7 @@ class Storage:
                 "a folder or an fsspec URL (s3://bucket/prefix) and PREFECT_ARTIFACTS_STORAGE_OPTIONS "
                 "to its options as JSON"
             ) from exc
-        return cls(fs, root)
+        return cls(fs, root, fsync=fsync)
 
     # -- paths ----------------------------------------------------------------------------
     def path(self, relative: str) -> str:
@@ -130,12 +133,16 @@ class Storage:
             blob = Blob(sink.hexdigest(), sink.size)
             final = self.blob_path(blob.hash)
             with self._guard("store", final):
-                if self.fs.exists(final):
+                if self.intact(blob):
                     self.fs.rm(tmp)
-                else:
+                else:  # new, or the stored copy is damaged: this one takes its place
                     if self.local:
+                        if self.fsync:  # on disk before any catalog row names them
+                            _sync(tmp)
                         self.fs.makedirs(self.fs._parent(final), exist_ok=True)
                     self.fs.mv(tmp, final)
+                    if self.local and self.fsync:
+                        _sync(os.path.dirname(final))
             return blob
         except BaseException:
             if sink is not None:
@@ -156,7 +163,7 @@ class Storage:
             spool.finish()
             final = self.blob_path(digest)
             with self._guard("upload", final):
-                if not self.fs.exists(final):
+                if not self.intact(Blob(digest, sink.size)):
                     if spool.path:  # large: a multipart upload, aborted if it fails
                         logger.info(
                             "uploading %s MB to %s",
@@ -174,6 +181,30 @@ class Storage:
                             f"{self.fs.unstrip_protocol(final)}; the object was removed, retry"
                         )
             return Blob(digest, sink.size)
+
+    def intact(self, blob: Blob) -> bool:
+        """Whether the content address already holds exactly these bytes: the size matches and,
+        up to 64 MB, the sha256 too. A damaged or truncated copy is replaced, never trusted."""
+        path = self.blob_path(blob.hash)
+        try:
+            if self.fs.size(path) != blob.size:
+                logger.warning("replacing %s: its size is wrong", self.fs.unstrip_protocol(path))
+                return False
+        except FileNotFoundError:
+            return False
+        if blob.size > SPOOL_IN_MEMORY:
+            return True
+        sha = hashlib.sha256()
+        try:
+            with self.fs.open(path, "rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    sha.update(chunk)
+        except FileNotFoundError:  # removed meanwhile (a concurrent delete)
+            return False
+        if sha.hexdigest() != blob.hash:
+            logger.warning("replacing %s: its bytes are corrupt", self.fs.unstrip_protocol(path))
+            return False
+        return True
 
     def put_bytes(self, data: bytes) -> Blob:
         return self.write_blob(lambda sink: sink.write(data))
@@ -268,16 +299,19 @@ class Storage:
             try:
                 with open(tmp, "wb") as handle:
                     handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                    if self.fsync:
+                        handle.flush()
+                        os.fsync(handle.fileno())
                 os.replace(tmp, path)
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
 
     def read_json(self, path: str) -> Any:
+        """A JSON document; ValueError when it is not valid JSON."""
         with self._guard("read", path):
-            return json.loads(self.fs.cat_file(path))
+            data = self.fs.cat_file(path)
+        return json.loads(data)
 
     def delete(self, path: str) -> None:
         with self._guard("delete", path), contextlib.suppress(FileNotFoundError):
@@ -300,6 +334,15 @@ class Storage:
                 "Check that the storage is reachable and writable (PREFECT_ARTIFACTS_STORAGE_URL, "
                 "PREFECT_ARTIFACTS_STORAGE_OPTIONS, credentials), then retry"
             ) from exc
+
+
+def _sync(path: str) -> None:
+    """fsync a local file or folder (its data, or the rename of an entry in it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _mtime(info: dict[str, Any]) -> datetime | None:

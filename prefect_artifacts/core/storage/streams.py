@@ -37,8 +37,46 @@ class Progress:
             logger.info("%s: %s MB%s (%.0f MB/s)", self.label, f"{self.done / 1e6:,.0f}", of, rate)
 
 
+SPOOL_PREFIX = "prefect-artifacts-spool-"
+
+
+def clean_stale_spools(folder: str | None = None, *, min_age: float = 300.0) -> int:
+    """Remove spool files left by processes that died during an upload (named with their pid;
+    a spool also goes once it is a day old, whatever its pid says). Returns how many."""
+    import tempfile
+
+    folder = folder or tempfile.gettempdir()
+    removed, now = 0, time.time()
+    for entry in os.scandir(folder):
+        if not entry.name.startswith(SPOOL_PREFIX):
+            continue
+        try:
+            pid = int(entry.name[len(SPOOL_PREFIX) :].split("-", 1)[0])
+            age = now - entry.stat().st_mtime
+        except (ValueError, OSError):
+            continue
+        if age > 86_400 or (age > min_age and not _alive(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Spool(io.RawIOBase):
-    """Bytes in memory up to ``limit``, then in a named local temporary file."""
+    """Bytes in memory up to ``limit``, then in a named local temporary file (its name carries
+    the pid, so a spool left by a killed process is found and removed later)."""
+
+    _cleaned = False
 
     def __init__(self, limit: int) -> None:
         super().__init__()
@@ -54,8 +92,11 @@ class Spool(io.RawIOBase):
         if self._memory is not None and self._memory.tell() + len(data) > self._limit:
             import tempfile
 
+            if not Spool._cleaned:  # once a process: what killed uploads left behind
+                Spool._cleaned = True
+                clean_stale_spools()
             handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed and removed by close()
-                prefix="prefect-artifacts-", delete=False
+                prefix=f"{SPOOL_PREFIX}{os.getpid()}-", delete=False
             )
             self._file, self.path = handle, handle.name
             handle.write(self._memory.getbuffer())
