@@ -78,8 +78,13 @@ class DatasetMaterializer(Materializer):
                     for buffer in chunk.buffers():
                         digest.update(b"-" if buffer is None else memoryview(buffer))
                 else:
+                    # An IPC stream, not RecordBatch.serialize(): only the stream carries the
+                    # dictionaries (of dictionary columns at any depth).
                     batch = pa.record_batch([chunk], names=["c"])
-                    digest.update(memoryview(batch.serialize()))
+                    sink = pa.BufferOutputStream()
+                    with ipc.new_stream(sink, batch.schema) as writer:
+                        writer.write_batch(batch)
+                    digest.update(memoryview(sink.getvalue()))
         return digest.hexdigest()
 
     def save(self, prepared: PreparedTable, sink: BinaryIO, fmt: str) -> None:
