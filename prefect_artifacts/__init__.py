@@ -9,6 +9,8 @@ core's seams; Prefect itself is imported only when a flow runs or a block is use
 from __future__ import annotations
 
 from .core.api import (
+    best,
+    compare,
     delete_artifact,
     gc,
     get_artifact,
@@ -112,6 +114,8 @@ __all__ = [
     "UnsupportedTypeError",
     "artifact_task",
     "asset",
+    "best",
+    "compare",
     "delete_artifact",
     "flush_registrations",
     "gc",

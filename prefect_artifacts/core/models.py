@@ -220,6 +220,9 @@ class ArtifactVersion(_Bound):
         None, repr=False, description="The repository key's signature of this version's identity."
     )
     extra_data: dict[str, ExtraData] = Field(default_factory=dict)
+    iteration: int | None = Field(
+        None, description="Which iteration (hyperparameter run) of its producing run it is."
+    )
     meta: dict[str, Any] = Field(default_factory=dict, description="Custom materializer metadata.")
 
     def __str__(self) -> str:

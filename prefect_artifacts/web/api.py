@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from ..core.compare import Comparison, compare
 from ..core.diff import VersionDiff, diff_versions
 from ..core.errors import ArtifactNotFoundError
 from ..core.filters import ArtifactFilter
@@ -106,6 +107,27 @@ def lineage(
 def diff(request: Request, project: str, key: str, a: int, b: int) -> VersionDiff:
     repo = repo_of(request)
     return diff_versions(find_version(repo, project, key, a), find_version(repo, project, key, b))
+
+
+@router.get("/projects/{project}/compare", summary="Versions side by side: metrics, parameters")
+def compare_versions(
+    request: Request,
+    project: str,
+    ref: Annotated[list[str], Query(description="key:1, key@prod, key or a glob; repeat it")],
+    metric: Annotated[list[str] | None, Query(description="Metric columns (default: all)")] = None,
+    parameter: Annotated[list[str] | None, Query(description="Parameter columns")] = None,
+    all_versions: bool = False,
+    run: Annotated[str | None, Query(description="Only what this flow run logged")] = None,
+) -> Comparison:
+    return compare(
+        repo_of(request),
+        ref,
+        metrics=metric,
+        parameters=parameter,
+        all_versions=all_versions,
+        project=validate_project(project),
+        run=run,
+    )
 
 
 @router.put(f"{VERSION}/tags/{{tag}}", summary="Point a tag at a version (needs --allow-writes)")

@@ -57,9 +57,10 @@ KIND_FIELDS = {
     "parameters",
     "width",
     "height",
+    "iteration",
 }
 DETAIL_FIELDS = ("preview", "stats")  # large: loaded for one version, not for lists
-IDENTITY_FIELDS = ("model_file", "framework", "algorithm", "metrics", "parameters")
+IDENTITY_FIELDS = ("model_file", "framework", "algorithm", "metrics", "parameters", "iteration")
 
 
 def _new_pool_after_fork() -> None:
@@ -294,7 +295,24 @@ def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(parameters, dict):
             raise InvalidArgumentError("parameters must be a dict, e.g. {'max_depth': 5}")
         fields["parameters"] = {str(k): json_safe(v) for k, v in parameters.items()}
+    iteration = fields.get("iteration")
+    if iteration is not None:
+        fields["iteration"] = check_iteration(iteration)
     return fields
+
+
+def check_iteration(value: Any) -> int:
+    """An iteration is a whole number from 0 (MLRun's ``iter``); digit strings are accepted."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentError(
+            f"iteration must be a whole number from 0, got {type(value).__name__} "
+            f"{str(value)[:40]!r}; e.g. iteration=3"
+        )
+    if not 0 <= int(value) < 2**31:
+        raise InvalidArgumentError(f"iteration must be between 0 and 2**31-1, got {value}")
+    return int(value)
 
 
 def metric_value(name: Any, value: Any) -> float:
