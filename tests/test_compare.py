@@ -78,7 +78,7 @@ def test_best_by_metric_and_mode_and_promotion(models):
     assert promoted.version == 2 and "prod" in promoted.tags
     promoted = pa.best("churn-b", metric="auc", tag="prod")
     assert pa.get_artifact("churn-b@prod").version == 1
-    with pytest.raises(pa.ArtifactNotFoundError, match="metric 'f1'.*auc, logloss"):
+    with pytest.raises(pa.ArtifactNotFoundError, match=r"metric 'f1'.*auc, logloss"):
         pa.best("churn-*", metric="f1")
     with pytest.raises(pa.InvalidArgumentError, match="'max' or 'min'"):
         pa.best("churn-*", metric="auc", mode="highest")
