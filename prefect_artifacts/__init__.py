@@ -27,6 +27,7 @@ from .core.api import (
     set_labels,
     tag_artifact,
     untag_artifact,
+    update_model,
     verify,
 )
 from .core.context import ArtifactContext
@@ -53,6 +54,7 @@ from .core.models import (
     ModelVersion,
     PlotVersion,
     Producer,
+    Revision,
     RunInfo,
 )
 from .core.repository import Repository
@@ -109,6 +111,7 @@ __all__ = [
     "PlotVersion",
     "Producer",
     "Repository",
+    "Revision",
     "RunInfo",
     "StorageError",
     "UnsupportedTypeError",
@@ -134,5 +137,6 @@ __all__ = [
     "set_labels",
     "tag_artifact",
     "untag_artifact",
+    "update_model",
     "verify",
 ]

@@ -95,8 +95,14 @@ def show(
 ) -> None:
     """Show one version: location, type, labels, producer, owner, metrics, schema, extra data."""
     version = run(lambda: repo().get(ref, project=project))
+    revisions = run(version.revisions)
     if as_json:
-        emit_json(version.model_dump(mode="json", exclude={"fingerprint"}))
+        emit_json(
+            {
+                **version.model_dump(mode="json", exclude={"fingerprint"}),
+                "revisions": [r.model_dump(mode="json") for r in revisions],
+            }
+        )
         return
     table = Table(show_header=False, show_edge=False, box=None)
     table.add_column(style="dim")
@@ -129,6 +135,11 @@ def show(
         rows.append(
             ("extra", f"{name} ({size_text(extra.size)}, {extra.artifact or extra.source})")
         )
+    if version.iteration is not None:
+        rows.append(("iteration", str(version.iteration)))
+    for r in revisions:
+        by = r.updater.describe() + (f" ({r.updater.user})" if r.updater.user else "")
+        rows.append((f"revision {r.revision}", f"{r.at:%Y-%m-%d %H:%M:%S} by {by}: {r.describe()}"))
     for name, value in rows:
         table.add_row(name, plain(value))
     out.print(table)

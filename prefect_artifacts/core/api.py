@@ -15,7 +15,7 @@ from .context import ArtifactContext
 from .filters import ArtifactFilter
 from .lineage import Lineage
 from .maintenance import GcReport, PruneReport, ReindexReport, VerifyReport
-from .models import ArtifactVersion
+from .models import ArtifactVersion, ModelVersion
 from .repository import Repository
 from .settings import ArtifactSettings
 
@@ -232,6 +232,40 @@ def _flatten(refs: tuple[Any, ...]) -> list[Any]:
     for ref in refs:
         out.extend(ref if isinstance(ref, (list, tuple)) else [ref])
     return out
+
+
+def update_model(
+    model: str | ArtifactVersion,
+    *,
+    metrics: dict[str, float] | None = None,
+    parameters: dict[str, Any] | None = None,
+    labels: dict[str, Any] | None = None,
+    extra_data: dict[str, Any] | None = None,
+    description: str | None = None,
+    key_prefix: str = "",
+    project: str | None = None,
+) -> ModelVersion:
+    """MLRun's ``update_model``: change a model version's metadata in place, without logging
+    it again. ``metrics``/``parameters`` are merged into the version's (validated as in
+    ``log_model``), ``labels`` set, ``description`` replaced, ``extra_data`` items added;
+    ``key_prefix`` is put before the new metric and extra-data names. Recorded as a metadata
+    revision (``version.revisions()``: who, when, from which run, old → new); the bytes, hash,
+    version number, tags and producer stay as they were. ``model``: a ref (``"churn:3"``,
+    ``"churn@prod"``, a store URI) or a ModelVersion."""
+    if key_prefix:
+        metrics = {f"{key_prefix}{k}": v for k, v in (metrics or {}).items()} or None
+        extra_data = {f"{key_prefix}{k}": v for k, v in (extra_data or {}).items()} or None
+    repo = model.repository if isinstance(model, ArtifactVersion) else get_repository()
+    return repo.revise(  # type: ignore[return-value]
+        model,
+        metrics=metrics,
+        parameters=parameters,
+        labels=labels,
+        extra_data=extra_data,
+        description=description,
+        kind="model",
+        project=project,
+    )
 
 
 def tag_artifact(ref: str, tag: str, *, project: str | None = None) -> ArtifactVersion:

@@ -121,6 +121,41 @@ class LineageRecord(BaseModel):
         return self.link
 
 
+class Revision(BaseModel):
+    """A change to a version's metadata after it was logged (``update_model``): who made it,
+    when, from which run, and each field's old and new values. The bytes, hash, version
+    number, tags and producer never change."""
+
+    project: str
+    key: str
+    version: int
+    revision: int
+    at: datetime
+    updater: Producer = Field(description="The run (or local process) that made the change.")
+    changes: dict[str, dict[str, Any]] = Field(
+        description="field (metrics, parameters, labels, description, extra_data) → old/new"
+    )
+
+    def describe(self) -> str:
+        parts = []
+        for name, change in self.changes.items():
+            if name == "signature":
+                continue
+            if name == "description":
+                parts.append("description")
+            elif name == "extra_data":
+                parts.append("extra data " + ", ".join(change["new"]))
+            else:
+                parts.append(
+                    ", ".join(
+                        f"{name[:-1] if name != 'labels' else 'label'} {k}: "
+                        f"{change['old'].get(k)} → {v}"
+                        for k, v in change["new"].items()
+                    )
+                )
+        return "; ".join(parts)
+
+
 class ArtifactRef(BaseModel):
     """A task argument naming an artifact: ``ArtifactRef("features@prod")``. ``@artifact_task``
     loads it when the task runs (recording the consumer); it shows in the run's parameters."""
@@ -260,6 +295,10 @@ class ArtifactVersion(_Bound):
     def producers(self) -> list[LineageRecord]:
         """Every run that logged this content (re-logging identical content adds a run here)."""
         return self.repository.runs_of(self, role="producer")
+
+    def revisions(self) -> list[Revision]:
+        """The metadata revisions of this version (``update_model``), oldest first."""
+        return self.repository.revisions(self)
 
 
 with warnings.catch_warnings():  # `schema` is the field name the product promises

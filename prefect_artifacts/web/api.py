@@ -14,6 +14,7 @@ from ..core.errors import ArtifactNotFoundError
 from ..core.filters import ArtifactFilter
 from ..core.keys import validate_key, validate_name, validate_project, validate_tag
 from ..core.lineage import Lineage
+from ..core.models import Revision
 from ..core.repository.reader import download_name
 from .schemas import AnyVersion, Deleted, Page, Project, TagRemoved
 from .serve import stream_blob
@@ -60,6 +61,11 @@ def one_version(request: Request, project: str, key: str, version: int) -> AnyVe
 def _serve(request: Request, project: str, key: str, version: int, inline: bool) -> Response:
     v = find_version(repo_of(request), project, key, version)
     return stream_blob(repo_of(request), v.hash, v.size, v.content_type, download_name(v), inline)
+
+
+@router.get(f"{VERSION}/revisions", summary="Metadata revisions of a version, oldest first")
+def revisions(request: Request, project: str, key: str, version: int) -> list[Revision]:
+    return find_version(repo_of(request), project, key, version).revisions()
 
 
 @router.get(f"{VERSION}/content", summary="The bytes, inline (images, HTML plots, text)")

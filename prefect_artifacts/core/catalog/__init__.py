@@ -23,6 +23,7 @@ from .records import (
     NewVersion,
     OutboxRecord,
     ProjectRecord,
+    RevisionRecord,
     RunRecord,
     VersionRecord,
     from_db_time,
@@ -42,6 +43,7 @@ __all__ = [
     "NewVersion",
     "OutboxRecord",
     "ProjectRecord",
+    "RevisionRecord",
     "RunRecord",
     "VersionRecord",
     "from_db_time",
@@ -138,6 +140,26 @@ class Catalog:
         self, vid: int, labels: dict[str, str], at: datetime, *, replace: bool = False
     ) -> None:
         self._write(lambda conn: versions.set_labels(conn, vid, labels, at, replace=replace))
+
+    def revise(
+        self,
+        vid: int,
+        update: dict[str, Any],
+        extras: list[ExtraRecord],
+        updater: dict[str, Any],
+        *,
+        missing: Callable[[list[str]], list[str]],
+        sign: Callable[[dict[str, Any]], dict[str, str]] | None = None,
+    ) -> int | None:
+        """Change a version's metadata as a numbered revision (None: nothing changed)."""
+        return self._write(
+            lambda conn: versions.revise(
+                self.db, conn, vid, update, extras, updater, utcnow(), missing=missing, sign=sign
+            )
+        )
+
+    def revisions(self, vid: int) -> list[RevisionRecord]:
+        return self.db.read(lambda conn: queries.revisions(conn, vid))
 
     def delete(
         self,

@@ -82,6 +82,8 @@ class Repository:
     untag = changes.untag
     set_labels = changes.set_labels
     set_description = changes.set_description
+    revise = changes.revise
+    revisions = changes.revisions
     delete = changes.delete
 
     def drain(self, *, full: bool = False) -> int:
