@@ -126,6 +126,7 @@ def test_update_inside_a_flow_records_the_updating_run(env_repo, prefect_server)
     [revision] = updated.revisions()
     assert revision.updater.kind == "prefect" and revision.updater.flow_name == "evaluate-ranker"
     assert revision.updater.flow_run_id and updated.producer.kind == "local"
+    pa.flush_registrations()
 
 
 def test_cli_show_prints_the_history_and_json_api_lists_it(env_repo):
@@ -145,3 +146,4 @@ def test_cli_show_prints_the_history_and_json_api_lists_it(env_repo):
     assert response.status_code == 200 and response.json()[0]["revision"] == 1
     page = client.get("/projects/default/artifacts/churn?version=1")
     assert page.status_code == 200 and "recalibrated" in page.text and "revision 1" in page.text
+    pa.flush_registrations()

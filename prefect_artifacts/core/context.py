@@ -33,6 +33,7 @@ class ArtifactContext:
         format: str = "parquet",
         description: str | None = None,
         extra_data: dict[str, Any] | None = None,
+        iteration: int | None = None,
     ) -> DatasetVersion:
         """Log a pandas/polars DataFrame or pyarrow Table: Parquet bytes, schema, a preview of the
         first ``preview`` rows (20; 0 for none) and column statistics (``stats=None``: unless the
@@ -50,6 +51,7 @@ class ArtifactContext:
             extra_data=extra_data,
             project=self.project,
             options={"preview": preview, "stats": stats},
+            fields={"iteration": iteration},
         )
 
     def log_model(
@@ -68,11 +70,14 @@ class ArtifactContext:
         tag: str | None = None,
         description: str | None = None,
         format: str | None = None,
+        iteration: int | None = None,
     ) -> ModelVersion:
         """Log a model: serialized ``body`` bytes (e.g. ``pickle.dumps(model)``) or a ``model``
         object, pickled unless ``format`` names a safe one (``"skops"`` for scikit-learn,
         ``"safetensors"`` for a dict of arrays), with finite ``metrics``, ``parameters`` and
-        ``extra_data`` (bytes, file paths, artifacts or their ``target_path``)."""
+        ``extra_data`` (bytes, file paths, artifacts or their ``target_path``). ``iteration``
+        (MLRun's ``iter``): which candidate of a hyperparameter run this is — versions of one
+        run compare in iteration order (``pa.compare(key, run=...)``)."""
         if (body is None) == (model is None):
             raise InvalidArgumentError(
                 "log_model needs exactly one of body= (serialized bytes) or model= (an object "
@@ -102,6 +107,7 @@ class ArtifactContext:
                 "algorithm": algorithm,
                 "metrics": metrics,
                 "parameters": parameters,
+                "iteration": iteration,
             },
         )
 
@@ -114,6 +120,7 @@ class ArtifactContext:
         labels: dict[str, Any] | None = None,
         tag: str | None = None,
         description: str | None = None,
+        iteration: int | None = None,
     ) -> PlotVersion:
         """Log a matplotlib figure (PNG/SVG/PDF), a plotly figure (HTML/JSON) or image bytes."""
         return self.repository.log(
@@ -125,6 +132,7 @@ class ArtifactContext:
             tag=tag,
             description=description,
             project=self.project,
+            fields={"iteration": iteration},
         )
 
     def log_artifact(
@@ -137,6 +145,7 @@ class ArtifactContext:
         labels: dict[str, Any] | None = None,
         tag: str | None = None,
         description: str | None = None,
+        iteration: int | None = None,
     ) -> ArtifactVersion:
         """Log bytes, text, a JSON-able value or a local file (``local_path``); any other object
         with ``format="pkl"`` (pickled)."""
@@ -153,6 +162,7 @@ class ArtifactContext:
             tag=tag,
             description=description,
             project=self.project,
+            fields={"iteration": iteration},
         )
 
     def get_artifact(
