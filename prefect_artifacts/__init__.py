@@ -30,7 +30,7 @@ from .core.api import (
     update_model,
     verify,
 )
-from .core.context import ArtifactContext
+from .core.context import ArtifactContext, PlotArtifact
 from .core.errors import (
     ArtifactError,
     ArtifactNotFoundError,
@@ -108,6 +108,7 @@ __all__ = [
     "MigrationRequiredError",
     "Model",
     "ModelVersion",
+    "PlotArtifact",
     "PlotVersion",
     "Producer",
     "Repository",

@@ -183,7 +183,7 @@ def delete(
     parsed = parse_ref(ref, project=project)
     project = parsed.project or repo.project
     number = parsed.version
-    if parsed.tag or parsed.latest:
+    if parsed.tag or parsed.latest or parsed.iteration is not None:
         number = repo.get(str(parsed), project=project).version
     left: list[str] = []
 

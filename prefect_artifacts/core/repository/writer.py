@@ -58,8 +58,16 @@ KIND_FIELDS = {
     "width",
     "height",
     "iteration",
+    "label_column",
+    "inputs",
+    "outputs",
+    "feature_stats",
 }
-DETAIL_FIELDS = ("preview", "stats")  # large: loaded for one version, not for lists
+DETAIL_FIELDS = (
+    "preview",
+    "stats",
+    "feature_stats",
+)  # large: loaded for one version, not for lists
 IDENTITY_FIELDS = ("model_file", "framework", "algorithm", "metrics", "parameters", "iteration")
 
 
