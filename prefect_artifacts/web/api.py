@@ -90,7 +90,8 @@ def extra(request: Request, project: str, key: str, version: int, name: str) -> 
         repo_of(request),
         item.hash,
         item.size,
-        "application/octet-stream",
+        # a plot's plotly.js loads as a script (nosniff needs its type); still a download
+        "text/javascript" if item.name.endswith(".js") else "application/octet-stream",
         item.filename or item.name,
         inline=False,
     )

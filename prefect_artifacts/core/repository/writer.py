@@ -115,7 +115,8 @@ def log(
     fmt = fmt or materializer.default_format(obj, options)
     producer = producer or current_producer(repo.owner)
     prepared = materializer.prepare(obj, fmt, options)
-    stored_extras = extras.store(repo, extra_data or {})
+    extra_data = {**materializer.extras(prepared, fmt, options), **(extra_data or {})}
+    stored_extras = extras.store(repo, extra_data)
     identity = {
         "kind": materializer.kind,
         "format": fmt,
