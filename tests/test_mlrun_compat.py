@@ -88,8 +88,8 @@ def test_model_file_model_dir_schema_and_training_set(ctx, tmp_path):
         ("log_dataset", {"artifact_path": "/tmp"}, "storage"),
         ("log_artifact", {"viewer": "web-app"}, "log_plot"),
         ("log_artifact", {"src_path": "/tmp/x"}, "local_path="),
-        ("log_dataset", {"target_path": "s3://b/k.pq", "upload": False}, "local_path="),
-        ("log_model", {"upload": False}, "in place"),
+        ("log_dataset", {"target_path": "s3://b/k.pq"}, "pass upload=False to register"),
+        ("log_model", {"upload": False}, "name them with target_path="),
         ("log_artifact", {"no_such_option": 1}, "unexpected keyword argument 'no_such_option'"),
     ],
 )

@@ -68,9 +68,18 @@ class ArtifactContext:
         (or, with ``df``, picks the format by its suffix), ``label_column`` is recorded,
         ``db_key`` is the key."""
         mlrun.check_kwargs("log_dataset", kwargs)
-        mlrun.check_upload("log_dataset", target_path, upload)
+        source = mlrun.check_upload("log_dataset", target_path, upload)
         key = mlrun.catalog_key(key, db_key)
         fmt = mlrun.format_name(format)
+        if source is not None:
+            if df is not None or local_path is not None:
+                raise InvalidArgumentError("target_path registers existing bytes: give no df=")
+            return self.repository.log(  # type: ignore[return-value]
+                key, None, kind="dataset", format=fmt, labels=labels, tag=tag,
+                description=description, extra_data=extra_data, project=self.project,
+                options={"preview": preview, "stats": stats}, source=source,
+                fields={"iteration": iteration, "label_column": _labels(label_column)},
+            )  # fmt: skip
         if local_path is not None:
             path = Path(local_path).expanduser()
             fmt = fmt or mlrun.format_name(path.suffix.lstrip(".")) or "parquet"
@@ -136,16 +145,18 @@ class ArtifactContext:
         statistics become ``feature_stats`` (and whose columns the inputs/outputs, split by
         ``label_column``), ``db_key`` the key."""
         mlrun.check_kwargs("log_model", kwargs)
-        mlrun.check_upload("log_model", target_path, upload)
+        source = mlrun.check_upload("log_model", target_path, upload)
         key = mlrun.catalog_key(key, db_key)
         fmt = mlrun.format_name(format)
+        if source is not None and (body is not None or model is not None or model_dir):
+            raise InvalidArgumentError("target_path registers existing bytes: give no body=")
         if model_dir is not None:
             if body is not None or model is not None:
                 raise InvalidArgumentError("give model_dir= or body=/model=, not both")
             body, fmt = mlrun.pack_dir(model_dir), "tar"
             if model_file is not None:
                 validate_filename(model_file, "model_file (the main file inside model_dir)")
-        elif body is None and model is None and model_file is not None:
+        elif source is None and body is None and model is None and model_file is not None:
             path = Path(model_file).expanduser()
             if not path.is_file():
                 raise InvalidArgumentError(
@@ -153,7 +164,7 @@ class ArtifactContext:
                     "a local file to log"
                 )
             body, model_file = path.read_bytes(), path.name
-        if (body is None) == (model is None):
+        if source is None and (body is None) == (model is None):
             raise InvalidArgumentError(
                 "log_model needs exactly one of body= (serialized bytes) or model= (an object "
                 "to pickle), or MLRun's model_file= (a local file) or model_dir= (a folder)"
@@ -196,6 +207,7 @@ class ArtifactContext:
                 "feature_stats": feature_stats,
                 "label_column": _labels(label_column),
             },
+            source=source,
         )
 
     def log_plot(
@@ -248,7 +260,7 @@ class ArtifactContext:
         stored as plots and rendered. ``item`` is the key (MLRun's name for it) or a
         ``PlotArtifact``; ``db_key`` is the key."""
         mlrun.check_kwargs("log_artifact", kwargs)
-        mlrun.check_upload("log_artifact", target_path, upload)
+        source = mlrun.check_upload("log_artifact", target_path, upload)
         if isinstance(item, PlotArtifact):
             return self.log_plot(
                 mlrun.catalog_key(item.key, db_key),
@@ -262,6 +274,15 @@ class ArtifactContext:
         if item is not None and key is not None:
             raise InvalidArgumentError("give the key once: log_artifact('name', ...) or key=")
         key = mlrun.catalog_key(item if item is not None else key, db_key)
+        if source is not None:
+            if body is not None or local_path is not None:
+                raise InvalidArgumentError("target_path registers existing bytes: give no body=")
+            fmt = mlrun.format_name(format)
+            return self.repository.log(
+                key, None, kind="plot" if fmt == "html" else "artifact", format=fmt,
+                labels=labels, tag=tag, description=description, project=self.project,
+                fields={"iteration": iteration}, source=source,
+            )  # fmt: skip
         if (body is None) == (local_path is None):
             raise InvalidArgumentError("log_artifact needs exactly one of body= or local_path=")
         if _is_figure(body):

@@ -45,15 +45,21 @@ def catalog_key(key: str | None, db_key: str | None) -> str:
     return key
 
 
-def check_upload(call: str, target_path: str | None, upload: bool | None) -> None:
-    """``target_path`` / ``upload=False`` register bytes that already live in storage; that is
-    not supported here (yet): refuse with the alternative."""
-    if target_path is not None or upload is False:
+def check_upload(call: str, target_path: str | None, upload: bool | None) -> str | None:
+    """MLRun's ``target_path`` + ``upload=False``: the URL of bytes that already live in
+    storage, to register in place (returned); other combinations are refused."""
+    if target_path is None and upload is False:
         raise TypeError(
-            f"{call}() cannot register bytes in place (target_path=/upload=False): the repository "
-            "stores its own content-addressed copy. Pass the data (body=, df=) or a local file "
-            "(local_path=); for an object in S3, download it first or log its URL as extra_data"
+            f"{call}(upload=False) registers bytes that already exist: name them with "
+            "target_path= (e.g. 's3://bucket/data.parquet')"
         )
+    if target_path is not None and upload is not False:
+        raise TypeError(
+            f"{call}() does not upload to a target_path of your choice: the repository stores "
+            "its own content-addressed copy (drop target_path=), or pass upload=False to "
+            "register bytes that are already at target_path in place"
+        )
+    return target_path
 
 
 def format_name(fmt: str | None) -> str | None:

@@ -258,6 +258,11 @@ class ArtifactVersion(_Bound):
     iteration: int | None = Field(
         None, description="Which iteration (hyperparameter run) of its producing run it is."
     )
+    source: dict[str, Any] | None = Field(
+        None,
+        description="Registered in place (not copied): the object's URL and its pin (ETag, "
+        "version id, size), checked before every read.",
+    )
     meta: dict[str, Any] = Field(default_factory=dict, description="Custom materializer metadata.")
 
     def __str__(self) -> str:

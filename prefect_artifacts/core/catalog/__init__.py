@@ -233,6 +233,9 @@ class Catalog:
     def run_versions(self, run_ids: list[str], role: str) -> list[int]:
         return self.db.read(lambda conn: queries.run_versions(conn, run_ids, role))
 
+    def versions_with_hash(self, digest: str) -> list[int]:
+        return self.db.read(lambda conn: queries.versions_with_hash(conn, digest))
+
     def version_with_hash(self, digest: str) -> int | None:
         return self.db.read(lambda conn: queries.version_with_hash(conn, digest))
 

@@ -263,6 +263,17 @@ def run_versions(conn: Connection, run_ids: list[str], role: str) -> list[int]:
     return sorted(conn.execute(query).scalars())
 
 
+def versions_with_hash(conn: Connection, digest: str, limit: int = 50) -> list[int]:
+    return list(
+        conn.execute(
+            sa.select(versions_t.c.id)
+            .where(versions_t.c.hash == digest)
+            .order_by(versions_t.c.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
 def version_with_hash(conn: Connection, digest: str) -> int | None:
     return conn.execute(
         sa.select(versions_t.c.id)

@@ -292,10 +292,9 @@ def restore_key(db: Database, conn: Connection, item: dict[str, Any]) -> dict[st
         if record["version"] in ids:  # a live writer reused the number: keep the live one
             counts["conflicts"] += 1
             continue
-        referenced = {
-            record["hash"]: record["size"],
-            **{e["hash"]: e["size"] for e in record["extras"]},
-        }
+        referenced = {e["hash"]: e["size"] for e in record["extras"]}
+        if not isinstance((record.get("meta") or {}).get("source"), dict):  # else not ours
+            referenced[record["hash"]] = record["size"]
         blobs.lock(db, conn, referenced, record["created_at"])
         vid = conn.execute(
             versions_t.insert()

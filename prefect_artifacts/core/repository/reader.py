@@ -36,7 +36,10 @@ def version(repo: Repository, record: VersionRecord) -> ArtifactVersion:
     }
     fields.update(record.meta or {})
     fields.update(record.details or {})
-    fields["target_path"] = repo.storage.blob_url(record.hash)
+    source = (record.meta or {}).get("source")
+    fields["target_path"] = (
+        source["url"] if isinstance(source, dict) else repo.storage.blob_url(record.hash)
+    )
     fields["uri"] = f"artifact://{record.project}/{record.key}:{record.version}"
     fields["extra_data"] = {
         e.name: {**vars(e), "target_path": repo.storage.blob_url(e.hash)} for e in record.extras
