@@ -9,6 +9,8 @@ core's seams; Prefect itself is imported only when a flow runs or a block is use
 from __future__ import annotations
 
 from .core.api import (
+    best,
+    compare,
     delete_artifact,
     gc,
     get_artifact,
@@ -25,9 +27,10 @@ from .core.api import (
     set_labels,
     tag_artifact,
     untag_artifact,
+    update_model,
     verify,
 )
-from .core.context import ArtifactContext
+from .core.context import ArtifactContext, PlotArtifact
 from .core.errors import (
     ArtifactError,
     ArtifactNotFoundError,
@@ -51,6 +54,7 @@ from .core.models import (
     ModelVersion,
     PlotVersion,
     Producer,
+    Revision,
     RunInfo,
 )
 from .core.repository import Repository
@@ -104,14 +108,18 @@ __all__ = [
     "MigrationRequiredError",
     "Model",
     "ModelVersion",
+    "PlotArtifact",
     "PlotVersion",
     "Producer",
     "Repository",
+    "Revision",
     "RunInfo",
     "StorageError",
     "UnsupportedTypeError",
     "artifact_task",
     "asset",
+    "best",
+    "compare",
     "delete_artifact",
     "flush_registrations",
     "gc",
@@ -130,5 +138,6 @@ __all__ = [
     "set_labels",
     "tag_artifact",
     "untag_artifact",
+    "update_model",
     "verify",
 ]

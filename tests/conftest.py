@@ -125,6 +125,7 @@ def snapshot(catalog: Catalog) -> dict[str, list[tuple]]:
             "labels": rows(schema.labels_t),
             "extras": rows(schema.extras_t),
             "lineage": rows(schema.lineage_t),
+            "revisions": rows(schema.revisions_t),
             "keys": rows(schema.keys_t, drop=("id", "created_at")),
             "blobs": rows(schema.blobs_t, drop=("created_at",)),
         }

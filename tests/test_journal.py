@@ -32,6 +32,7 @@ CHANGES = {  # each runs in a child killed right after its commit
     "untag": "repo.untag('events@old')",
     "labels": "repo.set_labels('events:1', {'team': 'ml'}, replace=True)",
     "description": "repo.set_description('events:1', 'the first one')",
+    "revision": "repo.revise('events:1', labels={'team': 'ml'}, description='evaluated')",
     "delete": "repo.delete('events:2')",
     "delete-key": "repo.delete('scratch')",
 }

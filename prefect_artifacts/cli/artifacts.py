@@ -95,8 +95,14 @@ def show(
 ) -> None:
     """Show one version: location, type, labels, producer, owner, metrics, schema, extra data."""
     version = run(lambda: repo().get(ref, project=project))
+    revisions = run(version.revisions)
     if as_json:
-        emit_json(version.model_dump(mode="json", exclude={"fingerprint"}))
+        emit_json(
+            {
+                **version.model_dump(mode="json", exclude={"fingerprint"}),
+                "revisions": [r.model_dump(mode="json") for r in revisions],
+            }
+        )
         return
     table = Table(show_header=False, show_edge=False, box=None)
     table.add_column(style="dim")
@@ -129,6 +135,11 @@ def show(
         rows.append(
             ("extra", f"{name} ({size_text(extra.size)}, {extra.artifact or extra.source})")
         )
+    if version.iteration is not None:
+        rows.append(("iteration", str(version.iteration)))
+    for r in revisions:
+        by = r.updater.describe() + (f" ({r.updater.user})" if r.updater.user else "")
+        rows.append((f"revision {r.revision}", f"{r.at:%Y-%m-%d %H:%M:%S} by {by}: {r.describe()}"))
     for name, value in rows:
         table.add_row(name, plain(value))
     out.print(table)
@@ -311,3 +322,78 @@ def diff(
 
 def _short(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+@app.command("compare")
+def compare_cmd(
+    refs: Annotated[
+        list[str],
+        typer.Argument(help="Versions, keys or globs: churn-model:1, clf@prod, 'churn-*'"),
+    ],
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help="Metric columns (default: all).")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Parameter columns (default: all).")
+    ] = None,
+    no_params: Annotated[bool, typer.Option("--no-params", help="Leave parameters out.")] = False,
+    all_versions: Annotated[
+        bool,
+        typer.Option("--all-versions", "-a", help="Every version of each key, not the latest."),
+    ] = False,
+    flow_run: Annotated[
+        str | None,
+        typer.Option("--run", help="Only what this flow run (id or name) logged, by iteration."),
+    ] = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare versions side by side: metrics and parameters, the best value of each metric
+    in bold (lowest for losses and errors, else highest)."""
+    from ..core.compare import compare
+
+    result = run(
+        lambda: compare(
+            repo(),
+            refs,
+            metrics=metric or None,
+            parameters=False if no_params else (param or None),
+            all_versions=all_versions,
+            project=project,
+            run=flow_run,
+        )
+    )
+    if as_json:
+        emit_json(result.model_dump(mode="json"))
+        return
+    iterations = any(v.iteration is not None for v in result.versions)
+    table = Table(show_edge=False, header_style="bold")
+    columns = ["key", "ver", *(["iter"] if iterations else []), "tags", "created", "run"]
+    for column in columns:
+        table.add_column(column, justify="right" if column in ("ver", "iter") else "left")
+    for m in result.metrics:
+        table.add_column(f"{m} {'↓' if result.lower_is_better[m] else '↑'}", justify="right")
+    for p in result.parameters:
+        table.add_column(p, style="dim")
+    for v in result.versions:
+        cells: list[Any] = [plain(v.key), str(v.version)]
+        if iterations:
+            cells.append("" if v.iteration is None else str(v.iteration))
+        cells += [
+            plain(" ".join(v.tags)),
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+            plain(v.producer_run or "local"),
+        ]
+        for m in result.metrics:
+            value = v.metrics.get(m)
+            text = Text("" if value is None else _short(value))
+            if result.best.get(m) == v.ref:
+                text.stylize("bold green")
+            cells.append(text)
+        cells += [
+            plain(_short(v.parameters[p]) if p in v.parameters else "") for p in result.parameters
+        ]
+        table.add_row(*cells)
+    out.print(table)
+    for m, ref in result.best.items():
+        say(f"best {m}: {ref}")

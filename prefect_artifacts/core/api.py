@@ -9,12 +9,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from . import compare as _compare
 from . import maintenance, models
 from .context import ArtifactContext
 from .filters import ArtifactFilter
 from .lineage import Lineage
 from .maintenance import GcReport, PruneReport, ReindexReport, VerifyReport
-from .models import ArtifactVersion
+from .models import ArtifactVersion, ModelVersion
 from .repository import Repository
 from .settings import ArtifactSettings
 
@@ -156,6 +157,114 @@ def list_artifacts(
         sort=sort,
         limit=limit,
         offset=offset,
+    )
+
+
+def compare(
+    *refs: Any,
+    metrics: list[str] | None = None,
+    parameters: list[str] | bool | None = None,
+    all_versions: bool = False,
+    run: str | None = None,
+    project: str | None = None,
+    repository: Any = None,
+) -> Any:
+    """Versions side by side as a pandas DataFrame, one row per version: ``ref``, ``key``,
+    ``version``, ``iteration``, ``tags``, ``created``, ``producer_run``, a column per metric
+    and one per parameter (``param.<name>``). ``refs``: ``"churn-model:1"``,
+    ``"churn-model@prod"``, globs (``"churn-*"``), keys (their latest; every version with
+    ``all_versions=True``), versions or lists of them. ``run`` (a flow run id or name): the
+    versions that run logged, ordered by iteration. A missing metric is an empty cell.
+    ``metrics``/``parameters`` choose the columns (``parameters=False``: none)."""
+    return _comparison(refs, metrics, parameters, all_versions, run, project, repository).to_frame()
+
+
+def best(
+    *refs: Any,
+    metric: str,
+    mode: str | None = None,
+    all_versions: bool = True,
+    run: str | None = None,
+    tag: str | None = None,
+    project: str | None = None,
+    repository: Any = None,
+) -> ArtifactVersion:
+    """The version with the best ``metric`` among those ``refs`` name (every version of each
+    key unless ``all_versions=False``): ``mode="max"``/``"min"`` (default: ``min`` for losses
+    and errors, else ``max``). ``tag`` (e.g. ``"prod"``) promotes the winner: the tag moves to
+    it. Raises ArtifactNotFoundError when no version has the metric."""
+    repo = get_repository(repository)
+    winner = _compare.best(
+        repo,
+        _flatten(refs),
+        metric=metric,
+        mode=mode,
+        all_versions=all_versions,
+        project=project,
+        run=run,
+    )
+    return repo.tag(winner.ref, tag) if tag is not None else winner
+
+
+def _comparison(
+    refs: tuple[Any, ...],
+    metrics: list[str] | None,
+    parameters: list[str] | bool | None,
+    all_versions: bool,
+    run: str | None,
+    project: str | None,
+    repository: Any,
+) -> _compare.Comparison:
+    return _compare.compare(
+        get_repository(repository),
+        _flatten(refs),
+        metrics=metrics,
+        parameters=parameters,
+        all_versions=all_versions,
+        project=project,
+        run=run,
+    )
+
+
+def _flatten(refs: tuple[Any, ...]) -> list[Any]:
+    """``compare("a", "b")``, ``compare(["a", "b"])`` and ``compare(versions)`` alike."""
+    out: list[Any] = []
+    for ref in refs:
+        out.extend(ref if isinstance(ref, (list, tuple)) else [ref])
+    return out
+
+
+def update_model(
+    model: str | ArtifactVersion,
+    *,
+    metrics: dict[str, float] | None = None,
+    parameters: dict[str, Any] | None = None,
+    labels: dict[str, Any] | None = None,
+    extra_data: dict[str, Any] | None = None,
+    description: str | None = None,
+    key_prefix: str = "",
+    project: str | None = None,
+) -> ModelVersion:
+    """MLRun's ``update_model``: change a model version's metadata in place, without logging
+    it again. ``metrics``/``parameters`` are merged into the version's (validated as in
+    ``log_model``), ``labels`` set, ``description`` replaced, ``extra_data`` items added;
+    ``key_prefix`` is put before the new metric and extra-data names. Recorded as a metadata
+    revision (``version.revisions()``: who, when, from which run, old → new); the bytes, hash,
+    version number, tags and producer stay as they were. ``model``: a ref (``"churn:3"``,
+    ``"churn@prod"``, a store URI) or a ModelVersion."""
+    if key_prefix:
+        metrics = {f"{key_prefix}{k}": v for k, v in (metrics or {}).items()} or None
+        extra_data = {f"{key_prefix}{k}": v for k, v in (extra_data or {}).items()} or None
+    repo = model.repository if isinstance(model, ArtifactVersion) else get_repository()
+    return repo.revise(  # type: ignore[return-value]
+        model,
+        metrics=metrics,
+        parameters=parameters,
+        labels=labels,
+        extra_data=extra_data,
+        description=description,
+        kind="model",
+        project=project,
     )
 
 

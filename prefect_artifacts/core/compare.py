@@ -1,5 +1,5 @@
 """Side-by-side comparison of versions: metrics and parameters of models (or any versions),
-across keys and across versions of one key."""
+across keys and across versions of one key; the best version by a metric."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from .errors import ArtifactNotFoundError, InvalidArgumentError
 from .keys import parse_ref
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .models import ArtifactVersion
     from .repository import Repository
 
@@ -23,6 +25,7 @@ LOWER_IS_BETTER = re.compile(
     re.IGNORECASE,
 )
 MAX_VERSIONS = 500
+MODES = ("max", "min")
 
 
 def lower_is_better(metric: str) -> bool:
@@ -36,6 +39,7 @@ class ComparedVersion(BaseModel):
     key: str
     version: int
     kind: str
+    iteration: int | None = Field(None, description="The iteration (hyperparameter run) it is.")
     tags: list[str] = Field(default_factory=list)
     created_at: datetime
     producer_run: str | None = Field(None, description="Flow run name (or id) that logged it.")
@@ -46,45 +50,139 @@ class ComparedVersion(BaseModel):
 
 class Comparison(BaseModel):
     """Versions side by side; ``metrics``/``parameters`` name the columns (a version without
-    one has no entry: an empty cell, not an error)."""
+    one has no entry: an empty cell, not an error). ``best`` names, per metric, the ref of the
+    winning version (highest, or lowest where lower is better)."""
 
     versions: list[ComparedVersion]
     metrics: list[str]
     parameters: list[str]
     lower_is_better: dict[str, bool]
+    best: dict[str, str] = Field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per version: key, version, iteration, tags, created, producer run, then a
+        column per metric and one per parameter (``param.<name>``)."""
+        import pandas as pd
+
+        rows = []
+        for v in self.versions:
+            row: dict[str, Any] = {
+                "ref": v.ref,
+                "key": v.key,
+                "version": v.version,
+                "iteration": v.iteration,
+                "tags": ", ".join(v.tags),
+                "created": v.created_at,
+                "producer_run": v.producer_run,
+            }
+            row.update({m: v.metrics.get(m) for m in self.metrics})
+            row.update({f"param.{p}": v.parameters.get(p) for p in self.parameters})
+            rows.append(row)
+        columns = ["ref", "key", "version", "iteration", "tags", "created", "producer_run"]
+        columns += [*self.metrics, *(f"param.{p}" for p in self.parameters)]
+        frame = pd.DataFrame(rows, columns=columns)
+        for m in self.metrics:
+            frame[m] = pd.to_numeric(frame[m], errors="coerce").astype("float64")
+        frame["iteration"] = frame["iteration"].astype("Int64")
+        return frame
 
 
 def compare(
     repo: Repository,
-    refs: Sequence[str],
+    refs: Sequence[str | ArtifactVersion] | str,
     *,
     metrics: Sequence[str] | None = None,
-    parameters: Sequence[str] | None = None,
+    parameters: Sequence[str] | bool | None = None,
     all_versions: bool = False,
     project: str | None = None,
+    run: str | None = None,
 ) -> Comparison:
     """Compare the versions ``refs`` name: ``key:1``, ``key@prod``, ``key`` (its latest, or
-    every version with ``all_versions``) and globs such as ``churn-*`` (each matching key)."""
-    if isinstance(refs, str):
-        refs = [refs]
+    every version with ``all_versions``), globs such as ``churn-*`` (each matching key) and
+    version objects. ``run`` (a flow run id or name) keeps the versions that run produced —
+    every version of the keys named, ordered by iteration: a hyperparameter run's table.
+    ``parameters=False`` leaves the parameters out."""
+    if isinstance(refs, str) or not isinstance(refs, Sequence):
+        refs = [refs]  # type: ignore[list-item]
+    if not refs:
+        raise InvalidArgumentError("name at least one version, key or glob to compare")
     chosen: dict[str, ArtifactVersion] = {}
     for ref in refs:
-        for version in _resolve(repo, ref, all_versions=all_versions, project=project):
+        found = (
+            [ref]
+            if not isinstance(ref, str)
+            else _resolve(repo, ref, all_versions=all_versions or run is not None, project=project)
+        )
+        for version in found:
             chosen.setdefault(version.ref, version)
         if len(chosen) > MAX_VERSIONS:
             raise InvalidArgumentError(f"compare at most {MAX_VERSIONS} versions at a time")
     versions = list(chosen.values())
+    if run is not None:
+        versions = _of_run(repo, versions, run)
+        versions.sort(key=lambda v: (v.key, _iteration(v) is None, _iteration(v) or 0, v.version))
     rows = [_row(v) for v in versions]
     metric_names = list(metrics) if metrics else sorted({m for r in rows for m in r.metrics})
-    parameter_names = (
-        list(parameters) if parameters else sorted({p for r in rows for p in r.parameters})
-    )
+    if parameters is False:
+        parameter_names: list[str] = []
+    elif parameters and parameters is not True:
+        parameter_names = list(parameters)  # type: ignore[arg-type]
+    else:
+        parameter_names = sorted({p for r in rows for p in r.parameters})
+    lower = {m: lower_is_better(m) for m in metric_names}
+    best = {}
+    for m in metric_names:
+        winner = _winner(rows, m, "min" if lower[m] else "max")
+        if winner is not None:
+            best[m] = winner.ref
     return Comparison(
         versions=rows,
         metrics=metric_names,
         parameters=parameter_names,
-        lower_is_better={m: lower_is_better(m) for m in metric_names},
+        lower_is_better=lower,
+        best=best,
     )
+
+
+def best(
+    repo: Repository,
+    refs: Sequence[str | ArtifactVersion] | str,
+    *,
+    metric: str,
+    mode: str | None = None,
+    all_versions: bool = True,
+    project: str | None = None,
+    run: str | None = None,
+) -> ArtifactVersion:
+    """The version with the best ``metric`` among those ``refs`` name (every version of each
+    key by default): ``mode="max"`` or ``"min"`` (default: ``min`` for losses and errors,
+    else ``max``). Versions without the metric are passed over; ties go to the first in
+    order (key, then iteration within a run, then version)."""
+    if not isinstance(metric, str) or not metric:
+        raise InvalidArgumentError("best needs metric=, the name of a metric, e.g. metric='auc'")
+    if mode is None:
+        mode = "min" if lower_is_better(metric) else "max"
+    if mode not in MODES:
+        raise InvalidArgumentError(f"mode must be 'max' or 'min', got {mode!r}")
+    table = compare(
+        repo, refs, metrics=[metric], all_versions=all_versions, project=project, run=run
+    )
+    winner = _winner(table.versions, metric, mode)
+    if winner is None:
+        known = sorted({m for v in table.versions for m in v.metrics})
+        raise ArtifactNotFoundError(
+            f"none of the {len(table.versions)} version(s) compared has the metric {metric!r}; "
+            f"their metrics: {', '.join(known) or 'none'}"
+        )
+    return repo.get(winner.ref)
+
+
+def _winner(rows: list[ComparedVersion], metric: str, mode: str) -> ComparedVersion | None:
+    candidates = [r for r in rows if metric in r.metrics]
+    if not candidates:
+        return None
+    pick = max if mode == "max" else min
+    return pick(candidates, key=lambda r: r.metrics[metric])
 
 
 def _resolve(
@@ -94,11 +192,36 @@ def _resolve(
         found = repo.list(key=ref, project=project, all_versions=all_versions or None, sort="key")
         if not found:
             raise ArtifactNotFoundError(f"no artifact key matches {ref!r}")
-        return found
+        return sorted(found, key=lambda v: (v.key, v.version))
     parsed = parse_ref(ref, project=project)
     if parsed.pinned or not all_versions:
         return [repo.get(ref, project=project)]
-    return repo.versions(ref, project=project)
+    return sorted(repo.versions(ref, project=project), key=lambda v: v.version)
+
+
+def _of_run(repo: Repository, versions: list[ArtifactVersion], run: str) -> list[ArtifactVersion]:
+    """The versions a flow run (id or name) produced, or re-produced with identical content."""
+    if not isinstance(run, str) or not run:
+        raise InvalidArgumentError("run must be a flow run id or name, e.g. run=str(flow_run.id)")
+
+    def produced(v: ArtifactVersion) -> bool:
+        if run in (v.producer.flow_run_id, v.producer.flow_run_name):
+            return True
+        return any(
+            run in (r.flow_run_id, r.flow_run_name) for r in repo.runs_of(v, role="producer")
+        )
+
+    kept = [v for v in versions if produced(v)]
+    if not kept:
+        raise ArtifactNotFoundError(
+            f"flow run {run!r} produced none of the {len(versions)} version(s) named"
+        )
+    return kept
+
+
+def _iteration(version: ArtifactVersion) -> int | None:
+    value = getattr(version, "iteration", None)
+    return value if isinstance(value, int) else None
 
 
 def _row(version: ArtifactVersion) -> ComparedVersion:
@@ -109,6 +232,7 @@ def _row(version: ArtifactVersion) -> ComparedVersion:
         key=version.key,
         version=version.version,
         kind=version.kind,
+        iteration=_iteration(version),
         tags=version.tags,
         created_at=version.created_at,
         producer_run=producer.flow_run_name or producer.flow_run_id,

@@ -1,14 +1,35 @@
-"""The MLRun-style context: ``get_context().log_dataset(key='my_data', df=df)`` and friends."""
+"""The MLRun-style context: ``get_context().log_dataset(key='my_data', df=df)`` and friends.
+
+MLRun's keywords are accepted with the same meaning where one exists (``db_key``,
+``local_path``, ``model_dir``, ``inputs``/``outputs``, ``training_set``, ``label_column``,
+format aliases such as ``pq``) and refused with a ``TypeError`` naming the alternative where
+none does (see :mod:`.mlrun`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import mlrun
 from .errors import InvalidArgumentError
 from .keys import validate_filename
 from .models import ArtifactVersion, DatasetVersion, ModelVersion, PlotVersion
 from .repository import Repository
+
+PLOT_TYPES = ("matplotlib.figure", "plotly.graph_objs", "plotly.graph_objects")
+
+
+@dataclass
+class PlotArtifact:
+    """MLRun's ``PlotArtifact``: ``ctx.log_artifact(PlotArtifact("roc", body=fig))`` logs the
+    figure (matplotlib, plotly, image bytes or HTML) as a plot, as ``log_plot`` does."""
+
+    key: str
+    body: Any = None
+    title: str | None = None
+    format: str | None = None
+    labels: dict[str, Any] = field(default_factory=dict)
 
 
 class ArtifactContext:
@@ -23,38 +44,70 @@ class ArtifactContext:
 
     def log_dataset(
         self,
-        key: str,
-        df: Any,
+        key: str | None = None,
+        df: Any = None,
         *,
         tag: str | None = None,
         labels: dict[str, Any] | None = None,
         preview: int | bool | None = None,
         stats: bool | None = None,
-        format: str = "parquet",
+        format: str | None = None,
         description: str | None = None,
         extra_data: dict[str, Any] | None = None,
+        iteration: int | None = None,
+        db_key: str | None = None,
+        local_path: str | Path | None = None,
+        label_column: str | list[str] | None = None,
+        target_path: str | None = None,
+        upload: bool | None = None,
+        **kwargs: Any,
     ) -> DatasetVersion:
         """Log a pandas/polars DataFrame or pyarrow Table: Parquet bytes, schema, a preview of the
         first ``preview`` rows (20; 0 for none) and column statistics (``stats=None``: unless the
-        frame has more than 50 million cells)."""
+        frame has more than 50 million cells). MLRun's ``local_path`` logs a Parquet/CSV file
+        (or, with ``df``, picks the format by its suffix), ``label_column`` is recorded,
+        ``db_key`` is the key."""
+        mlrun.check_kwargs("log_dataset", kwargs)
+        source = mlrun.check_upload("log_dataset", target_path, upload)
+        key = mlrun.catalog_key(key, db_key)
+        fmt = mlrun.format_name(format)
+        if source is not None:
+            if df is not None or local_path is not None:
+                raise InvalidArgumentError("target_path registers existing bytes: give no df=")
+            return self.repository.log(  # type: ignore[return-value]
+                key, None, kind="dataset", format=fmt, labels=labels, tag=tag,
+                description=description, extra_data=extra_data, project=self.project,
+                options={"preview": preview, "stats": stats}, source=source,
+                fields={"iteration": iteration, "label_column": _labels(label_column)},
+            )  # fmt: skip
+        if local_path is not None:
+            path = Path(local_path).expanduser()
+            fmt = fmt or mlrun.format_name(path.suffix.lstrip(".")) or "parquet"
+            if df is None:
+                df = _read_table(path, fmt)
+        if df is None:
+            raise InvalidArgumentError(
+                "log_dataset needs df= (a DataFrame) or local_path= (a file)"
+            )
         if preview is False:
             preview = 0
         return self.repository.log(
             key,
             df,
             kind="dataset",
-            format=format,
+            format=fmt or "parquet",
             labels=labels,
             tag=tag,
             description=description,
             extra_data=extra_data,
             project=self.project,
             options={"preview": preview, "stats": stats},
+            fields={"iteration": iteration, "label_column": _labels(label_column)},
         )
 
     def log_model(
         self,
-        key: str,
+        key: str | None = None,
         body: bytes | None = None,
         *,
         model: Any = None,
@@ -68,15 +121,53 @@ class ArtifactContext:
         tag: str | None = None,
         description: str | None = None,
         format: str | None = None,
+        iteration: int | None = None,
+        db_key: str | None = None,
+        model_dir: str | Path | None = None,
+        inputs: list[Any] | None = None,
+        outputs: list[Any] | None = None,
+        training_set: Any = None,
+        label_column: str | list[str] | None = None,
+        target_path: str | None = None,
+        upload: bool | None = None,
+        **kwargs: Any,
     ) -> ModelVersion:
         """Log a model: serialized ``body`` bytes (e.g. ``pickle.dumps(model)``) or a ``model``
         object, pickled unless ``format`` names a safe one (``"skops"`` for scikit-learn,
         ``"safetensors"`` for a dict of arrays), with finite ``metrics``, ``parameters`` and
-        ``extra_data`` (bytes, file paths, artifacts or their ``target_path``)."""
-        if (body is None) == (model is None):
+        ``extra_data`` (bytes, file paths, artifacts or their ``target_path``). ``iteration``
+        (MLRun's ``iter``): which candidate of a hyperparameter run this is — versions of one
+        run compare in iteration order (``pa.compare(key, run=...)``).
+
+        As in MLRun: ``model_file`` may be a local file to log (without ``body``),
+        ``model_dir`` a folder logged as one tar archive (``version.extract()`` unpacks it),
+        ``inputs``/``outputs`` the model's schema, ``training_set`` a frame whose column
+        statistics become ``feature_stats`` (and whose columns the inputs/outputs, split by
+        ``label_column``), ``db_key`` the key."""
+        mlrun.check_kwargs("log_model", kwargs)
+        source = mlrun.check_upload("log_model", target_path, upload)
+        key = mlrun.catalog_key(key, db_key)
+        fmt = mlrun.format_name(format)
+        if source is not None and (body is not None or model is not None or model_dir):
+            raise InvalidArgumentError("target_path registers existing bytes: give no body=")
+        if model_dir is not None:
+            if body is not None or model is not None:
+                raise InvalidArgumentError("give model_dir= or body=/model=, not both")
+            body, fmt = mlrun.pack_dir(model_dir), "tar"
+            if model_file is not None:
+                validate_filename(model_file, "model_file (the main file inside model_dir)")
+        elif source is None and body is None and model is None and model_file is not None:
+            path = Path(model_file).expanduser()
+            if not path.is_file():
+                raise InvalidArgumentError(
+                    f"log_model got no body= or model=, and model_file {str(model_file)!r} is not "
+                    "a local file to log"
+                )
+            body, model_file = path.read_bytes(), path.name
+        if source is None and (body is None) == (model is None):
             raise InvalidArgumentError(
                 "log_model needs exactly one of body= (serialized bytes) or model= (an object "
-                "to pickle)"
+                "to pickle), or MLRun's model_file= (a local file) or model_dir= (a folder)"
             )
         if model_file is not None:
             validate_filename(model_file, "model_file")
@@ -85,24 +176,38 @@ class ArtifactContext:
                 f"body must be the serialized model bytes, got {type(body).__name__}; pass the "
                 "object itself as model= to have it pickled"
             )
+        feature_stats = None
+        schema_in, schema_out = mlrun.features(inputs, "inputs"), mlrun.features(outputs, "outputs")
+        if training_set is not None:
+            feature_stats, derived_in, derived_out = mlrun.training_set_fields(
+                training_set, label_column
+            )
+            schema_in = schema_in if schema_in is not None else derived_in
+            schema_out = schema_out if schema_out is not None else (derived_out or None)
         return self.repository.log(
             key,
             body if body is not None else model,
             kind="model",
-            format=format,
+            format=fmt,
             labels=labels,
             tag=tag,
             description=description,
             extra_data=extra_data,
             project=self.project,
-            options={"model_file": model_file},
+            options={"model_file": model_file if model_dir is None else f"{key}.tar"},
             fields={
                 "model_file": model_file,
                 "framework": framework,
                 "algorithm": algorithm,
                 "metrics": metrics,
                 "parameters": parameters,
+                "iteration": iteration,
+                "inputs": schema_in,
+                "outputs": schema_out,
+                "feature_stats": feature_stats,
+                "label_column": _labels(label_column),
             },
+            source=source,
         )
 
     def log_plot(
@@ -114,22 +219,28 @@ class ArtifactContext:
         labels: dict[str, Any] | None = None,
         tag: str | None = None,
         description: str | None = None,
+        iteration: int | None = None,
     ) -> PlotVersion:
-        """Log a matplotlib figure (PNG/SVG/PDF), a plotly figure (HTML/JSON) or image bytes."""
+        """Log a matplotlib figure (PNG/SVG/PDF), a plotly figure (HTML/JSON), image bytes or
+        HTML (``format="html"``, bytes or text)."""
+        fmt = mlrun.format_name(format)
+        if isinstance(figure, str) and fmt == "html":
+            figure = figure.encode()
         return self.repository.log(
             key,
             figure,
             kind="plot",
-            format=format,
+            format=fmt,
             labels=labels,
             tag=tag,
             description=description,
             project=self.project,
+            fields={"iteration": iteration},
         )
 
     def log_artifact(
         self,
-        key: str,
+        item: str | PlotArtifact | None = None,
         body: Any = None,
         *,
         local_path: str | Path | None = None,
@@ -137,25 +248,105 @@ class ArtifactContext:
         labels: dict[str, Any] | None = None,
         tag: str | None = None,
         description: str | None = None,
+        iteration: int | None = None,
+        db_key: str | None = None,
+        target_path: str | None = None,
+        upload: bool | None = None,
+        key: str | None = None,
+        **kwargs: Any,
     ) -> ArtifactVersion:
         """Log bytes, text, a JSON-able value or a local file (``local_path``); any other object
-        with ``format="pkl"`` (pickled)."""
+        with ``format="pkl"`` (pickled). HTML (``format="html"``) and a ``PlotArtifact`` are
+        stored as plots and rendered. ``item`` is the key (MLRun's name for it) or a
+        ``PlotArtifact``; ``db_key`` is the key."""
+        mlrun.check_kwargs("log_artifact", kwargs)
+        source = mlrun.check_upload("log_artifact", target_path, upload)
+        if isinstance(item, PlotArtifact):
+            return self.log_plot(
+                mlrun.catalog_key(item.key, db_key),
+                item.body,
+                format=format or item.format,
+                labels={**item.labels, **(labels or {})},
+                tag=tag,
+                description=description or item.title,
+                iteration=iteration,
+            )
+        if item is not None and key is not None:
+            raise InvalidArgumentError("give the key once: log_artifact('name', ...) or key=")
+        key = mlrun.catalog_key(item if item is not None else key, db_key)
+        if source is not None:
+            if body is not None or local_path is not None:
+                raise InvalidArgumentError("target_path registers existing bytes: give no body=")
+            fmt = mlrun.format_name(format)
+            return self.repository.log(
+                key, None, kind="plot" if fmt == "html" else "artifact", format=fmt,
+                labels=labels, tag=tag, description=description, project=self.project,
+                fields={"iteration": iteration}, source=source,
+            )  # fmt: skip
         if (body is None) == (local_path is None):
             raise InvalidArgumentError("log_artifact needs exactly one of body= or local_path=")
+        if _is_figure(body):
+            raise InvalidArgumentError(
+                f"log_artifact({key!r}, ...) got a {type(body).__module__.split('.')[0]} figure: "
+                f"log figures with log_plot({key!r}, fig) (or log_artifact(PlotArtifact({key!r}, "
+                "body=fig))), which stores them as plots"
+            )
+        fmt = mlrun.format_name(format)
         obj = Path(local_path).expanduser() if local_path is not None else body
-        kind = None if format in ("pkl",) else "artifact"
+        if fmt == "html":  # HTML is a plot: stored as one and rendered
+            data = obj.read_bytes() if isinstance(obj, Path) else body
+            if isinstance(data, str):
+                data = data.encode()
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise InvalidArgumentError(
+                    f"format='html' needs HTML text or bytes, got {type(data).__name__}"
+                )
+            return self.log_plot(
+                key, bytes(data), format="html", labels=labels, tag=tag,
+                description=description, iteration=iteration,
+            )  # fmt: skip
+        kind = None if fmt in ("pkl",) else "artifact"
         return self.repository.log(
             key,
             obj,
             kind=kind,
-            format=format,
+            format=fmt,
             labels=labels,
             tag=tag,
             description=description,
             project=self.project,
+            fields={"iteration": iteration},
         )
 
     def get_artifact(
         self, ref: str, *, version: int | None = None, tag: str | None = None
     ) -> ArtifactVersion:
         return self.repository.get(ref, version=version, tag=tag, project=self.project)
+
+
+def _labels(label_column: str | list[str] | None) -> str | list[str] | None:
+    if label_column is None or isinstance(label_column, str):
+        return label_column
+    if isinstance(label_column, (list, tuple)) and all(isinstance(c, str) for c in label_column):
+        return list(label_column)
+    raise InvalidArgumentError("label_column must be a column name or a list of them")
+
+
+def _is_figure(value: Any) -> bool:
+    return type(value).__module__.startswith(PLOT_TYPES)
+
+
+def _read_table(path: Path, fmt: str) -> Any:
+    import pyarrow.csv
+    import pyarrow.parquet
+
+    if not path.is_file():
+        raise InvalidArgumentError(f"local_path {str(path)!r} is not a file")
+    if fmt == "parquet":
+        return pyarrow.parquet.read_table(path)
+    if fmt == "csv":
+        return pyarrow.csv.read_csv(path)
+    raise InvalidArgumentError(
+        f"log_dataset reads Parquet or CSV files from local_path, not {fmt!r}; load it into a "
+        "DataFrame and pass df="
+    )

@@ -72,6 +72,14 @@ class DescriptionSet(Event):
 
 
 @dataclass(frozen=True)
+class Revised(Event):
+    """``version``'s metadata changed in place (``update_model``): revision number ``revision``."""
+
+    version: ArtifactVersion
+    revision: int
+
+
+@dataclass(frozen=True)
 class Deleted(Event):
     project: str
     key: str

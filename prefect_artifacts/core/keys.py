@@ -14,8 +14,15 @@ MAX_VERSION = 2**31 - 1  # the catalog's version column
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 _NAME_RE = re.compile(_NAME)
 _REF_RE = re.compile(
-    rf"(?:artifact://)?(?:(?P<project>{_NAME})/)?(?P<key>{_NAME})"
+    rf"(?:artifact://)?(?:(?P<project>{_NAME})/)?(?P<key>{_NAME})(?:#(?P<iteration>[0-9]{{1,10}}))?"
     r"(?::(?P<version>[0-9]+|latest))?(?:@(?P<tag>" + _NAME + r"))?"
+)
+# MLRun's store URIs: store://artifacts/<project>/<key>[#iter][:tag][@tree]. There ``:`` names a
+# tag; here ``:`` is a version and ``@`` a tag, so ``:prod`` maps to ``@prod`` (``:3``, which no
+# tag can be here, to version 3; ``:latest`` to the latest).
+_STORE_RE = re.compile(
+    rf"store://(?:artifacts|models|datasets|plots)/(?P<project>{_NAME})/(?P<key>{_NAME})"
+    r"(?:#(?P<iteration>[0-9]{1,10}))?(?::(?P<tag>" + _NAME + r"))?(?:@(?P<tree>[^/]*))?"
 )
 RESERVED_TAGS = {"latest"}
 
@@ -140,9 +147,12 @@ class Ref:
     version: int | None = None
     tag: str | None = None
     latest: bool = False  # written as key:latest — one version, the newest
+    iteration: int | None = None  # written as key#2 — the newest version of iteration 2
 
     def __str__(self) -> str:
         text = f"{self.project}/{self.key}" if self.project else self.key
+        if self.iteration is not None:
+            text += f"#{self.iteration}"
         if self.version is not None:
             text += f":{self.version}"
         elif self.latest:
@@ -155,15 +165,23 @@ class Ref:
     def pinned(self) -> bool:
         """True when the reference names one version (number, tag or ``:latest``) rather than
         the whole key."""
-        return self.version is not None or self.tag is not None or self.latest
+        return (
+            self.version is not None
+            or self.tag is not None
+            or self.latest
+            or self.iteration is not None
+        )
 
 
 def parse_ref(
     ref: Any, *, version: int | None = None, tag: str | None = None, project: str | None = None
 ) -> Ref:
-    """Parse ``key``, ``key:3``, ``key@prod``, ``project/key:3`` or ``artifact://project/key:3``."""
+    """Parse ``key``, ``key:3``, ``key@prod``, ``key#2`` (iteration 2), ``project/key:3``,
+    ``artifact://project/key:3`` or MLRun's ``store://artifacts/project/key#2:prod``."""
     if not isinstance(ref, str):
         raise InvalidKeyError(f"an artifact reference is a string like 'my_data:3', got {ref!r}")
+    if ref.startswith("store://"):
+        return _parse_store_uri(ref, version=version, tag=tag, project=project)
     match = _REF_RE.fullmatch(ref)
     if not match or len(match["key"]) > KEY_MAX:
         raise InvalidKeyError(
@@ -198,4 +216,27 @@ def parse_ref(
         version=parsed_version,
         tag=parsed_tag,
         latest=ref_version == "latest" and parsed_version is None and parsed_tag is None,
+        iteration=int(match["iteration"]) if match["iteration"] else None,
     )
+
+
+def _parse_store_uri(uri: str, *, version: int | None, tag: str | None, project: str | None) -> Ref:
+    """An MLRun store URI mapped onto a reference (see ``_STORE_RE``)."""
+    match = _STORE_RE.fullmatch(uri)
+    if not match or len(match["key"]) > KEY_MAX:
+        raise InvalidKeyError(
+            f"invalid store URI {uri[:80]!r}: use store://artifacts/<project>/<key>[#iter][:tag] "
+            "(or 'key', 'key:3' for a version, 'key@prod' for a tag)"
+        )
+    if match["tree"] is not None:
+        raise InvalidKeyError(
+            f"{uri[:80]!r} names a producer tree (@{match['tree'][:40]}), which has no equivalent "
+            "here: name the version (':3' in the store URI, or 'key:3') or a tag"
+        )
+    ours = f"{match['project']}/{match['key']}"
+    if match["iteration"]:
+        ours += f"#{match['iteration']}"
+    store_tag = match["tag"]
+    if store_tag is not None:
+        ours += f":{store_tag}" if store_tag.isdigit() or store_tag == "latest" else f"@{store_tag}"
+    return parse_ref(ours, version=version, tag=tag, project=project)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from . import layout
 from .catalog import restore
-from .errors import ArtifactNotFoundError, InvalidArgumentError
+from .errors import ArtifactNotFoundError, IntegrityError, InvalidArgumentError
 from .keys import parse_ref
 from .repository import Repository
 from .storage.streams import CHUNK, clean_stale_spools
@@ -66,13 +66,18 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
 
     def check(digest: str) -> tuple[str, str | None, int]:
         sha, size = hashlib.sha256(), 0
+        fs, path = repo.storage.fs, repo.storage.blob_path(digest)
         try:
-            with repo.storage.fs.open(repo.storage.blob_path(digest), "rb") as fh:
+            if not fs.exists(path):  # bytes registered in place live elsewhere (pin checked)
+                fs, path = repo.storage.elsewhere(digest)
+            with fs.open(path, "rb") as fh:
                 while chunk := fh.read(CHUNK):
                     sha.update(chunk)
                     size += len(chunk)
         except FileNotFoundError:
             return digest, "missing", 0
+        except IntegrityError as exc:  # a registered object changed at its source
+            return digest, f"changed at source:{exc}", 0
         return digest, None if sha.hexdigest() == digest else f"corrupt:{sha.hexdigest()}", size
 
     problems: list[Problem] = []
@@ -82,6 +87,8 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
             total += size
             if issue:
                 what, _, actual = issue.partition(":")
+                if what != "changed at source":
+                    actual = f"sha256 is now {actual}" if actual else ""
                 for ref_text, part in users[digest]:
                     problems.append(
                         Problem(
@@ -89,7 +96,7 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
                             what=what,
                             hash=digest,
                             target_path=repo.storage.blob_url(digest),
-                            detail=f"{part}" + (f": sha256 is now {actual}" if actual else ""),
+                            detail=f"{part}" + (f": {actual}" if actual else ""),
                         )
                     )
         manifests = pool.map(
@@ -113,6 +120,11 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
         seconds=time.perf_counter() - started,
         problems=problems,
     )
+
+
+def _registered(manifest: dict[str, Any]) -> bool:
+    """Bytes registered in place live at their source, not here (reads check their pin)."""
+    return isinstance((manifest.get("meta") or {}).get("source"), dict)
 
 
 # -- gc ---------------------------------------------------------------------------------------------
@@ -246,13 +258,17 @@ def reindex(repo: Repository, *, project: str | None = None) -> ReindexReport:
         manifests = {p: d for p, d in pool.map(read, paths) if d is not None}
         entries = {p: d for p, d in pool.map(read, journal) if d is not None}
         hashes = sorted(
-            {d["hash"] for d in manifests.values() if restore.check_manifest(d) is None}
+            {
+                d["hash"]
+                for d in manifests.values()
+                if restore.check_manifest(d) is None and not _registered(d)
+            }
         )
         present = dict(zip(hashes, pool.map(repo.storage.blob_exists, hashes), strict=True))
     for path, document in list(manifests.items()):
         if restore.check_manifest(document) is not None:
             continue  # fold reports it
-        if not present[document["hash"]]:
+        if not _registered(document) and not present[document["hash"]]:
             skipped[path] = f"its bytes {document['hash'][:12]}… are missing from storage"
             del manifests[path]
         elif repo.signer is not None:

@@ -121,6 +121,41 @@ class LineageRecord(BaseModel):
         return self.link
 
 
+class Revision(BaseModel):
+    """A change to a version's metadata after it was logged (``update_model``): who made it,
+    when, from which run, and each field's old and new values. The bytes, hash, version
+    number, tags and producer never change."""
+
+    project: str
+    key: str
+    version: int
+    revision: int
+    at: datetime
+    updater: Producer = Field(description="The run (or local process) that made the change.")
+    changes: dict[str, dict[str, Any]] = Field(
+        description="field (metrics, parameters, labels, description, extra_data) → old/new"
+    )
+
+    def describe(self) -> str:
+        parts = []
+        for name, change in self.changes.items():
+            if name == "signature":
+                continue
+            if name == "description":
+                parts.append("description")
+            elif name == "extra_data":
+                parts.append("extra data " + ", ".join(change["new"]))
+            else:
+                parts.append(
+                    ", ".join(
+                        f"{name[:-1] if name != 'labels' else 'label'} {k}: "
+                        f"{change['old'].get(k)} → {v}"
+                        for k, v in change["new"].items()
+                    )
+                )
+        return "; ".join(parts)
+
+
 class ArtifactRef(BaseModel):
     """A task argument naming an artifact: ``ArtifactRef("features@prod")``. ``@artifact_task``
     loads it when the task runs (recording the consumer); it shows in the run's parameters."""
@@ -220,6 +255,14 @@ class ArtifactVersion(_Bound):
         None, repr=False, description="The repository key's signature of this version's identity."
     )
     extra_data: dict[str, ExtraData] = Field(default_factory=dict)
+    iteration: int | None = Field(
+        None, description="Which iteration (hyperparameter run) of its producing run it is."
+    )
+    source: dict[str, Any] | None = Field(
+        None,
+        description="Registered in place (not copied): the object's URL and its pin (ETag, "
+        "version id, size), checked before every read.",
+    )
     meta: dict[str, Any] = Field(default_factory=dict, description="Custom materializer metadata.")
 
     def __str__(self) -> str:
@@ -250,6 +293,38 @@ class ArtifactVersion(_Bound):
         """Write the bytes to ``path`` (a file or a folder; default: the current folder)."""
         return self.repository.download_blob(self.hash, path, self.filename)
 
+    # -- MLRun DataItem compatibility ---------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """Where the bytes live (MLRun's ``DataItem.url``): the content-addressed blob URL."""
+        return self.target_path
+
+    def get(
+        self, size: int | None = None, offset: int = 0, encoding: str | None = None
+    ) -> bytes | str:
+        """The stored bytes (MLRun's ``DataItem.get``), verified against their sha256;
+        ``offset``/``size`` cut a range of them, ``encoding`` decodes them to text."""
+        data = self.repository.read_blob(self.hash)
+        data = data[offset : None if size is None else offset + size]
+        return data.decode(encoding) if encoding else data
+
+    def local(self) -> str:
+        """The path of a verified local copy of the bytes (MLRun's ``DataItem.local``), kept in
+        a per-content cache folder under the system's temporary directory."""
+        import tempfile
+
+        folder = Path(tempfile.gettempdir()) / "prefect-artifacts" / self.hash[:2] / self.hash
+        target = folder / self.filename
+        if target.is_file() and target.stat().st_size == self.size:
+            return str(target)
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(self.repository.download_blob(self.hash, folder, self.filename))
+
+    def to_dataitem(self) -> ArtifactVersion:
+        """MLRun's ``artifact.to_dataitem()``: a version already offers ``get``, ``local``,
+        ``url`` (and ``as_df`` on datasets)."""
+        return self
+
     def consumers(self) -> list[LineageRecord]:
         """The runs that loaded this version."""
         return self.repository.runs_of(self, role="consumer")
@@ -257,6 +332,10 @@ class ArtifactVersion(_Bound):
     def producers(self) -> list[LineageRecord]:
         """Every run that logged this content (re-logging identical content adds a run here)."""
         return self.repository.runs_of(self, role="producer")
+
+    def revisions(self) -> list[Revision]:
+        """The metadata revisions of this version (``update_model``), oldest first."""
+        return self.repository.revisions(self)
 
 
 with warnings.catch_warnings():  # `schema` is the field name the product promises
@@ -271,6 +350,7 @@ with warnings.catch_warnings():  # `schema` is the field name the product promis
         preview: list[dict[str, Any]] | None = None
         stats: dict[str, dict[str, Any]] | None = None
         python_type: str = "pandas"
+        label_column: str | list[str] | None = None
 
         def as_df(self) -> Any:
             """The dataset as a pandas DataFrame, whatever type it was logged from."""
@@ -285,6 +365,32 @@ class ModelVersion(ArtifactVersion):
     algorithm: str | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
     parameters: dict[str, Any] = Field(default_factory=dict)
+    inputs: list[dict[str, Any]] | None = Field(None, description="The model's input features.")
+    outputs: list[dict[str, Any]] | None = Field(None, description="The model's outputs.")
+    feature_stats: dict[str, dict[str, Any]] | None = Field(
+        None, description="Column statistics of the training set (MLRun's feature_stats)."
+    )
+    label_column: str | list[str] | None = None
+
+    def extract(self, path: str | Path | None = None) -> Path:
+        """Unpack a model logged from a folder (``model_dir=``, format ``tar``) into ``path``
+        (default: a cached folder under the system's temporary directory); returns the
+        folder. The archive's bytes are verified first."""
+        import io
+        import tarfile
+        import tempfile
+
+        if self.format != "tar":
+            raise ValueError(f"{self.ref} is a {self.format} file, not a folder: use local()")
+        target = (
+            Path(path)
+            if path is not None
+            else (Path(tempfile.gettempdir()) / "prefect-artifacts" / "dirs" / self.hash)
+        )
+        target.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(self.get()), mode="r") as tar:  # type: ignore[arg-type]
+            tar.extractall(target, filter="data")
+        return target
 
 
 class PlotVersion(ArtifactVersion):

@@ -33,6 +33,7 @@ class Model:
     body: bytes | None = None
     labels: dict[str, Any] | None = None
     description: str | None = None
+    iteration: int | None = None
 
     @property
     def value(self) -> Any:
@@ -51,6 +52,7 @@ class _Capture:
     repository: Any
     project: str | None
     capture: bool
+    iteration: Any = None
     signature: inspect.Signature = field(repr=False, default=None)  # type: ignore[assignment]
 
 
@@ -68,6 +70,7 @@ def artifact_task(
     repository: Any = None,
     project: str | None = None,
     capture: bool = True,
+    iteration: Any = None,
     **task_options: Any,
 ) -> Any:
     """Like ``@prefect.task`` (every option works: retries, caching, ``.submit()``, ``.map()``,
@@ -80,6 +83,9 @@ def artifact_task(
     model with metrics; callers still receive ``obj``. ``kind`` forces the artifact kind
     (otherwise inferred from the value's type). ``ArtifactRef("key@prod")`` arguments are loaded
     when the task runs. ``capture=False`` only resolves inputs and records lineage.
+    ``iteration``: which candidate of a hyperparameter run the value is (MLRun's ``iter``), a
+    number or a template over the task's parameters, e.g. ``"{parameters[i]}"`` for a task
+    mapped over ``i``: the run's versions then compare in iteration order.
     """
     if __fn is None:
         return functools.partial(
@@ -95,6 +101,7 @@ def artifact_task(
             repository=repository,
             project=project,
             capture=capture,
+            iteration=iteration,
             **task_options,
         )
     from prefect import task
@@ -111,6 +118,7 @@ def artifact_task(
         repository=repository,
         project=project,
         capture=capture,
+        iteration=_check_iteration(iteration),
         signature=inspect.signature(__fn),
     )
     return task(_wrap(__fn, spec), **task_options)
@@ -189,6 +197,7 @@ def _log(
     if value is None:
         return None  # nothing to store
     key = _format_key(template, parameters)
+    iteration = _format_iteration(spec.iteration, parameters)
     if isinstance(value, Model):
         from ..core.context import ArtifactContext
 
@@ -206,6 +215,7 @@ def _log(
             labels=labels,
             tag=spec.tag,
             description=value.description or spec.description,
+            iteration=value.iteration if value.iteration is not None else iteration,
         )
         return value.value
     repo.log(
@@ -218,6 +228,7 @@ def _log(
         description=spec.description,
         options=spec.options,
         project=spec.project,
+        fields={"iteration": iteration},
     )
     return value
 
@@ -268,6 +279,37 @@ def _format_key(template: str, parameters: dict[str, Any]) -> str:
             "can use {parameters[name]}, {flow_run.name} and {task_run.name}"
         ) from exc
     return validate_key(key)
+
+
+def _check_iteration(iteration: Any) -> Any:
+    """A number (checked now) or a template over the parameters (checked when it runs)."""
+    from ..core.repository.writer import check_iteration
+
+    if iteration is None or (isinstance(iteration, str) and "{" in iteration):
+        if isinstance(iteration, str):
+            try:
+                list(string.Formatter().parse(iteration))
+            except ValueError as exc:
+                raise InvalidArgumentError(
+                    f"iteration template {iteration!r} is malformed: {exc}"
+                ) from exc
+        return iteration
+    return check_iteration(iteration)
+
+
+def _format_iteration(iteration: Any, parameters: dict[str, Any]) -> int | None:
+    from ..core.repository.writer import check_iteration
+
+    if not isinstance(iteration, str):
+        return iteration
+    try:
+        text = iteration.format(parameters=parameters)
+    except (KeyError, IndexError, AttributeError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"iteration template {iteration!r} failed: {type(exc).__name__}: {exc}. Templates "
+            "see the task's parameters, e.g. '{parameters[i]}'"
+        ) from None
+    return check_iteration(text)
 
 
 def _check_keys(key: Any) -> Any:

@@ -30,6 +30,7 @@ from ..core.events import (
     DescriptionSet,
     Event,
     LabelsSet,
+    Revised,
     TagMoved,
     TagRemoved,
     VersionLogged,
@@ -308,7 +309,7 @@ def _job_for(event: Event) -> Job | None:
     if isinstance(event, TagRemoved):
         ref = f"{event.project}/{event.key}:{event.version}"
         return _guarded(ref, lambda c: refresh(c, repo, [repo.get(ref)]))
-    if isinstance(event, (LabelsSet, DescriptionSet)):
+    if isinstance(event, (LabelsSet, DescriptionSet, Revised)):
         version = event.version
         return _guarded(version.ref, lambda c: refresh(c, repo, [version]))
     if isinstance(event, Deleted):

@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from ..core.compare import Comparison, compare
 from ..core.diff import VersionDiff, diff_versions
 from ..core.errors import ArtifactNotFoundError
 from ..core.filters import ArtifactFilter
 from ..core.keys import validate_key, validate_name, validate_project, validate_tag
 from ..core.lineage import Lineage
+from ..core.models import Revision
 from ..core.repository.reader import download_name
 from .schemas import AnyVersion, Deleted, Page, Project, TagRemoved
 from .serve import stream_blob
@@ -61,6 +63,11 @@ def _serve(request: Request, project: str, key: str, version: int, inline: bool)
     return stream_blob(repo_of(request), v.hash, v.size, v.content_type, download_name(v), inline)
 
 
+@router.get(f"{VERSION}/revisions", summary="Metadata revisions of a version, oldest first")
+def revisions(request: Request, project: str, key: str, version: int) -> list[Revision]:
+    return find_version(repo_of(request), project, key, version).revisions()
+
+
 @router.get(f"{VERSION}/content", summary="The bytes, inline (images, HTML plots, text)")
 def content(request: Request, project: str, key: str, version: int) -> Response:
     return _serve(request, project, key, version, inline=True)
@@ -83,7 +90,8 @@ def extra(request: Request, project: str, key: str, version: int, name: str) -> 
         repo_of(request),
         item.hash,
         item.size,
-        "application/octet-stream",
+        # a plot's plotly.js loads as a script (nosniff needs its type); still a download
+        "text/javascript" if item.name.endswith(".js") else "application/octet-stream",
         item.filename or item.name,
         inline=False,
     )
@@ -106,6 +114,27 @@ def lineage(
 def diff(request: Request, project: str, key: str, a: int, b: int) -> VersionDiff:
     repo = repo_of(request)
     return diff_versions(find_version(repo, project, key, a), find_version(repo, project, key, b))
+
+
+@router.get("/projects/{project}/compare", summary="Versions side by side: metrics, parameters")
+def compare_versions(
+    request: Request,
+    project: str,
+    ref: Annotated[list[str], Query(description="key:1, key@prod, key or a glob; repeat it")],
+    metric: Annotated[list[str] | None, Query(description="Metric columns (default: all)")] = None,
+    parameter: Annotated[list[str] | None, Query(description="Parameter columns")] = None,
+    all_versions: bool = False,
+    run: Annotated[str | None, Query(description="Only what this flow run logged")] = None,
+) -> Comparison:
+    return compare(
+        repo_of(request),
+        ref,
+        metrics=metric,
+        parameters=parameter,
+        all_versions=all_versions,
+        project=validate_project(project),
+        run=run,
+    )
 
 
 @router.put(f"{VERSION}/tags/{{tag}}", summary="Point a tag at a version (needs --allow-writes)")

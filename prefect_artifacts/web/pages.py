@@ -90,6 +90,7 @@ def detail_page(
         project=project,
         v=v,
         versions=repo.versions(v.ref),
+        revisions=v.revisions(),
         up=repo.lineage(v.ref, direction="up", depth=2),
         down=repo.lineage(v.ref, direction="down", depth=2),
         text=text_preview(repo, v),

@@ -23,6 +23,7 @@ from .records import (
     NewVersion,
     OutboxRecord,
     ProjectRecord,
+    RevisionRecord,
     RunRecord,
     VersionRecord,
     from_db_time,
@@ -42,6 +43,7 @@ __all__ = [
     "NewVersion",
     "OutboxRecord",
     "ProjectRecord",
+    "RevisionRecord",
     "RunRecord",
     "VersionRecord",
     "from_db_time",
@@ -139,6 +141,26 @@ class Catalog:
     ) -> None:
         self._write(lambda conn: versions.set_labels(conn, vid, labels, at, replace=replace))
 
+    def revise(
+        self,
+        vid: int,
+        update: dict[str, Any],
+        extras: list[ExtraRecord],
+        updater: dict[str, Any],
+        *,
+        missing: Callable[[list[str]], list[str]],
+        sign: Callable[[dict[str, Any]], dict[str, str]] | None = None,
+    ) -> int | None:
+        """Change a version's metadata as a numbered revision (None: nothing changed)."""
+        return self._write(
+            lambda conn: versions.revise(
+                self.db, conn, vid, update, extras, updater, utcnow(), missing=missing, sign=sign
+            )
+        )
+
+    def revisions(self, vid: int) -> list[RevisionRecord]:
+        return self.db.read(lambda conn: queries.revisions(conn, vid))
+
     def delete(
         self,
         project: str,
@@ -210,6 +232,9 @@ class Catalog:
 
     def run_versions(self, run_ids: list[str], role: str) -> list[int]:
         return self.db.read(lambda conn: queries.run_versions(conn, run_ids, role))
+
+    def versions_with_hash(self, digest: str) -> list[int]:
+        return self.db.read(lambda conn: queries.versions_with_hash(conn, digest))
 
     def version_with_hash(self, digest: str) -> int | None:
         return self.db.read(lambda conn: queries.version_with_hash(conn, digest))

@@ -15,6 +15,7 @@ from .records import (
     ExtraRecord,
     LatestRecord,
     ProjectRecord,
+    RevisionRecord,
     RunRecord,
     VersionRecord,
     from_db_time,
@@ -26,6 +27,7 @@ from .schema import (
     keys_t,
     labels_t,
     lineage_t,
+    revisions_t,
     tags_t,
     versions_t,
 )
@@ -261,6 +263,17 @@ def run_versions(conn: Connection, run_ids: list[str], role: str) -> list[int]:
     return sorted(conn.execute(query).scalars())
 
 
+def versions_with_hash(conn: Connection, digest: str, limit: int = 50) -> list[int]:
+    return list(
+        conn.execute(
+            sa.select(versions_t.c.id)
+            .where(versions_t.c.hash == digest)
+            .order_by(versions_t.c.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
 def version_with_hash(conn: Connection, digest: str) -> int | None:
     return conn.execute(
         sa.select(versions_t.c.id)
@@ -300,3 +313,22 @@ def project_exists(conn: Connection, project: str) -> bool:
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def revisions(conn: Connection, vid: int) -> list[RevisionRecord]:
+    """A version's metadata revisions, oldest first."""
+    query = (
+        sa.select(
+            versions_t.c.project,
+            versions_t.c.key,
+            versions_t.c.version,
+            revisions_t.c.revision,
+            revisions_t.c.at,
+            revisions_t.c.updater,
+            revisions_t.c.changes,
+        )
+        .join(versions_t, versions_t.c.id == revisions_t.c.version_id)
+        .where(revisions_t.c.version_id == vid)
+        .order_by(revisions_t.c.revision)
+    )
+    return [RevisionRecord(**{**r._mapping, "at": from_db_time(r.at)}) for r in conn.execute(query)]

@@ -118,6 +118,19 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class RevisionRecord:
+    """One metadata revision of a version."""
+
+    project: str
+    key: str
+    version: int
+    revision: int
+    at: datetime
+    updater: dict[str, Any]
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ProjectRecord:
     project: str
     keys: int

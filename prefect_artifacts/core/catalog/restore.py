@@ -19,7 +19,7 @@ from ..models import RUN_FIELDS
 from . import blobs
 from .database import Database
 from .records import to_db_time
-from .schema import VERSION_FIELDS, extras_t, keys_t, labels_t, tags_t, versions_t
+from .schema import VERSION_FIELDS, extras_t, keys_t, labels_t, revisions_t, tags_t, versions_t
 from .versions import _insert_run
 
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -48,6 +48,7 @@ JOURNAL_FIELDS = {
     "producer": {"version": int},
     "consumer": {"version": int},
     "delete": {"versions": list},
+    "revision": {"version": int, "revision": int, "changes": dict, "updater": dict},
 }
 EXTRA_FIELDS = ("name", "hash", "size", "source", "filename", "artifact")
 
@@ -174,6 +175,9 @@ def _apply(state: dict[str, Any], op: str, data: dict[str, Any], at: datetime, s
     elif op == "description" and number in versions:
         versions[number]["description"] = data.get("description")
         _touch(state, at, number)
+    elif op == "revision" and number in versions:
+        _revise(versions[number], data, at)
+        _touch(state, at, number)
     elif op == "delete":
         for gone in data["versions"]:
             if isinstance(gone, int):
@@ -182,6 +186,35 @@ def _apply(state: dict[str, Any], op: str, data: dict[str, Any], at: datetime, s
         for tag in [t for t, n in tags.items() if n not in versions]:
             tags.pop(tag)
         _touch(state, at)
+
+
+def _revise(record: dict[str, Any], data: dict[str, Any], at: datetime) -> None:
+    """Replay a metadata revision (``update_model``) onto a version's record."""
+    changes = data["changes"]
+    meta = record["meta"] = dict(record.get("meta") or {})
+    for name in ("metrics", "parameters"):
+        new = (changes.get(name) or {}).get("new")
+        if isinstance(new, dict):
+            meta[name] = {**(meta.get(name) or {}), **new}
+    labels = (changes.get("labels") or {}).get("new")
+    if isinstance(labels, dict):
+        record["labels"] = {**record["labels"], **{str(k): str(v) for k, v in labels.items()}}
+    if "description" in changes:
+        record["description"] = changes["description"].get("new")
+    added = (changes.get("extra_data") or {}).get("new")
+    if isinstance(added, dict):
+        known = {e["name"] for e in record["extras"]}
+        record["extras"] += [
+            {k: e.get(k) for k in EXTRA_FIELDS}
+            for e in added.values()
+            if isinstance(e, dict) and e.get("name") not in known
+        ]
+    signature = (changes.get("signature") or {}).get("new")
+    if signature is not None:
+        meta["signature"] = signature
+    record["revisions"].append(
+        {"revision": data["revision"], "at": at, "updater": data["updater"], "changes": changes}
+    )
 
 
 def _created(record: dict[str, Any], at: datetime) -> dict[str, Any]:
@@ -193,6 +226,7 @@ def _created(record: dict[str, Any], at: datetime) -> dict[str, Any]:
         "updated_at": at,  # later changes move updated_at on
         "labels": {str(k): str(v) for k, v in (record.get("labels") or {}).items()},
         "extras": [{k: e.get(k) for k in EXTRA_FIELDS} for e in record.get("extras") or []],
+        "revisions": [],
         "runs": [{"role": "producer", "at": at, **_run(producer)}]
         if producer.get("kind") == "prefect"
         else [],
@@ -258,10 +292,9 @@ def restore_key(db: Database, conn: Connection, item: dict[str, Any]) -> dict[st
         if record["version"] in ids:  # a live writer reused the number: keep the live one
             counts["conflicts"] += 1
             continue
-        referenced = {
-            record["hash"]: record["size"],
-            **{e["hash"]: e["size"] for e in record["extras"]},
-        }
+        referenced = {e["hash"]: e["size"] for e in record["extras"]}
+        if not isinstance((record.get("meta") or {}).get("source"), dict):  # else not ours
+            referenced[record["hash"]] = record["size"]
         blobs.lock(db, conn, referenced, record["created_at"])
         vid = conn.execute(
             versions_t.insert()
@@ -276,6 +309,10 @@ def restore_key(db: Database, conn: Connection, item: dict[str, Any]) -> dict[st
             )
         if record["extras"]:
             conn.execute(extras_t.insert(), [{"version_id": vid, **e} for e in record["extras"]])
+        if record.get("revisions"):
+            conn.execute(
+                revisions_t.insert(), [{"version_id": vid, **r} for r in record["revisions"]]
+            )
         counts["versions"] += 1
     for record in item["versions"]:
         vid = ids.get(record["version"])

@@ -134,6 +134,23 @@ blobs_t = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+# Metadata revisions: changes to a version's metadata after it was logged (metrics added after
+# evaluation, ...). The bytes, hash, number, tags and producer never change; each revision
+# records who changed what, when, from which run.
+revisions_t = sa.Table(
+    "artifact_revisions",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column(
+        "version_id", ID, sa.ForeignKey("artifact_versions.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("revision", sa.Integer, nullable=False),  # 1, 2, ... per version
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("updater", sa.JSON, nullable=False),  # who: the run or local process
+    sa.Column("changes", sa.JSON, nullable=False),  # field → {"old": ..., "new": ...}
+    sa.UniqueConstraint("version_id", "revision", name="uq_artifact_revisions"),
+)
+
 # Durable records (manifests, journal entries) committed with the change they describe and
 # written to storage after the commit: a crash between the two leaves them here, not lost.
 outbox_t = sa.Table(

@@ -16,12 +16,13 @@ from ..faults import fault_point
 from ..models import RUN_FIELDS
 from . import blobs, outbox, queries
 from .database import Database
-from .records import Committed, NewVersion
+from .records import Committed, ExtraRecord, NewVersion
 from .schema import (
     extras_t,
     keys_t,
     labels_t,
     lineage_t,
+    revisions_t,
     tags_t,
     versions_t,
 )
@@ -290,6 +291,108 @@ def set_labels(
     )
 
 
+def revise(
+    db: Database,
+    conn: Connection,
+    vid: int,
+    update: dict[str, Any],
+    extras: list[ExtraRecord],
+    updater: dict[str, Any],
+    at: datetime,
+    *,
+    missing: Callable[[list[str]], list[str]],
+    sign: Callable[[dict[str, Any]], dict[str, str]] | None = None,
+) -> int | None:
+    """Change a version's metadata in place as a numbered revision: ``update`` may hold
+    ``metrics`` and ``parameters`` (merged into the version's), ``labels`` (set) and
+    ``description`` (replaced); ``extras`` are new extra-data items. Bytes, hash, number, tags
+    and producer stay. Returns the revision number, or None when nothing would change."""
+    version, key_row = _locked_key_of(conn, vid)
+    row = conn.execute(sa.select(versions_t).where(versions_t.c.id == vid)).one()
+    meta = dict(row.meta or {})
+    changes: dict[str, Any] = {}
+    for name in ("metrics", "parameters"):
+        if update.get(name):
+            old = dict(meta.get(name) or {})
+            new = {**old, **update[name]}
+            if new != old:
+                changed = {k for k in update[name] if old.get(k, _ABSENT) != update[name][k]}
+                changes[name] = {
+                    "old": {k: old.get(k) for k in sorted(changed)},
+                    "new": {k: new[k] for k in sorted(changed)},
+                }
+                meta[name] = new
+    if update.get("labels"):
+        current = dict(
+            conn.execute(
+                sa.select(labels_t.c.name, labels_t.c.value).where(labels_t.c.version_id == vid)
+            ).all()
+        )
+        changed_labels = {k: v for k, v in update["labels"].items() if current.get(k) != v}
+        if changed_labels:
+            changes["labels"] = {
+                "old": {k: current.get(k) for k in changed_labels},
+                "new": changed_labels,
+            }
+            conn.execute(
+                labels_t.delete().where(
+                    labels_t.c.version_id == vid, labels_t.c.name.in_(list(changed_labels))
+                )
+            )
+            conn.execute(
+                labels_t.insert(),
+                [{"version_id": vid, "name": k, "value": v} for k, v in changed_labels.items()],
+            )
+    if "description" in update and update["description"] != row.description:
+        changes["description"] = {"old": row.description, "new": update["description"]}
+    if extras:
+        changes["extra_data"] = {"old": None, "new": {e.name: vars(e) for e in extras}}
+        blobs.lock(db, conn, {e.hash: e.size for e in extras}, at)
+        absent = missing(sorted({e.hash for e in extras}))
+        if absent:
+            raise BlobsMissing(absent)
+        conn.execute(extras_t.insert(), [{"version_id": vid, **vars(e)} for e in extras])
+        if sign is not None and "signature" in meta:  # the signed identity covers extra data
+            every = conn.execute(sa.select(extras_t).where(extras_t.c.version_id == vid)).all()
+            identity = {**row._mapping, "extras": [dict(e._mapping) for e in every]}
+            meta["signature"] = sign(identity)
+            changes["signature"] = {"old": None, "new": meta["signature"]}
+    if not changes:
+        return None
+    values: dict[str, Any] = {"meta": meta, "updated_at": at}
+    if "description" in changes:
+        values["description"] = update["description"]
+    conn.execute(versions_t.update().where(versions_t.c.id == vid).values(**values))
+    number = (
+        conn.execute(
+            sa.select(sa.func.max(revisions_t.c.revision)).where(revisions_t.c.version_id == vid)
+        ).scalar()
+        or 0
+    ) + 1
+    conn.execute(
+        revisions_t.insert().values(
+            version_id=vid, revision=number, at=at, updater=updater, changes=changes
+        )
+    )
+    touch(conn, version.project, version.key, [vid], at)
+    outbox.journal(
+        conn,
+        "revision",
+        version.project,
+        version.key,
+        at,
+        outbox.next_seq(conn, key_row.id),
+        version=version.version,
+        revision=number,
+        updater=updater,
+        changes=changes,
+    )
+    return number
+
+
+_ABSENT = object()
+
+
 def delete(
     conn: Connection,
     project: str,
@@ -318,7 +421,7 @@ def delete(
     hashes = {r.hash for r in rows} | set(
         conn.execute(sa.select(extras_t.c.hash).where(extras_t.c.version_id.in_(vids))).scalars()
     )
-    for table in (tags_t, labels_t, extras_t, lineage_t):
+    for table in (tags_t, labels_t, extras_t, lineage_t, revisions_t):
         conn.execute(table.delete().where(table.c.version_id.in_(vids)))
     conn.execute(versions_t.delete().where(versions_t.c.id.in_(vids)))
     latest = conn.execute(

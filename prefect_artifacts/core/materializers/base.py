@@ -117,6 +117,11 @@ class Materializer:
         """A file name to offer on download, when the object has a natural one."""
         return None
 
+    def extras(self, prepared: Any, fmt: str, options: dict[str, Any]) -> dict[str, Any]:
+        """Extra data every version of this format carries (name → bytes), stored
+        content-addressed like any extra data: once, however many versions use it."""
+        return {}
+
     def load(self, data: bytes, version: Any) -> Any:
         raise NotImplementedError
 

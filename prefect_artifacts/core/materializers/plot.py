@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import struct
 from typing import Any, BinaryIO
 
 from .base import Materializer
+
+PLOTLY_JS = "plotly.min.js"
+
+
+@functools.cache
+def plotly_js() -> bytes:
+    """The plotly.js bundle of the installed plotly (the same bytes for every plot)."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs().encode()
+
+
+def _plotly_loader() -> str:
+    """plotly.js from the version's extra data (relative to the content URL), else the CDN."""
+    from plotly.offline import get_plotlyjs_version
+
+    cdn = f"https://cdn.plot.ly/plotly-{get_plotlyjs_version()}.min.js"
+    return (
+        f'<script src="extra/{PLOTLY_JS}"></script>'
+        f"<script>if (!window.Plotly) document.write('<script src=\"{cdn}\"><\\/script>');"
+        "</script>"
+    )
 
 
 class MatplotlibMaterializer(Materializer):
@@ -27,7 +51,10 @@ class MatplotlibMaterializer(Materializer):
 
 
 class PlotlyMaterializer(Materializer):
-    """HTML embeds plotly.js so the file renders offline; ``format="json"`` keeps the spec."""
+    """HTML that loads plotly.js from the version's extra data ``plotly.min.js`` — stored once,
+    content-addressed, for every plot — so each plot is kilobytes, not megabytes; identical
+    figures give identical bytes (the div id is derived from the figure). A copy opened away
+    from the repository falls back to plotly's CDN. ``format="json"`` keeps the spec."""
 
     name = "plotly"
     aliases = ("prefect_artifacts.materializers.plot.PlotlyMaterializer",)
@@ -35,12 +62,24 @@ class PlotlyMaterializer(Materializer):
     types = ("plotly.graph_objs._figure.Figure", "plotly.graph_objs.Figure")
     formats = ("html", "json")
 
+    def prepare(self, obj: Any, fmt: str, options: dict[str, Any]) -> Any:
+        return obj, obj.to_json()
+
     def save(self, prepared: Any, sink: BinaryIO, fmt: str) -> None:
-        text = prepared.to_json() if fmt == "json" else prepared.to_html(include_plotlyjs=True)
-        sink.write(text.encode())
+        figure, spec = prepared
+        if fmt == "json":
+            sink.write(spec.encode())
+            return
+        div_id = "plot-" + hashlib.sha256(spec.encode()).hexdigest()[:16]
+        html = figure.to_html(include_plotlyjs=False, full_html=True, div_id=div_id)
+        sink.write(html.replace("<head>", "<head>" + _plotly_loader(), 1).encode())
+
+    def extras(self, prepared: Any, fmt: str, options: dict[str, Any]) -> dict[str, Any]:
+        return {PLOTLY_JS: plotly_js()} if fmt == "html" else {}
 
     def metadata(self, prepared: Any, fmt: str, options: dict[str, Any]) -> dict[str, Any]:
-        return {"width": prepared.layout.width, "height": prepared.layout.height}
+        layout = prepared[0].layout
+        return {"width": layout.width, "height": layout.height}
 
     def load(self, data: bytes, version: Any) -> bytes:
         return data

@@ -24,7 +24,7 @@ from ..models import ArtifactVersion, LineageRecord
 from ..settings import ArtifactSettings
 from ..signing import Signer
 from ..storage import Storage
-from . import changes, reader, runs, writer
+from . import changes, reader, references, runs, writer
 from .changes import DELETE_STRATEGIES
 
 __all__ = ["DELETE_STRATEGIES", "Repository"]
@@ -53,6 +53,7 @@ class Repository:
         key = self.settings.signing_key
         self.signer = Signer(key.get_secret_value()) if key else None
         self._scanned = float("-inf")  # when the outbox was last drained whole
+        storage.locate = lambda digest: references.locate(self, digest)
 
     @classmethod
     def from_settings(cls, settings: ArtifactSettings | None = None) -> Repository:
@@ -82,6 +83,8 @@ class Repository:
     untag = changes.untag
     set_labels = changes.set_labels
     set_description = changes.set_description
+    revise = changes.revise
+    revisions = changes.revisions
     delete = changes.delete
 
     def drain(self, *, full: bool = False) -> int:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import utcnow
-from ..errors import ArtifactNotFoundError, InvalidArgumentError, StorageError
-from ..events import Deleted, DescriptionSet, LabelsSet, TagMoved, TagRemoved, emit
+from ..catalog import BlobsMissing, utcnow
+from ..errors import ArtifactNotFoundError, IntegrityError, InvalidArgumentError, StorageError
+from ..events import Deleted, DescriptionSet, LabelsSet, Revised, TagMoved, TagRemoved, emit
 from ..faults import fault_point
 from ..keys import parse_ref, validate_labels, validate_tag
-from ..models import ArtifactVersion
+from ..models import ArtifactVersion, Revision
+from ..runs import current_producer
 from . import reader
 
 if TYPE_CHECKING:
@@ -83,6 +84,77 @@ def set_description(
     return version
 
 
+def revise(
+    repo: Repository,
+    ref: str | ArtifactVersion,
+    *,
+    metrics: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
+    labels: dict[str, Any] | None = None,
+    extra_data: dict[str, Any] | None = None,
+    description: str | None = None,
+    kind: str | None = None,
+    project: str | None = None,
+) -> ArtifactVersion:
+    """Change a version's metadata in place, recorded as a metadata revision (who, when, from
+    which run, what changed): ``metrics`` and ``parameters`` are merged into the version's (with
+    ``log_model``'s validation), ``labels`` set, ``description`` replaced, ``extra_data`` items
+    added. The bytes, hash, version number, tags and producer never change. ``kind``: the kind
+    the version must be (``update_model`` asks for a model)."""
+    from . import extras as extra_items
+    from .writer import check_description, check_fields
+
+    version = ref if isinstance(ref, ArtifactVersion) else repo.get(ref, project=project)
+    if kind is not None and version.kind != kind:
+        raise InvalidArgumentError(
+            f"{version.ref} is a {version.kind}, not a {kind}; update_model changes models only "
+            "(set_labels and set_description work on every kind)"
+        )
+    fields = check_fields({"metrics": metrics, "parameters": parameters})
+    update: dict[str, Any] = {k: v for k, v in fields.items() if v}
+    if labels:
+        update["labels"] = validate_labels(labels)
+    if description is not None:
+        update["description"] = check_description(description)
+    taken = sorted(set(extra_data or {}) & set(version.extra_data))
+    if taken:
+        raise InvalidArgumentError(
+            f"{version.ref} already has extra data {', '.join(map(repr, taken))}; stored extra "
+            "data never changes — add it under a new name"
+        )
+    if not update and not extra_data:
+        raise InvalidArgumentError(
+            "nothing to update: give metrics=, parameters=, labels=, extra_data= or description="
+        )
+    stored = extra_items.store(repo, extra_data or {})
+    updater = current_producer(repo.owner).model_dump(mode="json", exclude_none=True)
+    sign = repo.signer.sign if repo.signer is not None else None
+
+    def missing(hashes: list[str]) -> list[str]:
+        return [h for h in hashes if not repo.storage.blob_exists(h)]
+
+    try:
+        number = repo.catalog.revise(
+            repo.row_id(version), update, stored, updater, missing=missing, sign=sign
+        )
+    except BlobsMissing as gone:
+        raise IntegrityError(
+            f"extra data with sha256 {gone} was deleted while updating {version.ref}; retry"
+        ) from None
+    except LookupError:
+        raise ArtifactNotFoundError(f"{version.ref} was deleted meanwhile") from None
+    repo.drain()
+    version = repo.get(version.ref)
+    if number is not None:
+        emit(Revised(repo, version, number))
+    return version
+
+
+def revisions(repo: Repository, version: ArtifactVersion) -> list[Revision]:
+    """A version's metadata revisions, oldest first."""
+    return [Revision.model_validate(vars(r)) for r in repo.catalog.revisions(repo.row_id(version))]
+
+
 def delete(
     repo: Repository,
     ref: str,
@@ -111,7 +183,7 @@ def delete(
     parsed = parse_ref(ref, project=project)
     project = parsed.project or repo.project
     number = parsed.version
-    if parsed.tag or parsed.latest:
+    if parsed.tag or parsed.latest or parsed.iteration is not None:
         number = repo.get(str(parsed), project=project).version
     left: list[str] = []
 

@@ -36,7 +36,10 @@ def version(repo: Repository, record: VersionRecord) -> ArtifactVersion:
     }
     fields.update(record.meta or {})
     fields.update(record.details or {})
-    fields["target_path"] = repo.storage.blob_url(record.hash)
+    source = (record.meta or {}).get("source")
+    fields["target_path"] = (
+        source["url"] if isinstance(source, dict) else repo.storage.blob_url(record.hash)
+    )
     fields["uri"] = f"artifact://{record.project}/{record.key}:{record.version}"
     fields["extra_data"] = {
         e.name: {**vars(e), "target_path": repo.storage.blob_url(e.hash)} for e in record.extras
@@ -55,12 +58,30 @@ def get(
     project: str | None = None,
 ) -> ArtifactVersion:
     parsed = parse_ref(ref, version=version_number, tag=tag, project=project)
-    record = repo.catalog.find(
-        parsed.project or repo.project, parsed.key, version=parsed.version, tag=parsed.tag
-    )
+    if parsed.iteration is not None and parsed.version is None and parsed.tag is None:
+        record = _of_iteration(repo, parsed)
+    else:
+        record = repo.catalog.find(
+            parsed.project or repo.project, parsed.key, version=parsed.version, tag=parsed.tag
+        )
+        found = (record.meta or {}).get("iteration") if record is not None else None
+        if record is not None and parsed.iteration is not None and found != parsed.iteration:
+            raise ArtifactNotFoundError(
+                f"{record.key}:{record.version} is iteration "
+                f"{(record.meta or {}).get('iteration')}, not {parsed.iteration} ({ref!r})"
+            )
     if record is None:
         raise ArtifactNotFoundError(not_found(repo, parsed))
     return version(repo, record)
+
+
+def _of_iteration(repo: Repository, ref: Ref) -> VersionRecord | None:
+    """The newest version of a key that is iteration ``ref.iteration``."""
+    project = ref.project or repo.project
+    for record in repo.catalog.versions_of(project, ref.key):  # newest first
+        if (record.meta or {}).get("iteration") == ref.iteration:
+            return repo.catalog.find(project, ref.key, version=record.version)
+    return None
 
 
 def not_found(repo: Repository, ref: Ref) -> str:
@@ -72,7 +93,13 @@ def not_found(repo: Repository, ref: Ref) -> str:
             f"artifact {ref.key!r} not found in project {project!r}; "
             "`prefect-artifacts ls` lists the keys"
         )
-    what = f"version {ref.version}" if ref.version is not None else f"tag {ref.tag!r}"
+    what = (
+        f"version {ref.version}"
+        if ref.version is not None
+        else f"tag {ref.tag!r}"
+        if ref.tag is not None
+        else f"iteration {ref.iteration}"
+    )
     tags = sorted({f"{t} (v{v.version})" for v in versions for t in v.tags})
     return (
         f"artifact {ref.key!r} has no {what} in project {project!r} (latest is version "

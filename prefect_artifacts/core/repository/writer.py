@@ -57,9 +57,27 @@ KIND_FIELDS = {
     "parameters",
     "width",
     "height",
+    "iteration",
+    "label_column",
+    "inputs",
+    "outputs",
+    "feature_stats",
+    "source",
 }
-DETAIL_FIELDS = ("preview", "stats")  # large: loaded for one version, not for lists
-IDENTITY_FIELDS = ("model_file", "framework", "algorithm", "metrics", "parameters")
+DETAIL_FIELDS = (
+    "preview",
+    "stats",
+    "feature_stats",
+)  # large: loaded for one version, not for lists
+IDENTITY_FIELDS = (
+    "model_file",
+    "framework",
+    "algorithm",
+    "metrics",
+    "parameters",
+    "iteration",
+    "source",
+)
 
 
 def _new_pool_after_fork() -> None:
@@ -86,10 +104,14 @@ def log(
     extra_data: dict[str, Any] | None = None,
     project: str | None = None,
     producer: Producer | None = None,
+    source: str | None = None,
 ) -> ArtifactVersion:
     """Store ``obj`` as the next version of ``key`` (or return the latest version when its
     content is identical). ``options`` go to the materializer (``preview``, ``stats``,
-    ``model_file``); ``fields`` are kind-specific metadata (``metrics``, ``parameters``)."""
+    ``model_file``); ``fields`` are kind-specific metadata (``metrics``, ``parameters``).
+    ``source`` (instead of ``obj``): register the bytes at that URL in place — hashed while
+    streaming and pinned by ETag and size, never copied (MLRun's ``target_path`` with
+    ``upload=False``)."""
     key = validate_key(key)
     project = validate_project(project) if project else repo.project
     labels = validate_labels(labels)
@@ -102,11 +124,17 @@ def log(
         raise InvalidArgumentError(
             f"format {format!r:.40} is not a format name; use e.g. 'parquet', 'png', 'json'"
         )
+    producer = producer or current_producer(repo.owner)
+    if source is not None:
+        return _register(
+            repo, key, source, kind, fmt, options, fields, extra_data, project, producer,
+            {"tag": tag, "labels": labels, "description": description},
+        )  # fmt: skip
     materializer = registry.resolve(obj, kind=kind, fmt=fmt)
     fmt = fmt or materializer.default_format(obj, options)
-    producer = producer or current_producer(repo.owner)
     prepared = materializer.prepare(obj, fmt, options)
-    stored_extras = extras.store(repo, extra_data or {})
+    extra_data = {**materializer.extras(prepared, fmt, options), **(extra_data or {})}
+    stored_extras = extras.store(repo, extra_data)
     identity = {
         "kind": materializer.kind,
         "format": fmt,
@@ -179,16 +207,108 @@ def log(
         tag=tag,
         blobs={blob.hash: blob.size, **{e.hash: e.size for e in stored_extras}},
     )
+    return _finish(repo, new, producer, change, {blob.hash: save})
+
+
+def _finish(
+    repo: Repository,
+    new: NewVersion,
+    producer: Producer,
+    change: dict[str, Any],
+    rewrite: dict[str, Any],
+) -> ArtifactVersion:
+    """Commit the new version (or find identical content), apply the change, tell listeners."""
     run = producer.lineage() if producer.kind == "prefect" else {}
-    committed = _commit(repo, new, run, {blob.hash: save})
+    committed = _commit(repo, new, run, rewrite)
     version = (
         repo.record(committed.record) if committed.record else repo.version_by_id(committed.id)
     )
     if not committed.created:
-        logger.info("%s: content identical to version %s; no new version", key, version.version)
+        logger.info("%s: content identical to version %s; no new version", new.key, version.version)
         version = _apply(repo, version, **change)
     emit(VersionLogged(repo, version, current_run(), committed.created))
     return version
+
+
+REFERENCE_MATERIALIZERS = {"model": "model-bytes", "plot": "image-bytes"}
+
+
+def _register(
+    repo: Repository,
+    key: str,
+    url: str,
+    kind: str | None,
+    fmt: str | None,
+    options: dict[str, Any],
+    fields: dict[str, Any],
+    extra_data: dict[str, Any] | None,
+    project: str,
+    producer: Producer,
+    change: dict[str, Any],
+) -> ArtifactVersion:
+    """Register the bytes at ``url`` in place: no copy; a dataset's schema, preview and
+    statistics are read from it."""
+    from . import references
+
+    blob, origin = references.register(repo, url)
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    fmt = fmt or (suffix if re.fullmatch(r"[a-z0-9][a-z0-9_+-]{0,15}", suffix) else "bin")
+    if kind == "dataset":
+        fs, path = references.filesystem(repo, url)
+        table = _read_table(fs, path, fmt, url)
+        materializer = registry.resolve(table, kind="dataset", fmt=fmt)
+        metadata = materializer.metadata(materializer.prepare(table, fmt, options), fmt, options)
+    else:
+        materializer = registry.by_name(REFERENCE_MATERIALIZERS.get(kind or "", "bytes"))
+        metadata = {}
+    fields = {**fields, "source": origin}
+    stored_extras = extras.store(repo, extra_data or {})
+    identity = {
+        "kind": materializer.kind,
+        "format": fmt,
+        "extras": {e.name: e.hash for e in stored_extras},
+    }
+    meta, details = _split(metadata, fields)
+    new = NewVersion(
+        uid=uuid.uuid4().hex,
+        project=project,
+        key=key,
+        kind=materializer.kind,
+        format=fmt,
+        materializer=materializer.name,
+        hash=blob.hash,
+        size=blob.size,
+        fingerprint=None,
+        meta_digest=digest({**identity, **_identity_fields(meta)}),
+        filename=safe_filename(name, f"{key}.{fmt}"),
+        content_type=content_type(fmt),
+        description=change["description"],
+        owner=repo.owner,
+        producer=producer.model_dump(mode="json"),
+        meta=meta,
+        details=details or None,
+        labels=change["labels"],
+        extras=stored_extras,
+        tag=change["tag"],
+        blobs={e.hash: e.size for e in stored_extras},  # the registered bytes are not ours
+    )
+    return _finish(repo, new, producer, change, {})
+
+
+def _read_table(fs: Any, path: str, fmt: str, url: str) -> Any:
+    import pyarrow.csv
+    import pyarrow.parquet
+
+    with fs.open(path, "rb") as handle:
+        if fmt == "parquet":
+            return pyarrow.parquet.read_table(handle)
+        if fmt == "csv":
+            return pyarrow.csv.read_csv(handle)
+    raise InvalidArgumentError(
+        f"a dataset registered in place must be Parquet or CSV; {url} is {fmt!r} "
+        "(say format='parquet' or 'csv' if its name does not)"
+    )
 
 
 def _split(metadata: dict[str, Any], fields: dict[str, Any]) -> tuple[dict, dict]:
@@ -294,7 +414,24 @@ def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(parameters, dict):
             raise InvalidArgumentError("parameters must be a dict, e.g. {'max_depth': 5}")
         fields["parameters"] = {str(k): json_safe(v) for k, v in parameters.items()}
+    iteration = fields.get("iteration")
+    if iteration is not None:
+        fields["iteration"] = check_iteration(iteration)
     return fields
+
+
+def check_iteration(value: Any) -> int:
+    """An iteration is a whole number from 0 (MLRun's ``iter``); digit strings are accepted."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentError(
+            f"iteration must be a whole number from 0, got {type(value).__name__} "
+            f"{str(value)[:40]!r}; e.g. iteration=3"
+        )
+    if not 0 <= int(value) < 2**31:
+        raise InvalidArgumentError(f"iteration must be between 0 and 2**31-1, got {value}")
+    return int(value)
 
 
 def metric_value(name: Any, value: Any) -> float:

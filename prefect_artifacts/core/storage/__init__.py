@@ -54,6 +54,9 @@ class Storage:
         self.root = root.rstrip("/")
         self.fsync = fsync  # local storage: sync bytes and documents before they are named
         self.local = isinstance(fs, LocalFileSystem)
+        # Where bytes registered in place (not copied here) live: digest → (filesystem, path),
+        # the source's pin (ETag, size) checked; set by the repository.
+        self.locate: Callable[[str], tuple[Any, str] | None] | None = None
         protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
         self.object_store = bool(protocols & OBJECT_STORES)
 
@@ -215,20 +218,39 @@ class Storage:
 
     def read_blob(self, digest: str, *, verify: bool = True) -> bytes:
         path = self.blob_path(digest)
-        with self._guard("read", path):
-            data = Path(path).read_bytes() if self.local else self.fs.cat_file(path)
+        try:
+            with self._guard("read", path):
+                data = Path(path).read_bytes() if self.local else self.fs.cat_file(path)
+            where = self.fs.unstrip_protocol(path)
+        except FileNotFoundError:
+            fs, path = self.elsewhere(digest)
+            with self._guard("read", path):
+                data = fs.cat_file(path)
+            where = fs.unstrip_protocol(path)
         if verify:
-            check_hash(data, digest, f"blob {self.fs.unstrip_protocol(path)}")
+            check_hash(data, digest, f"blob {where}")
         return data
 
     def open_blob(self, digest: str) -> BinaryIO:
         """A buffered reader that verifies the sha256 when it reaches the end."""
-        path = self.blob_path(digest)
-        with self._guard("open", path):
-            raw = self.fs.open(path, "rb")
+        fs, path = self.fs, self.blob_path(digest)
+        try:
+            with self._guard("open", path):
+                raw = self.fs.open(path, "rb")
+        except FileNotFoundError:
+            fs, path = self.elsewhere(digest)
+            with self._guard("open", path):
+                raw = fs.open(path, "rb")
         return io.BufferedReader(
-            VerifyingReader(raw, digest, f"blob {self.fs.unstrip_protocol(path)}"), CHUNK
+            VerifyingReader(raw, digest, f"blob {fs.unstrip_protocol(path)}"), CHUNK
         )
+
+    def elsewhere(self, digest: str) -> tuple[Any, str]:
+        """Bytes registered in place: where they live (their pin checked), else not found."""
+        found = self.locate(digest) if self.locate is not None else None
+        if found is None:
+            raise FileNotFoundError(self.blob_path(digest))
+        return found
 
     def download_blob(
         self, digest: str, target: Path, on_chunk: Callable[[int], Any] | None = None
@@ -254,7 +276,7 @@ class Storage:
     def verified_file(self, digest: str, what: str) -> Iterator[str]:
         """A local path holding the blob's bytes, checked against their sha256 by streaming:
         the blob itself on local storage, else a temporary download removed afterwards."""
-        if self.local:
+        if self.local and os.path.exists(self.blob_path(digest)):
             path = self.blob_path(digest)
             sha = hashlib.sha256()
             progress = Progress(f"verifying {what}", os.path.getsize(path))

@@ -1,0 +1,81 @@
+"""Iterations (MLRun's ``iter``): candidates of one hyperparameter run are grouped under the flow
+run, ordered by iteration whatever order they finished in, compared and the best promoted."""
+
+import time
+
+import pytest
+from prefect import flow, task
+from prefect.runtime import flow_run
+
+import prefect_artifacts as pa
+
+
+def test_log_model_iterations_in_a_flow_compare_in_iteration_order(env_repo, prefect_server):
+    @task
+    def train(i: int) -> None:
+        time.sleep(0.3 * (3 - i))  # the last iteration finishes first
+        pa.log_model("clf", body=f"model-{i}".encode(), metrics={"auc": [0.7, 0.9, 0.8][i]},
+                     parameters={"depth": i + 1}, iteration=i)  # fmt: skip
+
+    @flow(name="tune")
+    def tune() -> str:
+        train.map([0, 1, 2]).wait()
+        return str(flow_run.id)
+
+    pa.log_model("clf", body=b"from another run", metrics={"auc": 0.99})
+    run_id = tune()
+    table = pa.compare("clf", run=run_id)
+    assert table["iteration"].tolist() == [0, 1, 2]
+    assert table["auc"].tolist() == [0.7, 0.9, 0.8]
+    assert table["param.depth"].tolist() == [1, 2, 3]
+    assert sorted(table["version"]) == [2, 3, 4]  # numbered as they committed
+    assert table["version"].tolist() != [2, 3, 4]  # ...which was not iteration order here
+    winner = pa.best("clf", metric="auc", run=run_id, tag="prod")
+    assert winner.iteration == 1 and winner.tags == ["prod"]
+    assert pa.get_artifact("clf@prod").iteration == 1
+    assert pa.best("clf", metric="auc").version == 1  # across runs: the other run's version
+    with pytest.raises(pa.ArtifactNotFoundError, match="produced none"):
+        pa.compare("clf", run="no-such-run")
+    pa.flush_registrations()  # the Prefect UI cards go out while the test server is up
+
+
+def test_mapped_artifact_task_iteration_template(env_repo, prefect_server):
+    @pa.artifact_task(key="reg", iteration="{parameters[i]}")
+    def fit(i: int, alpha: float) -> pa.Model:
+        time.sleep(0.15 * (4 - i))
+        return pa.Model(body=b"same bytes", metrics={"rmse": abs(alpha - 0.3)},
+                        parameters={"alpha": alpha})  # fmt: skip
+
+    @flow(name="sweep")
+    def sweep() -> str:
+        fit.map(range(4), [0.1, 0.2, 0.3, 0.4]).wait()
+        return str(flow_run.id)
+
+    run_id = sweep()
+    table = pa.compare("reg", run=run_id, metrics=["rmse"])
+    assert table["iteration"].tolist() == [0, 1, 2, 3]  # identical bytes: still one per iteration
+    assert table["param.alpha"].tolist() == [0.1, 0.2, 0.3, 0.4]
+    best = pa.best("reg", metric="rmse", run=run_id)  # rmse: lower is better
+    assert best.iteration == 2 and best.parameters == {"alpha": 0.3}
+    by_name = pa.compare("reg", run=best.producer.flow_run_name)
+    assert by_name["iteration"].tolist() == [0, 1, 2, 3]
+    pa.flush_registrations()
+
+
+def test_iteration_is_part_of_identity_and_validated(env_repo):
+    first = pa.log_artifact("cand", b"x", iteration=0)
+    second = pa.log_artifact("cand", b"x", iteration=1)
+    again = pa.log_artifact("cand", b"x", iteration=1)
+    assert (first.version, second.version, again.version) == (1, 2, 2)
+    assert (
+        pa.log_dataset("frame", __import__("pandas").DataFrame({"a": [1]}), iteration=3).iteration
+        == 3
+    )
+    for bad in (-1, "abc", True, 1.5):
+        with pytest.raises(pa.InvalidArgumentError, match="iteration"):
+            pa.log_model("m", body=b"w", iteration=bad)
+    assert pa.list_artifacts(key="m") == []  # nothing half-written
+    with pytest.raises(pa.InvalidArgumentError, match="iteration"):
+        pa.artifact_task(key="k", iteration=-3)(lambda: 1)
+    with pytest.raises(pa.InvalidArgumentError, match="malformed"):
+        pa.artifact_task(key="k", iteration="{parameters[i]")(lambda: 1)
