@@ -230,6 +230,15 @@ class Storage:
             VerifyingReader(raw, digest, f"blob {self.fs.unstrip_protocol(path)}"), CHUNK
         )
 
+    def open_blob_at(self, digest: str, offset: int) -> BinaryIO:
+        """The raw bytes from ``offset`` on, for a byte-range request (a part of a blob cannot
+        be checked against its sha256; whole reads go through :meth:`open_blob`)."""
+        path = self.blob_path(digest)
+        with self._guard("open", path):
+            raw = self.fs.open(path, "rb")
+        raw.seek(offset)
+        return raw
+
     def download_blob(
         self, digest: str, target: Path, on_chunk: Callable[[int], Any] | None = None
     ) -> Path:
