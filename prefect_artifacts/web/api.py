@@ -84,16 +84,9 @@ def extra(
         raise ArtifactNotFoundError(
             f"{v.ref} has no extra data {name!r}; it has {', '.join(v.extra_data) or 'none'}"
         )
-    filename = download_name(v, item.name)
-    return stream_blob(
-        request,
-        repo_of(request),
-        item.hash,
-        item.size,
-        extra_type(repo_of(request), item),
-        filename,
-        inline=inline,
-    )
+    kind = extra_type(repo_of(request), item)
+    filename = download_name(v, item.name, kind)
+    return stream_blob(request, repo_of(request), item.hash, item.size, kind, filename, inline)
 
 
 @router.get("/projects/{project}/artifacts/{key}/lineage", summary="Upstream or downstream graph")

@@ -50,7 +50,7 @@ def cell(value: Any, limit: int = 200) -> Markup:
     if value is None:
         return Markup('<td class="null"><span class="muted">—</span></td>')
     if is_number(value):
-        return Markup('<td class="num">{}</td>').format(num(value))
+        return Markup('<td class="num" data-v="{}">{}</td>').format(value, num(value))
     if isinstance(value, bool):
         return Markup('<td class="bool">{}</td>').format(num(value))
     text = value if isinstance(value, str) else json.dumps(value, default=str)

@@ -227,7 +227,7 @@ def extra_previews(repo: Any, v: ArtifactVersion) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name, item in v.extra_data.items():
         kind = extra_type(repo, item)
-        preview: dict[str, Any] = {"type": kind, "name": download_name(v, name)}
+        preview: dict[str, Any] = {"type": kind, "name": download_name(v, name, kind)}
         if kind.startswith("image/") and kind != "image/svg+xml":
             preview["image"] = True
         elif item.size <= EXTRA_PREVIEW_MAX and (

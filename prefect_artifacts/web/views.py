@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
@@ -53,6 +55,7 @@ def error_response(request: Request, status: int, message: str) -> Response:
     )
 
 
+JSON_SNIFF_MAX = 1 << 20
 MAGIC = [
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -74,6 +77,9 @@ def extra_type(repo: Repository, item: ExtraData) -> str:
     try:
         with repo.open_blob_at(item.hash, 0) as handle:
             head = handle.read(16)
-    except ArtifactError:
+        if head.lstrip()[:1] in (b"{", b"[") and item.size <= JSON_SNIFF_MAX:
+            json.loads(repo.read_blob(item.hash))
+            return "application/json"
+    except (ArtifactError, ValueError):
         return guessed
     return next((kind for magic, kind in MAGIC if head.startswith(magic)), guessed)

@@ -233,12 +233,17 @@ def download_blob(
         ) from None
 
 
-def download_name(v: ArtifactVersion, extra: str | None = None) -> str:
+def download_name(
+    v: ArtifactVersion, extra: str | None = None, content_type: str | None = None
+) -> str:
     """The file name a download of ``v`` gets: ``key-vN.ext`` (the suffix of its stored file,
-    not repeated when the key already ends with it); an extra-data item ``key-vN-name.ext``."""
+    not repeated when the key already ends with it); an extra-data item ``key-vN-name.ext``
+    (without a file name, the suffix of its ``content_type``)."""
     filename = v.filename if extra is None else (v.extra_data[extra].filename or extra)
     suffix = PurePosixPath(safe_filename(filename, "x")).suffix
     suffix = suffix if 1 < len(suffix) <= 12 else ""
+    if not suffix and content_type and content_type != "application/octet-stream":
+        suffix = mimetypes.guess_extension(content_type) or ""
     stem = v.key if extra is None else extra
     if suffix and stem.lower().endswith(suffix.lower()) and len(stem) > len(suffix):
         stem = stem[: -len(suffix)]
