@@ -21,10 +21,14 @@ class Point:
 
 
 def _ticks(lo: float, hi: float, count: int = 4) -> list[float]:
-    if hi == lo:
+    """Round values (1, 2 or 5 times a power of ten) inside [lo, hi]."""
+    if hi <= lo:
         return [lo]
-    step = (hi - lo) / (count - 1)
-    return [lo + i * step for i in range(count)]
+    raw = (hi - lo) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step) * step
+    return [first + i * step for i in range(int((hi - first) / step) + 1)]
 
 
 def _range(values: Sequence[float]) -> tuple[float, float]:
@@ -44,7 +48,7 @@ def line_chart(
     points = [p for p in points if math.isfinite(p.value)]
     if not points:
         return Markup("")
-    left, right, top, bottom = 64, 12, 14, 34
+    left, right, top, bottom = 64, 14, 12, 24
     plot_w, plot_h = width - left - right, height - top - bottom
     lo, hi = _range([p.value for p in points])
     n = len(points)
@@ -60,7 +64,7 @@ def line_chart(
         f'<svg class="chart line" viewBox="0 0 {width} {height}" role="img" '
         f'data-points="{n}" aria-label="{escape(name)} across {n} versions">'
     ]
-    for t in _ticks(lo + (hi - lo) * 0.08, hi - (hi - lo) * 0.08):
+    for t in _ticks(lo, hi):
         out.append(
             f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y(t):.1f}" y2="{y(t):.1f}"/>'
             f'<text class="axis" x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end">'
@@ -70,12 +74,12 @@ def line_chart(
     for i, p in enumerate(points):
         if i % label_every == 0 or i == n - 1:
             out.append(
-                f'<text class="axis" x="{x(i):.1f}" y="{height - 12}" text-anchor="middle">'
+                f'<text class="axis" x="{x(i):.1f}" y="{height - 6}" text-anchor="middle">'
                 f"{escape(p.label)}</text>"
             )
     path = " ".join(f"{x(i):.1f},{y(p.value):.1f}" for i, p in enumerate(points))
     out.append(f'<polyline class="series" points="{path}"/>')
-    radius = 3.5 if n <= 60 else 2
+    radius = 3.5 if n <= 60 else 2.2
     for i, p in enumerate(points):
         dot = (
             f'<circle class="point{" best" if i == best else ""}" cx="{x(i):.1f}" '
@@ -84,10 +88,7 @@ def line_chart(
             f"{' (best)' if i == best else ''}</title></circle>"
         )
         out.append(f'<a href="{escape(p.href)}">{dot}</a>' if p.href else dot)
-    out.append(
-        f'<text class="axis" x="{left}" y="{height - 1}">'
-        f"{'lower is better' if lower_better else 'higher is better'}</text></svg>"
-    )
+    out.append("</svg>")
     return Markup("".join(out))
 
 
@@ -198,7 +199,8 @@ def lineage_graph(
         for ri, node_id in enumerate(ids):
             where[node_id] = (pad + ci * (box_w + gap_x), pad + offset + ri * (box_h + gap_y))
     out = [
-        f'<svg class="lineage" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'<svg class="lineage" viewBox="0 0 {width} {height}" '
+        f'style="width: min(100%, {width}px); min-width: {int(width * 0.7)}px" '
         f'role="img" data-points="{len(nodes)}" aria-label="lineage graph">'
         '<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" '
         'markerHeight="7" orient="auto"><path d="M0,0 L8,4 L0,8 z"/></marker></defs>'
@@ -220,7 +222,9 @@ def lineage_graph(
         is_root = node_id == up.root
         cls = "root" if is_root else node.type
         label = node.label if len(node.label) <= 24 else node.label[:23] + "…"
-        sub = (node.kind or "artifact") if node.type == "artifact" else (node.flow_name or "run")
+        sub = (node.kind or "artifact") if node.type == "artifact" else "run"
+        if node.type == "run":
+            sub = "task run" if node.task_run_id else "flow run"
         sub = sub if len(sub) <= 28 else sub[:27] + "…"
         radius = 17 if node.type == "run" else 4
         body = (
