@@ -93,6 +93,8 @@ def change_text(old: Any, new: Any) -> str:
     if not (is_number(old) and is_number(new)):
         return ""
     delta = new - old
+    if delta == 0:
+        return "no change"
     text = ("+" if delta > 0 else "") + num(delta)
     rel = relative(old, new)
     if rel is not None:

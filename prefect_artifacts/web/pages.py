@@ -5,6 +5,7 @@ of two versions, the comparison of N versions, and (with ``--allow-writes``) the
 from __future__ import annotations
 
 import hmac
+import json
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -149,12 +150,22 @@ def detail_page(
             f"cannot sort versions by {vsort[:40]!r}; use {', '.join(sorted(VERSION_SORTS))} "
             "or metric:<name> (a leading '-' sorts descending)"
         )
-    every = repo.versions(v.ref)
+    show_all = versions == "all"
+    if v.kind == "model":  # every version's metrics feed the charts and the metric sort
+        every = repo.versions(v.ref)
+        version_count = len(every)
+        ordered = sorted_versions(every, vsort)
+        shown = ordered if show_all else ordered[:VERSIONS_SHOWN]
+    else:  # one page through the shared filter: sorted and cut by the catalog
+        if vsort.lstrip("-").startswith("metric:"):
+            vsort = "-version"
+        f = ArtifactFilter.of(project=v.project, key=v.key, all_versions=True, sort=vsort)
+        shown = repo.list(f if show_all else ArtifactFilter.of(f, limit=VERSIONS_SHOWN))
+        version_count = repo.count(f)
+        every = []
     metric_names = sorted({m for x in every for m in getattr(x, "metrics", {}) or {}})
     chosen = [m for m in request.query_params.getlist("metric") if m in metric_names]
     shown_metrics = chosen or metric_names[:8]
-    ordered = sorted_versions(every, vsort)
-    show_all = versions == "all"
     up = repo.lineage(v.ref, direction="up", depth=depth)
     down = repo.lineage(v.ref, direction="down", depth=depth)
     page = page_base(v)
@@ -182,8 +193,8 @@ def detail_page(
         "detail.html",
         project=project,
         v=v,
-        versions=ordered if show_all else ordered[:VERSIONS_SHOWN],
-        version_count=len(every),
+        versions=shown,
+        version_count=version_count,
         show_all=show_all,
         vsort=vsort,
         vsort_url=lambda column: sort_url(kept, vsort, column, "vsort"),
@@ -327,6 +338,13 @@ def compare_page(request: Request, project: str) -> HTMLResponse:
         )
         for name in c.metrics
     }
+    differs = {
+        name: len(
+            {json.dumps(r.parameters.get(name), sort_keys=True, default=str) for r in c.versions}
+        )
+        > 1
+        for name in c.parameters
+    }
     datasets = [x for x in versions if x.kind == "dataset"]
     diffs = [diff_versions(datasets[0], x) for x in datasets[1:]] if len(datasets) > 1 else []
     columns = sorted({col["name"] for x in datasets for col in x.schema}) if datasets else []
@@ -340,6 +358,7 @@ def compare_page(request: Request, project: str) -> HTMLResponse:
         shown_metrics=shown,
         metric_charts=metric_charts,
         best=best,
+        differs=differs,
         datasets=datasets,
         diffs=diffs,
         columns=columns,
