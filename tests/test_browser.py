@@ -13,7 +13,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from prefect_artifacts.web import create_app
 
-from .web_data import fresh_repository, populate
+from .web_data import LONG_KEY, STRESS, fresh_repository, populate, populate_hostile
 
 SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
 CHROMIUM_ARGS = [
@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
 def site(tmp_path_factory):
     repo = fresh_repository(tmp_path_factory.mktemp("ui"))
     data = populate(repo)
+    data.update(populate_hostile(repo))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -127,9 +128,7 @@ def test_plot_and_model(site, page):
 def test_version_diff(site, page):
     base, _, _ = site
     page.goto(f"{base}/projects/default/artifacts/events")
-    page.check("input[name=a][value='1']")
-    page.check("input[name=b][value='2']")
-    page.click("#diff-button")
+    page.click("#diff-link")
     expect(page.locator("h1")).to_have_text("events: version 1 → 2")
     expect(page.locator("#schema-changes")).to_contain_text("visits")
     expect(page.locator("#drift")).to_contain_text("amount")
@@ -148,3 +147,334 @@ def test_stored_markup_is_shown_as_text(site, page):
     page.goto(f"{base}/projects/default/artifacts")
     expect(page.locator("body")).to_contain_text("<script>alert(1)</script>")
     assert dialogs == []
+
+
+# -- a populated repository with hostile values, at desktop and phone sizes --------------------------
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+PAGES = {
+    "projects": "/projects",
+    "stress-list": f"/projects/{STRESS}/artifacts",
+    "stress-models": f"/projects/{STRESS}/artifacts?kind=models",
+    "wide-dataset": f"/projects/{STRESS}/artifacts/{LONG_KEY}",
+    "wide-diff": f"/projects/{STRESS}/artifacts/{LONG_KEY}/diff?a=1&b=2",
+    "model-150": f"/projects/{STRESS}/artifacts/churn-model",
+    "model-diff-150": f"/projects/{STRESS}/artifacts/churn-model/diff?a=1&b=150",
+    "model-extras": f"/projects/{STRESS}/artifacts/churn-xl",
+    "lineage": f"/projects/{STRESS}/artifacts/features?depth=3",
+    "plotly": f"/projects/{STRESS}/artifacts/plotly-curve",
+    "compare": f"/projects/{STRESS}/compare?ref=churn-model:1&ref=churn-model:75&ref=churn-model:150"
+    "&ref=churn-xl",
+    "compare-datasets": f"/projects/{STRESS}/compare?ref={LONG_KEY}:1&ref={LONG_KEY}:2",
+    "compare-empty": f"/projects/{STRESS}/compare",
+    "empty-search": f"/projects/{STRESS}/artifacts?search=nothing-like-this",
+    "bad-filter": f"/projects/{STRESS}/artifacts?kind=foo",
+    "not-found": "/no/such/page",
+}
+
+
+def overflow(page) -> int:
+    """How far the page is wider than the window (0: no horizontal scrolling)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def sized(request, browser):
+    context = browser.new_context(viewport=VIEWPORTS[request.param], accept_downloads=True)
+    yield request.param, context.new_page()
+    context.close()
+
+
+def test_every_page_fits_the_window(site, sized):
+    base, _, _ = site
+    size, page = sized
+    wrong = {}
+    for name, path in PAGES.items():
+        page.goto(base + path)
+        shot(page, f"{size}-{name}")
+        if overflow(page) > 0:
+            wrong[name] = overflow(page)
+    assert wrong == {}
+    page.goto(base + PAGES["stress-list"])
+    row = page.locator("#artifacts tr[data-key]").first
+    assert row.bounding_box()["height"] < 60  # long keys and labels stay on their line
+    key_cell = page.locator(f"#artifacts tr[data-key='{LONG_KEY}'] td").first
+    assert key_cell.get_attribute("title").startswith(LONG_KEY)  # the full value on hover
+
+
+def test_projects_page_counts_keys(site, page):
+    base, _, _ = site
+    page.goto(f"{base}/projects")
+    expect(page.locator("#projects")).not_to_contain_text("built-in")
+    expect(page.locator(f"#projects tr[data-project={STRESS}] td.num")).to_have_text("7")
+    page.click("th a[data-sort=keys]")
+    assert page.locator("#projects tbody tr").first.get_attribute("data-project") == STRESS
+
+
+def test_sorting_by_column_header_and_reverse(site, page):
+    base, repo, _ = site
+    page.goto(f"{base}/projects/{STRESS}/artifacts")
+    before = rows(page)
+    page.click("th a[data-sort=key]")
+    ascending = rows(page)
+    assert ascending == sorted(before) and "sort=key" in page.url
+    page.click("th a[data-sort=key]")
+    assert rows(page) == ascending[::-1] and "sort=-key" in page.url
+    page.click("th a[data-sort=size]")
+    sizes = page.locator("#artifacts td.size").evaluate_all("cs => cs.map(c => +c.dataset.v)")
+    assert "sort=-size" in page.url and sizes == sorted(sizes, reverse=True)
+    assert rows(page) == [v.key for v in repo.list(project=STRESS, sort="-size")]
+    expect(page.locator("th[aria-sort] a")).to_contain_text("size")
+
+
+def test_model_metric_charts_and_versions_sorted_by_metric(site, page):
+    base, _, _ = site
+    page.goto(f"{base}/projects/{STRESS}/artifacts/churn-model")
+    charts = page.locator("#metric-charts svg.chart")
+    expect(charts).to_have_count(2)
+    for metric in ("auc", "logloss"):
+        chart = page.locator(f"#metric-charts figure[data-metric={metric}] svg")
+        assert chart.get_attribute("data-points") == "150"
+        expect(chart.locator("circle")).to_have_count(150)
+    best = page.locator("figure[data-metric=logloss] circle.best title")
+    assert best.text_content().startswith("v150")  # lower is better: the last one
+    assert page.locator("figure[data-metric=logloss]").inner_text().count("lower is better")
+    first = page.locator("#versions-table tbody tr").first.get_attribute("data-version")
+    page.click("th a[data-sort='metric:auc']")  # ascending auc: the oldest first
+    assert page.locator("#versions-table tbody tr").first.get_attribute("data-version") == "1"
+    assert first == "150"
+    page.click("th a[data-sort='metric:auc']")
+    assert page.locator("#versions-table tbody tr").first.get_attribute("data-version") == "150"
+
+
+def test_compare_three_versions(site, page):
+    base, _, _ = site
+    page.goto(f"{base}/projects/{STRESS}/artifacts/churn-model")
+    page.check("#versions-table input[value='churn-model:100']")
+    page.click("#compare-button")
+    columns = page.locator("#compare-table th[data-ref]")
+    expect(columns).to_have_count(3)
+    expect(page.locator("#compare-table tr[data-metric=logloss]")).to_be_visible()
+    expect(page.locator("#compare-table tr[data-parameter=depth]")).to_be_visible()
+    bars = page.locator("#compare-charts figure[data-metric=auc] svg")
+    assert bars.get_attribute("data-points") == "3"
+    shot(page, "compare-picked")
+    page.goto(base + PAGES["compare"])
+    expect(page.locator("#compare-table th[data-ref]")).to_have_count(4)
+    best = page.locator("#compare-table tr[data-metric=logloss] td.good")
+    expect(best).to_have_text("0.3")  # churn-xl's logloss, the lowest
+    page.goto(base + PAGES["compare-datasets"])
+    expect(page.locator("#compare-schema")).to_contain_text("value_03")
+
+
+def test_lineage_graph_links_artifacts_and_runs(site, page):
+    base, _, _data = site
+    page.goto(f"{base}/projects/{STRESS}/artifacts/features?depth=2")
+    graph = page.locator("#lineage-graph svg.lineage")
+    expect(graph).to_be_visible()
+    nodes = graph.locator("g.node")
+    assert nodes.count() == 6  # calm-ant → raw → wise-owl → features → bold-elk → trained
+    labels = " ".join(graph.locator("g.node text").all_text_contents())
+    for text in ("raw:1", "features:1", "trained:1", "calm-ant", "bold-elk"):
+        assert text in labels or text.split(":")[0] in labels, text
+    assert graph.locator("path.edge").count() >= 4
+    run_link = graph.locator("a[target=_blank]").first.get_attribute("href")
+    assert "/runs/flow-run/" in run_link  # resolved now, from the current settings
+    page.locator("#lineage-graph a:not([target])", has_text="raw").first.click()
+    expect(page.locator("h1")).to_contain_text("raw")
+    page.goto(f"{base}/projects/{STRESS}/artifacts/features?depth=0")
+    assert page.locator("#lineage-graph g.node").count() < 5
+
+
+def test_dataset_preview_cells(site, page):
+    base, _, _ = site
+    page.goto(f"{base}/projects/{STRESS}/artifacts/{LONG_KEY}")
+    header = page.locator("#preview th").first
+    expect(header).to_have_text("text_00")  # as stored, not upper-cased
+    assert header.evaluate("h => getComputedStyle(h).textTransform") == "none"
+    assert page.locator("#preview tbody tr").first.bounding_box()["height"] < 40
+    flags = page.locator("#preview tbody tr").first.locator("td.bool")
+    assert set(flags.all_text_contents()) <= {"true", "false"} and flags.count() > 0
+    number = page.locator("#preview tbody tr").first.locator("td.num").first
+    assert number.evaluate("c => getComputedStyle(c).textAlign") == "right"
+    assert "," in number.text_content()  # 500,000-style grouping everywhere
+    stats = page.locator("#stats").inner_text()
+    assert "True" not in stats and "1e+" not in stats
+    page.click("#preview th[data-sort-client]:has-text('num_02')")
+    values = page.locator("#preview tbody tr td:nth-child(3)").all_text_contents()
+    numbers = [int(v.replace(",", "")) for v in values]
+    assert numbers == sorted(numbers)
+    page.click("details.columns-picker summary")
+    page.uncheck("input[data-column-toggle='0']")
+    expect(page.locator("#preview th").first).to_be_hidden()
+    assert page.locator("#stats svg.hist").first.get_attribute("data-points") == "20"
+
+
+def test_diff_colours_and_drift_order(site, page):
+    base, _, _ = site
+    page.goto(f"{base}/projects/{STRESS}/artifacts/churn-model/diff?a=1&b=150")
+    logloss = page.locator("#metric-changes tr", has_text="logloss").locator("td.num").last
+    expect(logloss).to_have_class("num good")  # lower is better: a drop is an improvement
+    auc = page.locator("#metric-changes tr", has_text="auc").locator("td.num").last
+    expect(auc).to_have_class("num good")
+    page.goto(f"{base}/projects/{STRESS}/artifacts/{LONG_KEY}/diff?a=1&b=2")
+    nulls = page.locator("#drift tr", has_text="nulls").first.locator("td").last
+    expect(nulls).to_have_class("num bad")
+    assert "%" not in nulls.text_content() or "(from 0)" in nulls.text_content()
+    changes = page.locator("#drift tbody tr:not([hidden]) td:last-child").all_text_contents()
+    assert all(
+        "e+" not in c and abs(float(c.split("(")[1].split()[0])) <= 1000
+        for c in changes
+        if "(" in c and "%" in c
+    )
+    assert page.locator("#drift tbody tr").count() <= 200
+
+
+def test_docs_render_without_network(site, page):
+    base, _, _ = site
+    outside = []
+
+    def guard(route):
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.goto(f"{base}/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("prefect-artifacts")
+    expect(page.locator(".opblock").first).to_be_visible()
+    shot(page, "docs-offline")
+    assert outside == []
+
+
+def test_plotly_page_is_light(site, page):
+    base, _, _ = site
+    sizes = {}
+    page.on(
+        "response",
+        lambda r: sizes.__setitem__(r.url, len(r.body()) if r.ok and r.status != 304 else 0),
+    )
+    page.goto(f"{base}/projects/{STRESS}/artifacts/plotly-curve")
+    frame = page.frame_locator("#figure")
+    expect(frame.locator(".main-svg").first).to_be_visible(timeout=20_000)
+    figure = next(v for u, v in sizes.items() if "/figure?" in u)
+    assert figure < 100_000  # plotly.js is not inlined
+    scripts = [u for u in sizes if "/assets/plotly-" in u]
+    assert len(scripts) == 1
+    shot(page, "plotly")
+
+
+def test_styled_errors_keep_the_form(site, page):
+    base, _, _ = site
+    page.goto(f"{base}/projects/{STRESS}/artifacts?kind=foo&search=churn")
+    expect(page.locator("#filter-error")).to_contain_text("unknown kind")
+    expect(page.locator("input[name=search]")).to_have_value("churn")
+    response = page.goto(f"{base}/projects/nope/artifacts")
+    assert response.status == 404
+    expect(page.locator("#filter-error")).to_contain_text("project 'nope' not found")
+    response = page.goto(f"{base}/projects/{STRESS}/artifacts/churn-model?version={2**64}")
+    assert response.status == 400
+    expect(page.locator("#error-message")).to_contain_text("version")
+    response = page.goto(f"{base}/no/such/page")
+    assert response.status == 404
+    expect(page.locator("#error-message")).to_have_text("no such page")
+    response = page.goto(f"{base}/projects/{STRESS}/artifacts/churn-model?tag=nope")
+    expect(page.locator("#error-message")).to_contain_text("prod (v75)")
+
+
+def test_downloads_names_types_head_and_ranges(site, page):
+    base, _repo, _data = site
+    api = f"{base}/api/projects/{STRESS}/artifacts/churn-xl/versions/1"
+    chart = page.request.get(f"{api}/extra/chart")
+    assert chart.headers["content-type"] == "image/png"
+    assert 'filename="churn-xl-v1-chart.png"' in chart.headers["content-disposition"]
+    report = page.request.get(f"{api}/extra/report")
+    assert report.headers["content-type"] == "application/json"
+    model = page.request.get(f"{api}/download")
+    assert 'filename="churn-xl-v1.bin"' in model.headers["content-disposition"]
+    head = page.request.fetch(f"{api}/download", method="HEAD")
+    assert head.status == 200 and head.headers["content-length"] == "2" and head.body() == b""
+    etag = model.headers["etag"]
+    assert page.request.get(f"{api}/download", headers={"If-None-Match": etag}).status == 304
+    part = page.request.get(f"{api}/download", headers={"Range": "bytes=1-"})
+    assert part.status == 206 and part.body() == b"l"
+    assert part.headers["content-range"] == "bytes 1-1/2"
+    assert page.request.fetch(f"{base}/projects", method="HEAD").status == 200
+    assert page.request.get(f"{base}/favicon.ico").headers["content-type"] == "image/svg+xml"
+
+
+def test_usage_snippets_copy_keyboard_and_extras(site, page):
+    base, _, _ = site
+    page.goto(f"{base}/projects/{STRESS}/artifacts/churn-xl")
+    expect(page.locator("#snippet-python")).to_contain_text(
+        f'pa.get_artifact("{STRESS}/churn-xl:1").load()'
+    )
+    expect(page.locator("#snippet-cli")).to_contain_text("prefect-artifacts download churn-xl:1")
+    expect(page.locator("#usage")).to_contain_text(f"store://artifacts/{STRESS}/churn-xl:1")
+    button = page.locator("#usage button[data-copy]").first
+    button.click()
+    expect(button).to_have_text("copied")
+    image = page.locator("[data-extra=chart] img.extra")
+    expect(image).to_be_visible()
+    assert image.evaluate("i => i.complete && i.naturalWidth") == 32
+    expect(page.locator("[data-extra=report] pre.json")).to_contain_text('"precision": 0.9')
+    shot(page, "extras")
+    page.goto(f"{base}/projects/{STRESS}/artifacts")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    second = rows(page)[1]
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/artifacts/{second}?**")
+
+
+def test_dark_mode(site, browser):
+    base, _, _ = site
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme="dark")
+    page = context.new_page()
+    page.goto(f"{base}/projects/{STRESS}/artifacts/churn-model")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(11, 18, 32)"
+    shot(page, "dark-model")
+    context.close()
+
+
+def test_editing_needs_writes_and_the_form_token(tmp_path, browser):
+    repo = fresh_repository(tmp_path)
+    populate(repo, pause=0)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(repo, allow_writes=True), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{port}/projects/default/artifacts/events")
+        page.fill("#edit-description textarea", "cleaned events")
+        page.click("#edit-description button")
+        expect(page.locator("#description")).to_have_text("cleaned events")
+        page.fill("#edit-labels textarea", "team=data\nstage=gold")
+        page.click("#edit-labels button")
+        expect(page.locator("#monitor")).to_contain_text("stage=gold")
+        assert repo.get("events").labels == {"team": "data", "stage": "gold"}
+        page.fill("#edit-tag input[name=tag]", "staging")
+        page.click("#edit-tag button:has-text('Set tag')")
+        expect(page.locator("h1")).to_contain_text("staging")
+        shot(page, "editing")
+        forged = page.request.post(
+            f"http://127.0.0.1:{port}/projects/default/artifacts/events/versions/2/tag",
+            form={"tag": "forged"},
+        )
+        assert forged.status == 403 and "forged" not in repo.get("events:2").tags
+    finally:
+        context.close()
+        server.should_exit = True
+        thread.join(10)

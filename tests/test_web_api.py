@@ -270,16 +270,22 @@ def test_cross_site_writes_and_foreign_hosts_are_refused(own):
     form = "/projects/default/artifacts/events/versions/2/tag"
     evil = client.post(
         form,
-        data={"tag": "pwned"},
+        data={"tag": "pwned", "csrf": client.app.state.csrf},
         headers={"origin": "http://evil.example"},
         follow_redirects=False,
     )
     assert evil.status_code == 403 and "cross-site" in evil.json()["detail"]
     assert "pwned" not in repo.get("events:2").tags
     same = client.post(
-        form, data={"tag": "ok"}, headers={"origin": "http://testserver"}, follow_redirects=False
+        form,
+        data={"tag": "ok", "csrf": client.app.state.csrf},
+        headers={"origin": "http://testserver"},
+        follow_redirects=False,
     )
     assert same.status_code == 303 and "ok" in repo.get("events:2").tags
+    forged = client.post(form, data={"tag": "forged"}, follow_redirects=False)  # no CSRF token
+    assert forged.status_code == 403 and "CSRF" in forged.json()["detail"]
+    assert "forged" not in repo.get("events:2").tags
     guarded = TestClient(
         create_app(repo, allowed_hosts=["127.0.0.1", "localhost"]),
         base_url="http://rebound.example",

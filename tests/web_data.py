@@ -71,3 +71,85 @@ def fresh_repository(root) -> Repository:
         Catalog(f"sqlite:///{root / 'catalog.db'}"),
         owner="tester",
     )
+
+
+STRESS = "stress"
+LONG_KEY = ("k" + "very-long-key-name-" * 7)[:128]
+LONG_LABEL = ("value-" * 30)[:150]
+
+
+def populate_hostile(repo: Repository, *, versions: int = 150) -> dict[str, object]:
+    """Project ``stress``: a 128-character key, 150-character label values, a 60-column dataset
+    with 80-character cells and booleans, a model with ``versions`` versions (auc up, logloss
+    down), a second model key, a plotly figure and a three-run lineage chain."""
+    from prefect_artifacts.core.models import RunInfo
+    from prefect_artifacts.core.runs import set_run_provider
+
+    ctx = ArtifactContext(repo, project=STRESS)
+    rng = np.random.default_rng(1)
+    n = 200
+    columns: dict[str, object] = {}
+    for i in range(60):
+        if i % 6 == 0:
+            columns[f"text_{i:02d}"] = [("x" * 70 + f"-row{r:05d}")[:80] for r in range(n)]
+        elif i % 6 == 1:
+            columns[f"flag_{i:02d}"] = rng.random(n) > 0.5
+        elif i % 6 == 2:
+            columns[f"num_{i:02d}"] = rng.integers(0, 1_000_000, n)
+        else:
+            columns[f"value_{i:02d}"] = rng.normal(250_000, 10_000, n)
+    wide = pd.DataFrame(columns)
+    labels = {"team": "ml", "note": LONG_LABEL, "owner-group": LONG_LABEL[:100]}
+    d1 = ctx.log_dataset(LONG_KEY, wide, labels=labels)
+    drifted = wide.copy()
+    drifted["value_03"] = drifted["value_03"] * 1.5
+    drifted.loc[: n // 2, "value_04"] = None
+    d2 = ctx.log_dataset(LONG_KEY, drifted, labels=labels)
+    repo.tag(d1.ref, "prod")
+    for i in range(1, versions + 1):
+        ctx.log_model(
+            "churn-model",
+            body=f"model-{i}".encode(),
+            model_file="model.bin",
+            metrics={"auc": 0.6 + 0.3 * i / versions, "logloss": 0.9 - 0.5 * i / versions},
+            parameters={"depth": 2 + i % 7, "lr": round(0.1 / i, 6)},
+            labels={"team": "ml"},
+        )
+    repo.tag(f"{STRESS}/churn-model:{versions // 2}", "prod")
+    xl = ctx.log_model(
+        "churn-xl",
+        body=b"xl",
+        model_file="model.bin",
+        metrics={"auc": 0.95, "logloss": 0.3},
+        parameters={"depth": 12, "note": "y" * 80},
+        extra_data={"report": b'{"precision": 0.9, "recall": [0.8, 0.7]}', "chart": png(32, 24)},
+    )
+    import plotly.graph_objects as go
+
+    figure = go.Figure(go.Scatter(x=list(range(20)), y=[i * i for i in range(20)]))
+    plot = ctx.log_plot("plotly-curve", figure)
+
+    from prefect_artifacts.core import events
+
+    # runs named through the core's seam, not real Prefect runs: Prefect's listeners stay out
+    listeners = list(events._listeners)
+    for listener in listeners:
+        events.unsubscribe(listener)
+    run = {"value": None}
+    set_run_provider(lambda: run["value"])
+    try:
+        run["value"] = RunInfo(flow_name="ingest", flow_run_id="1" * 32, flow_run_name="calm-ant")
+        raw = ctx.log_dataset("raw", wide.iloc[:, :5])
+        run["value"] = RunInfo(flow_name="features", flow_run_id="2" * 32, flow_run_name="wise-owl")
+        raw.load()
+        features = ctx.log_dataset("features", wide.iloc[:, :8])
+        run["value"] = RunInfo(flow_name="train", flow_run_id="3" * 32, flow_run_name="bold-elk")
+        features.load()
+        trained = ctx.log_model(
+            "trained", body=b"t", model_file="m.bin", metrics={"auc": 0.8, "rmse": 1.2}
+        )
+    finally:
+        set_run_provider(None)
+        for listener in listeners:
+            events.subscribe(listener)
+    return {"d1": d1, "d2": d2, "xl": xl, "plot": plot, "features": features, "trained": trained}

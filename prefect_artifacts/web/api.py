@@ -15,10 +15,10 @@ from ..core.filters import ArtifactFilter
 from ..core.keys import validate_key, validate_name, validate_project, validate_tag
 from ..core.lineage import Lineage
 from ..core.models import Revision
-from ..core.repository.reader import download_name
+from ..core.repository.reader import download_name, download_type
 from .schemas import AnyVersion, Deleted, Page, Project, TagRemoved
 from .serve import stream_blob
-from .views import find_version, repo_of, require_writes, search
+from .views import extra_type, find_version, repo_of, require_writes, search
 
 router = APIRouter(tags=["artifacts"])
 VERSION = "/projects/{project}/artifacts/{key}/versions/{version}"
@@ -60,7 +60,10 @@ def one_version(request: Request, project: str, key: str, version: int) -> AnyVe
 
 def _serve(request: Request, project: str, key: str, version: int, inline: bool) -> Response:
     v = find_version(repo_of(request), project, key, version)
-    return stream_blob(repo_of(request), v.hash, v.size, v.content_type, download_name(v), inline)
+    name = download_name(v)
+    return stream_blob(
+        request, repo_of(request), v.hash, v.size, download_type(name, v.content_type), name, inline
+    )
 
 
 @router.get(f"{VERSION}/revisions", summary="Metadata revisions of a version, oldest first")
@@ -78,23 +81,19 @@ def download(request: Request, project: str, key: str, version: int) -> Response
     return _serve(request, project, key, version, inline=False)
 
 
-@router.get(f"{VERSION}/extra/{{name}}", summary="An extra-data item as a file download")
-def extra(request: Request, project: str, key: str, version: int, name: str) -> Response:
+@router.get(f"{VERSION}/extra/{{name}}", summary="An extra-data item (inline with ?inline=true)")
+def extra(
+    request: Request, project: str, key: str, version: int, name: str, inline: bool = False
+) -> Response:
     v = find_version(repo_of(request), project, key, version)
     item = v.extra_data.get(validate_name(name, "extra_data name"))
     if item is None:
         raise ArtifactNotFoundError(
             f"{v.ref} has no extra data {name!r}; it has {', '.join(v.extra_data) or 'none'}"
         )
-    return stream_blob(
-        repo_of(request),
-        item.hash,
-        item.size,
-        # a plot's plotly.js loads as a script (nosniff needs its type); still a download
-        "text/javascript" if item.name.endswith(".js") else "application/octet-stream",
-        item.filename or item.name,
-        inline=False,
-    )
+    kind = extra_type(repo_of(request), item)
+    filename = download_name(v, item.name, kind)
+    return stream_blob(request, repo_of(request), item.hash, item.size, kind, filename, inline)
 
 
 @router.get("/projects/{project}/artifacts/{key}/lineage", summary="Upstream or downstream graph")

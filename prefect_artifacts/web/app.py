@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import secrets
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
@@ -30,8 +31,9 @@ from ..core.errors import (
 )
 from ..core.filters import describe
 from ..core.formatting import size_text, sparkline
+from ..core.models import run_link
 from ..core.repository import Repository
-from . import api, pages
+from . import api, assets, display, pages
 from .views import error_response
 
 HERE = Path(__file__).parent
@@ -60,15 +62,18 @@ def create_app(
     app = FastAPI(
         title="prefect-artifacts",
         version=__version__,
-        docs_url="/docs",
+        docs_url=None,
+        redoc_url=None,
         description="Search, inspect and download versioned artifacts.",
     )
     app.state.repo = repository
     app.state.allow_writes = allow_writes
     app.state.token = token
+    app.state.csrf = secrets.token_urlsafe(32)  # every write form carries it
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters.update(size=size_text, when=_when, spark=sparkline, ago=_ago)
-    templates.env.globals.update(quote=quote)
+    templates.env.filters.update(display.FILTERS)
+    templates.env.globals.update(quote=quote, run_link=run_link, **display.GLOBALS)
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _install_middleware(app)
@@ -79,7 +84,53 @@ def create_app(
     _install_errors(app)
     app.include_router(api.router, prefix="/api")
     app.include_router(pages.router)
+    app.include_router(assets.router)
+    _install_docs(app)
+    app.add_middleware(HeadAsGet)
     return app
+
+
+class HeadAsGet:
+    """``HEAD`` is ``GET`` without the body, for every route (downloads skip reading the
+    bytes: they see ``scope["head_only"]``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b"", "more_body": message.get("more_body", False)}
+            await send(message)
+
+        await self.app({**scope, "method": "GET", "head_only": True}, receive, headers_only)
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Swagger UI from the package's own copy (static/vendor/swagger-ui), so /docs works offline."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="prefect-artifacts API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return FileResponse(
+            HERE / "static" / "favicon.svg",
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
 
 # -- middleware and errors -----------------------------------------------------------------------
@@ -94,7 +145,7 @@ def _install_middleware(app: FastAPI) -> None:
             )
         token = request.app.state.token
         path = request.url.path
-        if token and not path.startswith(("/login", "/static")):
+        if token and not path.startswith(("/login", "/static", "/assets", "/favicon.ico")):
             given = request.headers.get("authorization", "")
             given = (
                 given[7:]
@@ -154,8 +205,9 @@ def _install_errors(app: FastAPI) -> None:
         return error_response(
             request,
             403,
-            "the UI is read-only: start it with `prefect-artifacts ui --allow-writes` to tag or "
-            "delete",
+            str(exc)
+            or "the UI is read-only: start it with `prefect-artifacts ui --allow-writes` to tag, "
+            "label, describe or delete",
         )
 
     app.add_exception_handler(PermissionError, forbidden)

@@ -1,21 +1,27 @@
-"""The HTML pages: projects, the artifact list with its search form, a version's detail page,
-the diff of two versions, and (with ``--allow-writes``) the tag and delete forms."""
+"""The HTML pages: projects, the artifact list with its search form and sortable columns, a
+version's detail page (usage, content, metric charts, versions, lineage graph, editing), the diff
+of two versions, the comparison of N versions, and (with ``--allow-writes``) the edit forms."""
 
 from __future__ import annotations
 
 import hmac
+import json
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ..core.compare import compare, lower_is_better
 from ..core.diff import diff_versions
-from ..core.errors import ArtifactNotFoundError, InvalidArgumentError
+from ..core.errors import ArtifactError, ArtifactNotFoundError, InvalidArgumentError
 from ..core.filters import ArtifactFilter
 from ..core.keys import validate_key, validate_project, validate_tag
-from ..core.models import ArtifactVersion
+from ..core.models import ArtifactVersion, run_link
 from ..core.repository.reader import download_name
+from . import charts
+from .assets import light_plot
+from .display import pretty_json, sorted_drift
 from .serve import form, text_preview
 from .views import PAGE_SIZE, error_response, find_version, repo_of, require_writes, search
 
@@ -23,13 +29,31 @@ router = APIRouter(include_in_schema=False)
 IMAGE_FORMATS = {"png", "jpeg", "gif", "webp", "svg"}
 TABS = {"all": None, "datasets": "dataset", "models": "model", "plots": "plot", "other": "other"}
 SPANS = ("1h", "24h", "7d", "30d")
+DESCENDING_FIRST = {"updated", "created", "size", "version", "keys"}
+VERSION_SORTS = {"version", "created", "updated", "size"}
+VERSIONS_SHOWN = 100
+MAX_COMPARE = 50
+LIGHT_PLOT_MAX = 64 << 20
+EXTRA_PREVIEW_MAX = 1 << 20
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("allow_writes", request.app.state.allow_writes)
+    context.setdefault("csrf", request.app.state.csrf)
     return request.app.state.templates.TemplateResponse(
         request, template, context, status_code=status
     )
+
+
+def sort_url(kept: list[tuple[str, str]], current: str, column: str, name: str = "sort") -> str:
+    """The link of a column header: sort by it (numbers and times newest/largest first), and
+    the reverse when it is already the sort."""
+    if current.lstrip("-") == column:
+        target = column if current.startswith("-") else f"-{column}"
+    else:
+        target = f"-{column}" if column in DESCENDING_FIRST else column
+    rest = [(k, v) for k, v in kept if k not in (name, "offset")]
+    return "?" + urlencode([*rest, (name, target)])
 
 
 @router.get("/")
@@ -38,8 +62,24 @@ def home() -> RedirectResponse:
 
 
 @router.get("/projects")
-def projects_page(request: Request) -> HTMLResponse:
-    return render(request, "projects.html", projects=repo_of(request).projects())
+def projects_page(request: Request, sort: str = "project") -> HTMLResponse:
+    column = sort.lstrip("-")
+    if column not in ("project", "keys", "updated"):
+        raise InvalidArgumentError(
+            f"cannot sort projects by {sort[:40]!r}; use project, keys or updated"
+        )
+    attr = "updated_at" if column == "updated" else column
+    found = sorted(
+        repo_of(request).projects(), key=lambda p: getattr(p, attr), reverse=sort.startswith("-")
+    )
+    kept = [("sort", sort)]
+    return render(
+        request,
+        "projects.html",
+        projects=found,
+        sort=sort,
+        sort_url=lambda c: sort_url(kept, sort, c),
+    )
 
 
 @router.get("/projects/{project}/artifacts")
@@ -53,6 +93,7 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
         elif value:
             params[name] = value
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "offset" and v]
+    current = str(params.get("sort") or "-updated")
     context: dict[str, Any] = {
         "project": project,
         "params": params,
@@ -60,6 +101,8 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
         "tabs": TABS,
         "spans": SPANS,
         "kept": kept,
+        "sort": current,
+        "sort_url": lambda column: sort_url(kept, current, column),
         "page_url": lambda offset: "?" + urlencode([*kept, ("offset", offset)]),
         "tab_url": lambda t: (
             "?"
@@ -75,28 +118,169 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
         status = 404 if isinstance(exc, ArtifactNotFoundError) else 400
         message = str(exc).strip("'\"")
         return render(request, "artifacts.html", status, error=message, result=None, **context)
-    return render(request, "artifacts.html", result=result, page_size=PAGE_SIZE, **context)
+    models = [v for v in result.items if v.kind == "model"]
+    metric_names = sorted({m for v in models for m in getattr(v, "metrics", {}) or {}})[:6]
+    return render(
+        request,
+        "artifacts.html",
+        result=result,
+        page_size=PAGE_SIZE,
+        metric_names=metric_names if context["tab"] == "models" else [],
+        **context,
+    )
 
 
 @router.get("/projects/{project}/artifacts/{key}")
 def detail_page(
-    request: Request, project: str, key: str, version: int | None = None, tag: str | None = None
+    request: Request,
+    project: str,
+    key: str,
+    version: int | None = None,
+    tag: str | None = None,
+    depth: int = 2,
+    vsort: str = "-version",
+    versions: str | None = None,
 ) -> HTMLResponse:
     repo = repo_of(request)
     v = find_version(repo, project, key, version, tag)
+    if not 0 <= depth <= 6:
+        raise InvalidArgumentError(f"depth must be between 0 and 6, got {depth}")
+    if vsort.lstrip("-") not in VERSION_SORTS and not vsort.lstrip("-").startswith("metric:"):
+        raise InvalidArgumentError(
+            f"cannot sort versions by {vsort[:40]!r}; use {', '.join(sorted(VERSION_SORTS))} "
+            "or metric:<name> (a leading '-' sorts descending)"
+        )
+    show_all = versions == "all"
+    if v.kind == "model":  # every version's metrics feed the charts and the metric sort
+        every = repo.versions(v.ref)
+        version_count = len(every)
+        ordered = sorted_versions(every, vsort)
+        shown = ordered if show_all else ordered[:VERSIONS_SHOWN]
+    else:  # one page through the shared filter: sorted and cut by the catalog
+        if vsort.lstrip("-").startswith("metric:"):
+            vsort = "-version"
+        f = ArtifactFilter.of(project=v.project, key=v.key, all_versions=True, sort=vsort)
+        shown = repo.list(f if show_all else ArtifactFilter.of(f, limit=VERSIONS_SHOWN))
+        version_count = repo.count(f)
+        every = []
+    metric_names = sorted({m for x in every for m in getattr(x, "metrics", {}) or {}})
+    chosen = [m for m in request.query_params.getlist("metric") if m in metric_names]
+    shown_metrics = chosen or metric_names[:8]
+    up = repo.lineage(v.ref, direction="up", depth=depth)
+    down = repo.lineage(v.ref, direction="down", depth=depth)
+    page = page_base(v)
+    oldest_first = every[::-1]
+    metric_charts = [
+        (
+            name,
+            lower_is_better(name),
+            charts.line_chart(
+                name,
+                [
+                    charts.Point(f"v{x.version}", x.metrics[name], f"{page}?version={x.version}")
+                    for x in oldest_first
+                    if name in (getattr(x, "metrics", {}) or {})
+                ],
+                lower_better=lower_is_better(name),
+            ),
+        )
+        for name in shown_metrics
+    ]
+    kept = [(k, val) for k, val in request.query_params.multi_items() if val]
+    text = text_preview(repo, v)
     return render(
         request,
         "detail.html",
         project=project,
         v=v,
-        versions=repo.versions(v.ref),
         revisions=v.revisions(),
-        up=repo.lineage(v.ref, direction="up", depth=2),
-        down=repo.lineage(v.ref, direction="down", depth=2),
-        text=text_preview(repo, v),
-        api=_api_base(v),
+        versions=shown,
+        version_count=version_count,
+        show_all=show_all,
+        vsort=vsort,
+        vsort_url=lambda column: sort_url(kept, vsort, column, "vsort"),
+        metric_names=metric_names,
+        shown_metrics=shown_metrics,
+        metric_charts=metric_charts,
+        depth=depth,
+        graph=charts.lineage_graph(
+            up, down, lambda n: artifact_href(n.ref or n.id), lambda n: run_link(n)
+        ),
+        up=up,
+        down=down,
+        text=text,
+        json_text=pretty_json(text.encode()) if v.format == "json" and text else None,
+        extras=extra_previews(repo, v),
+        api=api_base(v),
+        page=page,
         download_name=download_name(v),
         image=v.format in IMAGE_FORMATS,
+        histogram=charts.histogram,
+        run_link=run_link,
+    )
+
+
+def sorted_versions(items: list[ArtifactVersion], vsort: str) -> list[ArtifactVersion]:
+    column = vsort.lstrip("-")
+    if column.startswith("metric:"):
+        name = column.removeprefix("metric:")
+        have = [x for x in items if name in (getattr(x, "metrics", {}) or {})]
+        rest = [x for x in items if name not in (getattr(x, "metrics", {}) or {})]
+        have.sort(key=lambda x: x.metrics[name], reverse=vsort.startswith("-"))
+        return have + rest
+    attr = {"version": "version", "created": "created_at", "updated": "updated_at", "size": "size"}
+    return sorted(items, key=lambda x: getattr(x, attr[column]), reverse=vsort.startswith("-"))
+
+
+def extra_previews(repo: Any, v: ArtifactVersion) -> dict[str, dict[str, Any]]:
+    """What the detail page shows of each extra-data item: an image, a table, JSON or text."""
+    from .views import extra_type
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, item in v.extra_data.items():
+        kind = extra_type(repo, item)
+        preview: dict[str, Any] = {"type": kind, "name": download_name(v, name, kind)}
+        if kind.startswith("image/") and kind != "image/svg+xml":
+            preview["image"] = True
+        elif item.size <= EXTRA_PREVIEW_MAX and (
+            kind.startswith("text/") or kind == "application/json"
+        ):
+            try:
+                data = repo.read_blob(item.hash)
+            except ArtifactError:
+                data = b""
+            pretty = pretty_json(data)
+            if pretty is not None:
+                preview["json"] = pretty
+            elif kind in ("text/csv", "text/tab-separated-values"):
+                sep = "\t" if "tab" in kind else ","
+                lines = data.decode("utf-8", "replace").splitlines()[:21]
+                preview["table"] = [line.split(sep)[:30] for line in lines]
+            else:
+                preview["text"] = data[:20_000].decode("utf-8", "replace")
+        out[name] = preview
+    return out
+
+
+@router.get("/projects/{project}/artifacts/{key}/figure")
+def figure_page(request: Request, project: str, key: str, version: int) -> Response:
+    """A stored HTML plot for the detail page's frame, with plotly.js loaded from the package
+    (cached once) instead of inlined in every figure."""
+    from .serve import stream_blob
+
+    repo = repo_of(request)
+    v = find_version(repo, project, key, version)
+    if v.format != "html" or v.size > LIGHT_PLOT_MAX:
+        return stream_blob(request, repo, v.hash, v.size, v.content_type, download_name(v), True)
+    body = light_plot(repo.read_blob(v.hash))
+    return Response(
+        body,
+        media_type="text/html",
+        headers={
+            "Content-Security-Policy": "sandbox allow-scripts",
+            "ETag": f'"light-{v.hash}"',
+            "Cache-Control": "private, no-cache",
+        },
     )
 
 
@@ -104,31 +288,140 @@ def detail_page(
 def diff_page(request: Request, project: str, key: str, a: int, b: int) -> HTMLResponse:
     repo = repo_of(request)
     old, new = find_version(repo, project, key, a), find_version(repo, project, key, b)
+    d = diff_versions(old, new)
     return render(
-        request, "diff.html", project=project, key=key, old=old, new=new, d=diff_versions(old, new)
+        request,
+        "diff.html",
+        project=project,
+        key=key,
+        old=old,
+        new=new,
+        d=d,
+        drift=sorted_drift(d),
+        lower_is_better=lower_is_better,
     )
+
+
+@router.get("/projects/{project}/compare")
+def compare_page(request: Request, project: str) -> HTMLResponse:
+    """N versions side by side (``?ref=churn:3&ref=churn:4&ref=churn-xl``): metrics with a chart
+    each, parameters, and for datasets the schema and statistics against the first."""
+    repo = repo_of(request)
+    project = validate_project(project)
+    refs = [r for r in request.query_params.getlist("ref") if r.strip()]
+    if len(refs) > MAX_COMPARE:
+        raise InvalidArgumentError(f"compare at most {MAX_COMPARE} references at a time")
+    if not refs:
+        return render(request, "compare.html", project=project, c=None, refs=[], versions=[])
+    c = compare(repo, refs, project=project)
+    chosen = [m for m in request.query_params.getlist("metric") if m in c.metrics]
+    shown = chosen or c.metrics
+    versions = [repo.get(row.ref) for row in c.versions]
+    metric_charts = [
+        (
+            name,
+            c.lower_is_better.get(name, lower_is_better(name)),
+            charts.bar_chart(
+                name,
+                [
+                    charts.Point(row.ref.split("/", 1)[-1], row.metrics[name], ref_href(row.ref))
+                    for row in c.versions
+                    if name in row.metrics
+                ],
+                lower_better=c.lower_is_better.get(name, lower_is_better(name)),
+            ),
+        )
+        for name in shown
+    ]
+    best = {
+        name: (min if c.lower_is_better.get(name) else max)(
+            (row.metrics[name] for row in c.versions if name in row.metrics), default=None
+        )
+        for name in c.metrics
+    }
+    differs = {
+        name: len(
+            {json.dumps(r.parameters.get(name), sort_keys=True, default=str) for r in c.versions}
+        )
+        > 1
+        for name in c.parameters
+    }
+    datasets = [x for x in versions if x.kind == "dataset"]
+    diffs = [diff_versions(datasets[0], x) for x in datasets[1:]] if len(datasets) > 1 else []
+    columns = sorted({col["name"] for x in datasets for col in x.schema}) if datasets else []
+    return render(
+        request,
+        "compare.html",
+        project=project,
+        refs=refs,
+        c=c,
+        versions=versions,
+        shown_metrics=shown,
+        metric_charts=metric_charts,
+        best=best,
+        differs=differs,
+        datasets=datasets,
+        diffs=diffs,
+        columns=columns,
+        ref_href=ref_href,
+    )
+
+
+# -- writes -----------------------------------------------------------------------------------------
+async def checked_form(request: Request) -> dict[str, str]:
+    """The posted form, after the write switch and the CSRF token it must carry."""
+    require_writes(request)
+    fields = await form(request)
+    if not hmac.compare_digest(fields.get("csrf", "").encode(), request.app.state.csrf.encode()):
+        raise PermissionError("the form's CSRF token is missing or stale: reload the page")
+    return fields
 
 
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/tag")
 async def tag_form(request: Request, project: str, key: str, version: int) -> RedirectResponse:
-    require_writes(request)
-    fields = await form(request)
+    fields = await checked_form(request)
     v = find_version(repo_of(request), project, key, version)
     repo_of(request).tag(v.ref, fields.get("tag", ""))
-    return RedirectResponse(f"{_page_base(v)}?version={version}", status_code=303)
+    return RedirectResponse(f"{page_base(v)}?version={version}", status_code=303)
 
 
 @router.post("/projects/{project}/artifacts/{key}/tags/{tag}/remove")
-def untag_form(request: Request, project: str, key: str, tag: str) -> RedirectResponse:
-    require_writes(request)
+async def untag_form(request: Request, project: str, key: str, tag: str) -> RedirectResponse:
+    await checked_form(request)
     repo_of(request).untag(validate_key(key), validate_tag(tag), project=validate_project(project))
     return RedirectResponse(f"/projects/{quote(project)}/artifacts/{quote(key)}", status_code=303)
 
 
+@router.post("/projects/{project}/artifacts/{key}/versions/{version}/labels")
+async def labels_form(request: Request, project: str, key: str, version: int) -> RedirectResponse:
+    """Replace the labels with the ``name=value`` lines of the form."""
+    fields = await checked_form(request)
+    v = find_version(repo_of(request), project, key, version)
+    labels: dict[str, str] = {}
+    for line in fields.get("labels", "").splitlines():
+        if not line.strip():
+            continue
+        name, sep, value = line.partition("=")
+        if not sep:
+            raise InvalidArgumentError(f"write each label as name=value, got {line.strip()[:60]!r}")
+        labels[name.strip()] = value.strip()
+    repo_of(request).set_labels(v.ref, labels, replace=True)
+    return RedirectResponse(f"{page_base(v)}?version={version}", status_code=303)
+
+
+@router.post("/projects/{project}/artifacts/{key}/versions/{version}/description")
+async def description_form(
+    request: Request, project: str, key: str, version: int
+) -> RedirectResponse:
+    fields = await checked_form(request)
+    v = find_version(repo_of(request), project, key, version)
+    repo_of(request).set_description(v.ref, fields.get("description", "").strip() or None)
+    return RedirectResponse(f"{page_base(v)}?version={version}", status_code=303)
+
+
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/delete")
 async def delete_form(request: Request, project: str, key: str, version: int) -> RedirectResponse:
-    require_writes(request)
-    fields = await form(request)
+    fields = await checked_form(request)
     v = find_version(repo_of(request), project, key, version)
     if fields.get("confirm") != v.key:
         raise InvalidArgumentError(f"type the key {v.key!r} to confirm deleting {v.ref}")
@@ -152,12 +445,24 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _api_base(v: ArtifactVersion) -> str:
+# -- links ------------------------------------------------------------------------------------------
+def api_base(v: ArtifactVersion) -> str:
     return f"/api/projects/{quote(v.project)}/artifacts/{quote(v.key)}/versions/{v.version}"
 
 
-def _page_base(v: ArtifactVersion) -> str:
+def page_base(v: ArtifactVersion) -> str:
     return f"/projects/{quote(v.project)}/artifacts/{quote(v.key)}"
+
+
+def artifact_href(ref: str) -> str:
+    """``project/key:N`` → its detail page."""
+    project, _, rest = ref.partition("/")
+    key, _, number = rest.rpartition(":")
+    return f"/projects/{quote(project)}/artifacts/{quote(key)}?version={quote(number)}"
+
+
+def ref_href(ref: str) -> str:
+    return artifact_href(ref)
 
 
 def local_path(target: str) -> str:

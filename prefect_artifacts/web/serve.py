@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from urllib.parse import parse_qsl, quote
 
 from fastapi import Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from ..core.errors import ArtifactError, IntegrityError
 from ..core.keys import safe_filename
@@ -34,33 +34,85 @@ MAX_FORM = 64 << 10
 
 
 def stream_blob(
-    repo: Repository, digest: str, size: int, media_type: str, filename: str, inline: bool
-) -> StreamingResponse:
+    request: Request,
+    repo: Repository,
+    digest: str,
+    size: int,
+    media_type: str,
+    filename: str,
+    inline: bool,
+) -> Response:
     """Stream a blob in 1 MiB chunks; a sha256 mismatch cuts the response short of its
-    Content-Length, so a client never receives corrupt bytes as complete."""
-    handle = repo.open_blob(digest, size)
-
-    def chunks() -> Iterator[bytes]:
-        with handle:
-            try:
-                while chunk := handle.read(1 << 20):
-                    yield chunk
-            except IntegrityError as exc:  # headers are gone: end short of Content-Length
-                logger.error("stopped serving %s: %s", filename, exc)
-
+    Content-Length, so a client never receives corrupt bytes as complete. Answers ``HEAD``,
+    ``If-None-Match`` (the ETag is the sha256) and one ``Range`` (resuming a large download)."""
     inline = inline and media_type in INLINE_TYPES  # anything else only as a download
     filename = safe_filename(filename, "download")
     ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    etag = f'"sha256-{digest}"'
     headers = {
-        "Content-Length": str(size),
         "Content-Disposition": f"{'inline' if inline else 'attachment'}; "
         f"filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}",
         # stored content never runs as this origin; HTML plots may run their own scripts
         "Content-Security-Policy": "sandbox allow-scripts"
         if media_type == "text/html"
         else "sandbox",
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, no-cache",
     }
-    return StreamingResponse(chunks(), media_type=media_type, headers=headers)
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    span = byte_range(request.headers.get("range"), size)
+    if_range = request.headers.get("if-range")
+    if span is not None and if_range and if_range != etag:
+        span = None  # the client's part is of other bytes: send them all
+    if span == "unsatisfiable":
+        headers["Content-Range"] = f"bytes */{size}"
+        return Response(status_code=416, headers=headers)
+    start, stop = span if isinstance(span, tuple) else (0, size)
+    headers["Content-Length"] = str(stop - start)
+    status = 200
+    if isinstance(span, tuple):
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    if request.scope.get("head_only"):
+        return Response(status_code=status, headers=headers, media_type=media_type)
+    if status == 206:
+        handle = repo.open_blob_at(digest, start)
+        remaining = stop - start
+    else:
+        handle, remaining = repo.open_blob(digest, size), size
+
+    def chunks() -> Iterator[bytes]:
+        left = remaining
+        with handle:
+            try:
+                if status == 200:  # read to the end, where the sha256 is checked
+                    while chunk := handle.read(1 << 20):
+                        yield chunk
+                while left > 0 and status == 206 and (chunk := handle.read(min(1 << 20, left))):
+                    left -= len(chunk)
+                    yield chunk
+            except IntegrityError as exc:  # headers are gone: end short of Content-Length
+                logger.error("stopped serving %s: %s", filename, exc)
+
+    return StreamingResponse(chunks(), status_code=status, media_type=media_type, headers=headers)
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
+    """One ``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` range as (start, stop); None for no (or a
+    multi-part or malformed) range, which is answered with the whole body."""
+    match = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", header or "")
+    if not match or not (match[1] or match[2]):
+        return None
+    if match[1]:
+        start = int(match[1])
+        stop = min(int(match[2]) + 1, size) if match[2] else size
+    else:
+        start, stop = max(size - int(match[2]), 0), size
+    if start >= size or stop <= start:
+        return "unsatisfiable"
+    return start, stop
 
 
 def text_preview(repo: Repository, version: ArtifactVersion) -> str | None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from ..core.errors import InvalidArgumentError
+from ..core.errors import ArtifactError, InvalidArgumentError
 from ..core.filters import ArtifactFilter
 from ..core.keys import MAX_VERSION, validate_key, validate_project, validate_tag
-from ..core.models import ArtifactVersion
+from ..core.models import ArtifactVersion, ExtraData
 from ..core.repository import Repository
+from ..core.repository.reader import download_type
 from .schemas import Page
 
 PAGE_SIZE = 50
@@ -50,3 +53,33 @@ def error_response(request: Request, status: int, message: str) -> Response:
     return request.app.state.templates.TemplateResponse(
         request, "error.html", {"status": status, "message": message}, status_code=status
     )
+
+
+JSON_SNIFF_MAX = 1 << 20
+MAGIC = [
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF8", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+]
+
+
+def extra_type(repo: Repository, item: ExtraData) -> str:
+    """An extra-data item's content type: its artifact's, its file name's, or its first bytes'."""
+    if item.artifact:
+        try:
+            return repo.get(item.artifact).content_type
+        except ArtifactError:
+            pass
+    guessed = download_type(item.filename or item.name)
+    if guessed != "application/octet-stream":
+        return guessed
+    try:
+        with repo.open_blob_at(item.hash, 0) as handle:
+            head = handle.read(16)
+        if head.lstrip()[:1] in (b"{", b"[") and item.size <= JSON_SNIFF_MAX:
+            json.loads(repo.read_blob(item.hash))
+            return "application/json"
+    except (ArtifactError, ValueError):
+        return guessed
+    return next((kind for magic, kind in MAGIC if head.startswith(magic)), guessed)

@@ -202,6 +202,10 @@ class Repository:
     def open_blob(self, digest: str, size: int | None = None) -> BinaryIO:
         return reader.open_blob(self, digest)
 
+    def open_blob_at(self, digest: str, offset: int) -> BinaryIO:
+        """The bytes of a blob from ``offset`` on, unverified (for byte-range requests)."""
+        return reader.open_blob_at(self, digest, offset)
+
     def download_blob(
         self,
         digest: str,

@@ -3,8 +3,9 @@ always verified against their sha256 before a value is returned."""
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..catalog import VersionRecord
@@ -229,6 +230,16 @@ def open_blob(repo: Repository, digest: str) -> BinaryIO:
         ) from None
 
 
+def open_blob_at(repo: Repository, digest: str, offset: int) -> BinaryIO:
+    """Unverified bytes from ``offset`` on (byte ranges of a download)."""
+    try:
+        return repo.storage.open_blob_at(digest, offset)
+    except FileNotFoundError:
+        raise IntegrityError(
+            f"blob {repo.storage.blob_url(digest)} is missing from storage"
+        ) from None
+
+
 def download_blob(
     repo: Repository,
     digest: str,
@@ -249,7 +260,27 @@ def download_blob(
         ) from None
 
 
-def download_name(v: ArtifactVersion) -> str:
-    """The file name a download of ``v`` gets: its file name with ``-vN`` before the suffix."""
-    stem, dot, suffix = v.filename.rpartition(".")
-    return f"{stem}-v{v.version}.{suffix}" if dot else f"{v.filename}-v{v.version}"
+def download_name(
+    v: ArtifactVersion, extra: str | None = None, content_type: str | None = None
+) -> str:
+    """The file name a download of ``v`` gets: ``key-vN.ext`` (the suffix of its stored file,
+    not repeated when the key already ends with it); an extra-data item ``key-vN-name.ext``
+    (without a file name, the suffix of its ``content_type``)."""
+    filename = v.filename if extra is None else (v.extra_data[extra].filename or extra)
+    suffix = PurePosixPath(safe_filename(filename, "x")).suffix
+    suffix = suffix if 1 < len(suffix) <= 12 else ""
+    if not suffix and content_type and content_type != "application/octet-stream":
+        suffix = mimetypes.guess_extension(content_type) or ""
+    stem = v.key if extra is None else extra
+    if suffix and stem.lower().endswith(suffix.lower()) and len(stem) > len(suffix):
+        stem = stem[: -len(suffix)]
+    if extra is None:
+        return f"{stem}-v{v.version}{suffix}"
+    return f"{v.key}-v{v.version}-{stem}{suffix}"
+
+
+def download_type(filename: str, stored: str | None = None) -> str:
+    """The content type of a download: the stored one, else guessed from the file name."""
+    if stored and stored != "application/octet-stream":
+        return stored
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"

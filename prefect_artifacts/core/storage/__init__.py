@@ -252,6 +252,20 @@ class Storage:
             raise FileNotFoundError(self.blob_path(digest))
         return found
 
+    def open_blob_at(self, digest: str, offset: int) -> BinaryIO:
+        """The raw bytes from ``offset`` on, for a byte-range request (a part of a blob cannot
+        be checked against its sha256; whole reads go through :meth:`open_blob`)."""
+        fs, path = self.fs, self.blob_path(digest)
+        try:
+            with self._guard("open", path):
+                raw = self.fs.open(path, "rb")
+        except FileNotFoundError:
+            fs, path = self.elsewhere(digest)
+            with self._guard("open", path):
+                raw = fs.open(path, "rb")
+        raw.seek(offset)
+        return raw
+
     def download_blob(
         self, digest: str, target: Path, on_chunk: Callable[[int], Any] | None = None
     ) -> Path:

@@ -1,0 +1,72 @@
+"""Browser UI server-side timings (issue 13): the artifact list, the list sorted by a column,
+the detail page of a key with 1,000 versions and the comparison of 10 versions, at 100k versions
+(``PA_BENCH_UI_VERSIONS`` overrides the scale). Each page is rendered in-process through
+FastAPI's test client; the baseline is a bare route of the same app returning a fixed page, so
+the figure is what our page costs beyond the framework."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from populate import populate
+
+TARGET_MS = 100.0
+
+
+def bench_ui(work: Path, args: argparse.Namespace) -> list:
+    from fastapi.responses import HTMLResponse
+    from fastapi.testclient import TestClient
+    from run import Result, median_ms, repository  # run.py imports this module
+
+    from prefect_artifacts import ArtifactContext
+    from prefect_artifacts.web import create_app
+
+    scale = int(os.environ.get("PA_BENCH_UI_VERSIONS") or (10_000 if args.quick else 100_000))
+    repo = repository(work / "ui")
+    populate(repo.catalog, scale)  # 100 versions per key
+    populate(repo.catalog, 1_000, project="deep", per_key=1_000)  # one key, 1,000 versions
+    ctx = ArtifactContext(repo)
+    for i in range(10):
+        ctx.log_model(
+            "churn",
+            body=f"model-{i}".encode(),
+            model_file="model.bin",
+            metrics={"auc": 0.7 + i / 100, "logloss": 0.5 - i / 100},
+            parameters={"depth": i},
+        )
+    app = create_app(repo)
+
+    @app.get("/bare", include_in_schema=False)
+    def bare() -> HTMLResponse:
+        return HTMLResponse("<!doctype html><title>bare</title><p>bare</p>")
+
+    client = TestClient(app)
+    html = {"accept": "text/html"}
+
+    def page(url: str):
+        def fetch() -> None:
+            response = client.get(url, headers=html)
+            assert response.status_code == 200, (url, response.status_code, response.text[:300])
+
+        return fetch
+
+    rounds = max(args.rounds, 5)
+    baseline = median_ms(page("/bare"), rounds)
+    refs = "&".join(f"ref=churn:{i}" for i in range(1, 11))
+    pages = [
+        ("list page (50 of the latest per key)", "/projects/default/artifacts"),
+        ("list page sorted by size", "/projects/default/artifacts?sort=-size"),
+        (
+            "list page sorted by key, all versions",
+            "/projects/default/artifacts?sort=key&all_versions=true",
+        ),
+        ("detail of a key with 1,000 versions", "/projects/deep/artifacts/dataset-0000000"),
+        ("compare page, 10 versions", f"/projects/default/compare?{refs}"),
+    ]
+    note = f"{scale:,} versions, {os.cpu_count()} cores; bare route {baseline:.1f} ms"
+    return [
+        Result(f"13 UI {name}", median_ms(page(url), rounds), None, TARGET_MS, note=note)
+        for name, url in pages
+    ]
