@@ -136,7 +136,7 @@ def populate_hostile(repo: Repository, *, versions: int = 150) -> dict[str, obje
     for listener in listeners:
         events.unsubscribe(listener)
     run = {"value": None}
-    set_run_provider(lambda: run["value"])
+    previous = set_run_provider(lambda: run["value"])
     try:
         run["value"] = RunInfo(flow_name="ingest", flow_run_id="1" * 32, flow_run_name="calm-ant")
         raw = ctx.log_dataset("raw", wide.iloc[:, :5])
@@ -149,7 +149,7 @@ def populate_hostile(repo: Repository, *, versions: int = 150) -> dict[str, obje
             "trained", body=b"t", model_file="m.bin", metrics={"auc": 0.8, "rmse": 1.2}
         )
     finally:
-        set_run_provider(None)
+        set_run_provider(previous)
         for listener in listeners:
             events.subscribe(listener)
     return {"d1": d1, "d2": d2, "xl": xl, "plot": plot, "features": features, "trained": trained}

@@ -23,10 +23,12 @@ RunProvider = Callable[[], "RunInfo | None"]
 _provider: RunProvider | None = None
 
 
-def set_run_provider(provider: RunProvider | None) -> None:
-    """Install the function that tells which run is executing (None: the local process)."""
+def set_run_provider(provider: RunProvider | None) -> RunProvider | None:
+    """Install the function that tells which run is executing (None: the local process);
+    returns the one it replaces."""
     global _provider
-    _provider = provider
+    previous, _provider = _provider, provider
+    return previous
 
 
 def current_run() -> RunInfo | None:

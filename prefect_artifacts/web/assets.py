@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -18,8 +19,9 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 @lru_cache(maxsize=1)
-def plotly_js() -> tuple[bytes, str] | None:
-    """The installed plotly package's plotly.min.js and its sha256 prefix (no plotly import)."""
+def plotly_js() -> tuple[bytes, str, str] | None:
+    """The installed plotly package's plotly.min.js, its sha256 prefix and full sha256 (no plotly
+    import)."""
     spec = importlib.util.find_spec("plotly")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -27,7 +29,8 @@ def plotly_js() -> tuple[bytes, str] | None:
     if not path.is_file():
         return None
     data = path.read_bytes()
-    return data, hashlib.sha256(data).hexdigest()[:16]
+    digest = hashlib.sha256(data).hexdigest()
+    return data, digest[:16], digest
 
 
 def plotly_url() -> str | None:
@@ -35,14 +38,22 @@ def plotly_url() -> str | None:
     return f"/assets/plotly-{found[1]}.min.js" if found else None
 
 
-def light_plot(html: bytes) -> bytes:
-    """Stored plotly HTML with its inlined plotly.js (~4.8 MB) replaced by a script tag for the
-    identical bytes at :func:`plotly_url`, which the browser fetches once and caches. HTML that
-    inlines another plotly.js build is returned unchanged (it still renders)."""
+def light_plot(html: bytes, extra_data: dict[str, Any] | None = None, extra_url: str = "") -> bytes:
+    """Stored plotly HTML with its plotly.js (~4.8 MB) loaded from :func:`plotly_url`, which the
+    browser fetches once and caches: inlined copies are replaced by a script tag, and plots that
+    load it from their extra data (``extra/plotly.min.js``) point at the package's copy when the
+    bytes are the same, else at the stored copy under ``extra_url``. HTML that inlines another
+    plotly.js build is returned unchanged (it still renders)."""
     found = plotly_js()
+    loader = b'src="extra/plotly.min.js"'
+    if loader in html:
+        stored = (extra_data or {}).get("plotly.min.js")
+        same = found is not None and stored is not None and stored.hash.startswith(found[2])
+        target = plotly_url() if same else f"{extra_url}plotly.min.js"
+        return html.replace(loader, f'src="{target}"'.encode())
     if found is None:
         return html
-    bundle, digest = found
+    bundle, digest, _ = found
     at = html.find(bundle)
     if at < 0:
         return html

@@ -272,11 +272,7 @@ def figure_page(request: Request, project: str, key: str, version: int) -> Respo
     v = find_version(repo, project, key, version)
     if v.format != "html" or v.size > LIGHT_PLOT_MAX:
         return stream_blob(request, repo, v.hash, v.size, v.content_type, download_name(v), True)
-    # plotly.js stored once as the version's extra data loads from the JSON API (the stored
-    # HTML names it relative to the content URL; this page lives elsewhere)
-    body = light_plot(repo.read_blob(v.hash)).replace(
-        b'src="extra/', f'src="{api_base(v)}/extra/'.encode()
-    )
+    body = light_plot(repo.read_blob(v.hash), v.extra_data, f"{api_base(v)}/extra/")
     return Response(
         body,
         media_type="text/html",
