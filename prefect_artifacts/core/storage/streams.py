@@ -81,7 +81,8 @@ class Spool(io.RawIOBase):
     def __init__(self, limit: int) -> None:
         super().__init__()
         self._limit = limit
-        self._memory: io.BytesIO | None = io.BytesIO()
+        self._memory: list[bytes] | None = []  # the written chunks: joined once, at the end
+        self._held = 0
         self._file: BinaryIO | None = None
         self.path: str | None = None
 
@@ -89,7 +90,7 @@ class Spool(io.RawIOBase):
         return True
 
     def write(self, data: Any) -> int:
-        if self._memory is not None and self._memory.tell() + len(data) > self._limit:
+        if self._memory is not None and self._held + len(data) > self._limit:
             import tempfile
 
             if not Spool._cleaned:  # once a process: what killed uploads left behind
@@ -99,13 +100,20 @@ class Spool(io.RawIOBase):
                 prefix=f"{SPOOL_PREFIX}{os.getpid()}-", delete=False
             )
             self._file, self.path = handle, handle.name
-            handle.write(self._memory.getbuffer())
+            for chunk in self._memory:
+                handle.write(chunk)
             self._memory = None
-        return (self._memory or self._file).write(data)
+        if self._memory is not None:
+            self._memory.append(data if isinstance(data, bytes) else bytes(data))
+            self._held += len(data)
+            return len(data)
+        return self._file.write(data)
 
     def getvalue(self) -> bytes:
         assert self._memory is not None
-        return self._memory.getvalue()
+        if len(self._memory) != 1:
+            self._memory[:] = [b"".join(self._memory)]
+        return self._memory[0]
 
     def finish(self) -> None:
         """Make every written byte visible in ``path`` (before it is uploaded from there)."""
