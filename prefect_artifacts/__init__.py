@@ -67,6 +67,7 @@ _LAZY = {  # these import Prefect, so they load on first use
     "ARTIFACT_INPUTS": "prefect.cache",
     "ArtifactInputs": "prefect.cache",
     "ArtifactRepository": "prefect.block",
+    "ArtifactResultSerializer": "prefect.results",
     "asset": "prefect.assets",
 }
 
@@ -88,6 +89,7 @@ __all__ = [
     "ArtifactNotFoundError",
     "ArtifactRef",
     "ArtifactRepository",
+    "ArtifactResultSerializer",
     "ArtifactSettings",
     "ArtifactVersion",
     "CatalogError",

@@ -80,6 +80,9 @@ def artifact_task(
     model with metrics; callers still receive ``obj``. ``kind`` forces the artifact kind
     (otherwise inferred from the value's type). ``ArtifactRef("key@prod")`` arguments are loaded
     when the task runs. ``capture=False`` only resolves inputs and records lineage.
+    Persisted results (``persist_result=True``, cache policies) hold a reference to the logged
+    dataset, not a second copy (:class:`ArtifactResultSerializer`), unless you pass your own
+    ``result_serializer``.
     """
     if __fn is None:
         return functools.partial(
@@ -113,6 +116,14 @@ def artifact_task(
         capture=capture,
         signature=inspect.signature(__fn),
     )
+    if capture and "result_serializer" not in task_options:
+        from .results import ArtifactResultSerializer
+
+        # persisted results (persist_result=True, cache policies) refer to the logged
+        # datasets instead of pickling them a second time
+        task_options["result_serializer"] = ArtifactResultSerializer(
+            repository=repository if isinstance(repository, str) else None
+        )
     return task(_wrap(__fn, spec), **task_options)
 
 
@@ -208,7 +219,7 @@ def _log(
             description=value.description or spec.description,
         )
         return value.value
-    repo.log(
+    version = repo.log(
         key,
         value,
         kind=spec.kind,
@@ -219,6 +230,10 @@ def _log(
         options=spec.options,
         project=spec.project,
     )
+    if version.kind == "dataset":  # a persisted result refers to it instead of a pickle
+        from . import results
+
+        results.remember(value, version)
     return value
 
 
