@@ -496,6 +496,9 @@ BENCHMARKS: dict[str, Callable[[Path, argparse.Namespace], list[Result]]] = {
     "s3": bench_s3,
     "reindex": bench_reindex,
 }
+from bench_perf import PERF_BENCHMARKS  # noqa: E402 - issue 15: load/log/S3/result storage
+
+BENCHMARKS.update(PERF_BENCHMARKS)
 
 
 def main() -> int:
@@ -555,7 +558,7 @@ def write(results: list[Result], args: argparse.Namespace) -> None:
         target = "-" if r.target is None else f"≤ {r.target}{'x' if r.baseline else ' ' + r.unit}"
         base = f"{r.baseline:.1f} ms" if r.baseline else ""
         lines.append(
-            f"| {r.name.strip()} | {r.ours:.1f} {'ms' if r.unit == 'ms' or r.baseline else r.unit} "
+            f"| {r.name.strip()} | {r.ours:.1f} {r.unit} "
             f"| {base} | {value} | {target} | {r.verdict} {r.note} |"
         )
     (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
