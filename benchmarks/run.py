@@ -556,7 +556,7 @@ def write(results: list[Result], args: argparse.Namespace) -> None:
     for r in results:
         value = f"{r.value:.2f}x" if r.baseline else f"{r.value:.2f} {r.unit}"
         target = "-" if r.target is None else f"≤ {r.target}{'x' if r.baseline else ' ' + r.unit}"
-        base = f"{r.baseline:.1f} ms" if r.baseline else ""
+        base = f"{r.baseline:.1f} {r.unit}" if r.baseline else ""
         lines.append(
             f"| {r.name.strip()} | {r.ours:.1f} {r.unit} "
             f"| {base} | {value} | {target} | {r.verdict} {r.note} |"
