@@ -213,3 +213,29 @@ def test_s3_record_is_keyed_by_etag(s3_storage, tmp_path: Path) -> None:
     with pytest.raises(IntegrityError, match="corrupt"):
         repo.get("d").load()
     assert hashes(repo) == 2
+
+
+def test_forked_child_opens_its_own_record(tmp_path: Path) -> None:
+    import multiprocessing
+
+    repo = make_repo(tmp_path)
+    ArtifactContext(repo).log_artifact("b", b"A" * 100)
+    assert repo.get("b").load() == b"A" * 100  # the parent's connection is open
+
+    state = repo.storage.verified
+    parent_db = state._db
+    assert parent_db is not None
+
+    def child(queue) -> None:
+        state._memory.clear()  # ask the SQLite record
+        value = repo.get("b").load()
+        queue.put((value, state.hashes, state._db is not None and state._db is not parent_db))
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    process = ctx.Process(target=child, args=(queue,))
+    process.start()
+    process.join(30)
+    assert queue.get(timeout=5) == (b"A" * 100, 0, True)
+    assert process.exitcode == 0
+    assert repo.storage.verified._db is not None

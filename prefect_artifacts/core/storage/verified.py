@@ -27,6 +27,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,7 @@ class VerifiedState:
         self._failed = path is None
         self.hashes = 0
         self.hits = 0
+        _instances.add(self)
 
     # -- queries -----------------------------------------------------------------------------
     def trusted(self, digest: str, identity: Identity | None) -> bool:
@@ -205,6 +207,19 @@ class VerifiedState:
         if db is not None:
             with contextlib.suppress(Exception):
                 db.close()
+
+
+_instances: weakref.WeakSet[VerifiedState] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    """A forked child must not use its parent's SQLite connection: it opens its own."""
+    for state in list(_instances):
+        state._db = None
+        state._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def local_identity(path: str) -> Identity | None:
