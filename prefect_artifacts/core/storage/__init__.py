@@ -312,7 +312,9 @@ class Storage:
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="prefect-artifacts-") as folder:
-            yield str(self.download_blob(digest, Path(folder) / digest))
+            path = self.download_blob(digest, Path(folder) / digest)  # hashed while copied
+            self.verified.counted_hash()
+            yield str(path)
 
     def delete_blob(self, digest: str) -> None:
         self.verified.forget(digest)
