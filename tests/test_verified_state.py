@@ -239,3 +239,19 @@ def test_forked_child_opens_its_own_record(tmp_path: Path) -> None:
     assert queue.get(timeout=5) == (b"A" * 100, 0, True)
     assert process.exitcode == 0
     assert repo.storage.verified._db is not None
+
+
+def test_verify_setting_is_read_from_the_environment(env_repo, monkeypatch) -> None:
+    from prefect_artifacts import get_repository
+
+    ArtifactContext(env_repo).log_artifact("b", b"A" * 100)
+    monkeypatch.setenv("PREFECT_ARTIFACTS_VERIFY", "always")
+    repo = get_repository()
+    assert repo.settings.verify == "always"
+    before = repo.storage.verified.hashes
+    repo.get("b").load()
+    repo.get("b").load()
+    assert repo.storage.verified.hashes == before + 2
+    monkeypatch.setenv("PREFECT_ARTIFACTS_VERIFY", "sometimes")
+    with pytest.raises(ValueError, match="verify"):
+        ArtifactSettings()
