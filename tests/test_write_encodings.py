@@ -58,3 +58,33 @@ def test_histogram_matches_numpy() -> None:
         assert stats["hist"]["counts"] == expected.tolist()
         assert stats["hist"]["edges"] == [float(e) for e in edges]
         assert stats["min"] == values.min() and stats["max"] == values.max()
+
+
+def test_synced_ahead_writes_store_every_byte_and_fail_cleanly(tmp_path) -> None:
+    """With fsync on, pages are flushed in the background every few MB while the write runs;
+    the blob is complete, and a write that fails midway leaves nothing behind."""
+    import hashlib
+
+    import pytest
+
+    from prefect_artifacts.core.storage import SYNC_AHEAD, Storage
+
+    storage = Storage.from_url(str(tmp_path / "store"), fsync=True)
+    payload = np.random.default_rng(0).bytes(3 * SYNC_AHEAD + 123)
+
+    def chunks(sink) -> None:
+        for start in range(0, len(payload), 1 << 20):
+            sink.write(payload[start : start + (1 << 20)])
+
+    blob = storage.write_blob(chunks)
+    assert blob.hash == hashlib.sha256(payload).hexdigest()
+    with open(storage.blob_path(blob.hash), "rb") as fh:
+        assert fh.read() == payload
+
+    def failing(sink) -> None:
+        sink.write(payload[: 2 * SYNC_AHEAD])
+        raise RuntimeError("serializer failed")
+
+    with pytest.raises(RuntimeError, match="serializer failed"):
+        storage.write_blob(failing)
+    assert list((tmp_path / "store" / "tmp").glob("*")) == []

@@ -36,6 +36,7 @@ from .streams import (
 from .verified import Identity, VerifiedState, backdate, local_identity
 
 __all__ = ["Blob", "Identity", "Storage", "VerifiedState", "WriteCancelled", "check_hash"]
+SYNC_AHEAD = 4 << 20  # local writes with fsync: start flushing to disk every 4 MB
 SPOOL_IN_MEMORY = 64 << 20  # object-store writes larger than this spool to a local temp file
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "az", "adl", "memory"}  # atomic PUTs
 logger = logging.getLogger("prefect_artifacts.storage")
@@ -138,13 +139,20 @@ class Storage:
                 raw = self.fs.open(tmp, "wb")
             try:
                 sink = HashingWriter(
-                    raw, lambda: self._guard("write", tmp), cancel, self.fs.unstrip_protocol(tmp)
+                    raw,
+                    lambda: self._guard("write", tmp),
+                    cancel,
+                    self.fs.unstrip_protocol(tmp),
+                    sync_every=SYNC_AHEAD if self.local and self.fsync else 0,
                 )
                 write(sink)  # a materializer's own errors pass through unchanged
             except BaseException:
+                if sink is not None:
+                    sink.join_sync()
                 with contextlib.suppress(Exception):
                     raw.close()
                 raise
+            sink.join_sync()
             with self._guard("write", tmp):
                 raw.close()
             blob = Blob(sink.hexdigest(), sink.size)

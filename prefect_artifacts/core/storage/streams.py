@@ -149,9 +149,13 @@ class HashingWriter(io.RawIOBase):
         guard: Callable[[], Any],
         cancel: threading.Event | None = None,
         label: str = "bytes",
+        sync_every: int = 0,
     ) -> None:
         super().__init__()
         self._raw = raw
+        self._sync_every = sync_every  # > 0: flush pages to disk ahead, in the background
+        self._synced = 0
+        self._syncing: threading.Thread | None = None
         self._guard = guard  # turns the storage's own failures into StorageError
         self._cancel = cancel
         self._sha = hashlib.sha256()
@@ -177,7 +181,28 @@ class HashingWriter(io.RawIOBase):
             self._raw.write(chunk)
         self.size += len(chunk)
         self._progress.advance(len(chunk))
+        if self._sync_every and self.size - self._synced >= self._sync_every:
+            self._sync_ahead()
         return len(chunk)
+
+    def _sync_ahead(self) -> None:
+        """Start an fdatasync of what is written so far on another thread (unless one still
+        runs): the disk writes overlap the serialization, and the fsync before the commit has
+        little left to flush."""
+        if self._syncing is not None and self._syncing.is_alive():
+            return
+        self._synced = self.size
+        with self._guard():
+            self._raw.flush()
+            fd = self._raw.fileno()
+        self._syncing = threading.Thread(target=_datasync, args=(fd,), daemon=True)
+        self._syncing.start()
+
+    def join_sync(self) -> None:
+        """Wait for a background sync (call before closing the file it syncs)."""
+        if self._syncing is not None:
+            self._syncing.join()
+            self._syncing = None
 
     def tell(self) -> int:
         return self.size
@@ -188,6 +213,11 @@ class HashingWriter(io.RawIOBase):
             self._chunks.put(None)
             self._hasher.join()
         return self._sha.hexdigest()
+
+
+def _datasync(fd: int) -> None:
+    with contextlib.suppress(OSError):  # the final fsync reports real failures
+        (getattr(os, "fdatasync", None) or os.fsync)(fd)
 
 
 class VerifyingReader(io.RawIOBase):
