@@ -85,7 +85,7 @@ def bench_load_perf(work: Path, args: argparse.Namespace) -> list[Any]:
         return float(out.stdout.strip().splitlines()[-1])
 
     first, bare, unverified, cold = [], [], [], []
-    for _ in range(max(3, args.rounds // 2)):
+    for _ in range(max(5, args.rounds)):  # fresh processes vary: more rounds
         first.append(child("first"))
         bare.append(child("bare"))
         unverified.append(child("unverified"))

@@ -201,6 +201,8 @@ class Storage:
                         self.fs.put_file(spool.path, final)
                     else:
                         self.fs.pipe_file(final, spool.getvalue())
+                        if self.pinned_reads:  # one S3 PUT with its length: all or nothing
+                            return Blob(digest, sink.size)
                     uploaded = self.fs.size(final)
                     if uploaded != sink.size:  # never leave wrong bytes at a content address
                         self.fs.rm_file(final)
