@@ -16,7 +16,7 @@ from prefect_artifacts.core.catalog import Catalog
 from prefect_artifacts.core.maintenance import verify
 from prefect_artifacts.core.settings import ArtifactSettings
 from prefect_artifacts.core.storage import Storage
-from prefect_artifacts.core.storage.verified import RACY_NS, Identity
+from prefect_artifacts.core.storage.verified import RACY_NS, Identity, local_identity
 
 
 def make_repo(tmp_path: Path, mode: str = "once", state: str = "state.db") -> Repository:
@@ -255,3 +255,26 @@ def test_verify_setting_is_read_from_the_environment(env_repo, monkeypatch) -> N
     monkeypatch.setenv("PREFECT_ARTIFACTS_VERIFY", "sometimes")
     with pytest.raises(ValueError, match="verify"):
         ArtifactSettings()
+
+
+def test_cli_verify_refreshes_the_record(env_repo, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from prefect_artifacts.cli import app
+
+    v = ArtifactContext(env_repo).log_artifact("b", b"A" * 100)
+    path = blob(env_repo, v)
+    rewrite(path, b"A" * 100)  # same bytes, new identity: no longer vouched for
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - 10_000_000_000))
+    state = env_repo.storage.verified
+    assert not state.trusted(v.hash, env_repo.storage.identity(v.hash))
+    result = CliRunner().invoke(app, ["verify", "b"])
+    assert result.exit_code == 0, result.output
+    fresh = Storage.from_url(env_repo.storage.root).verified
+    assert fresh.trusted(v.hash, local_identity(str(path)))
+    rewrite(path, b"C" * 100)
+    assert CliRunner().invoke(app, ["verify", "b"]).exit_code == 4
+    assert not Storage.from_url(env_repo.storage.root).verified.trusted(
+        v.hash, local_identity(str(path))
+    )
