@@ -497,6 +497,9 @@ BENCHMARKS: dict[str, Callable[[Path, argparse.Namespace], list[Result]]] = {
     "reindex": bench_reindex,
     "ui": __import__("bench_ui").bench_ui,
 }
+from bench_perf import PERF_BENCHMARKS  # noqa: E402 - issue 15: load/log/S3/result storage
+
+BENCHMARKS.update(PERF_BENCHMARKS)
 
 
 def main() -> int:
@@ -554,9 +557,9 @@ def write(results: list[Result], args: argparse.Namespace) -> None:
     for r in results:
         value = f"{r.value:.2f}x" if r.baseline else f"{r.value:.2f} {r.unit}"
         target = "-" if r.target is None else f"≤ {r.target}{'x' if r.baseline else ' ' + r.unit}"
-        base = f"{r.baseline:.1f} ms" if r.baseline else ""
+        base = f"{r.baseline:.1f} {r.unit}" if r.baseline else ""
         lines.append(
-            f"| {r.name.strip()} | {r.ours:.1f} {'ms' if r.unit == 'ms' or r.baseline else r.unit} "
+            f"| {r.name.strip()} | {r.ours:.1f} {r.unit} "
             f"| {base} | {value} | {target} | {r.verdict} {r.note} |"
         )
     (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")

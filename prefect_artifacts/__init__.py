@@ -71,6 +71,7 @@ _LAZY = {  # these import Prefect, so they load on first use
     "ARTIFACT_INPUTS": "prefect.cache",
     "ArtifactInputs": "prefect.cache",
     "ArtifactRepository": "prefect.block",
+    "ArtifactResultSerializer": "prefect.results",
     "asset": "prefect.assets",
 }
 
@@ -92,6 +93,7 @@ __all__ = [
     "ArtifactNotFoundError",
     "ArtifactRef",
     "ArtifactRepository",
+    "ArtifactResultSerializer",
     "ArtifactSettings",
     "ArtifactVersion",
     "CatalogError",

@@ -17,7 +17,9 @@ def verify_cmd(
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Re-hash stored bytes against the catalog; exit code 4 when any are missing or corrupt."""
+    """Re-hash stored bytes against the catalog (always, whatever PREFECT_ARTIFACTS_VERIFY says)
+    and refresh this machine's verified-state record; exit code 4 when any are missing or
+    corrupt."""
     if ref is None and not all_:
         err.print("give a REF or --all")
         raise typer.Exit(2)

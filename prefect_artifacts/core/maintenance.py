@@ -16,6 +16,7 @@ from .catalog import restore
 from .errors import ArtifactNotFoundError, IntegrityError, InvalidArgumentError
 from .keys import parse_ref
 from .repository import Repository
+from .storage import Identity
 from .storage.streams import CHUNK, clean_stale_spools
 
 THREADS = 8  # object stores answer in parallel; local disks do not mind
@@ -43,9 +44,10 @@ class VerifyReport(BaseModel):
 
 
 def verify(repo: Repository, ref: str | None = None, *, project: str | None = None) -> VerifyReport:
-    """Re-hash the stored bytes of ``ref`` (``key`` = every version of the key, ``key:3`` one
+    """Re-hash (always, whatever the ``verify`` setting) the stored bytes of ``ref`` (``key`` = every version of the key, ``key:3`` one
     version) or of every version in ``project`` (``"*"``: all projects) against the catalog;
-    report missing or corrupt bytes and missing manifests."""
+    report missing or corrupt bytes and missing manifests. Refreshes the verified-state record:
+    intact blobs are recorded with their current identity, damaged ones forgotten."""
     started = time.perf_counter()
     repo.drain(full=True)
     if ref is not None:
@@ -64,21 +66,39 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
         for name, extra in v.extra_data.items():
             users.setdefault(extra.hash, []).append((v.ref, f"extra data {name!r}"))
 
+    state = repo.storage.verified
+
     def check(digest: str) -> tuple[str, str | None, int]:
+        """Hash the blob (always) and refresh its verified-state record."""
         sha, size = hashlib.sha256(), 0
         fs, path = repo.storage.fs, repo.storage.blob_path(digest)
+        before = repo.storage.identity(digest)
         try:
+            if not repo.storage.local:
+                fs.invalidate_cache(path)
             if not fs.exists(path):  # bytes registered in place live elsewhere (pin checked)
                 fs, path = repo.storage.elsewhere(digest)
+                before = None
             with fs.open(path, "rb") as fh:
+                if repo.storage.pinned_reads and before is None and fs is repo.storage.fs:
+                    before = Identity.of_info(getattr(fh, "details", None) or {})
                 while chunk := fh.read(CHUNK):
                     sha.update(chunk)
                     size += len(chunk)
         except FileNotFoundError:
+            state.forget(digest)
             return digest, "missing", 0
         except IntegrityError as exc:  # a registered object changed at its source
             return digest, f"changed at source:{exc}", 0
-        return digest, None if sha.hexdigest() == digest else f"corrupt:{sha.hexdigest()}", size
+        state.counted_hash()
+        if sha.hexdigest() != digest:
+            state.forget(digest)
+            return digest, f"corrupt:{sha.hexdigest()}", size
+        if before is None or (repo.storage.local and before != repo.storage.identity(digest)):
+            state.forget(digest)  # changed while it was hashed, or not ours: checked on each load
+        else:
+            state.remember(digest, before)
+        return digest, None, size
 
     problems: list[Problem] = []
     total = 0

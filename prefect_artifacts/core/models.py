@@ -279,11 +279,12 @@ class ArtifactVersion(_Bound):
             self._repo = default_repository()
         return self._repo
 
-    def load(self, *, trusted: bool | None = None) -> Any:
-        """The stored object (DataFrame, model, image bytes, text/JSON/bytes), hash-verified.
+    def load(self, *, trusted: bool | None = None, verify: bool | None = None) -> Any:
+        """The stored object (DataFrame, model, image bytes, text/JSON/bytes), hash-verified
+        (once per blob by default, see the ``verify`` setting; ``verify=True`` hashes now).
         A pickle loads only when trusted (``trusted=True``, or the ``trust_pickles`` setting)
         and, with a signing key, signed."""
-        return self.repository.load(self, trusted=trusted)
+        return self.repository.load(self, trusted=trusted, verify=verify)
 
     def open(self) -> BinaryIO:
         """A file object over the stored bytes; the sha256 is checked when it reaches the end."""
@@ -352,9 +353,9 @@ with warnings.catch_warnings():  # `schema` is the field name the product promis
         python_type: str = "pandas"
         label_column: str | list[str] | None = None
 
-        def as_df(self) -> Any:
+        def as_df(self, *, verify: bool | None = None) -> Any:
             """The dataset as a pandas DataFrame, whatever type it was logged from."""
-            return self.repository.load(self, as_pandas=True)
+            return self.repository.load(self, as_pandas=True, verify=verify)
 
 
 class ModelVersion(ArtifactVersion):

@@ -16,6 +16,15 @@ def prefect_home() -> Path:
     return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
 
 
+def verified_state_path(value: str | None = None) -> Path:
+    """The verified-state record's file: ``value``, ``PREFECT_ARTIFACTS_VERIFIED_STATE``, or
+    ``$PREFECT_HOME/artifacts/verified-state.db``."""
+    value = value or os.environ.get("PREFECT_ARTIFACTS_VERIFIED_STATE")
+    if value:
+        return Path(value).expanduser()
+    return prefect_home() / "artifacts" / "verified-state.db"
+
+
 class ArtifactSettings(BaseSettings):
     """Where artifacts live. Every field is read from ``PREFECT_ARTIFACTS_<FIELD>``."""
 
@@ -36,6 +45,17 @@ class ArtifactSettings(BaseSettings):
         description="On local storage, sync a version's bytes and records to disk before the "
         "catalog commit (always), or leave it to the operating system (never: faster, but a "
         "power cut can lose the bytes of versions committed just before it).",
+    )
+    verify: Literal["always", "once", "never"] = Field(
+        "once",
+        description="When load() checks a version's sha256: once per blob, remembered in the "
+        "verified-state record until the file changes (once); on every load (always); or not "
+        "at all, except for versions that run stored code (never).",
+    )
+    verified_state: str | None = Field(
+        None,
+        description="The local SQLite file remembering verified blobs (default "
+        "$PREFECT_HOME/artifacts/verified-state.db); not part of the repository.",
     )
     catalog_retry_seconds: float = Field(
         10.0, description="How long to retry a locked or unreachable catalog before failing."
@@ -80,6 +100,9 @@ class ArtifactSettings(BaseSettings):
 
     def resolved_catalog_url(self) -> str:
         return self.catalog_url or f"sqlite:///{prefect_home() / 'artifacts' / 'catalog.db'}"
+
+    def resolved_verified_state(self) -> Path:
+        return verified_state_path(self.verified_state)
 
     def resolved_owner(self) -> str:
         if self.owner:

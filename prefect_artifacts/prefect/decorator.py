@@ -86,6 +86,9 @@ def artifact_task(
     ``iteration``: which candidate of a hyperparameter run the value is (MLRun's ``iter``), a
     number or a template over the task's parameters, e.g. ``"{parameters[i]}"`` for a task
     mapped over ``i``: the run's versions then compare in iteration order.
+    Persisted results (``persist_result=True``, cache policies) hold a reference to the logged
+    dataset, not a second copy (:class:`ArtifactResultSerializer`), unless you pass your own
+    ``result_serializer``.
     """
     if __fn is None:
         return functools.partial(
@@ -121,6 +124,14 @@ def artifact_task(
         iteration=_check_iteration(iteration),
         signature=inspect.signature(__fn),
     )
+    if capture and "result_serializer" not in task_options:
+        from .results import ArtifactResultSerializer
+
+        # persisted results (persist_result=True, cache policies) refer to the logged
+        # datasets instead of pickling them a second time
+        task_options["result_serializer"] = ArtifactResultSerializer(
+            repository=repository if isinstance(repository, str) else None
+        )
     return task(_wrap(__fn, spec), **task_options)
 
 
@@ -218,7 +229,7 @@ def _log(
             iteration=value.iteration if value.iteration is not None else iteration,
         )
         return value.value
-    repo.log(
+    version = repo.log(
         key,
         value,
         kind=spec.kind,
@@ -230,6 +241,10 @@ def _log(
         project=spec.project,
         fields={"iteration": iteration},
     )
+    if version.kind == "dataset":  # a persisted result refers to it instead of a pickle
+        from . import results
+
+        results.remember(value, version)
     return value
 
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import blake3
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
@@ -90,7 +92,7 @@ class DatasetMaterializer(Materializer):
     def save(self, prepared: PreparedTable, sink: BinaryIO, fmt: str) -> None:
         table = prepared.table
         if fmt == "parquet":
-            pq.write_table(table, sink)
+            pq.write_table(table, sink, use_dictionary=dictionary_columns(table))
         elif fmt == "csv":
             pacsv.write_csv(_csv_ready(table), sink)
         else:
@@ -152,6 +154,34 @@ class DatasetMaterializer(Materializer):
 
             return pl.from_arrow(table)
         return table
+
+
+SAMPLE = 8192  # rows sampled when choosing column encodings
+MIN_ROWS = 1 << 16  # smaller tables keep the writer's default
+DISTINCT_RATIO = 0.99
+
+
+def dictionary_columns(table: pa.Table) -> bool | list[str]:
+    """The columns worth Parquet's dictionary encoding: all but those whose sampled values
+    (SAMPLE evenly spaced rows) are nearly all distinct — random floats, ids, hashes. For those
+    the writer builds a hash table, overflows the dictionary page limit and falls back to plain
+    encoding: a quarter of the write time spent for a larger file. Evenly spaced rows also see
+    the repeats of periodic or sorted low-cardinality columns. Nested tables and small ones
+    keep the writer's default (dictionary everywhere)."""
+    rows = table.num_rows
+    flat = all(_flat(f.type) or pa.types.is_dictionary(f.type) for f in table.schema)
+    if rows < MIN_ROWS or not flat:
+        return True
+    positions = pa.array(np.linspace(0, rows - 1, SAMPLE).astype(np.int64))
+    chosen = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_dictionary(column.type) or pa.types.is_boolean(column.type):
+            chosen.append(name)
+            continue
+        sample = column.take(positions)
+        if pc.count_distinct(sample, mode="all").as_py() < DISTINCT_RATIO * SAMPLE:
+            chosen.append(name)
+    return chosen
 
 
 def _rows_only_frame(schema: pa.Schema, rows: int) -> Any:

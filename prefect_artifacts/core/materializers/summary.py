@@ -131,9 +131,12 @@ def _numeric(col: pa.ChunkedArray) -> dict[str, Any]:
         if len(values) == 0:
             return {}
         mean = pc.mean(values).as_py()
-    bounds = pc.min_max(values)
-    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
     array = values.to_numpy()
+    if array.dtype.kind in "fiu":  # finite by now: numpy's min/max (pyarrow's NaN-aware
+        lo, hi = array.min().item(), array.max().item()  # kernel is ~15x slower on floats)
+    else:
+        bounds = pc.min_max(values)
+        lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
     out = {
         "mean": json_safe(mean),
         "std": json_safe(pc.stddev(values, ddof=1).as_py()) if len(values) > 1 else None,
@@ -164,8 +167,30 @@ def _histogram(array: Any, lo: float, hi: float) -> dict[str, list[Any]]:
     width = hi - lo
     if not width > 0 or width <= max(abs(lo), abs(hi)) * 1e-9 * HIST_BINS:
         return {"counts": [len(array)], "edges": [json_safe(lo), json_safe(hi)]}
-    counts, edges = np.histogram(array, bins=HIST_BINS, range=(lo, hi))
-    return {"counts": counts.tolist(), "edges": [json_safe(float(e)) for e in edges]}
+    return {"counts": _bin_counts(array, lo, width).tolist(), "edges": _edges(lo, hi)}
+
+
+def _bin_counts(array: Any, lo: float, width: float) -> Any:
+    """Counts of HIST_BINS equal bins, the last one closed: one pass of index arithmetic and
+    a bincount (twice as fast as np.histogram, which also re-checks each value against its
+    bin's float edges; a value within rounding of an edge may land in the neighbouring bin)."""
+    counts = np.zeros(HIST_BINS, dtype=np.int64)
+    scale = HIST_BINS / width
+    step = 1 << 18  # bounded temporary memory, cache-sized blocks
+    scaled = np.empty(min(step, len(array)), dtype=np.float64)
+    for start in range(0, len(array), step):
+        block = array[start : start + step]
+        out = scaled[: len(block)]
+        np.subtract(block, lo, out=out, casting="unsafe")
+        np.multiply(out, scale, out=out)
+        index = out.astype(np.intp)
+        np.minimum(index, HIST_BINS - 1, out=index)
+        counts += np.bincount(index, minlength=HIST_BINS)
+    return counts
+
+
+def _edges(lo: float, hi: float) -> list[Any]:
+    return [json_safe(float(e)) for e in np.linspace(lo, hi, HIST_BINS + 1)]
 
 
 def _categorical(col: pa.ChunkedArray) -> dict[str, Any]:

@@ -63,6 +63,7 @@ class Repository:
                 settings.resolved_storage_url(),
                 settings.storage_options,
                 fsync=settings.fsync == "always",
+                verified_state=settings.resolved_verified_state(),
             ),
             Catalog(
                 settings.resolved_catalog_url(),
@@ -187,12 +188,18 @@ class Repository:
         return row_id
 
     def load(
-        self, version: ArtifactVersion, *, as_pandas: bool = False, trusted: bool | None = None
+        self,
+        version: ArtifactVersion,
+        *,
+        as_pandas: bool = False,
+        trusted: bool | None = None,
+        verify: bool | None = None,
     ) -> Any:
         """Read, verify and deserialize a version; records the consumer inside a run.
         ``trusted``: may a version that runs stored code (a pickle) load (default: the
-        ``trust_pickles`` setting)? With a signing key, such a version must be signed."""
-        value = reader.load(self, version, as_pandas=as_pandas, trusted=trusted)
+        ``trust_pickles`` setting)? With a signing key, such a version must be signed.
+        ``verify=True`` hashes the bytes on this load whatever the ``verify`` setting says."""
+        value = reader.load(self, version, as_pandas=as_pandas, trusted=trusted, verify=verify)
         runs.record_consumer(self, version)
         return value
 

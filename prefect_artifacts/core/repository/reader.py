@@ -1,5 +1,6 @@
 """The read path: find versions, search them with the shared filter, load and stream bytes —
-always verified against their sha256 before a value is returned."""
+verified against their sha256 before a value is returned (once per blob by default: the
+verified-state record remembers a verification until the file changes)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ..filters import ArtifactFilter
 from ..keys import Ref, parse_ref, safe_filename
 from ..materializers import registry
 from ..models import ArtifactVersion, version_from_record
-from ..storage import check_hash
+from ..storage import Identity, check_hash
 from .writer import pool
 
 if TYPE_CHECKING:
@@ -135,9 +136,18 @@ def versions(repo: Repository, ref: str, project: str | None) -> list[ArtifactVe
 
 
 def load(
-    repo: Repository, v: ArtifactVersion, *, as_pandas: bool = False, trusted: bool | None = None
+    repo: Repository,
+    v: ArtifactVersion,
+    *,
+    as_pandas: bool = False,
+    trusted: bool | None = None,
+    verify: bool | None = None,
 ) -> Any:
-    """Read, verify and deserialize a version; the caller records the consumer."""
+    """Read, verify and deserialize a version; the caller records the consumer.
+
+    ``verify=True`` hashes the bytes now (and refreshes the verified-state record); by default
+    the ``verify`` setting decides: ``once`` skips the hash of a blob recorded as verified with
+    the identity its file has now, ``never`` skips it for anything that runs no stored code."""
     materializer = registry.by_name(v.materializer)
     if materializer is None:
         raise UnsupportedTypeError(
@@ -145,32 +155,69 @@ def load(
             "this process; import the module that registers it (or install its package), or "
             "use .open()/.download() for the raw bytes"
         )
-    if materializer.runs_code(v):
+    runs_code = materializer.runs_code(v)
+    if runs_code:
         check_trust(repo, v, trusted)
-    options = {"as_pandas": True} if as_pandas else {}
+    mode = "always" if verify else repo.settings.verify
+    if mode == "never" and (runs_code or materializer.decides_trust):
+        mode = "once"  # never unpickle (or otherwise run) unverified bytes
+    options: dict[str, Any] = {"as_pandas": True} if as_pandas else {}
+    if materializer.decides_trust:
+        options["trusted"] = bool(trusted)
+    storage, state = repo.storage, repo.storage.verified
+    if storage.local and mode != "always":
+        before = storage.identity(v.hash)
+        if before is not None and (mode == "never" or state.trusted(v.hash, before)):
+            path = storage.blob_path(v.hash)
+            try:
+                if hasattr(materializer, "load_file") and not materializer.decides_trust:
+                    value = materializer.load_file(path, v, **options)
+                else:
+                    value = materializer.load(Path(path).read_bytes(), v, **options)
+            except FileNotFoundError:
+                pass  # removed meanwhile: the verified path below reports it
+            else:
+                if mode == "never" or storage.identity(v.hash) == before:
+                    return value
+            # changed while it was read: verify what is there now
     if v.size > IN_MEMORY_MAX and hasattr(materializer, "load_file"):
         try:  # large: verify by streaming (no copy in memory), then parse from the file
-            with repo.storage.verified_file(v.hash, v.ref) as path:
+            before = storage.identity(v.hash)
+            with storage.verified_file(v.hash, v.ref) as path:
+                if before is not None and before == storage.identity(v.hash):
+                    state.remember(v.hash, before)
                 return materializer.load_file(path, v, **options)
         except FileNotFoundError:
             raise IntegrityError(
                 f"the bytes of {v.ref} are missing from storage ({v.target_path})"
             ) from None
-    data = raw(repo, v.hash, v.ref)
+    data, identity = raw_identified(repo, v.hash, v.ref)
+    if mode != "always" and (mode == "never" or state.trusted(v.hash, identity)):
+        return materializer.load(data, v, **options)  # an object store's unchanged object
+    state.counted_hash()
+    what = f"bytes of {v.ref}"
     if materializer.parse_before_verify:
         # Parsing a table runs no stored code: hash on one core while parsing on the other.
-        check = pool.submit(check_hash, data, v.hash, f"bytes of {v.ref}")
+        check = pool.submit(_checked, repo, data, v.hash, what)
         try:
             value = materializer.load(data, v, **options)
         except Exception:
             check.result()  # a corrupt file is reported as corruption, not a parse error
             raise
         check.result()
-        return value
-    check_hash(data, v.hash, f"bytes of {v.ref}")  # never unpickle unverified bytes
-    if materializer.decides_trust:
-        return materializer.load(data, v, trusted=bool(trusted))
-    return materializer.load(data, v)
+    else:
+        _checked(repo, data, v.hash, what)  # never unpickle unverified bytes
+        value = materializer.load(data, v, **options)
+    state.remember(v.hash, identity)
+    return value
+
+
+def _checked(repo: Repository, data: bytes, digest: str, what: str) -> None:
+    try:
+        check_hash(data, digest, what)
+    except IntegrityError:
+        repo.storage.verified.forget(digest)
+        raise
 
 
 def check_trust(repo: Repository, v: ArtifactVersion, trusted: bool | None) -> None:
@@ -202,6 +249,17 @@ def signed_fields(v: ArtifactVersion) -> dict[str, Any]:
         "size": v.size,
         "extras": [{"name": n, "hash": e.hash, "size": e.size} for n, e in v.extra_data.items()],
     }
+
+
+def raw_identified(repo: Repository, digest: str, what: str) -> tuple[bytes, Identity | None]:
+    """The stored bytes, not yet verified, with the identity they were read under."""
+    try:
+        return repo.storage.read_identified(digest)
+    except FileNotFoundError:
+        raise IntegrityError(
+            f"the bytes of {what} are missing from storage ({repo.storage.blob_url(digest)}); "
+            "restore them or delete the version"
+        ) from None
 
 
 def raw(repo: Repository, digest: str, what: str) -> bytes:

@@ -33,8 +33,10 @@ from .streams import (
     check_hash,
     corrupt,
 )
+from .verified import Identity, VerifiedState, backdate, local_identity
 
-__all__ = ["Blob", "Storage", "WriteCancelled", "check_hash"]
+__all__ = ["Blob", "Identity", "Storage", "VerifiedState", "WriteCancelled", "check_hash"]
+SYNC_AHEAD = 4 << 20  # local writes with fsync: start flushing to disk every 4 MB
 SPOOL_IN_MEMORY = 64 << 20  # object-store writes larger than this spool to a local temp file
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "az", "adl", "memory"}  # atomic PUTs
 logger = logging.getLogger("prefect_artifacts.storage")
@@ -49,7 +51,14 @@ class Blob:
 class Storage:
     """Blobs and manifests under ``root`` on an fsspec filesystem."""
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, *, fsync: bool = True) -> None:
+    def __init__(
+        self,
+        fs: fsspec.AbstractFileSystem,
+        root: str,
+        *,
+        fsync: bool = True,
+        verified_state: str | Path | None = None,
+    ) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
         self.fsync = fsync  # local storage: sync bytes and documents before they are named
@@ -59,10 +68,19 @@ class Storage:
         self.locate: Callable[[str], tuple[Any, str] | None] | None = None
         protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
         self.object_store = bool(protocols & OBJECT_STORES)
+        self.pinned_reads = "s3" in protocols  # reads can be pinned to an ETag (If-Match)
+        from ..settings import verified_state_path
+
+        self.verified = VerifiedState(verified_state_path(verified_state), self.url)
 
     @classmethod
     def from_url(
-        cls, url: str, options: dict[str, Any] | None = None, *, fsync: bool = True
+        cls,
+        url: str,
+        options: dict[str, Any] | None = None,
+        *,
+        fsync: bool = True,
+        verified_state: str | Path | None = None,
     ) -> Storage:
         options = dict(options or {})
         if "://" not in url or url.startswith("file://"):
@@ -75,7 +93,7 @@ class Storage:
                 "a folder or an fsspec URL (s3://bucket/prefix) and PREFECT_ARTIFACTS_STORAGE_OPTIONS "
                 "to its options as JSON"
             ) from exc
-        return cls(fs, root, fsync=fsync)
+        return cls(fs, root, fsync=fsync, verified_state=verified_state)
 
     # -- paths ----------------------------------------------------------------------------
     def path(self, relative: str) -> str:
@@ -124,13 +142,20 @@ class Storage:
                 raw = self.fs.open(tmp, "wb")
             try:
                 sink = HashingWriter(
-                    raw, lambda: self._guard("write", tmp), cancel, self.fs.unstrip_protocol(tmp)
+                    raw,
+                    lambda: self._guard("write", tmp),
+                    cancel,
+                    self.fs.unstrip_protocol(tmp),
+                    sync_every=SYNC_AHEAD if self.local and self.fsync else 0,
                 )
                 write(sink)  # a materializer's own errors pass through unchanged
             except BaseException:
+                if sink is not None:
+                    sink.join_sync()
                 with contextlib.suppress(Exception):
                     raw.close()
                 raise
+            sink.join_sync()
             with self._guard("write", tmp):
                 raw.close()
             blob = Blob(sink.hexdigest(), sink.size)
@@ -140,12 +165,15 @@ class Storage:
                     self.fs.rm(tmp)
                 else:  # new, or the stored copy is damaged: this one takes its place
                     if self.local:
+                        backdate(tmp)  # its identity is recorded as verified right away
                         if self.fsync:  # on disk before any catalog row names them
                             _sync(tmp)
                         self.fs.makedirs(self.fs._parent(final), exist_ok=True)
                     self.fs.mv(tmp, final)
-                    if self.local and self.fsync:
-                        _sync(os.path.dirname(final))
+                    if self.local:
+                        if self.fsync:
+                            _sync(os.path.dirname(final))
+                        self.verified.remember(blob.hash, local_identity(final))
             return blob
         except BaseException:
             if sink is not None:
@@ -176,6 +204,8 @@ class Storage:
                         self.fs.put_file(spool.path, final)
                     else:
                         self.fs.pipe_file(final, spool.getvalue())
+                        if self.pinned_reads:  # one S3 PUT with its length: all or nothing
+                            return Blob(digest, sink.size)
                     uploaded = self.fs.size(final)
                     if uploaded != sink.size:  # never leave wrong bytes at a content address
                         self.fs.rm_file(final)
@@ -230,6 +260,36 @@ class Storage:
         if verify:
             check_hash(data, digest, f"blob {where}")
         return data
+
+    def read_identified(self, digest: str) -> tuple[bytes, Identity | None]:
+        """The stored bytes, not yet verified, and the identity they were read under: None when
+        the storage cannot tell (or the file changed while it was read). On S3 the read is
+        pinned to the ETag it reports (If-Match). Bytes registered in place have no identity
+        here (their own pin is checked where they live)."""
+        path = self.blob_path(digest)
+        try:
+            return self._read_identified(path)
+        except FileNotFoundError:
+            if self.locate is None:
+                raise
+            return self.read_blob(digest, verify=False), None
+
+    def _read_identified(self, path: str) -> tuple[bytes, Identity | None]:
+        with self._guard("read", path):
+            if self.local:
+                before = local_identity(path)
+                data = Path(path).read_bytes()
+                return data, before if before == local_identity(path) else None
+            if self.pinned_reads:
+                self.fs.invalidate_cache(path)
+                with self.fs.open(path, "rb", cache_type="none") as handle:
+                    identity = Identity.of_info(getattr(handle, "details", None) or {})
+                    return handle.read(), identity
+            return self.fs.cat_file(path), None
+
+    def identity(self, digest: str) -> Identity | None:
+        """A local blob's identity now (None when missing or not local)."""
+        return local_identity(self.blob_path(digest)) if self.local else None
 
     def open_blob(self, digest: str) -> BinaryIO:
         """A buffered reader that verifies the sha256 when it reaches the end."""
@@ -298,16 +358,21 @@ class Storage:
                 while chunk := fh.read(CHUNK):
                     sha.update(chunk)
                     progress.advance(len(chunk))
+            self.verified.counted_hash()
             if sha.hexdigest() != digest:
+                self.verified.forget(digest)
                 raise corrupt(sha.hexdigest(), digest, f"blob {self.blob_url(digest)}")
             yield path
             return
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="prefect-artifacts-") as folder:
-            yield str(self.download_blob(digest, Path(folder) / digest))
+            path = self.download_blob(digest, Path(folder) / digest)  # hashed while copied
+            self.verified.counted_hash()
+            yield str(path)
 
     def delete_blob(self, digest: str) -> None:
+        self.verified.forget(digest)
         with self._guard("delete", self.blob_path(digest)), contextlib.suppress(FileNotFoundError):
             self.fs.rm(self.blob_path(digest))
 

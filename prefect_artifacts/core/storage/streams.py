@@ -81,7 +81,8 @@ class Spool(io.RawIOBase):
     def __init__(self, limit: int) -> None:
         super().__init__()
         self._limit = limit
-        self._memory: io.BytesIO | None = io.BytesIO()
+        self._memory: list[bytes] | None = []  # the written chunks: joined once, at the end
+        self._held = 0
         self._file: BinaryIO | None = None
         self.path: str | None = None
 
@@ -89,7 +90,7 @@ class Spool(io.RawIOBase):
         return True
 
     def write(self, data: Any) -> int:
-        if self._memory is not None and self._memory.tell() + len(data) > self._limit:
+        if self._memory is not None and self._held + len(data) > self._limit:
             import tempfile
 
             if not Spool._cleaned:  # once a process: what killed uploads left behind
@@ -99,13 +100,20 @@ class Spool(io.RawIOBase):
                 prefix=f"{SPOOL_PREFIX}{os.getpid()}-", delete=False
             )
             self._file, self.path = handle, handle.name
-            handle.write(self._memory.getbuffer())
+            for chunk in self._memory:
+                handle.write(chunk)
             self._memory = None
-        return (self._memory or self._file).write(data)
+        if self._memory is not None:
+            self._memory.append(data if isinstance(data, bytes) else bytes(data))
+            self._held += len(data)
+            return len(data)
+        return self._file.write(data)
 
     def getvalue(self) -> bytes:
         assert self._memory is not None
-        return self._memory.getvalue()
+        if len(self._memory) != 1:
+            self._memory[:] = [b"".join(self._memory)]
+        return self._memory[0]
 
     def finish(self) -> None:
         """Make every written byte visible in ``path`` (before it is uploaded from there)."""
@@ -141,9 +149,13 @@ class HashingWriter(io.RawIOBase):
         guard: Callable[[], Any],
         cancel: threading.Event | None = None,
         label: str = "bytes",
+        sync_every: int = 0,
     ) -> None:
         super().__init__()
         self._raw = raw
+        self._sync_every = sync_every  # > 0: flush pages to disk ahead, in the background
+        self._synced = 0
+        self._syncing: threading.Thread | None = None
         self._guard = guard  # turns the storage's own failures into StorageError
         self._cancel = cancel
         self._sha = hashlib.sha256()
@@ -169,7 +181,28 @@ class HashingWriter(io.RawIOBase):
             self._raw.write(chunk)
         self.size += len(chunk)
         self._progress.advance(len(chunk))
+        if self._sync_every and self.size - self._synced >= self._sync_every:
+            self._sync_ahead()
         return len(chunk)
+
+    def _sync_ahead(self) -> None:
+        """Start an fdatasync of what is written so far on another thread (unless one still
+        runs): the disk writes overlap the serialization, and the fsync before the commit has
+        little left to flush."""
+        if self._syncing is not None and self._syncing.is_alive():
+            return
+        self._synced = self.size
+        with self._guard():
+            self._raw.flush()
+            fd = self._raw.fileno()
+        self._syncing = threading.Thread(target=_datasync, args=(fd,), daemon=True)
+        self._syncing.start()
+
+    def join_sync(self) -> None:
+        """Wait for a background sync (call before closing the file it syncs)."""
+        if self._syncing is not None:
+            self._syncing.join()
+            self._syncing = None
 
     def tell(self) -> int:
         return self.size
@@ -180,6 +213,11 @@ class HashingWriter(io.RawIOBase):
             self._chunks.put(None)
             self._hasher.join()
         return self._sha.hexdigest()
+
+
+def _datasync(fd: int) -> None:
+    with contextlib.suppress(OSError):  # the final fsync reports real failures
+        (getattr(os, "fdatasync", None) or os.fsync)(fd)
 
 
 class VerifyingReader(io.RawIOBase):

@@ -1,0 +1,105 @@
+"""Persisted Prefect results of an @artifact_task refer to the artifact version instead of
+storing a second (pickled) copy of the frame; a cached run loads it through the read path."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from prefect import flow, task
+from prefect.cache_policies import INPUTS
+from prefect.filesystems import LocalFileSystem
+
+import prefect_artifacts as pa
+from prefect_artifacts import IntegrityError
+from prefect_artifacts.prefect.results import ArtifactResultSerializer, remember
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def frame(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(n)
+    return pd.DataFrame({"x": rng.normal(size=n), "s": rng.choice(["a", "b", "c"], n)})
+
+
+def stored(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def test_cached_result_is_a_reference_and_loads_verified(env_repo, tmp_path: Path) -> None:
+    ours_dir, plain_dir = tmp_path / "ours", tmp_path / "plain"
+    calls: list[int] = []
+    suffix = uuid.uuid4().hex[:8]
+    ours_store = LocalFileSystem(basepath=str(ours_dir))
+    ours_store.save(f"ours-{suffix}")
+    plain_store = LocalFileSystem(basepath=str(plain_dir))
+    plain_store.save(f"plain-{suffix}")
+
+    @pa.artifact_task(
+        key="cached-frame",
+        cache_policy=INPUTS,
+        persist_result=True,
+        cache_result_in_memory=False,  # a cached run reads the record back from storage
+        result_storage=ours_store,
+    )
+    def make(n: int) -> pd.DataFrame:
+        calls.append(n)
+        return frame(n)
+
+    @task(
+        cache_policy=INPUTS,
+        persist_result=True,
+        result_storage=plain_store,
+    )
+    def plain(n: int) -> pd.DataFrame:
+        return frame(n)
+
+    @flow
+    def run(n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return make(n), plain(n)
+
+    first, _ = run(50_000)
+    second, _ = run(50_000)  # from the cache: the task does not run again
+    assert calls == [50_000]
+    pd.testing.assert_frame_equal(first, frame(50_000))
+    pd.testing.assert_frame_equal(second, frame(50_000))
+    assert len(env_repo.versions("cached-frame")) == 1
+    version = env_repo.get("cached-frame")
+    # the result record holds a reference, the plain task a pickle of the frame
+    assert stored(ours_dir) < 4_000 < version.size < stored(plain_dir)
+    (record_file,) = [p for p in ours_dir.rglob("*") if p.is_file()]
+    record = json.loads(record_file.read_bytes())
+    assert record["metadata"]["serializer"]["type"] == "prefect-artifacts"
+    pickled = base64.b64decode(record["result"])
+    assert version.hash.encode() in pickled and b"cached-frame" in pickled
+
+    # a damaged blob is found when the cached result is read back...
+    path = Path(env_repo.storage.blob_path(version.hash))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError):
+        ArtifactResultSerializer().loads(record["result"].encode())
+    # so a cached run does not return it: Prefect counts the failed read as a cache miss
+    third, _ = run(50_000)
+    assert calls == [50_000, 50_000]
+    pd.testing.assert_frame_equal(third, frame(50_000))
+
+
+def test_serializer_round_trips_containers_and_plain_values(env_repo) -> None:
+    df = frame(1_000)
+    version = env_repo.log("k", df)
+    remember(df, version)
+    serializer = ArtifactResultSerializer()
+    blob = serializer.dumps({"frame": df, "n": 3, "same": (df, df)})
+    assert len(blob) < 1_000
+    back = serializer.loads(blob)
+    pd.testing.assert_frame_equal(back["frame"], df)
+    assert back["n"] == 3 and back["same"][0] is back["same"][1]
+    other = frame(10)  # not logged: pickled as usual
+    pd.testing.assert_frame_equal(serializer.loads(serializer.dumps(other)), other)
