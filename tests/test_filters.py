@@ -64,7 +64,7 @@ def surfaces(env_repo):
         text = response.text
         if response.status_code != 200:
             start = (
-                text.index('id="filter-error">')
+                text.index('id="filter-error"')
                 if 'id="filter-error"' in text
                 else text.index("<p>")
             )
