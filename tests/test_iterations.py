@@ -1,6 +1,7 @@
 """Iterations (MLRun's ``iter``): candidates of one hyperparameter run are grouped under the flow
 run, ordered by iteration whatever order they finished in, compared and the best promoted."""
 
+import json
 import time
 
 import pytest
@@ -60,6 +61,17 @@ def test_mapped_artifact_task_iteration_template(env_repo, prefect_server):
     assert best.iteration == 2 and best.parameters == {"alpha": 0.3}
     by_name = pa.compare("reg", run=best.producer.flow_run_name)
     assert by_name["iteration"].tolist() == [0, 1, 2, 3]
+    from typer.testing import CliRunner
+
+    from prefect_artifacts.cli import app
+
+    shown = CliRunner().invoke(app, ["compare", "reg", "--run", run_id, "--json"])
+    assert [v["iteration"] for v in __import__("json").loads(shown.stdout)["versions"]] == [
+        0,
+        1,
+        2,
+        3,
+    ]
     pa.flush_registrations()
 
 
