@@ -66,7 +66,7 @@ def test_mapped_artifact_task_iteration_template(env_repo, prefect_server):
     from prefect_artifacts.cli import app
 
     shown = CliRunner().invoke(app, ["compare", "reg", "--run", run_id, "--json"])
-    assert [v["iteration"] for v in __import__("json").loads(shown.stdout)["versions"]] == [
+    assert [v["iteration"] for v in json.loads(shown.stdout)["versions"]] == [
         0,
         1,
         2,
