@@ -496,6 +496,7 @@ BENCHMARKS: dict[str, Callable[[Path, argparse.Namespace], list[Result]]] = {
     "s3": bench_s3,
     "reindex": bench_reindex,
     "ui": __import__("bench_ui").bench_ui,
+    **__import__("bench_models").BENCHMARKS,  # issue 12: compare, update_model, plotly
 }
 from bench_perf import PERF_BENCHMARKS  # noqa: E402 - issue 15: load/log/S3/result storage
 

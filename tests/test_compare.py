@@ -97,6 +97,12 @@ def test_cli_compare_table_and_json(models):
     assert [v["key"] for v in data["versions"]] == ["churn-a", "churn-b", "churn-c"]
     assert data["metrics"] == ["auc"] and data["best"] == {"auc": "default/churn-b:3"}
     assert data["versions"][0]["parameters"] == {"depth": 4, "key": "churn-a"}
+    one_key = runner.invoke(app, ["compare", "churn-a", "-a"])
+    header = [c.strip() for c in one_key.stdout.splitlines()[0].split("┃")]
+    assert header[-1] == "depth" and header.count("key") == 1  # the param 'key' is equal
+    assert "1 parameter(s) equal in every row not shown" in one_key.stderr
+    every = runner.invoke(app, ["compare", "churn-a", "-a", "--all-params"]).stdout
+    assert [c.strip() for c in every.splitlines()[0].split("┃")][-2:] == ["depth", "key"]
     missing = runner.invoke(app, ["compare", "nothing-*"])
     assert missing.exit_code == 3 and "no artifact key matches" in missing.output
 

@@ -1,6 +1,7 @@
 """Iterations (MLRun's ``iter``): candidates of one hyperparameter run are grouped under the flow
 run, ordered by iteration whatever order they finished in, compared and the best promoted."""
 
+import json
 import time
 
 import pytest
@@ -54,11 +55,23 @@ def test_mapped_artifact_task_iteration_template(env_repo, prefect_server):
     run_id = sweep()
     table = pa.compare("reg", run=run_id, metrics=["rmse"])
     assert table["iteration"].tolist() == [0, 1, 2, 3]  # identical bytes: still one per iteration
+    assert table["version"].tolist() == [1, 2, 3, 4]  # numbered in map order, not finish order
     assert table["param.alpha"].tolist() == [0.1, 0.2, 0.3, 0.4]
     best = pa.best("reg", metric="rmse", run=run_id)  # rmse: lower is better
     assert best.iteration == 2 and best.parameters == {"alpha": 0.3}
     by_name = pa.compare("reg", run=best.producer.flow_run_name)
     assert by_name["iteration"].tolist() == [0, 1, 2, 3]
+    from typer.testing import CliRunner
+
+    from prefect_artifacts.cli import app
+
+    shown = CliRunner().invoke(app, ["compare", "reg", "--run", run_id, "--json"])
+    assert [v["iteration"] for v in json.loads(shown.stdout)["versions"]] == [
+        0,
+        1,
+        2,
+        3,
+    ]
     pa.flush_registrations()
 
 
@@ -79,3 +92,32 @@ def test_iteration_is_part_of_identity_and_validated(env_repo):
         pa.artifact_task(key="k", iteration=-3)(lambda: 1)
     with pytest.raises(pa.InvalidArgumentError, match="malformed"):
         pa.artifact_task(key="k", iteration="{parameters[i]")(lambda: 1)
+
+
+def test_map_order_survives_failures_with_options_and_return_state(env_repo, prefect_server):
+    @pa.artifact_task(key="cand", iteration="{parameters[i]}")
+    def fit(i: int) -> bytes:
+        time.sleep(0.15 * (4 - i))  # the last finishes first
+        if i == 1:
+            raise ValueError("diverged")
+        return f"candidate {i}".encode()
+
+    @pa.artifact_task(key="unordered", iteration="{parameters[i]}", map_order=False)
+    def free(i: int) -> bytes:
+        time.sleep(0.15 * (4 - i))
+        return f"candidate {i}".encode()
+
+    @flow(name="ordered-sweep")
+    def sweep() -> list:
+        states = fit.with_options(retries=0).map(range(4), return_state=True)
+        free.map(range(4)).wait()
+        return [s.is_completed() for s in states]
+
+    assert sweep(return_state=True).result(raise_on_failure=False) == [True, False, True, True]
+    ordered = sorted(pa.list_artifacts(key="cand", all_versions=True), key=lambda v: v.version)
+    assert [v.iteration for v in ordered] == [0, 2, 3]  # the failed one did not hold them up
+    unordered = sorted(
+        pa.list_artifacts(key="unordered", all_versions=True), key=lambda v: v.version
+    )
+    assert [v.iteration for v in unordered] == [3, 2, 1, 0]  # map_order=False: finish order
+    pa.flush_registrations()

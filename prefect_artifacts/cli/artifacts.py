@@ -337,6 +337,10 @@ def compare_cmd(
         list[str] | None, typer.Option("--param", help="Parameter columns (default: all).")
     ] = None,
     no_params: Annotated[bool, typer.Option("--no-params", help="Leave parameters out.")] = False,
+    all_params: Annotated[
+        bool,
+        typer.Option("--all-params", help="Every parameter, also those equal in every row."),
+    ] = False,
     all_versions: Annotated[
         bool,
         typer.Option("--all-versions", "-a", help="Every version of each key, not the latest."),
@@ -366,6 +370,15 @@ def compare_cmd(
     if as_json:
         emit_json(result.model_dump(mode="json"))
         return
+    hidden = 0
+    if not param and not all_params and len(result.versions) > 1:  # the table: what differs
+        varying = [
+            p
+            for p in result.parameters
+            if len({repr(v.parameters[p]) for v in result.versions if p in v.parameters}) > 1
+        ]
+        hidden = len(result.parameters) - len(varying)
+        result = result.model_copy(update={"parameters": varying})
     iterations = any(v.iteration is not None for v in result.versions)
     table = Table(show_edge=False, header_style="bold")
     columns = ["key", "ver", *(["iter"] if iterations else []), "tags", "created", "run"]
@@ -397,3 +410,5 @@ def compare_cmd(
     out.print(table)
     for m, ref in result.best.items():
         say(f"best {m}: {ref}")
+    if hidden:
+        err.print(f"{hidden} parameter(s) equal in every row not shown (--all-params shows them)")

@@ -390,6 +390,8 @@ class ModelVersion(ArtifactVersion):
         )
         target.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=io.BytesIO(self.get()), mode="r") as tar:  # type: ignore[arg-type]
+            if not hasattr(tarfile, "data_filter"):  # Python without extraction filters
+                raise RuntimeError("extract() needs Python 3.10.12+ (tarfile's data filter)")
             tar.extractall(target, filter="data")
         return target
 

@@ -16,6 +16,7 @@ from ..core.errors import InvalidArgumentError, InvalidKeyError
 from ..core.keys import validate_key, validate_labels, validate_tag
 from ..core.models import ArtifactRef, ArtifactVersion
 from ..core.repository import Repository
+from . import mapping
 
 
 @dataclass
@@ -71,6 +72,7 @@ def artifact_task(
     project: str | None = None,
     capture: bool = True,
     iteration: Any = None,
+    map_order: bool = True,
     **task_options: Any,
 ) -> Any:
     """Like ``@prefect.task`` (every option works: retries, caching, ``.submit()``, ``.map()``,
@@ -89,6 +91,8 @@ def artifact_task(
     Persisted results (``persist_result=True``, cache policies) hold a reference to the logged
     dataset, not a second copy (:class:`ArtifactResultSerializer`), unless you pass your own
     ``result_serializer``.
+    ``map_order``: the versions a ``.map()`` logs are numbered in map order (each mapped run
+    logs after the runs before it; see ``prefect_artifacts.prefect.mapping``).
     """
     if __fn is None:
         return functools.partial(
@@ -105,10 +109,9 @@ def artifact_task(
             project=project,
             capture=capture,
             iteration=iteration,
+            map_order=map_order,
             **task_options,
         )
-    from prefect import task
-
     name = task_options.get("name") or __fn.__name__
     spec = _Capture(
         key=_check_keys(key if key is not None else _key_from_name(name)),
@@ -132,7 +135,12 @@ def artifact_task(
         task_options["result_serializer"] = ArtifactResultSerializer(
             repository=repository if isinstance(repository, str) else None
         )
-    return task(_wrap(__fn, spec), **task_options)
+    from prefect import task
+
+    made = task(_wrap(__fn, spec), **task_options)
+    if map_order:
+        made.__class__ = _ordered_task_class()
+    return made
 
 
 def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
@@ -140,16 +148,24 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
 
         @functools.wraps(fn)
         async def run_async(*args: Any, **kwargs: Any) -> Any:
-            repo, parameters, args, kwargs = await asyncio.to_thread(_before, spec, args, kwargs)
-            result = await fn(*args, **kwargs)
-            return await asyncio.to_thread(_after, repo, spec, result, parameters)
+            try:
+                repo, parameters, args, kwargs = await asyncio.to_thread(
+                    _before, spec, args, kwargs
+                )
+                result = await fn(*args, **kwargs)
+                return await asyncio.to_thread(_after, repo, spec, result, parameters)
+            finally:
+                _turn_done()
 
         return run_async
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
-        repo, parameters, args, kwargs = _before(spec, args, kwargs)
-        return _after(repo, spec, fn(*args, **kwargs), parameters)
+        try:
+            repo, parameters, args, kwargs = _before(spec, args, kwargs)
+            return _after(repo, spec, fn(*args, **kwargs), parameters)
+        finally:
+            _turn_done()
 
     return run
 
@@ -172,6 +188,7 @@ def _before(
 def _after(repo: Repository, spec: _Capture, result: Any, parameters: dict[str, Any]) -> Any:
     if not spec.capture:
         return result
+    _wait_turn()
     keys = spec.key
     if isinstance(keys, tuple):
         if not isinstance(result, (tuple, list)) or len(result) != len(keys):
@@ -246,6 +263,62 @@ def _log(
 
         results.remember(value, version)
     return value
+
+
+def _current_task_run() -> Any:
+    from prefect.context import TaskRunContext
+
+    context = TaskRunContext.get()
+    return context.task_run if context is not None else None
+
+
+def _wait_turn() -> None:
+    """A mapped run logs after the runs before it in its ``.map()`` (see ``mapping``)."""
+    task_run = _current_task_run()
+    if task_run is not None:
+        mapping.wait_turn(str(task_run.flow_run_id), task_run.task_key, str(task_run.id))
+
+
+def _turn_done() -> None:
+    task_run = _current_task_run()
+    if task_run is not None:
+        mapping.done(str(task_run.id))
+
+
+@functools.cache
+def _ordered_task_class() -> type:
+    """A ``prefect.Task`` whose ``.map()`` registers its runs in order (and whose
+    ``with_options`` copies keep doing so)."""
+    from prefect import Task
+    from prefect.context import FlowRunContext
+
+    class ArtifactTask(Task):  # type: ignore[misc]
+        def map(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
+            context = FlowRunContext.get()
+            if kwargs.get("deferred") or context is None or context.flow_run is None:
+                return super().map(*args, return_state=return_state, **kwargs)
+            token = mapping.begin(str(context.flow_run.id), self.task_key)
+            try:
+                futures = super().map(*args, **kwargs)
+            except BaseException:
+                mapping.abandon(token)
+                raise
+            mapping.register(token, list(futures))
+            if not return_state:
+                return futures
+            states = []
+            for future in futures:
+                future.wait()
+                states.append(future.state)
+            return states
+
+        def with_options(self, *args: Any, **kwargs: Any) -> Any:
+            copy = super().with_options(*args, **kwargs)
+            copy.__class__ = type(self)
+            return copy
+
+    ArtifactTask.__qualname__ = ArtifactTask.__name__ = "ArtifactTask"
+    return ArtifactTask
 
 
 def _resolve(repo: Repository, value: Any, project: str | None) -> Any:
