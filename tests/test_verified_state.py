@@ -278,3 +278,22 @@ def test_cli_verify_refreshes_the_record(env_repo, tmp_path: Path) -> None:
     assert not Storage.from_url(env_repo.storage.root).verified.trusted(
         v.hash, local_identity(str(path))
     )
+
+
+def test_unparseable_trusted_file_is_reported_as_corrupt(tmp_path: Path) -> None:
+    """Damage that keeps the identity (bit rot) is not noticed by `once`, but when it breaks
+    the parse the load hashes and names it as corruption rather than a Parquet error."""
+    repo = make_repo(tmp_path)
+    v = ArtifactContext(repo).log_dataset("d", frame())
+    path = blob(repo, v)
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    data[-8:-4] = b"\xff\xff\xff\x7f"  # the footer length: Parquet cannot open it
+    rewrite(path, bytes(data))
+    repo.storage.verified.remember(v.hash, repo.storage.identity(v.hash))  # as if rot
+    repo.storage.verified._memory[v.hash] = (
+        repo.storage.verified._memory[v.hash][0],
+        max(st.st_mtime_ns, st.st_ctime_ns) + RACY_NS + time.time_ns(),
+    )
+    with pytest.raises(IntegrityError, match="corrupt"):
+        repo.get("d").load()
