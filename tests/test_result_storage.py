@@ -89,6 +89,9 @@ def test_cached_result_is_a_reference_and_loads_verified(env_repo, tmp_path: Pat
     third, _ = run(50_000)
     assert calls == [50_000, 50_000]
     pd.testing.assert_frame_equal(third, frame(50_000))
+    # ...and the rerun's log of identical content replaced the damaged bytes
+    pd.testing.assert_frame_equal(env_repo.get("cached-frame").load(verify=True), frame(50_000))
+    assert len(env_repo.versions("cached-frame")) == 1
 
 
 def test_serializer_round_trips_containers_and_plain_values(env_repo) -> None:
