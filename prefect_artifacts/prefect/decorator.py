@@ -80,9 +80,9 @@ def artifact_task(
     model with metrics; callers still receive ``obj``. ``kind`` forces the artifact kind
     (otherwise inferred from the value's type). ``ArtifactRef("key@prod")`` arguments are loaded
     when the task runs. ``capture=False`` only resolves inputs and records lineage.
-    Persisted results (``persist_result=True``, cache policies) hold a reference to the logged
-    dataset, not a second copy (:class:`ArtifactResultSerializer`), unless you pass your own
-    ``result_serializer``.
+    Persisted results (``persist_result=True``, cache policies, result storage) hold a reference
+    to the logged dataset, not a second copy (:class:`ArtifactResultSerializer`), unless you pass
+    your own ``result_serializer``; tasks that do not persist are left as they were.
     """
     if __fn is None:
         return functools.partial(
@@ -116,15 +116,32 @@ def artifact_task(
         capture=capture,
         signature=inspect.signature(__fn),
     )
-    if capture and "result_serializer" not in task_options:
+    if capture and "result_serializer" not in task_options and _persists(task_options):
         from .results import ArtifactResultSerializer
 
-        # persisted results (persist_result=True, cache policies) refer to the logged
-        # datasets instead of pickling them a second time
+        # persisted results refer to the logged datasets instead of pickling them again
         task_options["result_serializer"] = ArtifactResultSerializer(
             repository=repository if isinstance(repository, str) else None
         )
     return task(_wrap(__fn, spec), **task_options)
+
+
+def _persists(options: dict[str, Any]) -> bool:
+    """Whether Prefect will persist this task's results (as ``prefect.Task`` decides): asked
+    for, implied by caching or result options, or on by default in Prefect's settings. A
+    serializer alone would turn persistence on, so it is set only then."""
+    from prefect.cache_policies import NO_CACHE
+    from prefect.results import get_default_persist_setting_for_tasks
+
+    if options.get("persist_result") is not None:
+        return bool(options["persist_result"])
+    policy = options.get("cache_policy")
+    return (
+        (policy is not None and policy != NO_CACHE)
+        or any(options.get(k) is not None for k in ("cache_key_fn", "result_storage_key"))
+        or options.get("result_storage") is not None
+        or get_default_persist_setting_for_tasks()
+    )
 
 
 def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
