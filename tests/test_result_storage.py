@@ -89,6 +89,9 @@ def test_cached_result_is_a_reference_and_loads_verified(env_repo, tmp_path: Pat
     third, _ = run(50_000)
     assert calls == [50_000, 50_000]
     pd.testing.assert_frame_equal(third, frame(50_000))
+    # ...and the rerun's log of identical content replaced the damaged bytes
+    pd.testing.assert_frame_equal(env_repo.get("cached-frame").load(verify=True), frame(50_000))
+    assert len(env_repo.versions("cached-frame")) == 1
 
 
 def test_serializer_round_trips_containers_and_plain_values(env_repo) -> None:
@@ -103,3 +106,26 @@ def test_serializer_round_trips_containers_and_plain_values(env_repo) -> None:
     assert back["n"] == 3 and back["same"][0] is back["same"][1]
     other = frame(10)  # not logged: pickled as usual
     pd.testing.assert_frame_equal(serializer.loads(serializer.dumps(other)), other)
+
+
+def test_only_persisting_tasks_get_the_serializer(env_repo) -> None:
+    @pa.artifact_task(key="plain")
+    def plain() -> pd.DataFrame:
+        return frame(10)
+
+    @pa.artifact_task(key="persisted", persist_result=True)
+    def persisted() -> pd.DataFrame:
+        return frame(10)
+
+    @pa.artifact_task(key="cached", cache_policy=INPUTS)
+    def cached() -> pd.DataFrame:
+        return frame(10)
+
+    @pa.artifact_task(key="off", persist_result=False)
+    def off() -> pd.DataFrame:
+        return frame(10)
+
+    assert plain.result_serializer is None and plain.persist_result is None  # untouched
+    assert off.result_serializer is None
+    assert isinstance(persisted.result_serializer, ArtifactResultSerializer)
+    assert isinstance(cached.result_serializer, ArtifactResultSerializer)

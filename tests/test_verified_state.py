@@ -278,3 +278,55 @@ def test_cli_verify_refreshes_the_record(env_repo, tmp_path: Path) -> None:
     assert not Storage.from_url(env_repo.storage.root).verified.trusted(
         v.hash, local_identity(str(path))
     )
+
+
+def test_unparseable_trusted_file_is_reported_as_corrupt(tmp_path: Path) -> None:
+    """Damage that keeps the identity (bit rot) is not noticed by `once`, but when it breaks
+    the parse the load hashes and names it as corruption rather than a Parquet error."""
+    repo = make_repo(tmp_path)
+    v = ArtifactContext(repo).log_dataset("d", frame())
+    path = blob(repo, v)
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    data[-8:-4] = b"\xff\xff\xff\x7f"  # the footer length: Parquet cannot open it
+    rewrite(path, bytes(data))
+    repo.storage.verified.remember(v.hash, repo.storage.identity(v.hash))  # as if rot
+    repo.storage.verified._memory[v.hash] = (
+        repo.storage.verified._memory[v.hash][0],
+        max(st.st_mtime_ns, st.st_ctime_ns) + RACY_NS + time.time_ns(),
+    )
+    with pytest.raises(IntegrityError, match="corrupt"):
+        repo.get("d").load()
+
+
+def test_relogging_identical_content_repairs_a_damaged_blob(tmp_path: Path) -> None:
+    """A re-log of identical content normally stores nothing; when the record no longer
+    vouches for the stored file (it changed), the bytes are written again and replace it."""
+    repo = make_repo(tmp_path)
+    df = frame()
+    v = ArtifactContext(repo).log_dataset("d", df)
+    path = blob(repo, v)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    rewrite(path, bytes(data))
+    with pytest.raises(IntegrityError):
+        repo.get("d").load()
+    again = ArtifactContext(repo).log_dataset("d", df)
+    assert (again.version, again.hash) == (1, v.hash)
+    pd.testing.assert_frame_equal(repo.get("d").load(), df)
+    repaired = path.stat().st_ino
+    relog = ArtifactContext(repo).log_dataset("d", df)  # vouched for again: nothing written
+    assert relog.version == 1 and path.stat().st_ino == repaired
+    assert len(repo.versions("d")) == 1
+
+
+def test_an_intact_blob_found_by_a_write_is_remembered(tmp_path: Path) -> None:
+    """Another machine's record knows nothing of a blob; a write of the same bytes finds it
+    intact (hashing it) and remembers it, so later loads and re-logs need no hash."""
+    repo = make_repo(tmp_path)
+    v = ArtifactContext(repo).log_artifact("b", b"A" * 1000)
+    other = make_repo(tmp_path, state="other-machine.db")
+    assert not other.storage.verified.trusted(v.hash, other.storage.identity(v.hash))
+    ArtifactContext(other).log_artifact("c", b"A" * 1000)
+    assert other.storage.verified.trusted(v.hash, other.storage.identity(v.hash))
+    assert other.get("b").load() == b"A" * 1000 and hashes(other) == 0

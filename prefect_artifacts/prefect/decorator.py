@@ -88,9 +88,9 @@ def artifact_task(
     ``iteration``: which candidate of a hyperparameter run the value is (MLRun's ``iter``), a
     number or a template over the task's parameters, e.g. ``"{parameters[i]}"`` for a task
     mapped over ``i``: the run's versions then compare in iteration order.
-    Persisted results (``persist_result=True``, cache policies) hold a reference to the logged
-    dataset, not a second copy (:class:`ArtifactResultSerializer`), unless you pass your own
-    ``result_serializer``.
+    Persisted results (``persist_result=True``, cache policies, result storage) hold a reference
+    to the logged dataset, not a second copy (:class:`ArtifactResultSerializer`), unless you pass
+    your own ``result_serializer``; tasks that do not persist are left as they were.
     ``map_order``: the versions a ``.map()`` logs are numbered in map order (each mapped run
     logs after the runs before it; see ``prefect_artifacts.prefect.mapping``).
     """
@@ -127,11 +127,10 @@ def artifact_task(
         iteration=_check_iteration(iteration),
         signature=inspect.signature(__fn),
     )
-    if capture and "result_serializer" not in task_options:
+    if capture and "result_serializer" not in task_options and _persists(task_options):
         from .results import ArtifactResultSerializer
 
-        # persisted results (persist_result=True, cache policies) refer to the logged
-        # datasets instead of pickling them a second time
+        # persisted results refer to the logged datasets instead of pickling them again
         task_options["result_serializer"] = ArtifactResultSerializer(
             repository=repository if isinstance(repository, str) else None
         )
@@ -141,6 +140,24 @@ def artifact_task(
     if map_order:
         made.__class__ = _ordered_task_class()
     return made
+
+
+def _persists(options: dict[str, Any]) -> bool:
+    """Whether Prefect will persist this task's results (as ``prefect.Task`` decides): asked
+    for, implied by caching or result options, or on by default in Prefect's settings. A
+    serializer alone would turn persistence on, so it is set only then."""
+    from prefect.cache_policies import NO_CACHE
+    from prefect.results import get_default_persist_setting_for_tasks
+
+    if options.get("persist_result") is not None:
+        return bool(options["persist_result"])
+    policy = options.get("cache_policy")
+    return (
+        (policy is not None and policy != NO_CACHE)
+        or any(options.get(k) is not None for k in ("cache_key_fn", "result_storage_key"))
+        or options.get("result_storage") is not None
+        or get_default_persist_setting_for_tasks()
+    )
 
 
 def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:

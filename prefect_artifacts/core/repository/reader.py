@@ -174,12 +174,12 @@ def load(
                     value = materializer.load_file(path, v, **options)
                 else:
                     value = materializer.load(Path(path).read_bytes(), v, **options)
-            except FileNotFoundError:
-                pass  # removed meanwhile: the verified path below reports it
+            except Exception:  # gone, or unreadable: the path below hashes and reports
+                pass  # corruption as corruption (or raises the same error again)
             else:
                 if mode == "never" or storage.identity(v.hash) == before:
                     return value
-            # changed while it was read: verify what is there now
+            mode = "always"  # changed while it was read, or unreadable: hash what is there
     if v.size > IN_MEMORY_MAX and hasattr(materializer, "load_file"):
         try:  # large: verify by streaming (no copy in memory), then parse from the file
             before = storage.identity(v.hash)

@@ -142,8 +142,10 @@ def log(
     }
     change = {"tag": tag, "labels": labels, "description": description}
     latest = repo.catalog.latest(project, key)
-    same_identity = bool(latest) and latest.meta_digest == digest(
-        {**identity, **_identity_fields(fields)}
+    same_identity = (
+        bool(latest)
+        and latest.meta_digest == digest({**identity, **_identity_fields(fields)})
+        and _vouched(repo, latest.hash)
     )
     unchanged = threading.Event()
 
@@ -309,6 +311,14 @@ def _read_table(fs: Any, path: str, fmt: str, url: str) -> Any:
         f"a dataset registered in place must be Parquet or CSV; {url} is {fmt!r} "
         "(say format='parquet' or 'csv' if its name does not)"
     )
+
+
+def _vouched(repo: Repository, blob_hash: str) -> bool:
+    """Whether the latest version's bytes can stand for a re-log without being written again:
+    on local storage only while the verified-state record vouches for the file (else the write
+    goes ahead, and a damaged copy at the content address is replaced by it)."""
+    storage = repo.storage
+    return not storage.local or storage.verified.trusted(blob_hash, storage.identity(blob_hash))
 
 
 def _split(metadata: dict[str, Any], fields: dict[str, Any]) -> tuple[dict, dict]:

@@ -161,8 +161,11 @@ class Storage:
             blob = Blob(sink.hexdigest(), sink.size)
             final = self.blob_path(blob.hash)
             with self._guard("store", final):
+                before = local_identity(final) if self.local else None
                 if self.intact(blob):
                     self.fs.rm(tmp)
+                    if blob.size <= SPOOL_IN_MEMORY and before == local_identity(final):
+                        self.verified.remember(blob.hash, before)  # intact() hashed it
                 else:  # new, or the stored copy is damaged: this one takes its place
                     if self.local:
                         backdate(tmp)  # its identity is recorded as verified right away
