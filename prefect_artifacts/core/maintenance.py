@@ -87,7 +87,7 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
             return digest, "missing", 0
         state.counted_hash()
         if sha.hexdigest() != digest:
-            state.forget(digest)
+            state.mark_bad(digest)
             return digest, f"corrupt:{sha.hexdigest()}", size
         if repo.storage.local and before != repo.storage.identity(digest):
             state.forget(digest)  # changed while it was hashed: the next load checks it again
