@@ -515,6 +515,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller scales")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pa-bench-"))
+    os.environ.setdefault("PREFECT_ARTIFACTS_VERIFIED_STATE", str(work / "verified-state.db"))
     results: list[Result] = []
     print(f"{'benchmark':<58} {'ours':>9} {'baseline':>9} {'value':>11}  {'target':<12} verdict")
     try:

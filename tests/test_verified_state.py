@@ -330,3 +330,21 @@ def test_an_intact_blob_found_by_a_write_is_remembered(tmp_path: Path) -> None:
     ArtifactContext(other).log_artifact("c", b"A" * 1000)
     assert other.storage.verified.trusted(v.hash, other.storage.identity(v.hash))
     assert other.get("b").load() == b"A" * 1000 and hashes(other) == 0
+
+
+def test_relog_on_a_machine_that_never_saw_the_blob_stays_fast(tmp_path: Path) -> None:
+    """A record that has never seen a blob (another machine wrote it) does not make re-logs
+    write it again; one that saw the file change does."""
+    repo = make_repo(tmp_path)
+    df = frame()
+    v = ArtifactContext(repo).log_dataset("d", df)
+    other = make_repo(tmp_path, state="other-machine.db")
+    ArtifactContext(other).log_dataset("d", df)  # re-log: nothing written, nothing learned
+    assert not other.storage.verified.changed(v.hash, other.storage.identity(v.hash))
+    assert other.storage.verified._load(v.hash) is None
+    path = blob(repo, v)
+    rewrite(path, path.read_bytes())  # same bytes, another identity: known to have changed
+    assert repo.storage.verified.changed(v.hash, repo.storage.identity(v.hash))
+    ArtifactContext(repo).log_dataset("d", df)  # written again, found intact, remembered
+    assert not repo.storage.verified.changed(v.hash, repo.storage.identity(v.hash))
+    assert repo.storage.verified._memory[v.hash][0] == repo.storage.identity(v.hash).key

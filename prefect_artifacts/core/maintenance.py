@@ -92,7 +92,7 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
             return digest, f"changed at source:{exc}", 0
         state.counted_hash()
         if sha.hexdigest() != digest:
-            state.forget(digest)
+            state.mark_bad(digest)
             return digest, f"corrupt:{sha.hexdigest()}", size
         if before is None or (repo.storage.local and before != repo.storage.identity(digest)):
             state.forget(digest)  # changed while it was hashed, or not ours: checked on each load

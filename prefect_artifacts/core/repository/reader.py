@@ -216,7 +216,7 @@ def _checked(repo: Repository, data: bytes, digest: str, what: str) -> None:
     try:
         check_hash(data, digest, what)
     except IntegrityError:
-        repo.storage.verified.forget(digest)
+        repo.storage.verified.mark_bad(digest)
         raise
 
 

@@ -315,10 +315,12 @@ def _read_table(fs: Any, path: str, fmt: str, url: str) -> Any:
 
 def _vouched(repo: Repository, blob_hash: str) -> bool:
     """Whether the latest version's bytes can stand for a re-log without being written again:
-    on local storage only while the verified-state record vouches for the file (else the write
-    goes ahead, and a damaged copy at the content address is replaced by it)."""
+    not when the verified-state record knows the local file changed since it was verified or
+    failed its check (then the write goes ahead, and a damaged copy at the content address is
+    replaced by it). A file the record has never seen (another machine wrote it) is trusted,
+    as before the record existed."""
     storage = repo.storage
-    return not storage.local or storage.verified.trusted(blob_hash, storage.identity(blob_hash))
+    return not storage.local or not storage.verified.changed(blob_hash, storage.identity(blob_hash))
 
 
 def _split(metadata: dict[str, Any], fields: dict[str, Any]) -> tuple[dict, dict]:

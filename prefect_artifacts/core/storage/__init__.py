@@ -363,7 +363,7 @@ class Storage:
                     progress.advance(len(chunk))
             self.verified.counted_hash()
             if sha.hexdigest() != digest:
-                self.verified.forget(digest)
+                self.verified.mark_bad(digest)
                 raise corrupt(sha.hexdigest(), digest, f"blob {self.blob_url(digest)}")
             yield path
             return

@@ -35,6 +35,7 @@ from typing import Any
 logger = logging.getLogger("prefect_artifacts.storage")
 RACY_NS = 2_000_000_000  # coarser than any timestamp granularity in use (FAT: 2 s)
 MODES = ("always", "once", "never")
+BAD = "failed-verification"  # an entry's identity when the file failed its check
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,18 @@ class VerifiedState:
         except sqlite3.Error as exc:
             self._give_up(exc)
 
+    def changed(self, digest: str, identity: Identity | None) -> bool:
+        """Whether ``digest``'s file is known to differ from what was verified: it was recorded
+        with another identity, or it failed verification. (Never seen: False.)"""
+        entry = self._memory.get(digest) or self._load(digest)
+        return entry is not None and (identity is None or entry[0] != identity.key)
+
+    def mark_bad(self, digest: str) -> None:
+        """Record that ``digest``'s file failed verification (until it is verified again)."""
+        self.remember(digest, Identity(BAD))
+
     def forget(self, digest: str) -> None:
-        """Drop what is known about ``digest`` (it failed verification, or it was deleted)."""
+        """Drop what is known about ``digest`` (it was deleted)."""
         self._memory.pop(digest, None)
         db = self._connect()
         if db is None:
