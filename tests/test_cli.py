@@ -78,6 +78,8 @@ def test_tag_untag_and_rm(data, env_repo):
     assert env_repo.get("events@prod").version == 2
     assert run("untag", "events@prod").exit_code == 0
     assert run("untag", "events", "prod").exit_code == 3
+    no_tag = run("untag", "events")
+    assert no_tag.exit_code == 2 and "prefect-artifacts untag events prod" in no_tag.stderr
     declined = run("rm", "notes", input="n\n")
     assert declined.exit_code == 1 and env_repo.get("notes").version == 1
     accepted = run("rm", "notes", input="y\n")

@@ -120,3 +120,17 @@ def test_json_api_compare(models):
     one = client.get("/api/projects/default/compare", params={"ref": ["churn-a:1", "churn-b:1"]})
     assert [v["metrics"]["auc"] for v in one.json()["versions"]] == [0.71, 0.80]
     assert client.get("/api/projects/default/compare", params={"ref": "nope-*"}).status_code == 404
+
+
+def test_compare_page_takes_all_versions_and_run(models):
+    client = TestClient(create_app(models))
+    assert client.get("/projects/default/compare").status_code == 200
+    page = client.get("/projects/default/compare", params={"ref": "churn-a"})
+    assert page.status_code == 200 and "Compare 1 versions" in page.text
+    every = client.get(
+        "/projects/default/compare", params={"ref": "churn-a", "all_versions": "true"}
+    )
+    assert every.status_code == 200 and "Compare 3 versions" in every.text
+    assert 'name="all_versions" value="true" checked' in every.text
+    other_run = client.get("/projects/default/compare", params={"ref": "churn-a", "run": "no-run"})
+    assert other_run.status_code == 404 and "no-run" in other_run.text

@@ -153,3 +153,21 @@ def test_dataitem_access(ctx):
     assert v.local() == path
     df = ctx.log_dataset("frame", pd.DataFrame({"a": [1, 2]}))
     assert df.to_dataitem().as_df()["a"].tolist() == [1, 2]
+
+
+def test_context_store_resource_and_dataitem_names(ctx):
+    ctx.log_dataset("frame", pd.DataFrame({"a": [1, 2]}), tag="prod")
+    assert ctx.get_store_resource("store://datasets/default/frame:prod").version == 1
+    item = ctx.get_dataitem("store://artifacts/default/frame")
+    assert item.as_df()["a"].tolist() == [1, 2]
+    with pytest.raises(pa.ArtifactNotFoundError, match="'nothing'"):
+        ctx.get_dataitem("store://artifacts/default/nothing")
+
+
+def test_mlrun_key_colon_tag_names_the_at_form(ctx):
+    ctx.log_artifact("blob", b"x", tag="prod")
+    with pytest.raises(pa.InvalidKeyError, match="write 'blob@prod'"):
+        pa.get_artifact("blob:prod")
+    with pytest.raises(pa.InvalidKeyError, match="write 'team/blob@prod'"):
+        pa.get_artifact("team/blob:prod")
+    assert pa.get_artifact("blob@prod").version == 1

@@ -66,3 +66,20 @@ def test_bad_storage_and_catalog_urls_say_what_to_fix(tmp_path, monkeypatch):
     monkeypatch.setenv("PREFECT_ARTIFACTS_CATALOG_RETRY_SECONDS", "0.5")
     with pytest.raises(pa.CatalogError, match="PREFECT_ARTIFACTS_CATALOG_URL"):
         pa.log_artifact("x", b"1")
+
+
+def test_a_bad_setting_names_its_variable(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from prefect_artifacts.cli import app
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    monkeypatch.setenv("PREFECT_ARTIFACTS_FSYNC", "sometimes")
+    with pytest.raises(pa.InvalidArgumentError, match="PREFECT_ARTIFACTS_FSYNC='sometimes'"):
+        pa.list_artifacts()
+    result = CliRunner().invoke(app, ["ls"])
+    assert result.exit_code == 2 and "PREFECT_ARTIFACTS_FSYNC" in result.stderr
+    monkeypatch.delenv("PREFECT_ARTIFACTS_FSYNC")
+    monkeypatch.setenv("PREFECT_ARTIFACTS_STORAGE_OPTIONS", "{not json")
+    with pytest.raises(pa.InvalidArgumentError, match=r"PREFECT_ARTIFACTS_STORAGE_OPTIONS.*JSON"):
+        pa.list_artifacts()

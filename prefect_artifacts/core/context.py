@@ -323,6 +323,15 @@ class ArtifactContext:
     ) -> ArtifactVersion:
         return self.repository.get(ref, version=version, tag=tag, project=self.project)
 
+    def get_store_resource(self, uri: str) -> ArtifactVersion:
+        """MLRun's name for :meth:`get_artifact` (a ref or a ``store://`` URI)."""
+        return self.get_artifact(uri)
+
+    def get_dataitem(self, uri: str) -> ArtifactVersion:
+        """MLRun's name for :meth:`get_artifact`: the version is the data item
+        (``get()``, ``local()``, ``url``, ``as_df()``)."""
+        return self.get_artifact(uri)
+
 
 def _labels(label_column: str | list[str] | None) -> str | list[str] | None:
     if label_column is None or isinstance(label_column, str):

@@ -184,6 +184,13 @@ def parse_ref(
         return _parse_store_uri(ref, version=version, tag=tag, project=project)
     match = _REF_RE.fullmatch(ref)
     if not match or len(match["key"]) > KEY_MAX:
+        head, colon, name = ref.rpartition(":")
+        if colon and "@" not in ref and _REF_RE.fullmatch(f"{head}@{name}"):
+            raise InvalidKeyError(
+                f"invalid artifact reference {ref[:80]!r}: ':' names a version number here, "
+                f"'@' a tag — for the tag {name[:40]!r} write {f'{head}@{name}'[:80]!r} "
+                "(MLRun's 'key:tag')"
+            )
         raise InvalidKeyError(
             f"invalid artifact reference {ref[:80]!r}: use 'key', 'key:3' (a version), "
             "'key@prod' (a tag) or 'project/key:3'"

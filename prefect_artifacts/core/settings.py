@@ -7,8 +7,10 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from .errors import InvalidArgumentError
 
 
 def prefect_home() -> Path:
@@ -90,6 +92,26 @@ class ArtifactSettings(BaseSettings):
         None, description="Base URL of the browser UI, linked from Prefect cards."
     )
 
+    def __init__(self, **values: Any) -> None:
+        """Read the environment; a bad value is an error naming its variable and the fix."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{_variable(error['loc'])}={str(error.get('input'))[:80]!r}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise InvalidArgumentError(
+                f"invalid setting {problems} (set a valid value or unset it for the default)"
+            ) from None
+        except SettingsError as exc:
+            field = str(exc).split('"')[1] if '"' in str(exc) else ""
+            cause = f": {exc.__cause__}" if exc.__cause__ else ""
+            raise InvalidArgumentError(
+                f"invalid setting {_variable((field,))}{cause} — it must be JSON, e.g. "
+                '{"client_kwargs": {"endpoint_url": "http://minio:9000"}}'
+            ) from None
+
     @field_validator("storage_options", mode="before")
     @classmethod
     def _empty_options(cls, value: Any) -> Any:
@@ -111,3 +133,8 @@ class ArtifactSettings(BaseSettings):
             return getpass.getuser()
         except Exception:  # no user database entry (some containers)
             return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def _variable(loc: tuple[Any, ...]) -> str:
+    """The environment variable a settings field is read from."""
+    return f"PREFECT_ARTIFACTS_{str(loc[0]).upper()}" if loc else "PREFECT_ARTIFACTS_*"

@@ -313,7 +313,9 @@ def compare_page(request: Request, project: str) -> HTMLResponse:
         raise InvalidArgumentError(f"compare at most {MAX_COMPARE} references at a time")
     if not refs:
         return render(request, "compare.html", project=project, c=None, refs=[], versions=[])
-    c = compare(repo, refs, project=project)
+    all_versions = request.query_params.get("all_versions", "").lower() in ("1", "true", "on")
+    run = request.query_params.get("run") or None
+    c = compare(repo, refs, project=project, all_versions=all_versions, run=run)
     chosen = [m for m in request.query_params.getlist("metric") if m in c.metrics]
     shown = chosen or c.metrics
     versions = [repo.get(row.ref) for row in c.versions]
@@ -355,6 +357,8 @@ def compare_page(request: Request, project: str) -> HTMLResponse:
         project=project,
         refs=refs,
         c=c,
+        all_versions=all_versions,
+        run=run,
         versions=versions,
         shown_metrics=shown,
         metric_charts=metric_charts,

@@ -39,7 +39,10 @@ def untag(repo: Repository, ref: str, tag: str | None = None, *, project: str | 
     parsed = parse_ref(ref, project=project)
     name = validate_tag(tag) if tag else parsed.tag
     if not name:
-        raise InvalidArgumentError(f"name the tag to remove: untag('{parsed.key}@prod')")
+        raise InvalidArgumentError(
+            f"name the tag to remove: '{parsed.key}@prod', or the tag as the second argument "
+            f"(untag('{parsed.key}', 'prod'); CLI: prefect-artifacts untag {parsed.key} prod)"
+        )
     project = parsed.project or repo.project
     number = repo.catalog.remove_tag(project, parsed.key, name, utcnow())
     if number is None:
