@@ -3,7 +3,8 @@ interleaved, median of several rounds after a warm-up (or, for catalog queries a
 absolute figure against its target). Prints a table and writes it to benchmarks/results/.
 
     ./run.sh bench                  all of them (about 15 minutes on 2 cores)
-    ./run.sh bench -k load -k s3    those whose name contains "load" or "s3"
+    ./run.sh bench -k load -k s3    those whose name contains "load" or "s3" (latest.md keeps
+                                    the earlier rows of the others)
     ./run.sh bench --quick          smaller scales (list up to 100k versions, a 250 MB frame)
 """
 
@@ -43,6 +44,7 @@ class Result:
     target: float | None
     unit: str = "ms"
     note: str = ""
+    group: str = ""  # the BENCHMARKS entry that measured it
 
     @property
     def value(self) -> float:
@@ -522,6 +524,7 @@ def main() -> int:
         for name, bench in BENCHMARKS.items():
             if not args.k or any(k in name for k in args.k):
                 for result in bench(work, args):
+                    result.group = name
                     results.append(result)
                     print(result.row(), flush=True)
     finally:
@@ -531,38 +534,48 @@ def main() -> int:
 
 
 def write(results: list[Result], args: argparse.Namespace) -> None:
+    """Append to history.jsonl; rewrite latest.md (and latest.json) with this run's rows, plus,
+    after a partial run (``-k``), the previous rows of the benchmarks it did not run."""
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     machine = f"{platform.node()} {os.cpu_count()} cores, Python {sys.version.split()[0]}"
-    with (RESULTS / "history.jsonl").open("a") as fh:
-        for r in results:
-            fh.write(
-                json.dumps(
-                    {
-                        "at": stamp,
-                        "machine": machine,
-                        "rounds": args.rounds,
-                        "quick": args.quick,
-                        **asdict(r),
-                        "value": round(r.value, 4),
-                    }
-                )
-                + "\n"
-            )
-    lines = [
-        f"# Benchmark results ({stamp}, {machine}, median of {args.rounds}"
-        f"{', quick' if args.quick else ''})",
-        "",
-        "| benchmark | ours | baseline | value | target | verdict |",
-        "|---|---:|---:|---:|---:|---|",
+    rows = [
+        {
+            "at": stamp,
+            "machine": machine,
+            "rounds": args.rounds,
+            "quick": args.quick,
+            **asdict(r),
+            "value": round(r.value, 4),
+            "verdict": r.verdict,
+        }
+        for r in results
     ]
-    for r in results:
-        value = f"{r.value:.2f}x" if r.baseline else f"{r.value:.2f} {r.unit}"
-        target = "-" if r.target is None else f"≤ {r.target}{'x' if r.baseline else ' ' + r.unit}"
-        base = f"{r.baseline:.1f} {r.unit}" if r.baseline else ""
+    with (RESULTS / "history.jsonl").open("a") as fh:
+        fh.writelines(json.dumps(row) + "\n" for row in rows)
+    ran = {r.group for r in results}
+    latest = RESULTS / "latest.json"
+    if args.k and latest.exists():
+        kept = [row for row in json.loads(latest.read_text()) if row.get("group") not in ran]
+        rows = kept + rows
+        order = list(BENCHMARKS)
+        rows.sort(key=lambda row: order.index(row["group"]) if row["group"] in order else 99)
+    latest.write_text(json.dumps(rows, indent=1) + "\n")
+    lines = [
+        f"# Benchmark results ({machine}; medians; each row says when it ran)",
+        "",
+        "| benchmark | ours | baseline | value | target | verdict | run |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for row in rows:
+        unit, baseline, target = row["unit"], row["baseline"], row["target"]
+        value = f"{row['value']:.2f}x" if baseline else f"{row['value']:.2f} {unit}"
+        goal = "-" if target is None else f"≤ {target}{'x' if baseline else ' ' + unit}"
+        base = f"{baseline:.1f} {unit}" if baseline else ""
+        scale = f"median of {row['rounds']}{', quick' if row['quick'] else ''}"
         lines.append(
-            f"| {r.name.strip()} | {r.ours:.1f} {r.unit} "
-            f"| {base} | {value} | {target} | {r.verdict} {r.note} |"
+            f"| {row['name'].strip()} | {row['ours']:.1f} {unit} | {base} | {value} | {goal} "
+            f"| {row['verdict']} {row['note']} | {row['at'][:16]} ({scale}) |"
         )
     (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
 

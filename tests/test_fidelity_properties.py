@@ -183,3 +183,19 @@ def test_dictionaries_are_part_of_the_fingerprint(repo):
     assert ctx.log_dataset("dict-fp", first).version == 1
     assert ctx.log_dataset("dict-fp", second).version == 2
     assert repo.get("dict-fp").load().column("d").to_pylist() == ["z"]
+
+
+def test_an_all_null_categorical_stays_categorical(repo):
+    """Found by the property test: Parquet forgets a dictionary column whose dictionary is empty."""
+    import pandas as pd
+
+    table = pa.table(
+        {
+            "d": pa.DictionaryArray.from_arrays(
+                pa.array([None], pa.int32()), pa.array([], pa.string())
+            )
+        }
+    )
+    frame = table.to_pandas()
+    loaded = ArtifactContext(repo).log_dataset("null-cat", frame).load()
+    pd.testing.assert_frame_equal(loaded, frame)

@@ -230,10 +230,11 @@ def _flat(kind: pa.DataType) -> bool:
 
 
 def _needs_cast(table: pa.Table) -> bool:
-    """Whether Parquet gives back other types for this table (it also forgets that an empty
-    column was a dictionary)."""
-    empty_dictionary = table.num_rows == 0 and any(
-        pa.types.is_dictionary(f.type) for f in table.schema
+    """Whether Parquet gives back other types for this table (it also forgets that a column was
+    a dictionary when that dictionary is empty: no rows, or only nulls)."""
+    empty_dictionary = any(
+        pa.types.is_dictionary(column.type) and all(len(c.dictionary) == 0 for c in column.chunks)
+        for column in table.columns
     )
     return empty_dictionary or any(
         check(f.type) for f in table.schema for check in _PARQUET_COERCED
