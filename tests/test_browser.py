@@ -249,7 +249,7 @@ def test_model_metric_charts_and_versions_sorted_by_metric(site, page):
 def test_compare_three_versions(site, page):
     base, _, _ = site
     page.goto(f"{base}/projects/{STRESS}/artifacts/churn-model")
-    page.check("#versions-table input[value='churn-model:100']")
+    page.check("#versions-table input[value='churn-model:140']")
     page.click("#compare-button")
     columns = page.locator("#compare-table th[data-ref]")
     expect(columns).to_have_count(3)

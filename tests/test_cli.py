@@ -69,6 +69,7 @@ def test_download_file_folder_and_extra(data, tmp_path):
     assert Path(into.stdout.strip()) == tmp_path / "events-v1.parquet"
     extra = run("download", "churn", str(tmp_path), "--extra", "readme")
     assert Path(extra.stdout.strip()).read_bytes() == b"read me"
+    assert Path(extra.stdout.strip()).name == "churn-v2-readme"  # key-vN-name, as the UI
     missing = run("download", "churn", str(tmp_path), "--extra", "nope")
     assert missing.exit_code == 3 and "no extra data 'nope'" in missing.stderr
 

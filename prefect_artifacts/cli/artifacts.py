@@ -167,7 +167,7 @@ def download(
                     f"{version.ref} has no extra data {extra!r}; it has "
                     f"{', '.join(version.extra_data) or 'none'}"
                 )
-            digest, size, name = item.hash, item.size, item.filename or item.name
+            digest, size, name = item.hash, item.size, download_name(version, extra)
         else:
             digest, size, name = version.hash, version.size, download_name(version)
         progress = Progress(
