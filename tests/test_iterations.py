@@ -40,6 +40,28 @@ def test_log_model_iterations_in_a_flow_compare_in_iteration_order(env_repo, pre
     pa.flush_registrations()  # the Prefect UI cards go out while the test server is up
 
 
+def test_a_runs_table_is_not_limited_by_the_keys_history(env_repo, prefect_server, monkeypatch):
+    """The 500-version limit counts the run's versions, not every version of the key."""
+    from prefect_artifacts.core import compare
+
+    monkeypatch.setattr(compare, "MAX_VERSIONS", 5)
+    for i in range(6):  # earlier history of the key, from other runs
+        pa.log_model("hp", body=f"old-{i}".encode(), metrics={"auc": 0.5})
+
+    @flow(name="tune-hp")
+    def tune() -> str:
+        for i in range(2):
+            pa.log_model("hp", body=f"new-{i}".encode(), metrics={"auc": 0.6 + i / 10}, iteration=i)
+        return str(flow_run.id)
+
+    run_id = tune()
+    assert pa.compare("hp", run=run_id)["iteration"].tolist() == [0, 1]
+    assert pa.best("hp", metric="auc", run=run_id).iteration == 1
+    with pytest.raises(pa.InvalidArgumentError, match=r"at most 5 versions.*run="):
+        pa.compare("hp", all_versions=True)
+    pa.flush_registrations()
+
+
 def test_mapped_artifact_task_iteration_template(env_repo, prefect_server):
     @pa.artifact_task(key="reg", iteration="{parameters[i]}")
     def fit(i: int, alpha: float) -> pa.Model:

@@ -115,11 +115,13 @@ def compare(
         )
         for version in found:
             chosen.setdefault(version.ref, version)
-        if len(chosen) > MAX_VERSIONS:
-            raise InvalidArgumentError(f"compare at most {MAX_VERSIONS} versions at a time")
+        if run is None and len(chosen) > MAX_VERSIONS:
+            raise InvalidArgumentError(_too_many(len(chosen)))
     versions = list(chosen.values())
-    if run is not None:
+    if run is not None:  # the limit counts what the run produced, not the keys' whole history
         versions = _of_run(repo, versions, run)
+        if len(versions) > MAX_VERSIONS:
+            raise InvalidArgumentError(_too_many(len(versions)))
         versions.sort(key=lambda v: (v.key, _iteration(v) is None, _iteration(v) or 0, v.version))
     rows = [_row(v) for v in versions]
     metric_names = list(metrics) if metrics else sorted({m for r in rows for m in r.metrics})
@@ -183,6 +185,13 @@ def _winner(rows: list[ComparedVersion], metric: str, mode: str) -> ComparedVers
         return None
     pick = max if mode == "max" else min
     return pick(candidates, key=lambda r: r.metrics[metric])
+
+
+def _too_many(count: int) -> str:
+    return (
+        f"compare at most {MAX_VERSIONS} versions at a time ({count}+ named): name fewer keys "
+        "or versions, drop all_versions, or pick one flow run with run="
+    )
 
 
 def _resolve(
