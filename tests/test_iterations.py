@@ -143,3 +143,18 @@ def test_map_order_survives_failures_with_options_and_return_state(env_repo, pre
     )
     assert [v.iteration for v in unordered] == [3, 2, 1, 0]  # map_order=False: finish order
     pa.flush_registrations()
+
+
+def test_an_iteration_template_error_names_the_template(env_repo):
+    @pa.artifact_task(key="named", iteration="{parameters[name]}")
+    def fit(name: str) -> pa.Model:
+        return pa.Model(body=name.encode())
+
+    with pytest.raises(
+        pa.InvalidArgumentError, match=r"template '\{parameters\[name\]\}' rendered"
+    ):
+        fit.fn("abc")
+    with pytest.raises(pa.InvalidArgumentError, match="failed: KeyError"):
+        pa.artifact_task(key="named", iteration="{parameters[nope]}")(fit.fn.__wrapped__).fn("1")
+    assert fit.fn("7") == b"7" and pa.get_artifact("named#7").version == 1
+    assert not pa.list_artifacts(key="named", all_versions=True)[1:]

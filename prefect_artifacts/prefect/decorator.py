@@ -414,7 +414,10 @@ def _format_iteration(iteration: Any, parameters: dict[str, Any]) -> int | None:
             f"iteration template {iteration!r} failed: {type(exc).__name__}: {exc}. Templates "
             "see the task's parameters, e.g. '{parameters[i]}'"
         ) from None
-    return check_iteration(text)
+    try:
+        return check_iteration(text)
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"iteration template {iteration!r} rendered: {exc}") from None
 
 
 def _check_keys(key: Any) -> Any:
