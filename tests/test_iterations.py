@@ -3,6 +3,7 @@ run, ordered by iteration whatever order they finished in, compared and the best
 
 import json
 import time
+import uuid
 
 import pytest
 from prefect import flow, task
@@ -57,6 +58,7 @@ def test_a_runs_table_is_not_limited_by_the_keys_history(env_repo, prefect_serve
     run_id = tune()
     assert pa.compare("hp", run=run_id)["iteration"].tolist() == [0, 1]
     assert pa.best("hp", metric="auc", run=run_id).iteration == 1
+    assert pa.compare("hp", run=uuid.UUID(run_id))["iteration"].tolist() == [0, 1]  # flow_run.id
     with pytest.raises(pa.InvalidArgumentError, match=r"at most 5 versions.*run="):
         pa.compare("hp", all_versions=True)
     pa.flush_registrations()

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 
@@ -210,6 +211,8 @@ def _resolve(
 
 def _of_run(repo: Repository, versions: list[ArtifactVersion], run: str) -> list[ArtifactVersion]:
     """The versions a flow run (id or name) produced, or re-produced with identical content."""
+    if isinstance(run, UUID):  # flow_run.id as Prefect gives it
+        run = str(run)
     if not isinstance(run, str) or not run:
         raise InvalidArgumentError("run must be a flow run id or name, e.g. run=str(flow_run.id)")
 
