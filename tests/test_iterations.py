@@ -156,6 +156,8 @@ def test_an_iteration_template_error_names_the_template(env_repo):
         pa.InvalidArgumentError, match=r"template '\{parameters\[name\]\}' rendered"
     ):
         fit.fn("abc")
+    with pytest.raises(pa.InvalidArgumentError, match=r"\{i\} is not available"):
+        pa.artifact_task(key="named", iteration="{i}")(lambda i: 1)
     with pytest.raises(pa.InvalidArgumentError, match="failed: KeyError"):
         pa.artifact_task(key="named", iteration="{parameters[nope]}")(fit.fn.__wrapped__).fn("1")
     assert fit.fn("7") == b"7" and pa.get_artifact("named#7").version == 1

@@ -396,11 +396,17 @@ def _check_iteration(iteration: Any) -> Any:
     if iteration is None or (isinstance(iteration, str) and "{" in iteration):
         if isinstance(iteration, str):
             try:
-                list(string.Formatter().parse(iteration))
+                parts = list(string.Formatter().parse(iteration))
             except ValueError as exc:
                 raise InvalidArgumentError(
                     f"iteration template {iteration!r} is malformed: {exc}"
                 ) from exc
+            for _, name, _, _ in parts:
+                if name is not None and re.split(r"[.\[]", name, maxsplit=1)[0] != "parameters":
+                    raise InvalidArgumentError(
+                        f"iteration template {iteration!r}: {{{name}}} is not available; "
+                        "iteration templates see the task's parameters, e.g. '{parameters[i]}'"
+                    )
         return iteration
     return check_iteration(iteration)
 
