@@ -162,3 +162,16 @@ def test_an_iteration_template_error_names_the_template(env_repo):
         pa.artifact_task(key="named", iteration="{parameters[nope]}")(fit.fn.__wrapped__).fn("1")
     assert fit.fn("7") == b"7" and pa.get_artifact("named#7").version == 1
     assert not pa.list_artifacts(key="named", all_versions=True)[1:]
+
+
+def test_the_detail_page_shows_the_iteration(env_repo):
+    from fastapi.testclient import TestClient
+
+    from prefect_artifacts.web import create_app
+
+    pa.log_model("cand", body=b"a", metrics={"auc": 0.5}, iteration=2)
+    pa.log_model("plain", body=b"b")
+    client = TestClient(create_app(env_repo))
+    page = client.get("/projects/default/artifacts/cand").text
+    assert '<dt>iteration</dt><dd id="iteration">2 ' in page and "cand#2" in page
+    assert "<dt>iteration</dt>" not in client.get("/projects/default/artifacts/plain").text
