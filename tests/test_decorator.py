@@ -192,6 +192,10 @@ def test_bad_decorator_arguments_fail_at_decoration(env_repo):
         pa.artifact_task(kind="spreadsheet")(lambda: 1)
     with pytest.raises(ValueError, match="malformed"):
         pa.artifact_task(key="bad-{parameters[x]")(lambda: 1)
+    with pytest.raises(ValueError, match=r"\{region\} is not available.*parameters\[name\]"):
+        pa.artifact_task(key="features-{region}")(lambda region: 1)
+    with pytest.raises(ValueError, match="'out/' has characters a key cannot hold"):
+        pa.artifact_task(key="out/{parameters[x]}")(lambda x: 1)
     with pytest.raises(ValueError):
         pa.artifact_task(tag="latest")(lambda: 1)
 
@@ -214,7 +218,7 @@ def test_bad_returns_fail_the_task_clearly(env_repo):
     first, second = pipeline()
     with pytest.raises(ValueError, match="one element per key"):
         first.result()
-    with pytest.raises(ValueError, match="invalid artifact key"):
+    with pytest.raises(ValueError, match=r"template 'bad-\{parameters\[name\]\}' rendered"):
         second.result()
     assert pa.list_artifacts() == []
 

@@ -3,6 +3,7 @@ run, ordered by iteration whatever order they finished in, compared and the best
 
 import json
 import time
+import uuid
 
 import pytest
 from prefect import flow, task
@@ -38,6 +39,29 @@ def test_log_model_iterations_in_a_flow_compare_in_iteration_order(env_repo, pre
     with pytest.raises(pa.ArtifactNotFoundError, match="produced none"):
         pa.compare("clf", run="no-such-run")
     pa.flush_registrations()  # the Prefect UI cards go out while the test server is up
+
+
+def test_a_runs_table_is_not_limited_by_the_keys_history(env_repo, prefect_server, monkeypatch):
+    """The 500-version limit counts the run's versions, not every version of the key."""
+    from prefect_artifacts.core import compare
+
+    monkeypatch.setattr(compare, "MAX_VERSIONS", 5)
+    for i in range(6):  # earlier history of the key, from other runs
+        pa.log_model("hp", body=f"old-{i}".encode(), metrics={"auc": 0.5})
+
+    @flow(name="tune-hp")
+    def tune() -> str:
+        for i in range(2):
+            pa.log_model("hp", body=f"new-{i}".encode(), metrics={"auc": 0.6 + i / 10}, iteration=i)
+        return str(flow_run.id)
+
+    run_id = tune()
+    assert pa.compare("hp", run=run_id)["iteration"].tolist() == [0, 1]
+    assert pa.best("hp", metric="auc", run=run_id).iteration == 1
+    assert pa.compare("hp", run=uuid.UUID(run_id))["iteration"].tolist() == [0, 1]  # flow_run.id
+    with pytest.raises(pa.InvalidArgumentError, match=r"at most 5 versions.*run="):
+        pa.compare("hp", all_versions=True)
+    pa.flush_registrations()
 
 
 def test_mapped_artifact_task_iteration_template(env_repo, prefect_server):
@@ -121,3 +145,33 @@ def test_map_order_survives_failures_with_options_and_return_state(env_repo, pre
     )
     assert [v.iteration for v in unordered] == [3, 2, 1, 0]  # map_order=False: finish order
     pa.flush_registrations()
+
+
+def test_an_iteration_template_error_names_the_template(env_repo):
+    @pa.artifact_task(key="named", iteration="{parameters[name]}")
+    def fit(name: str) -> pa.Model:
+        return pa.Model(body=name.encode())
+
+    with pytest.raises(
+        pa.InvalidArgumentError, match=r"template '\{parameters\[name\]\}' rendered"
+    ):
+        fit.fn("abc")
+    with pytest.raises(pa.InvalidArgumentError, match=r"\{i\} is not available"):
+        pa.artifact_task(key="named", iteration="{i}")(lambda i: 1)
+    with pytest.raises(pa.InvalidArgumentError, match="failed: KeyError"):
+        pa.artifact_task(key="named", iteration="{parameters[nope]}")(fit.fn.__wrapped__).fn("1")
+    assert fit.fn("7") == b"7" and pa.get_artifact("named#7").version == 1
+    assert not pa.list_artifacts(key="named", all_versions=True)[1:]
+
+
+def test_the_detail_page_shows_the_iteration(env_repo):
+    from fastapi.testclient import TestClient
+
+    from prefect_artifacts.web import create_app
+
+    pa.log_model("cand", body=b"a", metrics={"auc": 0.5}, iteration=2)
+    pa.log_model("plain", body=b"b")
+    client = TestClient(create_app(env_repo))
+    page = client.get("/projects/default/artifacts/cand").text
+    assert '<dt>iteration</dt><dd id="iteration">2 ' in page and "cand#2" in page
+    assert "<dt>iteration</dt>" not in client.get("/projects/default/artifacts/plain").text

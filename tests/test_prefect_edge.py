@@ -397,3 +397,15 @@ def test_a_materialize_task_sees_an_artifact_as_upstream(env_repo):
         assert ours in {r.id for r in event.related if r.role == "asset"}, downstream
     asset = pa.asset("asset-features")
     assert asset.properties.name == "asset-features" and asset.properties.owners == ["tester"]
+
+
+def test_an_asset_dep_can_name_a_key_not_logged_yet(env_repo):
+    """``@materialize(..., asset_deps=[pa.asset("k@prod")])`` is evaluated when the module is
+    imported, before the first run has logged ``k``."""
+    early = pa.asset("later-features@prod")
+    assert early.key == assets.asset_key(env_repo, "default", "later-features")
+    assert early.properties.name == "later-features"
+    pa.log_dataset("later-features", pd.DataFrame({"x": [1]}), tag="prod")
+    assert pa.asset("later-features@prod").key == early.key
+    with pytest.raises(pa.InvalidKeyError):
+        pa.asset("../bad")

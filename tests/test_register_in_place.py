@@ -73,6 +73,7 @@ def test_a_changed_object_is_refused_and_reported(s3):
         repo.get("data").get()
     report = verify(repo)
     assert [(p.ref, p.what) for p in report.problems] == [("default/data:1", "changed at source")]
+    assert report.problems[0].target_path == f"s3://{path}"  # where the bytes live, not blobs/
     fs.rm(path)
     with pytest.raises(IntegrityError, match="is gone"):
         repo.get("data").get()
@@ -91,3 +92,13 @@ def test_reindex_keeps_the_reference(s3, tmp_path):
     assert reindex(lost).versions_restored == 2
     v = lost.get("notes")
     assert v.source and v.get() == b"registered notes" and verify(lost).ok
+
+
+def test_verify_names_a_local_registered_file_where_it_lives(env_repo, tmp_path):
+    source = tmp_path / "notes.bin"
+    source.write_bytes(b"registered")
+    v = pa.log_artifact("notes", target_path=str(source), upload=False)
+    assert v.get() == b"registered"
+    source.write_bytes(b"REGISTERED")
+    (problem,) = verify(env_repo).problems
+    assert problem.ref == "default/notes:1" and problem.target_path == f"file://{source}"

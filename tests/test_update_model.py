@@ -3,6 +3,7 @@ who/when/which run/what, refuse bad input whole, and survive the loss of the cat
 
 import json
 
+import pandas as pd
 import pytest
 from prefect import flow
 from typer.testing import CliRunner
@@ -147,3 +148,12 @@ def test_cli_show_prints_the_history_and_json_api_lists_it(env_repo):
     page = client.get("/projects/default/artifacts/churn?version=1")
     assert page.status_code == 200 and "recalibrated" in page.text and "revision 1" in page.text
     pa.flush_registrations()
+
+
+def test_set_description_the_update_model_error_points_to(env_repo):
+    pa.log_dataset("frame", pd.DataFrame({"a": [1]}))
+    with pytest.raises(pa.InvalidArgumentError, match="set_description work on every kind"):
+        pa.update_model("frame", description="x")
+    assert pa.set_description("frame:1", "checked").description == "checked"
+    assert pa.get_artifact("frame").description == "checked"
+    assert pa.set_description("frame", None).description is None

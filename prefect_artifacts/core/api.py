@@ -285,6 +285,13 @@ def set_labels(
     return get_repository().set_labels(ref, labels, replace=replace, project=project)
 
 
+def set_description(
+    ref: str, description: str | None, *, project: str | None = None
+) -> ArtifactVersion:
+    """Replace a version's description (``None`` clears it)."""
+    return get_repository().set_description(ref, description, project=project)
+
+
 def delete_artifact(
     ref: str, *, data: bool = True, strategy: str | None = None, project: str | None = None
 ) -> list[int]:

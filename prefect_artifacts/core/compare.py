@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 
@@ -115,11 +116,13 @@ def compare(
         )
         for version in found:
             chosen.setdefault(version.ref, version)
-        if len(chosen) > MAX_VERSIONS:
-            raise InvalidArgumentError(f"compare at most {MAX_VERSIONS} versions at a time")
+        if run is None and len(chosen) > MAX_VERSIONS:
+            raise InvalidArgumentError(_too_many(len(chosen)))
     versions = list(chosen.values())
-    if run is not None:
+    if run is not None:  # the limit counts what the run produced, not the keys' whole history
         versions = _of_run(repo, versions, run)
+        if len(versions) > MAX_VERSIONS:
+            raise InvalidArgumentError(_too_many(len(versions)))
         versions.sort(key=lambda v: (v.key, _iteration(v) is None, _iteration(v) or 0, v.version))
     rows = [_row(v) for v in versions]
     metric_names = list(metrics) if metrics else sorted({m for r in rows for m in r.metrics})
@@ -185,6 +188,13 @@ def _winner(rows: list[ComparedVersion], metric: str, mode: str) -> ComparedVers
     return pick(candidates, key=lambda r: r.metrics[metric])
 
 
+def _too_many(count: int) -> str:
+    return (
+        f"compare at most {MAX_VERSIONS} versions at a time ({count}+ named): name fewer keys "
+        "or versions, drop all_versions, or pick one flow run with run="
+    )
+
+
 def _resolve(
     repo: Repository, ref: str, *, all_versions: bool, project: str | None
 ) -> list[ArtifactVersion]:
@@ -201,6 +211,8 @@ def _resolve(
 
 def _of_run(repo: Repository, versions: list[ArtifactVersion], run: str) -> list[ArtifactVersion]:
     """The versions a flow run (id or name) produced, or re-produced with identical content."""
+    if isinstance(run, UUID):  # flow_run.id as Prefect gives it
+        run = str(run)
     if not isinstance(run, str) or not run:
         raise InvalidArgumentError("run must be a flow run id or name, e.g. run=str(flow_run.id)")
 

@@ -61,8 +61,11 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
     else:
         versions = repo.list(project=project or "*", all_versions=True)
     users: dict[str, list[tuple[str, str]]] = {}  # hash → [(ref, what)]
+    located: dict[str, str] = {}  # bytes registered in place: where they live
     for v in versions:
         users.setdefault(v.hash, []).append((v.ref, "bytes"))
+        if getattr(v, "source", None):
+            located.setdefault(v.hash, v.target_path)
         for name, extra in v.extra_data.items():
             users.setdefault(extra.hash, []).append((v.ref, f"extra data {name!r}"))
 
@@ -115,7 +118,7 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
                             ref=ref_text,
                             what=what,
                             hash=digest,
-                            target_path=repo.storage.blob_url(digest),
+                            target_path=located.get(digest) or repo.storage.blob_url(digest),
                             detail=f"{part}" + (f": {actual}" if actual else ""),
                         )
                     )

@@ -14,6 +14,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..core.api import get_repository
+from ..core.errors import ArtifactNotFoundError
+from ..core.keys import parse_ref
 from ..core.models import ArtifactVersion
 from .cards import detail_url
 
@@ -58,8 +60,18 @@ def asset(ref: str | ArtifactVersion, repository: Any = None) -> Asset:
     """The Prefect asset of an artifact (``"features"``, ``"features@prod"`` or a version),
     e.g. for ``@materialize(report_asset, asset_deps=[pa.asset("features")])``."""
     repo = get_repository(repository)
-    version = ref if isinstance(ref, ArtifactVersion) else repo.get(ref)
-    return asset_of(repo, version)
+    if isinstance(ref, ArtifactVersion):
+        return asset_of(repo, ref)
+    try:
+        return asset_of(repo, repo.get(ref))
+    except ArtifactNotFoundError:  # not logged yet (a module decorated before its first run)
+        from prefect.assets import Asset, AssetProperties
+
+        parsed = parse_ref(ref)
+        project = parsed.project or repo.project
+        return Asset(
+            key=asset_key(repo, project, parsed.key), properties=AssetProperties(name=parsed.key)
+        )
 
 
 def resource(item: Asset) -> dict[str, str]:

@@ -383,7 +383,10 @@ def _format_key(template: str, parameters: dict[str, Any]) -> str:
             f"artifact key template {template!r} failed: {type(exc).__name__}: {exc}. Templates "
             "can use {parameters[name]}, {flow_run.name} and {task_run.name}"
         ) from exc
-    return validate_key(key)
+    try:
+        return validate_key(key)
+    except InvalidKeyError as exc:
+        raise InvalidKeyError(f"artifact key template {template!r} rendered: {exc}") from None
 
 
 def _check_iteration(iteration: Any) -> Any:
@@ -393,11 +396,17 @@ def _check_iteration(iteration: Any) -> Any:
     if iteration is None or (isinstance(iteration, str) and "{" in iteration):
         if isinstance(iteration, str):
             try:
-                list(string.Formatter().parse(iteration))
+                parts = list(string.Formatter().parse(iteration))
             except ValueError as exc:
                 raise InvalidArgumentError(
                     f"iteration template {iteration!r} is malformed: {exc}"
                 ) from exc
+            for _, name, _, _ in parts:
+                if name is not None and re.split(r"[.\[]", name, maxsplit=1)[0] != "parameters":
+                    raise InvalidArgumentError(
+                        f"iteration template {iteration!r}: {{{name}}} is not available; "
+                        "iteration templates see the task's parameters, e.g. '{parameters[i]}'"
+                    )
         return iteration
     return check_iteration(iteration)
 
@@ -414,7 +423,10 @@ def _format_iteration(iteration: Any, parameters: dict[str, Any]) -> int | None:
             f"iteration template {iteration!r} failed: {type(exc).__name__}: {exc}. Templates "
             "see the task's parameters, e.g. '{parameters[i]}'"
         ) from None
-    return check_iteration(text)
+    try:
+        return check_iteration(text)
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"iteration template {iteration!r} rendered: {exc}") from None
 
 
 def _check_keys(key: Any) -> Any:
@@ -425,6 +437,9 @@ def _check_keys(key: Any) -> Any:
     return _check_template(key)
 
 
+TEMPLATE_ROOTS = ("parameters", "flow_run", "task_run")
+
+
 def _check_template(template: Any) -> str:
     if not isinstance(template, str):
         raise InvalidKeyError(
@@ -433,9 +448,20 @@ def _check_template(template: Any) -> str:
     if "{" not in template:
         return validate_key(template)
     try:
-        list(string.Formatter().parse(template))
+        parts = list(string.Formatter().parse(template))
     except ValueError as exc:
         raise InvalidKeyError(f"artifact key template {template!r} is malformed: {exc}") from exc
+    for literal, name, _, _ in parts:
+        if literal and not re.fullmatch(r"[A-Za-z0-9._-]+", literal):
+            raise InvalidKeyError(
+                f"artifact key template {template!r}: {literal!r} has characters a key cannot "
+                "hold; keys are letters, digits, '.', '_' and '-'"
+            )
+        if name is not None and re.split(r"[.\[]", name, maxsplit=1)[0] not in TEMPLATE_ROOTS:
+            raise InvalidKeyError(
+                f"artifact key template {template!r}: {{{name}}} is not available. Templates "
+                "can use {parameters[name]}, {flow_run.name} and {task_run.name}"
+            )
     return template
 
 
