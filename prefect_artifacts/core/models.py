@@ -259,11 +259,24 @@ class ArtifactVersion(_Bound):
         return self.repository.runs_of(self, role="producer")
 
 
+class DatasetPart(BaseModel):
+    """One Parquet part of a multi-part dataset (a content-addressed blob)."""
+
+    position: int
+    hash: str
+    size: int
+    rows: int
+    target_path: str
+
+
 with warnings.catch_warnings():  # `schema` is the field name the product promises
     warnings.simplefilter("ignore", UserWarning)
 
     class DatasetVersion(ArtifactVersion):
-        """A table: Parquet (or CSV/Arrow) bytes, its schema, a preview and column statistics."""
+        """A table: Parquet (or CSV/Arrow) bytes, its schema, a preview and column statistics.
+        Large datasets are stored in parts (``part_count``, ``parts``); every Parquet dataset
+        reads lazily or in part (``load(columns=, filters=)``, ``to_arrow_dataset()``,
+        ``to_dask()``, ``to_polars(lazy=True)``, ``to_duckdb()``)."""
 
         rows: int | None = None
         columns: int | None = None
@@ -271,10 +284,47 @@ with warnings.catch_warnings():  # `schema` is the field name the product promis
         preview: list[dict[str, Any]] | None = None
         stats: dict[str, dict[str, Any]] | None = None
         python_type: str = "pandas"
+        part_count: int | None = Field(None, description="Parts of a multi-part dataset.")
+        parts: list[DatasetPart] = Field(
+            default_factory=list, description="The parts, in order (full records only)."
+        )
 
         def as_df(self) -> Any:
             """The dataset as a pandas DataFrame, whatever type it was logged from."""
             return self.repository.load(self, as_pandas=True)
+
+        def load(
+            self,
+            *,
+            columns: list[str] | None = None,
+            filters: Any = None,
+            trusted: bool | None = None,
+        ) -> Any:
+            """The dataset (as the type it was logged from). ``columns`` and ``filters``
+            (``[("col", ">", 3)]`` tuples or a pyarrow expression) are pushed down: only the
+            needed columns and row groups are read, each page checked against its checksum;
+            without them every byte is read and its sha256 checked."""
+            if columns is None and filters is None:
+                return self.repository.load(self, trusted=trusted)
+            return self.repository.load_dataset(self, columns=columns, filters=filters)
+
+        def to_arrow_dataset(self) -> Any:
+            """A ``pyarrow.dataset.Dataset`` over the stored Parquet (nothing read yet)."""
+            return self.repository.open_dataset(self, "arrow")
+
+        def to_dask(self) -> Any:
+            """A lazy Dask DataFrame, one partition per part, read where it runs."""
+            return self.repository.open_dataset(self, "dask")
+
+        def to_polars(self, lazy: bool = True) -> Any:
+            """A polars LazyFrame scanning the stored Parquet (``lazy=False``: a DataFrame)."""
+            if not lazy:
+                return self.repository.load_dataset(self, as_type="polars")
+            return self.repository.open_dataset(self, "polars")
+
+        def to_duckdb(self, connection: Any = None) -> Any:
+            """A DuckDB relation over the stored Parquet (needs the ``duckdb`` package)."""
+            return self.repository.open_dataset(self, "duckdb", connection=connection)
 
 
 class ModelVersion(ArtifactVersion):

@@ -19,6 +19,7 @@ from ..keys import Ref, parse_ref, safe_filename
 from ..materializers import registry
 from ..models import ArtifactVersion, version_from_record
 from ..storage import check_hash
+from . import partsread
 from .writer import pool
 
 if TYPE_CHECKING:
@@ -41,6 +42,10 @@ def version(repo: Repository, record: VersionRecord) -> ArtifactVersion:
     fields["extra_data"] = {
         e.name: {**vars(e), "target_path": repo.storage.blob_url(e.hash)} for e in record.extras
     }
+    if record.parts:
+        fields["parts"] = [
+            {**vars(p), "target_path": repo.storage.blob_url(p.hash)} for p in record.parts
+        ]
     out = version_from_record(fields, repo)
     out._row_id = record.id
     return out
@@ -110,6 +115,8 @@ def load(
     repo: Repository, v: ArtifactVersion, *, as_pandas: bool = False, trusted: bool | None = None
 ) -> Any:
     """Read, verify and deserialize a version; the caller records the consumer."""
+    if partsread.is_parts(v):  # a multi-part dataset: every part read and sha256-checked
+        return partsread.load_all(repo, v, as_type="pandas" if as_pandas else None)
     materializer = registry.by_name(v.materializer)
     if materializer is None:
         raise UnsupportedTypeError(

@@ -34,7 +34,7 @@ from ..materializers.summary import json_safe
 from ..models import ArtifactVersion, Producer
 from ..runs import current_producer, current_run
 from ..storage import WriteCancelled
-from . import extras
+from . import extras, multipart
 
 if TYPE_CHECKING:
     from . import Repository
@@ -89,7 +89,8 @@ def log(
 ) -> ArtifactVersion:
     """Store ``obj`` as the next version of ``key`` (or return the latest version when its
     content is identical). ``options`` go to the materializer (``preview``, ``stats``,
-    ``model_file``); ``fields`` are kind-specific metadata (``metrics``, ``parameters``)."""
+    ``model_file``); ``fields`` are kind-specific metadata (``metrics``, ``parameters``).
+    A Dask DataFrame or a stream of batches becomes a multi-part dataset (``multipart``)."""
     key = validate_key(key)
     project = validate_project(project) if project else repo.project
     labels = validate_labels(labels)
@@ -102,6 +103,12 @@ def log(
         raise InvalidArgumentError(
             f"format {format!r:.40} is not a format name; use e.g. 'parquet', 'png', 'json'"
         )
+    if kind in (None, "dataset") and multipart.is_multipart(obj):
+        return _log_parts(
+            repo, key, obj, fmt=fmt, labels=labels, tag=tag, description=description,
+            options=options, fields=fields, extra_data=extra_data, project=project,
+            producer=producer or current_producer(repo.owner),
+        )  # fmt: skip
     materializer = registry.resolve(obj, kind=kind, fmt=fmt)
     fmt = fmt or materializer.default_format(obj, options)
     producer = producer or current_producer(repo.owner)
@@ -187,6 +194,33 @@ def log(
     if not committed.created:
         logger.info("%s: content identical to version %s; no new version", key, version.version)
         version = _apply(repo, version, **change)
+    emit(VersionLogged(repo, version, current_run(), committed.created))
+    return version
+
+
+def _log_parts(
+    repo: Repository,
+    key: str,
+    obj: Any,
+    *,
+    producer: Producer,
+    tag: str | None,
+    labels: dict[str, str],
+    description: str | None,
+    **rest: Any,
+) -> ArtifactVersion:
+    """A Dask DataFrame or a stream: parts written first (``multipart``), then the same
+    commit as every version."""
+    new = multipart.new_version(
+        repo, key, obj, producer=producer, tag=tag, labels=labels, description=description, **rest
+    )
+    run = producer.lineage() if producer.kind == "prefect" else {}
+    committed = _commit(repo, new, run, {})
+    version = (
+        repo.record(committed.record) if committed.record else repo.version_by_id(committed.id)
+    )
+    if not committed.created:
+        version = _apply(repo, version, tag=tag, labels=labels, description=description)
     emit(VersionLogged(repo, version, current_run(), committed.created))
     return version
 
