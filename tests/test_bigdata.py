@@ -258,3 +258,18 @@ def test_bad_streams_are_refused_with_nothing_logged(repo):
     with pytest.raises(InvalidArgumentError, match="Parquet"):
         repo.log("bad", chunks(2), format="csv")
     assert repo.list() == []
+
+
+def test_artifact_ref_can_ask_for_a_lazy_dask_frame(repo):
+    import dask.dataframe as dd
+
+    from prefect_artifacts import ArtifactRef
+
+    repo.log("events", chunks(4), options={"part_size": PART}, tag="prod")
+    lazy = ArtifactRef("events@prod", load="dask").resolve(repo)
+    assert isinstance(lazy, dd.DataFrame) and lazy.npartitions == repo.get("events").part_count
+    assert int(lazy.id.max().compute()) == 4 * 5_000 - 1
+    eager = ArtifactRef("events@prod").resolve(repo)
+    pd.testing.assert_frame_equal(eager, whole(4))
+    with pytest.raises(ValueError, match="load='spark'"):
+        ArtifactRef("events@prod", load="spark")

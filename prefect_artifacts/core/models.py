@@ -121,6 +121,9 @@ class LineageRecord(BaseModel):
         return self.link
 
 
+LAZY_LOADS = (None, "pandas", "dask", "arrow", "polars", "duckdb")
+
+
 class ArtifactRef(BaseModel):
     """A task argument naming an artifact: ``ArtifactRef("features@prod")``. ``@artifact_task``
     loads it when the task runs (recording the consumer); it shows in the run's parameters."""
@@ -129,10 +132,29 @@ class ArtifactRef(BaseModel):
 
     ref: str
     project: str | None = None
+    load: str | None = None  # None: the stored object; "dask" | "arrow" | "polars" | "duckdb": lazy
 
-    def __init__(self, ref: str, project: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, ref: str, project: str | None = None, load: str | None = None, **kwargs: Any
+    ) -> None:
         parse_ref(ref, project=project)  # fail at construction, not when the task runs
-        super().__init__(ref=ref, project=project, **kwargs)
+        if load not in LAZY_LOADS:
+            raise ValueError(
+                f"load={load!r} is not a way to load a dataset; use one of "
+                f"{', '.join(repr(x) for x in LAZY_LOADS)}"
+            )
+        super().__init__(ref=ref, project=project, load=load, **kwargs)
+
+    def resolve(self, repository: Repository | None = None, project: str | None = None) -> Any:
+        """The value a task receives: the loaded object, or with ``load=`` a lazy dataset
+        (``"dask"``: a Dask DataFrame whose partitions read the parts where they run)."""
+        repo = repository or default_repository()
+        version = repo.get(self.ref, project=self.project or project)
+        if self.load is None:
+            return version.load()
+        if self.load == "pandas":
+            return repo.load_dataset(version, as_type="pandas")
+        return repo.open_dataset(version, self.load)
 
     def __repr__(self) -> str:
         return f"ArtifactRef({self.ref!r})"
