@@ -273,3 +273,24 @@ def test_artifact_ref_can_ask_for_a_lazy_dask_frame(repo):
     pd.testing.assert_frame_equal(eager, whole(4))
     with pytest.raises(ValueError, match="load='spark'"):
         ArtifactRef("events@prod", load="spark")
+
+
+def test_cli_web_and_card_show_the_parts(env_repo):
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from prefect_artifacts.cli import app
+    from prefect_artifacts.prefect.cards import card
+    from prefect_artifacts.web import create_app
+
+    env_repo.log("events", chunks(8), options={"part_size": PART})
+    env_repo.log("events", chunks(12), options={"part_size": PART})
+    v = env_repo.get("events")
+    shown = CliRunner().invoke(app, ["show", "events"]).output
+    assert f"{v.part_count} Parquet parts" in shown
+    changed = CliRunner().invoke(app, ["diff", "events:1", "events:2"]).output
+    assert "parts:" in changed and "shared" in changed
+    page = TestClient(create_app(env_repo)).get("/projects/default/artifacts/events").text
+    assert 'id="parts"' in page and v.parts[0].hash[:16] in page
+    assert page.count('<tr><td class="num">') >= v.part_count
+    assert f"{v.part_count} Parquet parts" in card(v)
