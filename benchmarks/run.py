@@ -495,6 +495,7 @@ BENCHMARKS: dict[str, Callable[[Path, argparse.Namespace], list[Result]]] = {
     "memory": bench_memory,
     "s3": bench_s3,
     "reindex": bench_reindex,
+    "bigdata": __import__("bench_bigdata").bench_bigdata,
 }
 
 
