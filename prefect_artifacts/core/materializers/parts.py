@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -22,6 +24,7 @@ import pyarrow.parquet as pq
 from ..errors import InvalidArgumentError, UnsupportedTypeError
 from . import partstats, summary
 
+_STATS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefect-artifacts-stats")
 NAME = "dataset-parts"  # the materializer name recorded for multi-part versions
 INDEX_FORMAT = "prefect-artifacts/parts/1"
 PART_BYTES = 128 << 20  # a part closes once this much Arrow data went into it
@@ -191,6 +194,7 @@ def write_part(
     written = rows = 0
     buffer: list[pa.RecordBatch] = []
     buffered = 0
+    pending: list[Any] = []  # the statistics of the last row group, being computed
     with pq.ParquetWriter(sink, schema, write_page_checksum=True) as writer:
 
         def flush() -> None:
@@ -202,9 +206,11 @@ def write_part(
             writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
             if preview_rows and len(preview) < preview_rows:
                 preview += summary.preview_of(table, preview_rows - len(preview))
-            if stats:
-                part = partstats.partial_of(table, offset + rows)
-                merged = part if merged is None else partstats.merge(merged, part)
+            if stats:  # on a second thread, overlapping the next row group's write
+                if pending:
+                    part = pending.pop().result()
+                    merged = part if merged is None else partstats.merge(merged, part)
+                pending.append(_STATS.submit(partstats.partial_of, table, offset + rows))
             rows += table.num_rows
 
         for batch in batches:
@@ -217,6 +223,9 @@ def write_part(
             if buffered >= ROW_GROUP_BYTES or sum(b.num_rows for b in buffer) >= ROW_GROUP_ROWS:
                 flush()
         flush()
+        for future in pending:
+            part = future.result()
+            merged = part if merged is None else partstats.merge(merged, part)
     metadata = writer.writer.metadata
     return PartInfo(
         hash="",
@@ -227,6 +236,14 @@ def write_part(
         preview=preview,
         schema=schema.serialize().to_pybytes(),
     )
+
+
+def _new_pool_after_fork() -> None:
+    global _STATS
+    _STATS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefect-artifacts-stats")
+
+
+os.register_at_fork(after_in_child=_new_pool_after_fork)
 
 
 def row_groups(metadata: pq.FileMetaData) -> list[dict[str, Any]]:

@@ -127,9 +127,32 @@ def filesystem(storage: Storage) -> Any:
         from pyarrow.fs import LocalFileSystem
 
         return LocalFileSystem()
-    from pyarrow.fs import FSSpecHandler, PyFileSystem
+    from pyarrow.fs import PyFileSystem
 
-    return PyFileSystem(FSSpecHandler(storage.fs))
+    return PyFileSystem(_RangeReads(storage.fs))
+
+
+def _range_handler() -> type:
+    from pyarrow.fs import FSSpecHandler
+
+    class RangeReads(FSSpecHandler):
+        """Files opened without read-ahead: pyarrow asks for exactly the byte ranges it needs
+        (footer, column chunks), and only those are fetched from the object store."""
+
+        def open_input_file(self, path: str) -> Any:
+            from pyarrow import PythonFile
+
+            try:
+                handle = self.fs.open(path, mode="rb", cache_type="none")
+            except TypeError:  # a filesystem without cache options
+                handle = self.fs.open(path, mode="rb")
+            return PythonFile(handle, mode="r")
+
+    return RangeReads
+
+
+def _RangeReads(fs: Any) -> Any:
+    return _range_handler()(fs)
 
 
 def file_format() -> pds.ParquetFileFormat:
