@@ -294,3 +294,17 @@ def test_cli_web_and_card_show_the_parts(env_repo):
     assert 'id="parts"' in page and v.parts[0].hash[:16] in page
     assert page.count('<tr><td class="num">') >= v.part_count
     assert f"{v.part_count} Parquet parts" in card(v)
+
+
+def test_single_frame_logs_write_page_checksums_too(repo):
+    v = repo.log("small", frame(0, 50_000))
+    path = repo.storage.blob_path(v.hash)
+    chunk = pq.read_metadata(path).row_group(0).column(1)
+    start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+    with open(path, "r+b") as fh:
+        fh.seek(start + chunk.total_compressed_size - 16)
+        byte = fh.read(1)
+        fh.seek(start + chunk.total_compressed_size - 16)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(IntegrityError, match="checksum"):
+        v.load(columns=["amount"])

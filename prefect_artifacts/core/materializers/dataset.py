@@ -85,7 +85,7 @@ class DatasetMaterializer(Materializer):
     def save(self, prepared: PreparedTable, sink: BinaryIO, fmt: str) -> None:
         table = prepared.table
         if fmt == "parquet":
-            pq.write_table(table, sink)
+            pq.write_table(table, sink, write_page_checksum=True)  # checked by partial reads
         elif fmt == "csv":
             pacsv.write_csv(_csv_ready(table), sink)
         else:
