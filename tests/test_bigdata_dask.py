@@ -102,3 +102,23 @@ def test_a_failing_partition_leaves_no_version_and_orphans_for_gc(client, store)
     report = gc(store, grace=timedelta(0))
     assert set(report.orphans) == written
     assert list(store.storage.iter_blobs()) == []
+
+
+def test_an_artifact_task_returning_a_dask_frame_logs_it_in_parts(client, env_repo, prefect_server):
+    from prefect import flow
+
+    import prefect_artifacts as pa
+
+    @pa.artifact_task(key="ddf-out")
+    def make() -> dd.DataFrame:
+        return dd.from_pandas(events(3_000), npartitions=3)
+
+    @flow
+    def build() -> int:
+        return make().npartitions
+
+    assert build() == 3
+    v = env_repo.get("ddf-out")
+    assert v.part_count == 3 and v.rows == 3_000
+    assert v.producer.kind == "prefect" and v.producer.task_name
+    pd.testing.assert_frame_equal(v.load(), events(3_000), check_dtype=False)
