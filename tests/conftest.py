@@ -128,6 +128,7 @@ def snapshot(catalog: Catalog) -> dict[str, list[tuple]]:
             "revisions": rows(schema.revisions_t),
             "keys": rows(schema.keys_t, drop=("id", "created_at")),
             "blobs": rows(schema.blobs_t, drop=("created_at",)),
+            "parts": rows(schema.parts_t),
         }
 
 

@@ -130,6 +130,15 @@ def show(
         for k, v in (getattr(version, name, None) or {}).items():
             rows.append((f"{name[:-1]} {k}", str(v)))
     if isinstance(version, DatasetVersion):
+        if version.part_count:
+            sizes = [p.size for p in version.parts]
+            rows.append(
+                (
+                    "parts",
+                    f"{version.part_count} Parquet parts, {size_text(min(sizes))}–"
+                    f"{size_text(max(sizes))} each ({size_text(sum(sizes))} in all)",
+                )
+            )
         rows += [("column", f"{c['name']}: {c['type']}") for c in version.schema]
     for name, extra in version.extra_data.items():
         rows.append(
@@ -293,6 +302,12 @@ def diff(
     )
     if result.rows:
         say(f"rows: {result.rows[0]} → {result.rows[1]}")
+    if result.parts:
+        p = result.parts
+        say(
+            f"parts: {len(p.added)} added ({size_text(p.added_bytes)}), {len(p.removed)} "
+            f"removed ({size_text(p.removed_bytes)}), {p.shared} shared"
+        )
     for c in result.columns:
         say(f"column {c.name}: {c.change} {c.old_type or ''} → {c.new_type or ''}".rstrip())
     if result.stats:

@@ -35,6 +35,16 @@ class MetricChange(BaseModel):
     delta: float | None = None
 
 
+class PartChanges(BaseModel):
+    """Parts of multi-part datasets: what ``b`` adds, drops and shares with ``a``."""
+
+    added: list[str] = Field(default_factory=list)  # sha256 of parts only in b
+    removed: list[str] = Field(default_factory=list)  # sha256 of parts only in a
+    shared: int = 0
+    added_bytes: int = 0
+    removed_bytes: int = 0
+
+
 class VersionDiff(BaseModel):
     a: str
     b: str
@@ -47,6 +57,7 @@ class VersionDiff(BaseModel):
     metrics: list[MetricChange] = Field(default_factory=list)
     parameters: list[dict[str, Any]] = Field(default_factory=list)
     labels: list[dict[str, Any]] = Field(default_factory=list)
+    parts: PartChanges | None = None
 
 
 def diff_versions(a: ArtifactVersion, b: ArtifactVersion) -> VersionDiff:
@@ -63,6 +74,8 @@ def diff_versions(a: ArtifactVersion, b: ArtifactVersion) -> VersionDiff:
         out.rows = (a.rows, b.rows)
         out.columns = _schema_changes(a.schema, b.schema)
         out.stats = _stat_drift(a.stats or {}, b.stats or {})
+        if a.part_count or b.part_count:
+            out.parts = _part_changes(a, b)
     if isinstance(a, ModelVersion) and isinstance(b, ModelVersion):
         out.metrics = [
             MetricChange(
@@ -77,6 +90,21 @@ def diff_versions(a: ArtifactVersion, b: ArtifactVersion) -> VersionDiff:
         ]
         out.parameters = _dict_changes(a.parameters, b.parameters)
     return out
+
+
+def _part_changes(a: DatasetVersion, b: DatasetVersion) -> PartChanges:
+    """A single-file version counts as one part (its file)."""
+    old = {p.hash: p.size for p in a.parts} if a.part_count else {a.hash: a.size}
+    new = {p.hash: p.size for p in b.parts} if b.part_count else {b.hash: b.size}
+    added = [h for h in new if h not in old]
+    removed = [h for h in old if h not in new]
+    return PartChanges(
+        added=added,
+        removed=removed,
+        shared=len(set(old) & set(new)),
+        added_bytes=sum(new[h] for h in added),
+        removed_bytes=sum(old[h] for h in removed),
+    )
 
 
 def _schema_changes(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[ColumnChange]:

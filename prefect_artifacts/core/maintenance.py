@@ -62,12 +62,15 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
         versions = repo.list(project=project or "*", all_versions=True)
     users: dict[str, list[tuple[str, str]]] = {}  # hash → [(ref, what)]
     located: dict[str, str] = {}  # bytes registered in place: where they live
+    parts = repo.catalog.parts([repo.row_id(v) for v in versions if getattr(v, "part_count", 0)])
     for v in versions:
         users.setdefault(v.hash, []).append((v.ref, "bytes"))
         if getattr(v, "source", None):
             located.setdefault(v.hash, v.target_path)
         for name, extra in v.extra_data.items():
             users.setdefault(extra.hash, []).append((v.ref, f"extra data {name!r}"))
+        for part in parts.get(repo.row_id(v), []) if getattr(v, "part_count", 0) else []:
+            users.setdefault(part.hash, []).append((v.ref, f"part {part.position}"))
 
     state = repo.storage.verified
 
@@ -280,19 +283,21 @@ def reindex(repo: Repository, *, project: str | None = None) -> ReindexReport:
     with ThreadPoolExecutor(THREADS) as pool:
         manifests = {p: d for p, d in pool.map(read, paths) if d is not None}
         entries = {p: d for p, d in pool.map(read, journal) if d is not None}
+        usable = [d for d in manifests.values() if restore.check_manifest(d) is None]
         hashes = sorted(
-            {
-                d["hash"]
-                for d in manifests.values()
-                if restore.check_manifest(d) is None and not _registered(d)
-            }
+            {d["hash"] for d in usable if not _registered(d)}
+            | {p["hash"] for d in usable for p in d.get("parts") or []}
         )
         present = dict(zip(hashes, pool.map(repo.storage.blob_exists, hashes), strict=True))
     for path, document in list(manifests.items()):
         if restore.check_manifest(document) is not None:
             continue  # fold reports it
+        lost = [p["hash"] for p in document.get("parts") or [] if not present[p["hash"]]]
         if not _registered(document) and not present[document["hash"]]:
             skipped[path] = f"its bytes {document['hash'][:12]}… are missing from storage"
+            del manifests[path]
+        elif lost:
+            skipped[path] = f"{len(lost)} of its parts ({lost[0][:12]}…) are missing from storage"
             del manifests[path]
         elif repo.signer is not None:
             signature = (document.get("meta") or {}).get("signature")

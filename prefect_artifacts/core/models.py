@@ -156,6 +156,9 @@ class Revision(BaseModel):
         return "; ".join(parts)
 
 
+LAZY_LOADS = (None, "pandas", "dask", "arrow", "polars", "duckdb")
+
+
 class ArtifactRef(BaseModel):
     """A task argument naming an artifact: ``ArtifactRef("features@prod")``. ``@artifact_task``
     loads it when the task runs (recording the consumer); it shows in the run's parameters."""
@@ -164,10 +167,29 @@ class ArtifactRef(BaseModel):
 
     ref: str
     project: str | None = None
+    load: str | None = None  # None: the stored object; "dask" | "arrow" | "polars" | "duckdb": lazy
 
-    def __init__(self, ref: str, project: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, ref: str, project: str | None = None, load: str | None = None, **kwargs: Any
+    ) -> None:
         parse_ref(ref, project=project)  # fail at construction, not when the task runs
-        super().__init__(ref=ref, project=project, **kwargs)
+        if load not in LAZY_LOADS:
+            raise ValueError(
+                f"load={load!r} is not a way to load a dataset; use one of "
+                f"{', '.join(repr(x) for x in LAZY_LOADS)}"
+            )
+        super().__init__(ref=ref, project=project, load=load, **kwargs)
+
+    def resolve(self, repository: Repository | None = None, project: str | None = None) -> Any:
+        """The value a task receives: the loaded object, or with ``load=`` a lazy dataset
+        (``"dask"``: a Dask DataFrame whose partitions read the parts where they run)."""
+        repo = repository or default_repository()
+        version = repo.get(self.ref, project=self.project or project)
+        if self.load is None:
+            return version.load()
+        if self.load == "pandas":
+            return repo.load_dataset(version, as_type="pandas")
+        return repo.open_dataset(version, self.load)
 
     def __repr__(self) -> str:
         return f"ArtifactRef({self.ref!r})"
@@ -339,11 +361,24 @@ class ArtifactVersion(_Bound):
         return self.repository.revisions(self)
 
 
+class DatasetPart(BaseModel):
+    """One Parquet part of a multi-part dataset (a content-addressed blob)."""
+
+    position: int
+    hash: str
+    size: int
+    rows: int
+    target_path: str
+
+
 with warnings.catch_warnings():  # `schema` is the field name the product promises
     warnings.simplefilter("ignore", UserWarning)
 
     class DatasetVersion(ArtifactVersion):
-        """A table: Parquet (or CSV/Arrow) bytes, its schema, a preview and column statistics."""
+        """A table: Parquet (or CSV/Arrow) bytes, its schema, a preview and column statistics.
+        Large datasets are stored in parts (``part_count``, ``parts``); every Parquet dataset
+        reads lazily or in part (``load(columns=, filters=)``, ``to_arrow_dataset()``,
+        ``to_dask()``, ``to_polars(lazy=True)``, ``to_duckdb()``)."""
 
         rows: int | None = None
         columns: int | None = None
@@ -352,10 +387,47 @@ with warnings.catch_warnings():  # `schema` is the field name the product promis
         stats: dict[str, dict[str, Any]] | None = None
         python_type: str = "pandas"
         label_column: str | list[str] | None = None
+        part_count: int | None = Field(None, description="Parts of a multi-part dataset.")
+        parts: list[DatasetPart] = Field(
+            default_factory=list, description="The parts, in order (full records only)."
+        )
 
         def as_df(self, *, verify: bool | None = None) -> Any:
             """The dataset as a pandas DataFrame, whatever type it was logged from."""
             return self.repository.load(self, as_pandas=True, verify=verify)
+
+        def load(
+            self,
+            *,
+            columns: list[str] | None = None,
+            filters: Any = None,
+            trusted: bool | None = None,
+        ) -> Any:
+            """The dataset (as the type it was logged from). ``columns`` and ``filters``
+            (``[("col", ">", 3)]`` tuples or a pyarrow expression) are pushed down: only the
+            needed columns and row groups are read, each page checked against its checksum;
+            without them every byte is read and its sha256 checked."""
+            if columns is None and filters is None:
+                return self.repository.load(self, trusted=trusted)
+            return self.repository.load_dataset(self, columns=columns, filters=filters)
+
+        def to_arrow_dataset(self) -> Any:
+            """A ``pyarrow.dataset.Dataset`` over the stored Parquet (nothing read yet)."""
+            return self.repository.open_dataset(self, "arrow")
+
+        def to_dask(self) -> Any:
+            """A lazy Dask DataFrame, one partition per part, read where it runs."""
+            return self.repository.open_dataset(self, "dask")
+
+        def to_polars(self, lazy: bool = True) -> Any:
+            """A polars LazyFrame scanning the stored Parquet (``lazy=False``: a DataFrame)."""
+            if not lazy:
+                return self.repository.load_dataset(self, as_type="polars")
+            return self.repository.open_dataset(self, "polars")
+
+        def to_duckdb(self, connection: Any = None) -> Any:
+            """A DuckDB relation over the stored Parquet (needs the ``duckdb`` package)."""
+            return self.repository.open_dataset(self, "duckdb", connection=connection)
 
 
 class ModelVersion(ArtifactVersion):

@@ -107,6 +107,10 @@ def card(
         rows.insert(7, ("first logged", text(version.producer.describe())))
     if isinstance(version, DatasetVersion) and version.rows is not None:
         rows.insert(4, ("shape", f"{version.rows:,} rows × {version.columns} columns"))
+        if version.part_count:
+            rows.insert(
+                5, ("parts", f"{version.part_count} Parquet parts, {size_text(version.size)}")
+            )
     lines = [f"### {version.kind.capitalize()}, version {version.version}", ""]
     if version.description:
         lines += [text(version.description, 500, cell=False), ""]

@@ -341,7 +341,7 @@ def _ordered_task_class() -> type:
 def _resolve(repo: Repository, value: Any, project: str | None) -> Any:
     """ArtifactRef → the loaded value; ArtifactVersion → recorded as consumed, passed as is."""
     if isinstance(value, ArtifactRef):
-        return repo.get(value.ref, project=value.project or project).load()
+        return value.resolve(repo, project)
     if isinstance(value, ArtifactVersion):
         repo.record_consumer(value)
         return value

@@ -22,6 +22,7 @@ from .records import (
     LatestRecord,
     NewVersion,
     OutboxRecord,
+    PartRecord,
     ProjectRecord,
     RevisionRecord,
     RunRecord,
@@ -42,6 +43,7 @@ __all__ = [
     "LatestRecord",
     "NewVersion",
     "OutboxRecord",
+    "PartRecord",
     "ProjectRecord",
     "RevisionRecord",
     "RunRecord",
@@ -238,6 +240,10 @@ class Catalog:
 
     def version_with_hash(self, digest: str) -> int | None:
         return self.db.read(lambda conn: queries.version_with_hash(conn, digest))
+
+    def parts(self, vids: list[int]) -> dict[int, list[PartRecord]]:
+        """The parts of multi-part versions, by version row id, in order."""
+        return self.db.read(lambda conn: queries.parts(conn, vids))
 
     def referenced_hashes(self) -> set[str]:
         return self.db.read(queries.referenced_hashes)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from .database import Database
-from .schema import blobs_t, extras_t, versions_t
+from .schema import blobs_t, extras_t, parts_t, versions_t
 
 
 def lock(db: Database, conn: Connection, blobs: dict[str, int], now: datetime) -> None:
@@ -26,17 +26,15 @@ def lock(db: Database, conn: Connection, blobs: dict[str, int], now: datetime) -
 
 
 def in_use(conn: Connection, hashes: list[str]) -> set[str]:
-    """Which of ``hashes`` a version or an extra-data item still references."""
-    used = set(
-        conn.execute(
-            sa.select(versions_t.c.hash).where(versions_t.c.hash.in_(hashes)).distinct()
-        ).scalars()
-    )
-    return used | set(
-        conn.execute(
-            sa.select(extras_t.c.hash).where(extras_t.c.hash.in_(hashes)).distinct()
-        ).scalars()
-    )
+    """Which of ``hashes`` a version, an extra-data item or a dataset part still references."""
+    used: set[str] = set()
+    for table in (versions_t, extras_t, parts_t):
+        used |= set(
+            conn.execute(
+                sa.select(table.c.hash).where(table.c.hash.in_(hashes)).distinct()
+            ).scalars()
+        )
+    return used
 
 
 def release(conn: Connection, hashes: Iterable[str]) -> list[str]:

@@ -14,6 +14,7 @@ from ..materializers.base import TYPED_KINDS
 from .records import (
     ExtraRecord,
     LatestRecord,
+    PartRecord,
     ProjectRecord,
     RevisionRecord,
     RunRecord,
@@ -27,6 +28,7 @@ from .schema import (
     keys_t,
     labels_t,
     lineage_t,
+    parts_t,
     revisions_t,
     tags_t,
     versions_t,
@@ -92,6 +94,7 @@ def records(conn: Connection, vids: list[int], *, details: bool) -> list[Version
                 labels={},
                 tags=[],
                 extras=[],
+                parts=[],
                 created_at=from_db_time(record["created_at"]),
                 updated_at=from_db_time(record["updated_at"]),
             )
@@ -103,6 +106,14 @@ def records(conn: Connection, vids: list[int], *, details: bool) -> list[Version
         for extra in conn.execute(_EXTRAS, ids):
             fields = dict(extra._mapping)
             rows[fields.pop("version_id")]["extras"].append(ExtraRecord(**fields))
+        if details:
+            for part in conn.execute(
+                sa.select(parts_t)
+                .where(parts_t.c.version_id.in_(chunk))
+                .order_by(parts_t.c.version_id, parts_t.c.position)
+            ):
+                fields = dict(part._mapping)
+                rows[fields.pop("version_id")]["parts"].append(PartRecord(**fields))
     for record in rows.values():
         record["tags"].sort()
     return [VersionRecord(**rows[vid]) for vid in vids if vid in rows]
@@ -290,10 +301,25 @@ def version_with_hash(conn: Connection, digest: str) -> int | None:
     ).scalar()
 
 
+def parts(conn: Connection, vids: list[int]) -> dict[int, list[PartRecord]]:
+    out: dict[int, list[PartRecord]] = {}
+    for chunk in _chunks(vids, 500):
+        for part in conn.execute(
+            sa.select(parts_t)
+            .where(parts_t.c.version_id.in_(chunk))
+            .order_by(parts_t.c.version_id, parts_t.c.position)
+        ):
+            fields = dict(part._mapping)
+            out.setdefault(fields.pop("version_id"), []).append(PartRecord(**fields))
+    return out
+
+
 def referenced_hashes(conn: Connection) -> set[str]:
-    return set(conn.execute(sa.select(versions_t.c.hash).distinct()).scalars()) | set(
-        conn.execute(sa.select(extras_t.c.hash).distinct()).scalars()
-    )
+    """Every blob a version, an extra-data item or a dataset part references."""
+    found: set[str] = set()
+    for table in (versions_t, extras_t, parts_t):
+        found |= set(conn.execute(sa.select(table.c.hash).distinct()).scalars())
+    return found
 
 
 def projects(conn: Connection) -> list[ProjectRecord]:

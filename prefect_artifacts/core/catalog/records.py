@@ -33,6 +33,16 @@ class ExtraRecord:
     artifact: str | None = None
 
 
+@dataclass(frozen=True)
+class PartRecord:
+    """One part of a multi-part dataset: a Parquet file stored as a content-addressed blob."""
+
+    position: int
+    hash: str
+    size: int
+    rows: int
+
+
 @dataclass
 class VersionFields:
     """What every version row holds, whether about to be inserted or read back."""
@@ -64,6 +74,7 @@ class NewVersion(VersionFields):
     extras: list[ExtraRecord] = field(default_factory=list)
     tag: str | None = None
     blobs: dict[str, int] = field(default_factory=dict)  # hash → size of every referenced blob
+    parts: list[PartRecord] = field(default_factory=list)  # multi-part datasets, in order
 
 
 @dataclass
@@ -80,6 +91,7 @@ class VersionRecord(VersionFields):
     labels: dict[str, str] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     extras: list[ExtraRecord] = field(default_factory=list)
+    parts: list[PartRecord] = field(default_factory=list)  # read with details only
 
     def document(self) -> dict[str, Any]:
         """Everything but the row id, JSON-ready (the manifest's content)."""
@@ -87,6 +99,10 @@ class VersionRecord(VersionFields):
         out["created_at"] = self.created_at.isoformat()
         out["updated_at"] = self.updated_at.isoformat()
         out["extras"] = [vars(e) for e in self.extras]
+        if self.parts:
+            out["parts"] = [vars(p) for p in self.parts]
+        else:
+            out.pop("parts")
         return out
 
 

@@ -19,7 +19,16 @@ from ..models import RUN_FIELDS
 from . import blobs
 from .database import Database
 from .records import to_db_time
-from .schema import VERSION_FIELDS, extras_t, keys_t, labels_t, revisions_t, tags_t, versions_t
+from .schema import (
+    VERSION_FIELDS,
+    extras_t,
+    keys_t,
+    labels_t,
+    parts_t,
+    revisions_t,
+    tags_t,
+    versions_t,
+)
 from .versions import _insert_run
 
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -51,6 +60,7 @@ JOURNAL_FIELDS = {
     "revision": {"version": int, "revision": int, "changes": dict, "updater": dict},
 }
 EXTRA_FIELDS = ("name", "hash", "size", "source", "filename", "artifact")
+PART_FIELDS = ("position", "hash", "size", "rows")
 
 
 @dataclass
@@ -71,6 +81,10 @@ def check_manifest(document: Any) -> str | None:
             return f"field {name!r} is missing or not a {kind.__name__}"
     if not _HASH.fullmatch(document["hash"]) or document["version"] < 1:
         return "field 'hash' or 'version' is malformed"
+    try:
+        parts_of(document)
+    except (ValueError, TypeError, KeyError) as exc:
+        return f"field 'parts' is malformed: {exc}"
     return _check_time(document["created_at"])
 
 
@@ -227,10 +241,21 @@ def _created(record: dict[str, Any], at: datetime) -> dict[str, Any]:
         "labels": {str(k): str(v) for k, v in (record.get("labels") or {}).items()},
         "extras": [{k: e.get(k) for k in EXTRA_FIELDS} for e in record.get("extras") or []],
         "revisions": [],
+        "parts": parts_of(record),
         "runs": [{"role": "producer", "at": at, **_run(producer)}]
         if producer.get("kind") == "prefect"
         else [],
     }
+
+
+def parts_of(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The parts a manifest lists (multi-part datasets), each checked."""
+    parts = []
+    for part in record.get("parts") or []:
+        if not isinstance(part, dict) or not _HASH.fullmatch(str(part.get("hash"))):
+            raise ValueError(f"a part of {record.get('key')} is malformed: {str(part)[:80]}")
+        parts.append({k: int(part[k]) if k != "hash" else part[k] for k in PART_FIELDS})
+    return parts
 
 
 def _run(data: dict[str, Any]) -> dict[str, Any]:
@@ -292,9 +317,15 @@ def restore_key(db: Database, conn: Connection, item: dict[str, Any]) -> dict[st
         if record["version"] in ids:  # a live writer reused the number: keep the live one
             counts["conflicts"] += 1
             continue
-        referenced = {e["hash"]: e["size"] for e in record["extras"]}
+        own = record["size"]
+        if record["parts"]:  # the version's own blob is its part index
+            own = int((record.get("meta") or {}).get("index_size") or 0)
+        referenced = {
+            **{e["hash"]: e["size"] for e in record["extras"]},
+            **{p["hash"]: p["size"] for p in record["parts"]},
+        }
         if not isinstance((record.get("meta") or {}).get("source"), dict):  # else not ours
-            referenced[record["hash"]] = record["size"]
+            referenced[record["hash"]] = own
         blobs.lock(db, conn, referenced, record["created_at"])
         vid = conn.execute(
             versions_t.insert()
@@ -313,6 +344,8 @@ def restore_key(db: Database, conn: Connection, item: dict[str, Any]) -> dict[st
             conn.execute(
                 revisions_t.insert(), [{"version_id": vid, **r} for r in record["revisions"]]
             )
+        if record["parts"]:
+            conn.execute(parts_t.insert(), [{"version_id": vid, **p} for p in record["parts"]])
         counts["versions"] += 1
     for record in item["versions"]:
         vid = ids.get(record["version"])

@@ -126,6 +126,21 @@ lineage_t = sa.Table(
     sa.Index("ix_artifact_lineage_task_run", "task_run_id"),
 )
 
+# The parts of a multi-part dataset, in order: blobs shared by the versions that contain them.
+parts_t = sa.Table(
+    "artifact_parts",
+    metadata,
+    sa.Column(
+        "version_id", ID, sa.ForeignKey("artifact_versions.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("version_id", "position"),
+    sa.Index("ix_artifact_parts_hash", "hash"),
+)
+
 blobs_t = sa.Table(
     "artifact_blobs",
     metadata,

@@ -22,6 +22,7 @@ from .schema import (
     keys_t,
     labels_t,
     lineage_t,
+    parts_t,
     revisions_t,
     tags_t,
     versions_t,
@@ -133,6 +134,8 @@ def commit(
         )
     if new.extras:
         conn.execute(extras_t.insert(), [{"version_id": vid, **vars(e)} for e in new.extras])
+    if new.parts:
+        conn.execute(parts_t.insert(), [{"version_id": vid, **vars(p)} for p in new.parts])
     _insert_run(conn, vid, "producer", run, now)
     conn.execute(
         keys_t.update()
@@ -418,10 +421,12 @@ def delete(
     if not rows or key_row is None:
         return [], []
     vids = [r.id for r in rows]
-    hashes = {r.hash for r in rows} | set(
-        conn.execute(sa.select(extras_t.c.hash).where(extras_t.c.version_id.in_(vids))).scalars()
-    )
-    for table in (tags_t, labels_t, extras_t, lineage_t, revisions_t):
+    hashes = {r.hash for r in rows}
+    for table in (extras_t, parts_t):
+        hashes |= set(
+            conn.execute(sa.select(table.c.hash).where(table.c.version_id.in_(vids))).scalars()
+        )
+    for table in (tags_t, labels_t, extras_t, parts_t, lineage_t, revisions_t):
         conn.execute(table.delete().where(table.c.version_id.in_(vids)))
     conn.execute(versions_t.delete().where(versions_t.c.id.in_(vids)))
     latest = conn.execute(

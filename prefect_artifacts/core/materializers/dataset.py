@@ -92,7 +92,10 @@ class DatasetMaterializer(Materializer):
     def save(self, prepared: PreparedTable, sink: BinaryIO, fmt: str) -> None:
         table = prepared.table
         if fmt == "parquet":
-            pq.write_table(table, sink, use_dictionary=dictionary_columns(table))
+            # page checksums: partial (push-down) reads check what they read
+            pq.write_table(
+                table, sink, use_dictionary=dictionary_columns(table), write_page_checksum=True
+            )
         elif fmt == "csv":
             pacsv.write_csv(_csv_ready(table), sink)
         else:

@@ -24,7 +24,7 @@ from ..models import ArtifactVersion, LineageRecord
 from ..settings import ArtifactSettings
 from ..signing import Signer
 from ..storage import Storage
-from . import changes, reader, references, runs, writer
+from . import changes, partsread, reader, references, runs, writer
 from .changes import DELETE_STRATEGIES
 
 __all__ = ["DELETE_STRATEGIES", "Repository"]
@@ -200,6 +200,42 @@ class Repository:
         ``trust_pickles`` setting)? With a signing key, such a version must be signed.
         ``verify=True`` hashes the bytes on this load whatever the ``verify`` setting says."""
         value = reader.load(self, version, as_pandas=as_pandas, trusted=trusted, verify=verify)
+        runs.record_consumer(self, version)
+        return value
+
+    def load_dataset(
+        self,
+        version: ArtifactVersion,
+        *,
+        columns: list[str] | None = None,
+        filters: Any = None,
+        as_type: str | None = None,
+    ) -> Any:
+        """A dataset read whole (every byte sha256-checked) or, with ``columns``/``filters``,
+        pushed down (page checksums checked); ``as_type``: "pandas", "arrow" or "polars"
+        (default: what it was logged from). Records the consumer inside a run."""
+        if columns is None and filters is None:
+            if partsread.is_parts(version) or version.format == "parquet":
+                value = partsread.load_all(self, version, as_type=as_type)
+            else:
+                value = reader.load(self, version, as_pandas=as_type == "pandas")
+        else:
+            value = partsread.load_some(
+                self, version, columns=columns, filters=filters, as_type=as_type
+            )
+        runs.record_consumer(self, version)
+        return value
+
+    def open_dataset(self, version: ArtifactVersion, how: str, **options: Any) -> Any:
+        """A lazy view of a Parquet dataset: ``how`` is "arrow" (a pyarrow Dataset), "dask",
+        "polars" (a LazyFrame) or "duckdb" (a relation). Records the consumer inside a run."""
+        opener = {
+            "arrow": partsread.arrow_dataset,
+            "dask": partsread.to_dask,
+            "polars": partsread.to_polars,
+            "duckdb": partsread.to_duckdb,
+        }[how]
+        value = opener(self, version, **options)
         runs.record_consumer(self, version)
         return value
 

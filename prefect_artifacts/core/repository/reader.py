@@ -21,6 +21,7 @@ from ..keys import Ref, parse_ref, safe_filename
 from ..materializers import registry
 from ..models import ArtifactVersion, version_from_record
 from ..storage import Identity, check_hash
+from . import partsread
 from .writer import pool
 
 if TYPE_CHECKING:
@@ -46,6 +47,10 @@ def version(repo: Repository, record: VersionRecord) -> ArtifactVersion:
     fields["extra_data"] = {
         e.name: {**vars(e), "target_path": repo.storage.blob_url(e.hash)} for e in record.extras
     }
+    if record.parts:
+        fields["parts"] = [
+            {**vars(p), "target_path": repo.storage.blob_url(p.hash)} for p in record.parts
+        ]
     out = version_from_record(fields, repo)
     out._row_id = record.id
     return out
@@ -148,6 +153,8 @@ def load(
     ``verify=True`` hashes the bytes now (and refreshes the verified-state record); by default
     the ``verify`` setting decides: ``once`` skips the hash of a blob recorded as verified with
     the identity its file has now, ``never`` skips it for anything that runs no stored code."""
+    if partsread.is_parts(v):  # a multi-part dataset: every part read and sha256-checked
+        return partsread.load_all(repo, v, as_type="pandas" if as_pandas else None)
     materializer = registry.by_name(v.materializer)
     if materializer is None:
         raise UnsupportedTypeError(

@@ -34,7 +34,7 @@ from ..materializers.summary import json_safe
 from ..models import ArtifactVersion, Producer
 from ..runs import current_producer, current_run
 from ..storage import WriteCancelled
-from . import extras
+from . import extras, multipart
 
 if TYPE_CHECKING:
     from . import Repository
@@ -111,7 +111,8 @@ def log(
     ``model_file``); ``fields`` are kind-specific metadata (``metrics``, ``parameters``).
     ``source`` (instead of ``obj``): register the bytes at that URL in place — hashed while
     streaming and pinned by ETag and size, never copied (MLRun's ``target_path`` with
-    ``upload=False``)."""
+    ``upload=False``). A Dask DataFrame or a stream of batches becomes a multi-part dataset
+    (``multipart``)."""
     key = validate_key(key)
     project = validate_project(project) if project else repo.project
     labels = validate_labels(labels)
@@ -129,6 +130,12 @@ def log(
         return _register(
             repo, key, source, kind, fmt, options, fields, extra_data, project, producer,
             {"tag": tag, "labels": labels, "description": description},
+        )  # fmt: skip
+    if kind in (None, "dataset") and multipart.is_multipart(obj):
+        return _log_parts(
+            repo, key, obj, fmt=fmt, labels=labels, tag=tag, description=description,
+            options=options, fields=fields, extra_data=extra_data, project=project,
+            producer=producer,
         )  # fmt: skip
     materializer = registry.resolve(obj, kind=kind, fmt=fmt)
     fmt = fmt or materializer.default_format(obj, options)
@@ -321,6 +328,27 @@ def _vouched(repo: Repository, blob_hash: str) -> bool:
     as before the record existed."""
     storage = repo.storage
     return not storage.local or not storage.verified.changed(blob_hash, storage.identity(blob_hash))
+
+
+def _log_parts(
+    repo: Repository,
+    key: str,
+    obj: Any,
+    *,
+    producer: Producer,
+    tag: str | None,
+    labels: dict[str, str],
+    description: str | None,
+    **rest: Any,
+) -> ArtifactVersion:
+    """A Dask DataFrame or a stream: parts written first (``multipart``), then the same
+    commit as every version."""
+    new = multipart.new_version(
+        repo, key, obj, producer=producer, tag=tag, labels=labels, description=description, **rest
+    )
+    return _finish(
+        repo, new, producer, {"tag": tag, "labels": labels, "description": description}, {}
+    )
 
 
 def _split(metadata: dict[str, Any], fields: dict[str, Any]) -> tuple[dict, dict]:

@@ -1,0 +1,280 @@
+"""Logging datasets larger than memory as multi-part versions (called by ``writer.log``).
+
+Sources: a Dask DataFrame (each partition written by the worker that holds it, straight to
+storage), or a stream — an iterator of pandas/polars frames, Arrow tables or record batches, a
+``pyarrow.RecordBatchReader``, a ``pyarrow.dataset.Dataset`` or a polars ``LazyFrame`` — written
+in parts of bounded size with bounded memory.
+
+The commit protocol holds: every part is a content-addressed blob written first, then the part
+index (the version's own blob), then one catalog transaction inserts the version and its part
+rows and queues its manifest. A failure before the commit leaves only orphan blobs for ``gc``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from ..catalog import NewVersion, PartRecord
+from ..errors import InvalidArgumentError
+from ..faults import fault_point
+from ..materializers import parts as partlib
+from ..materializers import partstats
+from ..materializers.summary import PREVIEW_ROWS, json_safe, schema_of
+from ..models import Producer
+from ..storage import Storage
+from . import extras
+
+if TYPE_CHECKING:
+    from . import Repository
+
+
+def is_multipart(obj: Any) -> bool:
+    """Whether ``obj`` is logged in parts: a Dask DataFrame or a stream of batches."""
+    return is_dask(obj) or _stream_kind(obj) is not None
+
+
+def is_dask(obj: Any) -> bool:
+    module = type(obj).__module__
+    return (module.startswith(("dask.", "dask_expr"))) and hasattr(obj, "to_delayed")
+
+
+def _stream_kind(obj: Any) -> str | None:
+    module = type(obj).__module__
+    if isinstance(obj, pa.RecordBatchReader):
+        return "reader"
+    if module.startswith("pyarrow") and type(obj).__name__.endswith("Dataset"):
+        return "dataset"
+    if module.startswith("polars") and type(obj).__name__ == "LazyFrame":
+        return "lazyframe"
+    if isinstance(obj, Iterator) and not isinstance(obj, (str, bytes, pa.Table, pa.RecordBatch)):
+        return "iterator"
+    return None
+
+
+def _stream(obj: Any) -> tuple[Iterable[Any], str]:
+    """(an iterable of batches or frames, the python type load() gives back)."""
+    kind = _stream_kind(obj)
+    if kind == "reader":
+        return obj, "arrow"
+    if kind == "dataset":
+        return obj.to_batches(), "arrow"
+    if kind == "lazyframe":
+        return _polars_batches(obj), "polars"
+    return obj, "stream"
+
+
+def _polars_batches(lazy: Any) -> Iterator[Any]:
+    """A LazyFrame executed in streaming slices (never collected whole)."""
+    collect_batches = getattr(lazy, "collect_batches", None)
+    if collect_batches is not None:
+        yield from collect_batches()
+        return
+    yield from lazy.collect(engine="streaming").iter_slices(1 << 20)  # older polars
+
+
+def new_version(
+    repo: Repository,
+    key: str,
+    obj: Any,
+    *,
+    project: str,
+    fmt: str | None,
+    labels: dict[str, str],
+    tag: str | None,
+    description: str | None,
+    options: dict[str, Any],
+    fields: dict[str, Any],
+    extra_data: dict[str, Any] | None,
+    producer: Producer,
+) -> NewVersion:
+    """Write the parts and the part index of a Dask DataFrame or a stream (arguments already
+    validated by ``writer.log``); the version to commit."""
+    if fmt not in (None, "parquet"):
+        raise InvalidArgumentError(
+            f"multi-part datasets are stored as Parquet, not {fmt!r}; drop format= (or "
+            "collect the data and log one frame as CSV)"
+        )
+    part_bytes = int(options.get("part_size", partlib.PART_BYTES))
+    if part_bytes < 1 << 16:
+        raise InvalidArgumentError("part_size must be at least 65536 bytes (e.g. 128 << 20)")
+    preview_rows = options.get("preview")
+    preview_rows = PREVIEW_ROWS if preview_rows in (None, True) else int(preview_rows)
+    want_stats = options.get("stats", True) is not False
+    if is_dask(obj):
+        parts, python_type = write_dask(repo.storage, obj, preview_rows, want_stats)
+    else:
+        source, python_type = _stream(obj)
+        parts, python_type = write_stream(
+            repo.storage, source, python_type, part_bytes, preview_rows, want_stats
+        )
+    schema = partlib.schema_of(parts[0].schema)
+    stored_extras = extras.store(repo, extra_data or {})
+    index = repo.storage.put_bytes(partlib.index_document(schema, python_type, parts))
+    fault_point("after-blob")
+    merged: dict[str, partstats.ColumnPartial] = {}
+    for part in parts:
+        merged = partstats.merge(merged, part.stats) if merged else dict(part.stats)
+    preview = [row for part in parts for row in part.preview][:preview_rows]
+    columns = schema_of(schema.empty_table())
+    meta: dict[str, Any] = {
+        "rows": sum(p.rows for p in parts),
+        "columns": len(columns),
+        "schema": columns,
+        "python_type": python_type,
+        "part_count": len(parts),
+        "index_size": index.size,
+    }
+    custom = {k: v for k, v in fields.items() if k not in ("metrics", "parameters")}
+    if custom:
+        meta["meta"] = json_safe(custom, limit=None)
+    identity = {
+        "kind": "dataset",
+        "format": "parquet",
+        "materializer": partlib.NAME,
+        "extras": {e.name: e.hash for e in stored_extras},
+    }
+    blobs = {index.hash: index.size, **{p.hash: p.size for p in parts}}
+    blobs.update({e.hash: e.size for e in stored_extras})
+    return NewVersion(
+        uid=uuid.uuid4().hex,
+        project=project,
+        key=key,
+        kind="dataset",
+        format="parquet",
+        materializer=partlib.NAME,
+        hash=index.hash,
+        size=sum(p.size for p in parts),
+        fingerprint=None,
+        meta_digest=hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest(),
+        filename=f"{key}.parts.json",
+        content_type="application/json",
+        description=description,
+        owner=repo.owner,
+        producer=producer.model_dump(mode="json"),
+        meta=meta,
+        details={
+            "preview": preview if preview_rows > 0 else None,
+            "stats": partstats.finish(merged) if want_stats else None,
+        },
+        labels=labels,
+        extras=stored_extras,
+        tag=tag,
+        blobs=blobs,
+        parts=[PartRecord(i, p.hash, p.size, p.rows) for i, p in enumerate(parts)],
+    )
+
+
+def write_stream(
+    storage: Storage,
+    source: Iterable[Any],
+    python_type: str,
+    part_bytes: int,
+    preview_rows: int,
+    want_stats: bool,
+) -> tuple[list[partlib.PartInfo], str]:
+    """Write a stream as parts, one at a time (memory: about one row group plus the upload
+    buffer). The python type of a plain iterator is that of its first item."""
+    first_type = {"value": None}
+
+    def typed(items: Iterable[Any]) -> Iterator[Any]:
+        for item in items:
+            if first_type["value"] is None:
+                module = type(item).__module__
+                first_type["value"] = (
+                    "pandas" if module.startswith("pandas") else
+                    "polars" if module.startswith("polars") else "arrow"
+                )  # fmt: skip
+            yield item
+
+    batches = partlib.Batches(
+        typed(source), python_type, max_bytes=min(partlib.ROW_GROUP_BYTES, part_bytes // 4)
+    )
+    parts: list[partlib.PartInfo] = []
+    rows = 0
+    while batches.peek() is not None:
+        holder: dict[str, partlib.PartInfo] = {}
+
+        def write(sink: Any, offset: int = rows, holder: dict = holder) -> None:
+            holder["part"] = partlib.write_part(
+                batches,
+                sink,
+                part_bytes=part_bytes,
+                offset=offset,
+                preview_rows=preview_rows if not parts else 0,
+                stats=want_stats,
+            )
+
+        blob = storage.write_blob(write)
+        part = holder["part"]
+        part.hash, part.size = blob.hash, blob.size
+        parts.append(part)
+        rows += part.rows
+    if not parts:
+        raise InvalidArgumentError(
+            "the dataset stream yielded no batches; nothing to log (an empty dataset can be "
+            "logged as an empty DataFrame)"
+        )
+    if python_type == "stream":
+        python_type = first_type["value"] or "arrow"
+    return parts, python_type
+
+
+# -- Dask ------------------------------------------------------------------------------------------
+def write_dask(
+    storage: Storage, ddf: Any, preview_rows: int, want_stats: bool
+) -> tuple[list[partlib.PartInfo], str]:
+    """Each partition written as one part by the worker that holds it (``dask.compute`` on the
+    active scheduler: a distributed Client when one is set up); only part metadata and partial
+    statistics travel back. Nothing is collected."""
+    import dask
+
+    if not hasattr(ddf, "to_delayed") or not hasattr(ddf, "npartitions"):
+        raise InvalidArgumentError("log a dask.dataframe.DataFrame (a Series: use .to_frame())")
+    python_type = "pandas"
+    tasks = [
+        dask.delayed(write_partition, pure=False)(part, storage, preview_rows, want_stats)
+        for part in ddf.to_delayed()
+    ]
+    parts = list(dask.compute(*tasks))
+    empty = [p for p in parts if p is None]
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        if not empty:
+            raise InvalidArgumentError("the Dask DataFrame has no partitions; nothing to log")
+        raise InvalidArgumentError("the Dask DataFrame has no rows; nothing to log")
+    schemas = {p.schema for p in parts}
+    if len(schemas) > 1:
+        names = [partlib.schema_of(s) for s in schemas]
+        raise InvalidArgumentError(
+            "the Dask DataFrame's partitions have different schemas "
+            f"({'; '.join(str(s).replace(chr(10), ', ')[:120] for s in names[:2])}); give "
+            "every partition the same dtypes (e.g. ddf.astype({...}))"
+        )
+    return parts, python_type
+
+
+def write_partition(
+    frame: Any, storage: Storage, preview_rows: int, want_stats: bool
+) -> partlib.PartInfo | None:
+    """On a worker: one partition → one content-addressed Parquet part in storage."""
+    table = partlib.from_pandas(frame)
+    if table.num_rows == 0:
+        return None
+    batches = partlib.Batches([table], "pandas")
+    holder: dict[str, partlib.PartInfo] = {}
+
+    def write(sink: Any) -> None:
+        holder["part"] = partlib.write_part(
+            batches, sink, preview_rows=preview_rows, stats=want_stats, limit=False
+        )
+
+    blob = storage.write_blob(write)
+    part = holder["part"]
+    part.hash, part.size = blob.hash, blob.size
+    return part

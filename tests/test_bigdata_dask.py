@@ -1,0 +1,124 @@
+"""Dask DataFrames logged from the workers of a real ``distributed.LocalCluster`` (processes):
+each partition written by its worker straight to storage, merged stats, nothing collected; a
+partition failing mid-log leaves no version and its siblings as orphans for ``gc``. On local
+storage + SQLite and on moto S3 + PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster, get_task_stream
+
+from prefect_artifacts import Repository
+from prefect_artifacts.core.catalog import Catalog
+from prefect_artifacts.core.maintenance import gc
+from prefect_artifacts.core.storage import Storage
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as c,
+    ):
+        yield c
+
+
+@pytest.fixture(params=["local+sqlite", "s3+postgres"])
+def store(request, tmp_path) -> Repository:
+    if request.param == "s3+postgres":
+        url, options = request.getfixturevalue("s3_storage")
+        storage = Storage.from_url(url, options)
+        catalog = Catalog(request.getfixturevalue("pg_url"))
+    else:
+        storage = Storage.from_url(str(tmp_path / "store"))
+        catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    yield Repository(storage, catalog, owner="tester")
+    catalog.dispose()
+
+
+def events(rows: int = 40_000) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    return pd.DataFrame(
+        {
+            "id": np.arange(rows, dtype=np.int64),
+            "amount": rng.normal(50, 5, rows),
+            "kind": rng.choice(["click", "view", "buy"], rows),
+        }
+    )
+
+
+def test_partitions_are_written_by_the_workers(client, store):
+    df = events()
+    ddf = dd.from_pandas(df, npartitions=6)
+    with get_task_stream(client) as stream:
+        v = store.log("clicks", ddf)
+    assert v.part_count == 6 and v.rows == len(df)
+    assert [p.rows for p in v.parts] == [len(p) for p in ddf.partitions]
+    assert v.stats["id"]["min"] == 0 and v.stats["id"]["max"] == len(df) - 1
+    assert v.stats["amount"]["mean"] == pytest.approx(df.amount.mean(), rel=1e-12)
+    assert v.stats["amount"]["std"] == pytest.approx(df.amount.std(), rel=1e-9)
+    assert v.stats["kind"]["unique"] == 3
+    assert v.preview[0]["id"] == 0
+    # the parts were written by tasks on the worker processes (the client only committed)
+    writes = [t for t in stream.data if "write_partition" in str(t["key"])]
+    assert len(writes) == 6
+    assert {t["worker"] for t in writes} <= set(client.scheduler_info()["workers"])
+    # strings come back as the Dask frame held them (its Arrow-backed string dtype)
+    pd.testing.assert_frame_equal(v.load(), df, check_dtype=False)
+    # read back lazily, one partition per part, on the workers
+    lazy = v.to_dask()
+    assert lazy.npartitions == 6
+    got = lazy[lazy.kind == "buy"].amount.sum().compute()
+    assert got == pytest.approx(df.loc[df.kind == "buy", "amount"].sum())
+    # an appended partition shares the earlier parts
+    more = dd.concat([ddf, dd.from_pandas(events(45_000).iloc[40_000:], npartitions=1)])
+    v2 = store.log("clicks", more)
+    assert v2.part_count == 7
+    assert [p.hash for p in v2.parts[:6]] == [p.hash for p in v.parts]
+
+
+def fail_last(frame: pd.DataFrame) -> pd.DataFrame:
+    if len(frame) and frame["id"].iloc[0] >= 30_000:
+        time.sleep(1.0)  # let the other partitions land in storage first
+        raise RuntimeError("worker failed mid-write")
+    return frame
+
+
+def test_a_failing_partition_leaves_no_version_and_orphans_for_gc(client, store):
+    ddf = dd.from_pandas(events(), npartitions=4).map_partitions(fail_last)
+    with pytest.raises(RuntimeError, match="mid-write"):
+        store.log("clicks", ddf)
+    assert store.list() == []
+    written = {digest for digest, _ in store.storage.iter_blobs()}
+    assert written  # siblings finished before the failure
+    report = gc(store, grace=timedelta(0))
+    assert set(report.orphans) == written
+    assert list(store.storage.iter_blobs()) == []
+
+
+def test_an_artifact_task_returning_a_dask_frame_logs_it_in_parts(client, env_repo, prefect_server):
+    from prefect import flow
+
+    import prefect_artifacts as pa
+
+    @pa.artifact_task(key="ddf-out")
+    def make() -> dd.DataFrame:
+        return dd.from_pandas(events(3_000), npartitions=3)
+
+    @flow
+    def build() -> int:
+        return make().npartitions
+
+    assert build() == 3
+    v = env_repo.get("ddf-out")
+    assert v.part_count == 3 and v.rows == 3_000
+    assert v.producer.kind == "prefect" and v.producer.task_name
+    pd.testing.assert_frame_equal(v.load(), events(3_000), check_dtype=False)
