@@ -73,6 +73,10 @@ class Storage:
 
         self.verified = VerifiedState(verified_state_path(verified_state), self.url)
 
+    def __dask_tokenize__(self) -> tuple[str, str]:
+        """Dask names tasks that read from this storage by its location."""
+        return ("prefect-artifacts-storage", self.url)
+
     @classmethod
     def from_url(
         cls,

@@ -87,6 +87,14 @@ class VerifiedState:
         self.hits = 0
         _instances.add(self)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (e.g. to a Dask worker): the path and repository; the copy opens its own
+        connection."""
+        return {"path": self.path, "repository": self.repository}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], state["repository"])
+
     # -- queries -----------------------------------------------------------------------------
     def trusted(self, digest: str, identity: Identity | None) -> bool:
         """Whether ``digest``'s bytes were verified while they had exactly ``identity``."""
