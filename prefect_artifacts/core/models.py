@@ -402,13 +402,15 @@ with warnings.catch_warnings():  # `schema` is the field name the product promis
             columns: list[str] | None = None,
             filters: Any = None,
             trusted: bool | None = None,
+            verify: bool | None = None,
         ) -> Any:
             """The dataset (as the type it was logged from). ``columns`` and ``filters``
             (``[("col", ">", 3)]`` tuples or a pyarrow expression) are pushed down: only the
             needed columns and row groups are read, each page checked against its checksum;
-            without them every byte is read and its sha256 checked."""
+            without them the bytes are sha256-checked (once per blob by default, see the
+            ``verify`` setting; ``verify=True`` hashes now)."""
             if columns is None and filters is None:
-                return self.repository.load(self, trusted=trusted)
+                return self.repository.load(self, trusted=trusted, verify=verify)
             return self.repository.load_dataset(self, columns=columns, filters=filters)
 
         def to_arrow_dataset(self) -> Any:
