@@ -308,3 +308,16 @@ def test_single_frame_logs_write_page_checksums_too(repo):
         fh.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(IntegrityError, match="checksum"):
         v.load(columns=["amount"])
+
+
+def test_to_dask_knows_divisions_of_a_sorted_index(repo):
+    def indexed():
+        for df in chunks(6):
+            yield df.set_index("id")
+
+    v = repo.log("indexed", indexed(), options={"part_size": PART})
+    lazy = v.to_dask()
+    assert lazy.known_divisions and lazy.divisions[0] == 0 and lazy.divisions[-1] == 29_999
+    assert lazy.loc[12_000:12_004].compute().index.tolist() == list(range(12_000, 12_005))
+    unsorted = repo.log("shuffled", reversed(list(indexed())), options={"part_size": PART})
+    assert not unsorted.to_dask().known_divisions

@@ -153,13 +153,11 @@ def from_pandas(frame: Any) -> pa.Table:
 
     from .dataset import _from_pandas
 
-    if isinstance(frame.index, pd.RangeIndex) and frame.index.name is None:
-        frame = frame.reset_index(drop=True)
-        try:
-            return pa.Table.from_pandas(frame, preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
-            return _from_pandas(frame)  # its error message
-    return _from_pandas(frame)
+    keep = not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None)
+    try:  # an index kept is stored as columns, never as one part's range
+        return pa.Table.from_pandas(frame, preserve_index=keep)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):
+        return _from_pandas(frame)  # its error message
 
 
 def check_names(names: list[str]) -> None:

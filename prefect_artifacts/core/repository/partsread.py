@@ -17,6 +17,7 @@ What each path verifies:
 from __future__ import annotations
 
 import functools
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -233,9 +234,36 @@ def to_dask(repo: Repository, v: ArtifactVersion) -> Any:
         storage=repo.storage,
         schema=wanted,
         meta=meta,
+        divisions=divisions(repo, v, wanted) or None,
         enforce_metadata=False,
         label=f"artifact-{v.key}-v{v.version}",
     )
+
+
+def divisions(repo: Repository, v: ArtifactVersion, wanted: pa.Schema) -> tuple | None:
+    """Known divisions when the frame had one numeric index column, sorted across the parts
+    (from the row-group statistics in the part index); else None (unknown)."""
+    import json
+
+    if not is_parts(v):
+        return None
+    described = json.loads((wanted.metadata or {}).get(b"pandas", b"{}"))
+    names = described.get("index_columns") or []
+    if len(names) != 1 or not isinstance(names[0], str):
+        return None
+    bounds = []
+    for part in index(repo, v)["parts"]:
+        stats = [g["columns"].get(names[0], {}) for g in part["row_groups"]]
+        lows = [s.get("min") for s in stats]
+        highs = [s.get("max") for s in stats]
+        if not stats or any(not isinstance(x, (int, float)) for x in lows + highs):
+            return None
+        if any(s.get("nulls") for s in stats):
+            return None
+        bounds.append((min(lows), max(highs)))
+    if any(a[1] >= b[0] for a, b in itertools.pairwise(bounds)):
+        return None  # overlapping or unsorted parts
+    return (*[lo for lo, _ in bounds], bounds[-1][1])
 
 
 def read_part(digest: str, storage: Storage, schema: pa.Schema | None) -> Any:
