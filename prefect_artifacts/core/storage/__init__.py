@@ -73,6 +73,12 @@ class Storage:
 
         self.verified = VerifiedState(verified_state_path(verified_state), self.url)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (to a Dask worker): the filesystem, root and settings; the copy reads and
+        writes this storage's own blobs (bytes registered in place are located by the
+        repository that owns this storage, not by a copy)."""
+        return (_restored, (self.fs, self.root, self.fsync, self.verified.path))
+
     def __dask_tokenize__(self) -> tuple[str, str]:
         """Dask names tasks that read from this storage by its location."""
         return ("prefect-artifacts-storage", self.url)
@@ -460,3 +466,7 @@ def _mtime(info: dict[str, Any]) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return None
+
+
+def _restored(fs: Any, root: str, fsync: bool, verified_state: Path | None) -> Storage:
+    return Storage(fs, root, fsync=fsync, verified_state=verified_state)
