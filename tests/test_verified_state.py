@@ -339,9 +339,12 @@ def test_relog_on_a_machine_that_never_saw_the_blob_stays_fast(tmp_path: Path) -
     df = frame()
     v = ArtifactContext(repo).log_dataset("d", df)
     other = make_repo(tmp_path, state="other-machine.db")
-    ArtifactContext(other).log_dataset("d", df)  # re-log: nothing written, nothing learned
+    ArtifactContext(other).log_dataset("d", df)  # re-log: the file is not replaced
     assert not other.storage.verified.changed(v.hash, other.storage.identity(v.hash))
-    assert other.storage.verified._load(v.hash) is None
+    # the write races the fingerprint that cancels it: when the write wins, the existing file
+    # was checked and is remembered as it is now
+    learned = other.storage.verified._load(v.hash)
+    assert learned is None or learned[0] == other.storage.identity(v.hash).key
     path = blob(repo, v)
     rewrite(path, path.read_bytes())  # same bytes, another identity: known to have changed
     assert repo.storage.verified.changed(v.hash, repo.storage.identity(v.hash))
