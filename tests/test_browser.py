@@ -266,6 +266,26 @@ def test_compare_three_versions(site, page):
     expect(page.locator("#compare-schema")).to_contain_text("value_03")
 
 
+def test_compare_metric_picker_kept_in_the_url(site, page):
+    base, _, _ = site
+    page.goto(base + PAGES["compare"])
+    picker = page.locator("#metric-picker input[name=metric]")
+    expect(picker).to_have_count(2)  # auc and logloss, both shown by default
+    assert all(picker.nth(i).is_checked() for i in range(2))
+    expect(page.locator("#compare-table tr[data-metric]")).to_have_count(2)
+    page.uncheck("#metric-picker input[value=auc]")
+    page.click("#metric-picker button[type=submit]")
+    page.wait_for_url("**metric=logloss**")
+    assert "metric=auc" not in page.url and page.url.count("ref=") == 4
+    expect(page.locator("#compare-table th[data-ref]")).to_have_count(4)
+    expect(page.locator("#compare-table tr[data-metric]")).to_have_count(1)
+    expect(page.locator("#compare-table tr[data-metric=logloss]")).to_be_visible()
+    expect(page.locator("#compare-charts figure[data-metric]")).to_have_count(1)
+    assert not page.locator("#metric-picker input[value=auc]").is_checked()
+    page.goto(base + PAGES["compare"] + "&metric=auc&metric=logloss")
+    expect(page.locator("#compare-charts figure[data-metric]")).to_have_count(2)
+
+
 def test_lineage_graph_links_artifacts_and_runs(site, page):
     base, _, _data = site
     page.goto(f"{base}/projects/{STRESS}/artifacts/features?depth=2")
