@@ -226,6 +226,33 @@ def test_sorting_by_column_header_and_reverse(site, page):
     expect(page.locator("th[aria-sort] a")).to_contain_text("size")
 
 
+def metric_values(page, name: str) -> list[float]:
+    cells = page.locator(f"#artifacts td.metric[data-metric='{name}']")
+    return cells.evaluate_all("cs => cs.filter(c => c.dataset.v !== '').map(c => +c.dataset.v)")
+
+
+def test_models_tab_sorts_by_metric_across_pages(site, page):
+    base, repo, _ = site
+    page.goto(f"{base}/projects/{STRESS}/artifacts?kind=models&all_versions=true")
+    page.click("th a[data-sort='metric:auc']")  # first click: ascending, by the catalog
+    page.wait_for_url("**sort=metric%3Aauc**")
+    first = metric_values(page, "auc")
+    assert len(first) == 50 and first == sorted(first)
+    expect(page.locator("th[aria-sort=ascending] a")).to_contain_text("auc")
+    page.click("a[rel=next]")
+    second = metric_values(page, "auc")
+    assert second == sorted(second) and min(second) >= max(first)  # sorted across pages
+    page.click("th a[data-sort='metric:auc']")  # second click: the reverse, from page 1
+    page.wait_for_url("**sort=-metric%3Aauc**")
+    top = metric_values(page, "auc")
+    assert top == sorted(top, reverse=True) and top[0] == 0.95  # churn-xl
+    assert "offset" not in page.url
+    expected = repo.list(project=STRESS, kind="model", all_versions=True, sort="-metric:auc")
+    assert rows(page) == [v.key for v in expected[:50]]
+    page.goto(f"{base}/projects/{STRESS}/artifacts?kind=models&sort=metric:no%22quote")
+    expect(page.locator("#filter-error")).to_contain_text("metric:<name>")
+
+
 def test_model_metric_charts_and_versions_sorted_by_metric(site, page):
     base, _, _ = site
     page.goto(f"{base}/projects/{STRESS}/artifacts/churn-model")

@@ -120,6 +120,8 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
         return render(request, "artifacts.html", status, error=message, result=None, **context)
     models = [v for v in result.items if v.kind == "model"]
     metric_names = sorted({m for v in models for m in getattr(v, "metrics", {}) or {}})[:6]
+    if filters.sort_metric and filters.sort_metric not in metric_names:  # the sorted one shows
+        metric_names = [filters.sort_metric, *metric_names[:5]]
     return render(
         request,
         "artifacts.html",
