@@ -2,6 +2,7 @@
 Screenshots of the main pages go to test-output/screenshots/."""
 
 import hashlib
+import re
 import socket
 import threading
 import time
@@ -354,6 +355,35 @@ def test_dataset_preview_cells(site, page):
     page.uncheck("input[data-column-toggle='0']")
     expect(page.locator("#preview th").first).to_be_hidden()
     assert page.locator("#stats svg.hist").first.get_attribute("data-points") == "20"
+
+
+def test_dataset_more_rows_on_demand(site, page):
+    base, repo, _ = site
+    v = repo.get(LONG_KEY, project=STRESS)
+    shown = len(v.preview)
+    assert 0 < shown < v.rows == 200
+    page.goto(f"{base}/projects/{STRESS}/artifacts/{LONG_KEY}")
+    expect(page.locator("#more-rows-table")).to_have_count(0)
+    page.click("#more-rows-link")
+    page.wait_for_url(f"**rows_from={shown}**")
+    table = page.locator("#more-rows-table tbody tr")
+    expect(table).to_have_count(50)
+    assert table.first.get_attribute("data-row") == str(shown)
+    first = table.first.locator("td").first.get_attribute("title")
+    assert first.endswith(f"-row{shown:05d}")  # text_00 of that row, from the stored Parquet
+    expect(page.locator("#more-rows-table th").first).to_have_text("text_00")
+    expect(page.locator("#preview tbody tr")).to_have_count(shown)  # the preview stays
+    page.click("#more-rows-link")
+    page.wait_for_url(f"**rows_from={shown + 50}**")
+    expect(table.first.locator("td").first).to_have_attribute("title", re.compile(r"-row00"))
+    assert table.first.locator("td").first.get_attribute("title").endswith(f"-row{shown + 50:05d}")
+    page.goto(f"{base}/projects/{STRESS}/artifacts/{LONG_KEY}?version=2&rows_from=180")
+    expect(table).to_have_count(20)  # bounded by the end of the data, no further link
+    expect(page.locator("#more-rows-link")).to_have_count(0)
+    value_04 = page.locator("#more-rows-table thead th").all_text_contents().index("value_04")
+    assert page.locator(f"#more-rows-table tbody tr td:nth-child({value_04 + 1})").count() == 20
+    page.goto(f"{base}/projects/{STRESS}/artifacts/{LONG_KEY}?rows_from=-5")
+    expect(page.locator("body")).to_contain_text("rows_from must be between 0")
 
 
 def test_diff_colours_and_drift_order(site, page):
