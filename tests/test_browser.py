@@ -2,6 +2,7 @@
 Screenshots of the main pages go to test-output/screenshots/."""
 
 import hashlib
+import re
 import socket
 import threading
 import time
@@ -166,6 +167,9 @@ PAGES = {
     "&ref=churn-xl",
     "compare-datasets": f"/projects/{STRESS}/compare?ref={LONG_KEY}:1&ref={LONG_KEY}:2",
     "compare-empty": f"/projects/{STRESS}/compare",
+    "compare-one-metric": f"/projects/{STRESS}/compare?ref=churn-model:1&ref=churn-xl&metric=auc",
+    "models-by-metric": f"/projects/{STRESS}/artifacts?kind=models&sort=-metric:auc",
+    "dataset-more-rows": f"/projects/{STRESS}/artifacts/{LONG_KEY}?version=2&rows_from=20",
     "empty-search": f"/projects/{STRESS}/artifacts?search=nothing-like-this",
     "bad-filter": f"/projects/{STRESS}/artifacts?kind=foo",
     "not-found": "/no/such/page",
@@ -226,6 +230,33 @@ def test_sorting_by_column_header_and_reverse(site, page):
     expect(page.locator("th[aria-sort] a")).to_contain_text("size")
 
 
+def metric_values(page, name: str) -> list[float]:
+    cells = page.locator(f"#artifacts td.metric[data-metric='{name}']")
+    return cells.evaluate_all("cs => cs.filter(c => c.dataset.v !== '').map(c => +c.dataset.v)")
+
+
+def test_models_tab_sorts_by_metric_across_pages(site, page):
+    base, repo, _ = site
+    page.goto(f"{base}/projects/{STRESS}/artifacts?kind=models&all_versions=true")
+    page.click("th a[data-sort='metric:auc']")  # first click: ascending, by the catalog
+    page.wait_for_url("**sort=metric%3Aauc**")
+    first = metric_values(page, "auc")
+    assert len(first) == 50 and first == sorted(first)
+    expect(page.locator("th[aria-sort=ascending] a")).to_contain_text("auc")
+    page.click("a[rel=next]")
+    second = metric_values(page, "auc")
+    assert second == sorted(second) and min(second) >= max(first)  # sorted across pages
+    page.click("th a[data-sort='metric:auc']")  # second click: the reverse, from page 1
+    page.wait_for_url("**sort=-metric%3Aauc**")
+    top = metric_values(page, "auc")
+    assert top == sorted(top, reverse=True) and top[0] == 0.95  # churn-xl
+    assert "offset" not in page.url
+    expected = repo.list(project=STRESS, kind="model", all_versions=True, sort="-metric:auc")
+    assert rows(page) == [v.key for v in expected[:50]]
+    page.goto(f"{base}/projects/{STRESS}/artifacts?kind=models&sort=metric:no%22quote")
+    expect(page.locator("#filter-error")).to_contain_text("metric:<name>")
+
+
 def test_model_metric_charts_and_versions_sorted_by_metric(site, page):
     base, _, _ = site
     page.goto(f"{base}/projects/{STRESS}/artifacts/churn-model")
@@ -264,6 +295,26 @@ def test_compare_three_versions(site, page):
     expect(best).to_have_text("0.3")  # churn-xl's logloss, the lowest
     page.goto(base + PAGES["compare-datasets"])
     expect(page.locator("#compare-schema")).to_contain_text("value_03")
+
+
+def test_compare_metric_picker_kept_in_the_url(site, page):
+    base, _, _ = site
+    page.goto(base + PAGES["compare"])
+    picker = page.locator("#metric-picker input[name=metric]")
+    expect(picker).to_have_count(2)  # auc and logloss, both shown by default
+    assert all(picker.nth(i).is_checked() for i in range(2))
+    expect(page.locator("#compare-table tr[data-metric]")).to_have_count(2)
+    page.uncheck("#metric-picker input[value=auc]")
+    page.click("#metric-picker button[type=submit]")
+    page.wait_for_url("**metric=logloss**")
+    assert "metric=auc" not in page.url and page.url.count("ref=") == 4
+    expect(page.locator("#compare-table th[data-ref]")).to_have_count(4)
+    expect(page.locator("#compare-table tr[data-metric]")).to_have_count(1)
+    expect(page.locator("#compare-table tr[data-metric=logloss]")).to_be_visible()
+    expect(page.locator("#compare-charts figure[data-metric]")).to_have_count(1)
+    assert not page.locator("#metric-picker input[value=auc]").is_checked()
+    page.goto(base + PAGES["compare"] + "&metric=auc&metric=logloss")
+    expect(page.locator("#compare-charts figure[data-metric]")).to_have_count(2)
 
 
 def test_lineage_graph_links_artifacts_and_runs(site, page):
@@ -307,6 +358,35 @@ def test_dataset_preview_cells(site, page):
     page.uncheck("input[data-column-toggle='0']")
     expect(page.locator("#preview th").first).to_be_hidden()
     assert page.locator("#stats svg.hist").first.get_attribute("data-points") == "20"
+
+
+def test_dataset_more_rows_on_demand(site, page):
+    base, repo, _ = site
+    v = repo.get(LONG_KEY, project=STRESS)
+    shown = len(v.preview)
+    assert 0 < shown < v.rows == 200
+    page.goto(f"{base}/projects/{STRESS}/artifacts/{LONG_KEY}")
+    expect(page.locator("#more-rows-table")).to_have_count(0)
+    page.click("#more-rows-link")
+    page.wait_for_url(f"**rows_from={shown}**")
+    table = page.locator("#more-rows-table tbody tr")
+    expect(table).to_have_count(50)
+    assert table.first.get_attribute("data-row") == str(shown)
+    first = table.first.locator("td").first.get_attribute("title")
+    assert first.endswith(f"-row{shown:05d}")  # text_00 of that row, from the stored Parquet
+    expect(page.locator("#more-rows-table th").first).to_have_text("text_00")
+    expect(page.locator("#preview tbody tr")).to_have_count(shown)  # the preview stays
+    page.click("#more-rows-link")
+    page.wait_for_url(f"**rows_from={shown + 50}**")
+    expect(table.first.locator("td").first).to_have_attribute("title", re.compile(r"-row00"))
+    assert table.first.locator("td").first.get_attribute("title").endswith(f"-row{shown + 50:05d}")
+    page.goto(f"{base}/projects/{STRESS}/artifacts/{LONG_KEY}?version=2&rows_from=180")
+    expect(table).to_have_count(20)  # bounded by the end of the data, no further link
+    expect(page.locator("#more-rows-link")).to_have_count(0)
+    value_04 = page.locator("#more-rows-table thead th").all_text_contents().index("value_04")
+    assert page.locator(f"#more-rows-table tbody tr td:nth-child({value_04 + 1})").count() == 20
+    page.goto(f"{base}/projects/{STRESS}/artifacts/{LONG_KEY}?rows_from=-5")
+    expect(page.locator("body")).to_contain_text("rows_from must be between 0")
 
 
 def test_diff_colours_and_drift_order(site, page):

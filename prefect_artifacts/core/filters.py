@@ -31,6 +31,7 @@ KIND_NAMES = {  # what people type → the stored kind; "other" is anything but 
 }
 
 SORT_KEYS = ("updated", "created", "key", "version", "kind", "size", "owner", "producer")
+METRIC_SORT = re.compile(r"metric:([^\"\\\x00-\x1f]{1,128})")
 _SPAN = re.compile(r"(\d{1,6})\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _HELP = {
@@ -44,7 +45,8 @@ _HELP = {
     "tag": "Only the version carrying this tag.",
     "producer": "Producer flow name, flow run id or task run id.",
     "all_versions": "Every version, not only the latest of each key.",
-    "sort": f"One of {', '.join(SORT_KEYS)}; a leading '-' sorts descending.",
+    "sort": f"One of {', '.join(SORT_KEYS)} or metric:<name> (models without it last); "
+    "a leading '-' sorts descending.",
     "limit": f"At most this many results (1-{MAX_LIMIT}).",
     "offset": "Skip this many results (paging).",
 }
@@ -208,10 +210,10 @@ class ArtifactFilter(BaseModel):
     @field_validator("sort")
     @classmethod
     def _sort(cls, value: str) -> str:
-        if value.lstrip("-") not in SORT_KEYS:
+        if value.lstrip("-") not in SORT_KEYS and not METRIC_SORT.fullmatch(value.lstrip("-")):
             raise ValueError(
-                f"cannot sort by {value[:40]!r}; use one of {', '.join(SORT_KEYS)} "
-                "(a leading '-' sorts descending)"
+                f"cannot sort by {value[:40]!r}; use one of {', '.join(SORT_KEYS)} or "
+                "metric:<name> without quotes or backslashes (a leading '-' sorts descending)"
             )
         return value
 
@@ -252,6 +254,12 @@ class ArtifactFilter(BaseModel):
     @property
     def sort_key(self) -> str:
         return self.sort.lstrip("-")
+
+    @property
+    def sort_metric(self) -> str | None:
+        """The metric name of a ``metric:<name>`` sort, else None."""
+        match = METRIC_SORT.fullmatch(self.sort_key)
+        return match[1] if match else None
 
 
 def describe(errors: Sequence[Any], skip: int = 0) -> str:

@@ -35,6 +35,7 @@ VERSIONS_SHOWN = 30
 MAX_COMPARE = 50
 LIGHT_PLOT_MAX = 64 << 20
 EXTRA_PREVIEW_MAX = 1 << 20
+MORE_ROWS = 50
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -120,6 +121,8 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
         return render(request, "artifacts.html", status, error=message, result=None, **context)
     models = [v for v in result.items if v.kind == "model"]
     metric_names = sorted({m for v in models for m in getattr(v, "metrics", {}) or {}})[:6]
+    if filters.sort_metric and filters.sort_metric not in metric_names:  # the sorted one shows
+        metric_names = [filters.sort_metric, *metric_names[:5]]
     return render(
         request,
         "artifacts.html",
@@ -140,9 +143,11 @@ def detail_page(
     depth: int = 2,
     vsort: str = "-version",
     versions: str | None = None,
+    rows_from: int | None = None,
 ) -> HTMLResponse:
     repo = repo_of(request)
     v = find_version(repo, project, key, version, tag)
+    more_rows = more_rows_of(repo, v, rows_from)
     if not 0 <= depth <= 6:
         raise InvalidArgumentError(f"depth must be between 0 and 6, got {depth}")
     if vsort.lstrip("-") not in VERSION_SORTS and not vsort.lstrip("-").startswith("metric:"):
@@ -209,6 +214,9 @@ def detail_page(
         up=up,
         down=down,
         text=text,
+        more_rows=more_rows,
+        rows_from=rows_from,
+        more_rows_size=MORE_ROWS,
         json_text=pretty_json(text.encode()) if v.format == "json" and text else None,
         extras=extra_previews(repo, v),
         api=api_base(v),
@@ -218,6 +226,22 @@ def detail_page(
         histogram=charts.histogram,
         run_link=run_link,
     )
+
+
+def more_rows_of(repo: Any, v: ArtifactVersion, rows_from: int | None) -> list[dict] | None:
+    """The next MORE_ROWS rows of a Parquet dataset from ``rows_from`` on (the preview's
+    columns only), read from storage through the verified read path; None when not asked."""
+    if rows_from is None:
+        return None
+    if v.kind != "dataset" or v.format != "parquet":
+        raise InvalidArgumentError(f"{v.ref} is not a Parquet dataset; rows_from needs one")
+    if not 0 <= rows_from <= 10**12:
+        raise InvalidArgumentError(f"rows_from must be between 0 and 10**12, got {rows_from}")
+    preview = getattr(v, "preview", None) or []
+    names = list(preview[0]) if preview else [c["name"] for c in v.schema][:30]
+    found = repo.dataset_rows(v, offset=rows_from, limit=MORE_ROWS, columns=names)
+    plain = (str, int, float, bool, type(None))
+    return [{k: x if isinstance(x, plain) else str(x) for k, x in row.items()} for row in found]
 
 
 def sorted_versions(items: list[ArtifactVersion], vsort: str) -> list[ArtifactVersion]:

@@ -148,6 +148,11 @@ def count(conn: Connection, f: ArtifactFilter, *, dialect: str) -> int:
 def _order(f: ArtifactFilter) -> list[Any]:
     v = versions_t.c
     latest = f.latest_only
+    if f.sort_metric is not None:  # a model metric from the stored metadata; no value sorts last
+        value = v.meta[("metrics", f.sort_metric)].as_float()
+        ordered = value.desc() if f.descending else value.asc()
+        tiebreak = v.id.desc() if f.descending else v.id.asc()
+        return [value.is_(None), ordered, tiebreak]
     column = {
         "updated": keys_t.c.updated_at if latest else v.updated_at,
         "created": v.created_at,

@@ -226,6 +226,18 @@ class Repository:
         runs.record_consumer(self, version)
         return value
 
+    def dataset_rows(
+        self,
+        version: ArtifactVersion,
+        *,
+        offset: int,
+        limit: int = 50,
+        columns: list[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows ``offset`` to ``offset + limit`` of a Parquet dataset, reading only the row
+        groups that hold them (page checksums verified); for previews, not recorded as a use."""
+        return partsread.rows(self, version, offset=offset, limit=limit, columns=columns)
+
     def open_dataset(self, version: ArtifactVersion, how: str, **options: Any) -> Any:
         """A lazy view of a Parquet dataset: ``how`` is "arrow" (a pyarrow Dataset), "dask",
         "polars" (a LazyFrame) or "duckdb" (a relation). Records the consumer inside a run."""

@@ -173,6 +173,54 @@ def arrow_dataset(repo: Repository, v: ArtifactVersion) -> pds.Dataset:
     )
 
 
+MAX_ROWS_READ = 500
+
+
+def rows(
+    repo: Repository,
+    v: ArtifactVersion,
+    *,
+    offset: int,
+    limit: int,
+    columns: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Rows ``offset`` to ``offset + limit`` (at most MAX_ROWS_READ) as dicts: only the row
+    groups holding them are read, page checksums verified."""
+    if offset < 0 or not 1 <= limit <= MAX_ROWS_READ:
+        raise InvalidArgumentError(
+            f"rows need offset >= 0 and 1 <= limit <= {MAX_ROWS_READ}, got {offset}, {limit}"
+        )
+    data = arrow_dataset(repo, v)
+    if columns is not None:
+        columns = [c for c in columns if c in data.schema.names]
+    out: list[pa.Table] = []
+    start, wanted = 0, limit
+    try:
+        for fragment in data.get_fragments():
+            for group in fragment.split_by_row_group():
+                count = group.row_groups[0].num_rows
+                if start + count <= offset:
+                    start += count
+                    continue
+                table = group.to_table(columns=columns, schema=data.schema)
+                table = table.slice(max(offset - start, 0), wanted)
+                out.append(table)
+                wanted -= table.num_rows
+                start += count
+                if wanted <= 0:
+                    break
+            if wanted <= 0:
+                break
+    except OSError as exc:
+        if "checksum" in str(exc).lower() or "crc" in str(exc).lower():
+            raise IntegrityError(
+                f"a Parquet page of {v.ref} failed its checksum ({exc}); the stored part is "
+                "corrupt — restore it or delete the version (`prefect-artifacts verify` finds which)"
+            ) from None
+        raise
+    return [row for table in out for row in table.to_pylist()]
+
+
 def expression(filters: Any) -> pds.Expression | None:
     """Row filters: a pyarrow expression, or pandas/pyarrow-style tuples
     ``[("col", ">", 3), ...]`` (a list of lists: OR of ANDs)."""
