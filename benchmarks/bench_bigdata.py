@@ -56,10 +56,28 @@ def batch(i: int, rows: int = BATCH_ROWS):
     )
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS in MB: ``VmHWM`` of ``/proc/self/status`` on Linux.
+
+    Not ``getrusage(RUSAGE_SELF).ru_maxrss``: on Linux a child's ``ru_maxrss`` keeps the
+    high-water mark of the memory it was spawned from (the fork/vfork before ``exec``), so a
+    child started by a runner that once peaked at 1 GB reports at least 1 GB whatever it uses.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:  # not Linux: ru_maxrss (KB on Linux, bytes on macOS)
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def _stream_child(mode: str, gigabytes: float, folder: str) -> None:
     """Run in a fresh process: write ``gigabytes`` of batches; print seconds and peak RSS."""
-    import resource
-
     import pyarrow.parquet as pq
 
     count = max(1, int(gigabytes * 1e9 / batch(0).nbytes))
@@ -75,8 +93,7 @@ def _stream_child(mode: str, gigabytes: float, folder: str) -> None:
     else:
         context.log_dataset("stream", (batch(i) for i in range(count)))
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "rss_mb": peak}))
+    print(json.dumps({"seconds": seconds, "rss_mb": peak_rss_mb()}))
 
 
 def _child(mode: str, gigabytes: float, work: Path) -> dict:

@@ -107,19 +107,16 @@ def new_version(
     preview_rows = PREVIEW_ROWS if preview_rows in (None, True) else int(preview_rows)
     want_stats = options.get("stats", True) is not False
     if is_dask(obj):
-        parts, python_type = write_dask(repo.storage, obj, preview_rows, want_stats)
+        parts, python_type, merged = write_dask(repo.storage, obj, preview_rows, want_stats)
     else:
         source, python_type = _stream(obj)
-        parts, python_type = write_stream(
+        parts, python_type, merged = write_stream(
             repo.storage, source, python_type, part_bytes, preview_rows, want_stats
         )
     schema = partlib.schema_of(parts[0].schema)
     stored_extras = extras.store(repo, extra_data or {})
     index = repo.storage.put_bytes(partlib.index_document(schema, python_type, parts))
     fault_point("after-blob")
-    merged: dict[str, partstats.ColumnPartial] = {}
-    for part in parts:
-        merged = partstats.merge(merged, part.stats) if merged else dict(part.stats)
     preview = [row for part in parts for row in part.preview][:preview_rows]
     columns = schema_of(schema.empty_table())
     meta: dict[str, Any] = {
@@ -177,9 +174,11 @@ def write_stream(
     part_bytes: int,
     preview_rows: int,
     want_stats: bool,
-) -> tuple[list[partlib.PartInfo], str]:
+) -> tuple[list[partlib.PartInfo], str, dict[str, partstats.ColumnPartial]]:
     """Write a stream as parts, one at a time (memory: about one row group plus the upload
-    buffer). The python type of a plain iterator is that of its first item."""
+    buffer); (the parts, the python type, their merged statistics). Each part's statistics are
+    merged as it closes and dropped from it, so what stays per part is its index entry. The
+    python type of a plain iterator is that of its first item."""
     first_type = {"value": None}
 
     def typed(items: Iterable[Any]) -> Iterator[Any]:
@@ -196,6 +195,7 @@ def write_stream(
         typed(source), python_type, max_bytes=min(partlib.ROW_GROUP_BYTES, part_bytes // 4)
     )
     parts: list[partlib.PartInfo] = []
+    merged: dict[str, partstats.ColumnPartial] = {}
     rows = 0
     while batches.peek() is not None:
         holder: dict[str, partlib.PartInfo] = {}
@@ -213,6 +213,7 @@ def write_stream(
         blob = storage.write_blob(write)
         part = holder["part"]
         part.hash, part.size = blob.hash, blob.size
+        merged = fold_stats(merged, part)
         parts.append(part)
         rows += part.rows
     if not parts:
@@ -222,13 +223,22 @@ def write_stream(
         )
     if python_type == "stream":
         python_type = first_type["value"] or "arrow"
-    return parts, python_type
+    return parts, python_type, merged
+
+
+def fold_stats(
+    merged: dict[str, partstats.ColumnPartial], part: partlib.PartInfo
+) -> dict[str, partstats.ColumnPartial]:
+    """``merged`` with the part's statistics added; the part keeps none (its exact-quantile
+    values would otherwise add up to the whole dataset's numeric columns)."""
+    stats, part.stats = part.stats, {}
+    return partstats.merge(merged, stats) if merged else dict(stats)
 
 
 # -- Dask ------------------------------------------------------------------------------------------
 def write_dask(
     storage: Storage, ddf: Any, preview_rows: int, want_stats: bool
-) -> tuple[list[partlib.PartInfo], str]:
+) -> tuple[list[partlib.PartInfo], str, dict[str, partstats.ColumnPartial]]:
     """Each partition written as one part by the worker that holds it (``dask.compute`` on the
     active scheduler: a distributed Client when one is set up); only part metadata and partial
     statistics travel back. Nothing is collected."""
@@ -256,7 +266,10 @@ def write_dask(
             f"({'; '.join(str(s).replace(chr(10), ', ')[:120] for s in names[:2])}); give "
             "every partition the same dtypes (e.g. ddf.astype({...}))"
         )
-    return parts, python_type
+    merged: dict[str, partstats.ColumnPartial] = {}
+    for part in parts:
+        merged = fold_stats(merged, part)
+    return parts, python_type, merged
 
 
 def write_partition(
