@@ -5,14 +5,17 @@ storage + SQLite and on moto S3 + PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import timedelta
 
+import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
 from distributed import Client, LocalCluster, get_task_stream
+from distributed.scheduler import KilledWorker
 
 from prefect_artifacts import Repository
 from prefect_artifacts.core.catalog import Catalog
@@ -122,3 +125,31 @@ def test_an_artifact_task_returning_a_dask_frame_logs_it_in_parts(client, env_re
     assert v.part_count == 3 and v.rows == 3_000
     assert v.producer.kind == "prefect" and v.producer.task_name
     pd.testing.assert_frame_equal(v.load(), events(3_000), check_dtype=False)
+
+
+def kill_last(frame: pd.DataFrame) -> pd.DataFrame:
+    if len(frame) and frame["id"].iloc[0] >= 30_000:
+        time.sleep(1.0)  # let the other partitions land in storage first
+        os._exit(1)  # the worker process dies mid-log, no exception, no clean-up
+    return frame
+
+
+def test_a_killed_worker_leaves_no_version_and_orphans_for_gc(store):
+    """A worker process killed while the version is being written: the scheduler gives up on
+    the partition (KilledWorker), nothing is committed, and gc finds what the others wrote."""
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        Client(cluster),
+    ):
+        ddf = dd.from_pandas(events(), npartitions=4).map_partitions(kill_last)
+        with pytest.raises(KilledWorker):
+            store.log("clicks", ddf)
+    assert store.list() == []
+    written = {digest for digest, _ in store.storage.iter_blobs()}
+    assert written  # the other partitions were written before the kill
+    report = gc(store, grace=timedelta(0))
+    assert set(report.orphans) == written
+    assert list(store.storage.iter_blobs()) == []
