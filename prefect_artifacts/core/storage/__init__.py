@@ -304,16 +304,21 @@ class Storage:
         """A local blob's identity now (None when missing or not local)."""
         return local_identity(self.blob_path(digest)) if self.local else None
 
-    def open_blob(self, digest: str) -> BinaryIO:
-        """A buffered reader that verifies the sha256 when it reaches the end."""
+    def _open_raw(self, digest: str) -> tuple[Any, str, BinaryIO]:
+        """The blob's filesystem, path and an unverified reader: here, or where bytes
+        registered in place live."""
         fs, path = self.fs, self.blob_path(digest)
         try:
             with self._guard("open", path):
-                raw = self.fs.open(path, "rb")
+                return fs, path, fs.open(path, "rb")
         except FileNotFoundError:
             fs, path = self.elsewhere(digest)
             with self._guard("open", path):
-                raw = fs.open(path, "rb")
+                return fs, path, fs.open(path, "rb")
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        """A buffered reader that verifies the sha256 when it reaches the end."""
+        fs, path, raw = self._open_raw(digest)
         return io.BufferedReader(
             VerifyingReader(raw, digest, f"blob {fs.unstrip_protocol(path)}"), CHUNK
         )
@@ -328,14 +333,7 @@ class Storage:
     def open_blob_at(self, digest: str, offset: int) -> BinaryIO:
         """The raw bytes from ``offset`` on, for a byte-range request (a part of a blob cannot
         be checked against its sha256; whole reads go through :meth:`open_blob`)."""
-        fs, path = self.fs, self.blob_path(digest)
-        try:
-            with self._guard("open", path):
-                raw = self.fs.open(path, "rb")
-        except FileNotFoundError:
-            fs, path = self.elsewhere(digest)
-            with self._guard("open", path):
-                raw = fs.open(path, "rb")
+        raw = self._open_raw(digest)[2]
         raw.seek(offset)
         return raw
 
