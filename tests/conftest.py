@@ -56,6 +56,20 @@ def env_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repository:
     return get_repository()
 
 
+@pytest.fixture(params=["local+sqlite", "s3+postgres"])
+def store(request, tmp_path: Path) -> Iterator[Repository]:
+    """A repository on local storage + SQLite, then on moto S3 + PostgreSQL."""
+    if request.param == "s3+postgres":
+        url, options = request.getfixturevalue("s3_storage")
+        storage = Storage.from_url(url, options)
+        catalog = Catalog(request.getfixturevalue("pg_url"))
+    else:
+        storage = Storage.from_url(str(tmp_path / "store"))
+        catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    yield Repository(storage, catalog, owner="tester")
+    catalog.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A fresh database on this machine's PostgreSQL server, dropped at the end."""

@@ -21,23 +21,9 @@ from prefect_artifacts.core.catalog import Catalog
 from prefect_artifacts.core.diff import diff_versions
 from prefect_artifacts.core.maintenance import gc, reindex, verify
 from prefect_artifacts.core.materializers import summary
-from prefect_artifacts.core.storage import Storage
 from tests.conftest import drop_catalog, snapshot
 
 PART = 200_000  # bytes of Arrow data per part in these tests
-
-
-@pytest.fixture(params=["local+sqlite", "s3+postgres"])
-def store(request, tmp_path) -> Repository:
-    if request.param == "s3+postgres":
-        url, options = request.getfixturevalue("s3_storage")
-        storage = Storage.from_url(url, options)
-        catalog = Catalog(request.getfixturevalue("pg_url"))
-    else:
-        storage = Storage.from_url(str(tmp_path / "store"))
-        catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
-    yield Repository(storage, catalog, owner="tester")
-    catalog.dispose()
 
 
 def frame(start: int, rows: int) -> pd.DataFrame:

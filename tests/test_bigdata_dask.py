@@ -17,10 +17,7 @@ import pytest
 from distributed import Client, LocalCluster, get_task_stream
 from distributed.scheduler import KilledWorker
 
-from prefect_artifacts import Repository
-from prefect_artifacts.core.catalog import Catalog
 from prefect_artifacts.core.maintenance import gc
-from prefect_artifacts.core.storage import Storage
 
 
 @pytest.fixture(scope="module")
@@ -32,19 +29,6 @@ def client():
         Client(cluster) as c,
     ):
         yield c
-
-
-@pytest.fixture(params=["local+sqlite", "s3+postgres"])
-def store(request, tmp_path) -> Repository:
-    if request.param == "s3+postgres":
-        url, options = request.getfixturevalue("s3_storage")
-        storage = Storage.from_url(url, options)
-        catalog = Catalog(request.getfixturevalue("pg_url"))
-    else:
-        storage = Storage.from_url(str(tmp_path / "store"))
-        catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
-    yield Repository(storage, catalog, owner="tester")
-    catalog.dispose()
 
 
 def events(rows: int = 40_000) -> pd.DataFrame:
@@ -129,7 +113,7 @@ def test_an_artifact_task_returning_a_dask_frame_logs_it_in_parts(client, env_re
 
 def kill_last(frame: pd.DataFrame) -> pd.DataFrame:
     if len(frame) and frame["id"].iloc[0] >= 30_000:
-        time.sleep(1.0)  # let the other partitions land in storage first
+        time.sleep(3.0)  # let the other partitions land in storage first (the new worker too)
         os._exit(1)  # the worker process dies mid-log, no exception, no clean-up
     return frame
 
