@@ -18,6 +18,7 @@ from distributed import Client, LocalCluster, get_task_stream
 from distributed.scheduler import KilledWorker
 
 from prefect_artifacts.core.maintenance import gc
+from prefect_artifacts.core.storage import Storage
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +112,14 @@ def test_an_artifact_task_returning_a_dask_frame_logs_it_in_parts(client, env_re
     pd.testing.assert_frame_equal(v.load(), events(3_000), check_dtype=False)
 
 
-def kill_last(frame: pd.DataFrame) -> pd.DataFrame:
+def kill_last(frame: pd.DataFrame, storage: Storage) -> pd.DataFrame:
     if len(frame) and frame["id"].iloc[0] >= 30_000:
-        time.sleep(3.0)  # let the other partitions land in storage first (the new worker too)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until another partition's part is in storage
+            storage.fs.invalidate_cache()
+            if next(iter(storage.iter_blobs()), None) is not None:
+                break
+            time.sleep(0.1)
         os._exit(1)  # the worker process dies mid-log, no exception, no clean-up
     return frame
 
@@ -128,7 +134,7 @@ def test_a_killed_worker_leaves_no_version_and_orphans_for_gc(store):
         ) as cluster,
         Client(cluster),
     ):
-        ddf = dd.from_pandas(events(), npartitions=4).map_partitions(kill_last)
+        ddf = dd.from_pandas(events(), npartitions=4).map_partitions(kill_last, store.storage)
         with pytest.raises(KilledWorker):
             store.log("clicks", ddf)
     assert store.list() == []
