@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from ..filters import ArtifactFilter
 from . import blobs, migrate, outbox, queries, restore, versions
 from .database import Database
+from .recent import RecentRecords
 from .records import (
     Committed,
     ExtraRecord,
@@ -67,6 +68,7 @@ class Catalog:
         self._lock = threading.Lock()
         self._unwritten: list[OutboxRecord] = []  # committed here, not yet in storage
         self._written: list[int] = []  # in storage; deleted by the next write transaction
+        self._recent = RecentRecords()  # records by stamp: an unchanged version is read once
 
     @property
     def url(self) -> str:
@@ -202,8 +204,16 @@ class Catalog:
         """The full record of one version: by number, by tag, or the latest."""
 
         def read(conn: Any) -> VersionRecord | None:
-            vid = queries.find_id(conn, project, key, version=version, tag=tag)
-            return queries.records(conn, [vid], details=True)[0] if vid is not None else None
+            stamp = queries.find_stamp(conn, project, key, version=version, tag=tag)
+            if stamp is None:
+                return None
+            cached = self._recent.get(stamp)
+            if cached is not None:
+                return cached
+            found = queries.records(conn, [stamp[0]], details=True)
+            if found:
+                self._recent.put(stamp, found[0])
+            return found[0] if found else None
 
         return self.db.read(read)
 

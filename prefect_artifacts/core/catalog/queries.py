@@ -56,6 +56,36 @@ _BY_NUMBER = sa.select(versions_t.c.id).where(
     versions_t.c.project == _P, versions_t.c.key == _K, versions_t.c.version == sa.bindparam("n")
 )
 _LATEST = sa.select(keys_t.c.latest_id).where(keys_t.c.project == _P, keys_t.c.key == _K)
+# The same lookups returning a stamp: (row id, uid, updated_at, the key's change sequence).
+# Every change to a version's record bumps its key's sequence (the journal needs it) or, for a
+# re-log, its updated_at; so an unchanged stamp means an unchanged record.
+_STAMP = (versions_t.c.id, versions_t.c.uid, versions_t.c.updated_at, keys_t.c.seq)
+_KEY_OF_VERSION = sa.and_(
+    keys_t.c.project == versions_t.c.project, keys_t.c.key == versions_t.c.key
+)
+_STAMP_BY_TAG = (
+    sa.select(*_STAMP)
+    .select_from(
+        tags_t.join(versions_t, versions_t.c.id == tags_t.c.version_id).join(
+            keys_t, _KEY_OF_VERSION
+        )
+    )
+    .where(tags_t.c.project == _P, tags_t.c.key == _K, tags_t.c.tag == sa.bindparam("tag"))
+)
+_STAMP_BY_NUMBER = (
+    sa.select(*_STAMP)
+    .select_from(versions_t.join(keys_t, _KEY_OF_VERSION))
+    .where(
+        versions_t.c.project == _P,
+        versions_t.c.key == _K,
+        versions_t.c.version == sa.bindparam("n"),
+    )
+)
+_STAMP_LATEST = (
+    sa.select(*_STAMP)
+    .select_from(keys_t.join(versions_t, versions_t.c.id == keys_t.c.latest_id))
+    .where(keys_t.c.project == _P, keys_t.c.key == _K)
+)
 _ROWS = {
     False: sa.select(*VERSION_COLUMNS).where(versions_t.c.id.in_(_IDS)),
     True: sa.select(*VERSION_COLUMNS, versions_t.c.details).where(versions_t.c.id.in_(_IDS)),
@@ -77,6 +107,21 @@ def find_id(
     if version is not None:
         return conn.execute(_BY_NUMBER, {**where, "n": version}).scalar()
     return conn.execute(_LATEST, where).scalar()
+
+
+def find_stamp(
+    conn: Connection, project: str, key: str, *, version: int | None, tag: str | None
+) -> tuple[Any, ...] | None:
+    """One version's stamp — (row id, uid, updated_at, key sequence) — by number, by tag, or
+    the latest; equal stamps mean an equal record."""
+    where = {"project": project, "key": key}
+    if tag is not None:
+        row = conn.execute(_STAMP_BY_TAG, {**where, "tag": tag}).first()
+    elif version is not None:
+        row = conn.execute(_STAMP_BY_NUMBER, {**where, "n": version}).first()
+    else:
+        row = conn.execute(_STAMP_LATEST, where).first()
+    return tuple(row) if row is not None and row[0] is not None else None
 
 
 def records(conn: Connection, vids: list[int], *, details: bool) -> list[VersionRecord]:
