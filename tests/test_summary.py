@@ -129,3 +129,32 @@ def test_json_safe_nested_and_odd_values():
     value = {"a": [np.float64("nan"), np.int64(3)], "b": dt.timedelta(seconds=5), "c": object()}
     out = summary.json_safe(value)
     assert out["a"] == [None, 3] and out["b"] == "0:00:05" and out["c"].startswith("<object")
+
+
+def test_large_string_columns_count_a_sample_and_say_so():
+    rng = np.random.default_rng(3)
+    rows = 600_000
+    colours = rng.choice(["red", "green", "blue"], rows, p=[0.5, 0.3, 0.2])
+    ids = np.char.add("id-", np.arange(rows).astype(str))
+    stats = summary.stats_of(table(pd.DataFrame({"colour": colours, "id": ids})))
+    colour = stats["colour"]
+    assert colour["approx"] is True and colour["count"] == rows
+    assert colour["unique"] == 3  # every value seen many times in the sample: the set is known
+    exact = pd.Series(colours).value_counts()
+    assert [t["value"] for t in colour["top"]] == list(exact.index)
+    for t in colour["top"]:
+        assert t["count"] == pytest.approx(exact[t["value"]], rel=0.02)
+    assert stats["id"]["approx"] is True
+    assert stats["id"]["unique"] is None  # all distinct in the sample: the total is unknown
+    small = summary.stats_of(table(pd.DataFrame({"colour": colours[:1000]})))["colour"]
+    assert "approx" not in small and small["unique"] == 3
+    assert sum(t["count"] for t in small["top"]) == 1000
+
+
+def test_large_numeric_histogram_comes_from_the_sample_scaled_to_the_rows():
+    rng = np.random.default_rng(4)
+    x = rng.exponential(size=500_001)
+    hist = summary.stats_of(table(pd.DataFrame({"x": x})))["x"]["hist"]
+    assert sum(hist["counts"]) == len(x)
+    exact, _ = np.histogram(x, bins=len(hist["counts"]), range=(x.min(), x.max()))
+    assert np.allclose(hist["counts"], exact, atol=0.01 * len(x))

@@ -217,7 +217,7 @@ def _finish(p: ColumnPartial) -> dict[str, Any]:
             out.update(
                 {k: summary.json_safe(float(q)) for k, q in zip(QUARTILES, quartiles, strict=True)}
             )
-            out["hist"] = summary._histogram(p.values, lo, hi)
+            out["hist"] = summary._histogram(p.values, lo, hi, len(p.values))
         elif p.sketch is not None:
             from datasketches import kll_doubles_sketch
 

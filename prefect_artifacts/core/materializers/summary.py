@@ -20,6 +20,7 @@ HIST_BINS = 20
 TOP_VALUES = 10
 EXACT_QUANTILE_ROWS = 200_000  # above this, quartiles come from a fixed-seed sample
 QUANTILE_SAMPLE = 100_000
+SAMPLED_DISTINCT_MAX = 1_000  # a sample naming more distinct values than this: count unknown
 STATS_MAX_CELLS = 50_000_000  # stats=None skips stats above this many cells
 _INDEX_COLUMN = re.compile(r"__index_level_\d+__")
 
@@ -143,13 +144,11 @@ def _numeric(col: pa.ChunkedArray) -> dict[str, Any]:
         "min": json_safe(lo),
         "max": json_safe(hi),
     }
+    sample = array
     if len(array) > EXACT_QUANTILE_ROWS:
-        rng = np.random.default_rng(0)
-        sample = array[rng.integers(0, len(array), QUANTILE_SAMPLE)]
-        quartiles = np.quantile(sample, [0.25, 0.5, 0.75])
+        sample = array[np.random.default_rng(0).integers(0, len(array), QUANTILE_SAMPLE)]
         out["approx"] = True
-    else:
-        quartiles = np.quantile(array, [0.25, 0.5, 0.75])
+    quartiles = np.quantile(sample, [0.25, 0.5, 0.75])
     out.update(
         {
             "25%": json_safe(float(quartiles[0])),
@@ -157,17 +156,24 @@ def _numeric(col: pa.ChunkedArray) -> dict[str, Any]:
             "75%": json_safe(float(quartiles[2])),
         }
     )
-    out["hist"] = _histogram(array, float(lo), float(hi))
+    out["hist"] = _histogram(sample, float(lo), float(hi), len(array))
     return out
 
 
-def _histogram(array: Any, lo: float, hi: float) -> dict[str, list[Any]]:
-    """HIST_BINS equal bins over [lo, hi]; one bin when the range is empty or too narrow to
-    split at this magnitude (a constant column, a 64-bit id, a tiny float range)."""
+def _histogram(sample: Any, lo: float, hi: float, rows: int) -> dict[str, list[Any]]:
+    """HIST_BINS equal bins over [lo, hi] (the exact range); one bin when the range is empty or
+    too narrow to split at this magnitude (a constant column, a 64-bit id, a tiny float range).
+    Counted over ``sample`` and scaled to ``rows`` (largest remainders, so they sum to it)."""
     width = hi - lo
     if not width > 0 or width <= max(abs(lo), abs(hi)) * 1e-9 * HIST_BINS:
-        return {"counts": [len(array)], "edges": [json_safe(lo), json_safe(hi)]}
-    return {"counts": _bin_counts(array, lo, width).tolist(), "edges": _edges(lo, hi)}
+        return {"counts": [rows], "edges": [json_safe(lo), json_safe(hi)]}
+    counts = _bin_counts(sample, lo, width)
+    if len(sample) != rows:
+        share = counts * (rows / len(sample))
+        counts = np.floor(share).astype(np.int64)
+        short = rows - int(counts.sum())
+        counts[np.argsort(counts - share, kind="stable")[:short]] += 1
+    return {"counts": counts.tolist(), "edges": _edges(lo, hi)}
 
 
 def _bin_counts(array: Any, lo: float, width: float) -> Any:
@@ -194,12 +200,26 @@ def _edges(lo: float, hi: float) -> list[Any]:
 
 
 def _categorical(col: pa.ChunkedArray) -> dict[str, Any]:
-    counts = pc.value_counts(col.drop_null() if col.null_count else col)
-    values, freq = counts.field("values"), counts.field("counts").to_numpy()
+    """Distinct count and the most frequent values. Above EXACT_QUANTILE_ROWS non-null strings
+    the counts come from a systematic sample of QUANTILE_SAMPLE rows, scaled (hashing every
+    string was the largest part of a log's statistics); the distinct count is then given only
+    when the sample saw every value at least twice (else None: unknown), marked ``approx``."""
+    values = col.drop_null() if col.null_count else col
+    rows, out = len(values), {}
+    if rows > EXACT_QUANTILE_ROWS and not pa.types.is_boolean(values.type):
+        step = -(-rows // QUANTILE_SAMPLE)
+        values = values.take(pa.array(np.arange(0, rows, step)))
+        out["approx"] = True
+    counts = pc.value_counts(values)
+    found, freq = counts.field("values"), counts.field("counts").to_numpy()
     k = min(TOP_VALUES, len(freq))
     top = np.argpartition(-freq, k - 1)[:k] if len(freq) > k else np.arange(len(freq))
     top = top[np.argsort(-freq[top], kind="stable")]
-    return {
-        "unique": len(freq),
-        "top": [{"value": json_safe(values[int(i)].as_py()), "count": int(freq[i])} for i in top],
-    }
+    scale = rows / len(values)
+    complete = not out or (len(freq) <= SAMPLED_DISTINCT_MAX and freq.min() >= 2)
+    out["unique"] = len(freq) if complete else None
+    out["top"] = [
+        {"value": json_safe(found[int(i)].as_py()), "count": int(freq[i] * scale + 0.5)}
+        for i in top
+    ]
+    return out
