@@ -72,3 +72,11 @@ def test_helpers(repo):
     v = ArtifactContext(repo).log_dataset("d", pd.DataFrame({"a*": ["[x]"], "n": [None]}))
     table = preview(v, v.preview)
     assert "| `a*` | `n` |" in table and "| `[x]` |  |" in table
+
+
+def test_sampled_string_statistics_in_the_card(repo):
+    rows = 300_000
+    df = pd.DataFrame({"id": [f"id-{i}" for i in range(rows)], "c": ["x", "y", "z"] * (rows // 3)})
+    markdown = card(ArtifactContext(repo).log_dataset("big", df))
+    assert "| `id` | `large_string` | 0 | ≈ distinct count unknown; top: " in markdown
+    assert "| `c` | `large_string` | 0 | ≈ 3 unique; top: " in markdown

@@ -185,7 +185,9 @@ def _dataset_section(version: DatasetVersion) -> list[str]:
             )
         elif "unique" in stats:
             top = ", ".join(text(t["value"], 16) for t in stats.get("top", [])[:2])
-            summary = f"{stats['unique']:,} unique; top: {top}"
+            unique = stats["unique"]
+            summary = f"{unique:,} unique" if unique is not None else "distinct count unknown"
+            summary = f"{'≈ ' if stats.get('approx') else ''}{summary}; top: {top}"
         elif "min" in stats:
             summary = f"{text(stats['min'], 30)} … {text(stats['max'], 30)}"
         else:
