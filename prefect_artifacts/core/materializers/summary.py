@@ -199,16 +199,23 @@ def _edges(lo: float, hi: float) -> list[Any]:
     return [json_safe(float(e)) for e in np.linspace(lo, hi, HIST_BINS + 1)]
 
 
+def stratified(rows: int, size: int) -> Any:
+    """Sorted row indices, one at a fixed-seed random offset in each of ``size`` equal strata:
+    spread like an evenly spaced sample, without aliasing periodic data as one would."""
+    step = rows / size
+    starts = np.arange(size) * step
+    return (starts + np.random.default_rng(0).random(size) * step).astype(np.int64)
+
+
 def _categorical(col: pa.ChunkedArray) -> dict[str, Any]:
     """Distinct count and the most frequent values. Above EXACT_QUANTILE_ROWS non-null strings
-    the counts come from a systematic sample of QUANTILE_SAMPLE rows, scaled (hashing every
+    the counts come from a stratified sample of QUANTILE_SAMPLE rows, scaled (hashing every
     string was the largest part of a log's statistics); the distinct count is then given only
     when the sample saw every value at least twice (else None: unknown), marked ``approx``."""
     values = col.drop_null() if col.null_count else col
     rows, out = len(values), {}
     if rows > EXACT_QUANTILE_ROWS and not pa.types.is_boolean(values.type):
-        step = -(-rows // QUANTILE_SAMPLE)
-        values = values.take(pa.array(np.arange(0, rows, step)))
+        values = values.take(pa.array(stratified(rows, QUANTILE_SAMPLE)))
         out["approx"] = True
     counts = pc.value_counts(values)
     found, freq = counts.field("values"), counts.field("counts").to_numpy()
