@@ -351,3 +351,18 @@ def test_relog_on_a_machine_that_never_saw_the_blob_stays_fast(tmp_path: Path) -
     ArtifactContext(repo).log_dataset("d", df)  # written again, found intact, remembered
     assert not repo.storage.verified.changed(v.hash, repo.storage.identity(v.hash))
     assert repo.storage.verified._memory[v.hash][0] == repo.storage.identity(v.hash).key
+
+
+def test_put_bytes_skips_verified_bytes_and_replaces_tampered_ones(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    data = os.urandom(300_000)
+    first = repo.storage.put_bytes(data)
+    path = Path(repo.storage.blob_path(first.hash))
+    before = path.stat()
+    again = repo.storage.put_bytes(data)
+    assert again == first
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not rewritten
+    rewrite(path, b"x" * len(data), keep_times=True)  # damaged in place
+    repo.storage.put_bytes(data)
+    assert path.read_bytes() == data  # the damaged copy was replaced, never trusted

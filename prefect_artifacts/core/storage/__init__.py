@@ -253,6 +253,13 @@ class Storage:
         return True
 
     def put_bytes(self, data: bytes) -> Blob:
+        """Store ``data`` at its content address. Bytes already stored here and recorded as
+        verified with the file's current identity are not written again (plotly.js, 4.7 MB,
+        shared by every plotly plot, was rewritten and re-hashed on each log)."""
+        if self.local:
+            digest = hashlib.sha256(data).hexdigest()
+            if self.verified.trusted(digest, self.identity(digest)):
+                return Blob(digest, len(data))
         return self.write_blob(lambda sink: sink.write(data))
 
     def blob_exists(self, digest: str) -> bool:
