@@ -123,11 +123,15 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
     metric_names = sorted({m for v in models for m in getattr(v, "metrics", {}) or {}})[:6]
     if filters.sort_metric and filters.sort_metric not in metric_names:  # the sorted one shows
         metric_names = [filters.sort_metric, *metric_names[:5]]
+    label_names = sorted({n for v in result.items for n in v.labels})
+    if filters.sort_label and filters.sort_label not in label_names:  # the sorted one shows
+        label_names = [filters.sort_label, *label_names]
     return render(
         request,
         "artifacts.html",
         result=result,
         page_size=PAGE_SIZE,
+        label_names=label_names,
         metric_names=metric_names if context["tab"] == "models" else [],
         **context,
     )
