@@ -218,6 +218,10 @@ class Catalog:
             )
         )
 
+    def metric_history(self, project: str, key: str) -> list[tuple[int, dict]]:
+        """``(version, metrics)`` of every version of a key, oldest first."""
+        return self.db.read(lambda conn: queries.metric_history(conn, project, key))
+
     def search(self, f: ArtifactFilter, *, blob_prefix: str = "") -> list[VersionRecord]:
         """The versions ``f`` selects (``f.project`` must be resolved: a name or ``*``);
         ``blob_prefix`` is what content paths start with, for the location sort."""

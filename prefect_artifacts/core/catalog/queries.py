@@ -130,6 +130,18 @@ def versions_of(conn: Connection, project: str, key: str) -> list[int]:
     )
 
 
+def metric_history(conn: Connection, project: str, key: str) -> list[tuple[int, dict]]:
+    """``(version, metrics)`` of every version of a key, oldest first: only the metrics are
+    read, so charting 1,000 versions does not build 1,000 full records."""
+    v = versions_t.c
+    rows = conn.execute(
+        sa.select(v.version, v.meta["metrics"])
+        .where(v.project == project, v.key == key)
+        .order_by(v.version)
+    )
+    return [(n, metrics if isinstance(metrics, dict) else {}) for n, metrics in rows]
+
+
 # -- search ---------------------------------------------------------------------------------------
 def search(
     conn: Connection, f: ArtifactFilter, *, dialect: str, blob_prefix: str = ""
@@ -161,8 +173,11 @@ def _order(f: ArtifactFilter, dialect: str, blob_prefix: str) -> list[Any]:
             .where(labels_t.c.version_id == v.id, labels_t.c.name == f.sort_label)
             .scalar_subquery()
         )
-    elif f.sort_key == "location":
-        value = _location(dialect, blob_prefix)
+    elif f.sort_key == "location":  # never null: no "missing last" term to compute
+        where = _location(dialect, blob_prefix)
+        if f.descending:
+            return [where.desc(), v.id.desc()]
+        return [where.asc(), v.id.asc()]
     if value is not None:
         ordered = value.desc() if f.descending else value.asc()
         tiebreak = v.id.desc() if f.descending else v.id.asc()

@@ -147,6 +147,11 @@ def versions(repo: Repository, ref: str, project: str | None) -> list[ArtifactVe
     return [version(repo, r) for r in records]
 
 
+def metric_history(repo: Repository, ref: str, project: str | None) -> list[tuple[int, dict]]:
+    parsed = parse_ref(ref, project=project)
+    return repo.catalog.metric_history(parsed.project or repo.project, parsed.key)
+
+
 def load(
     repo: Repository,
     v: ArtifactVersion,
