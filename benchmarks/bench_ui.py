@@ -1,6 +1,7 @@
 """Browser UI server-side timings (issue 13): the artifact list, the list sorted by a column,
-the detail page of a key with 1,000 versions and the comparison of 10 versions, at 100k versions
-(``PA_BENCH_UI_VERSIONS`` overrides the scale). Each page is rendered in-process through
+the list sorted by a label and by location, the detail page of a key with 1,000 versions (a
+dataset, and a model whose 5 metrics are charted across them) and the comparison of 10 versions,
+at 100k versions (``PA_BENCH_UI_VERSIONS`` overrides the scale). Each page is rendered in-process through
 FastAPI's test client; the baseline is a bare route of the same app returning a fixed page, so
 the figure is what our page costs beyond the framework."""
 
@@ -27,6 +28,7 @@ def bench_ui(work: Path, args: argparse.Namespace) -> list:
     repo = repository(work / "ui")
     populate(repo.catalog, scale)  # 100 versions per key
     populate(repo.catalog, 1_000, project="deep", per_key=1_000)  # one key, 1,000 versions
+    populate(repo.catalog, 1_000, project="models", per_key=1_000, metrics=5)  # 5 metrics each
     ctx = ArtifactContext(repo)
     for i in range(10):
         ctx.log_model(
@@ -62,7 +64,17 @@ def bench_ui(work: Path, args: argparse.Namespace) -> list:
             "list page sorted by key, all versions",
             "/projects/default/artifacts?sort=key&all_versions=true",
         ),
+        ("list page sorted by a label", "/projects/default/artifacts?sort=label:team"),
+        ("list page sorted by location", "/projects/default/artifacts?sort=location"),
+        (
+            "list page sorted by location, all versions",
+            "/projects/default/artifacts?sort=-location&all_versions=true",
+        ),
         ("detail of a key with 1,000 versions", "/projects/deep/artifacts/dataset-0000000"),
+        (
+            "detail of a model with 1,000 versions, 5 metrics charted",
+            "/projects/models/artifacts/model-0000000",
+        ),
         ("compare page, 10 versions", f"/projects/default/compare?{refs}"),
     ]
     note = f"{scale:,} versions, {os.cpu_count()} cores; bare route {baseline:.1f} ms"

@@ -14,12 +14,20 @@ from prefect_artifacts.core.catalog.schema import keys_t, labels_t, tags_t, vers
 
 TEAMS = ["ml", "bi", "ops", "risk", "growth", "search", "ads", "infra"]
 BATCH = 20_000
+DATASET_MATERIALIZER = "prefect_artifacts.core.materializers.dataset.DatasetMaterializer"
 
 
 def populate(
-    catalog: Catalog, versions: int, *, project: str = "default", per_key: int = 100
+    catalog: Catalog,
+    versions: int,
+    *,
+    project: str = "default",
+    per_key: int = 100,
+    metrics: int = 0,
 ) -> None:
+    """``metrics`` > 0 makes the keys models (``model-…``) with that many metrics a version."""
     catalog.db.ensure_schema()
+    kind, name = ("model", "model") if metrics else ("dataset", "dataset")
     keys = max(1, versions // per_key)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     start = now - timedelta(days=365)
@@ -30,8 +38,8 @@ def populate(
             [
                 {
                     "project": project,
-                    "key": f"dataset-{k:07d}",
-                    "kind": "dataset",
+                    "key": f"{name}-{k:07d}",
+                    "kind": kind,
                     "last_version": per_key,
                     "latest_id": None,
                     "created_at": start,
@@ -51,24 +59,26 @@ def populate(
                 "id": next_id + i,
                 "uid": uuid.uuid4().hex,
                 "project": project,
-                "key": f"dataset-{k:07d}",
+                "key": f"{name}-{k:07d}",
                 "version": v,
-                "kind": "dataset",
-                "format": "parquet",
-                "materializer": "prefect_artifacts.core.materializers.dataset.DatasetMaterializer",
+                "kind": kind,
+                "format": "bin" if metrics else "parquet",
+                "materializer": "model-bytes" if metrics else DATASET_MATERIALIZER,
                 "hash": digest,
                 "size": 1000 + i % 5000,
                 "fingerprint": None,
                 "meta_digest": digest,
-                "filename": f"dataset-{k:07d}.parquet",
-                "content_type": "application/vnd.apache.parquet",
+                "filename": f"{name}-{k:07d}.{'bin' if metrics else 'parquet'}",
+                "content_type": "application/octet-stream"
+                if metrics
+                else "application/vnd.apache.parquet",
                 "description": None,
                 "owner": "bench",
                 "flow_name": f"flow-{k % 50}",
                 "flow_run_id": None,
                 "task_run_id": None,
                 "producer": {"kind": "local"},
-                "meta": {"rows": 100, "columns": 3},
+                "meta": _model_meta(v, metrics) if metrics else {"rows": 100, "columns": 3},
                 "details": None,
                 "created_at": when,
                 "updated_at": when,
@@ -111,6 +121,16 @@ def populate(
             conn.execute(sa.text("ANALYZE"))
         else:
             conn.exec_driver_sql("ANALYZE")
+
+
+def _model_meta(v: int, metrics: int) -> dict:
+    names = ["auc", "logloss", "accuracy", "rmse", "f1", "precision", "recall", "mae"]
+    values = {n: round(0.5 + 0.4 * ((v * (j + 3)) % 97) / 97, 4) for j, n in enumerate(names)}
+    return {
+        "model_file": "model.bin",
+        "metrics": dict(list(values.items())[:metrics]),
+        "parameters": {"depth": 2 + v % 7, "lr": 0.01},
+    }
 
 
 def _flush(catalog: Catalog, rows: list, labels: list) -> None:

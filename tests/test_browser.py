@@ -230,6 +230,64 @@ def test_sorting_by_column_header_and_reverse(site, page):
     expect(page.locator("th[aria-sort] a")).to_contain_text("size")
 
 
+@pytest.fixture
+def desktop(browser):
+    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    yield context.new_page()
+    context.close()
+
+
+def test_labels_header_offers_the_labels_to_sort_by(site, desktop):
+    base, repo, _ = site
+    page = desktop
+    page.goto(f"{base}/projects/{STRESS}/artifacts")
+    before = rows(page)
+    menu = page.locator("#label-sort")
+    expect(menu.locator("a[data-sort='label:team']")).to_be_hidden()
+    menu.locator("summary").click()  # the names on this page: the long key's three and team
+    names = menu.locator("a[data-sort]").evaluate_all("as => as.map(a => a.dataset.sort)")
+    assert names == ["label:note", "label:owner-group", "label:team"]
+    assert overflow(page) <= 0
+    shot(page, "desktop-labels-menu")
+    menu.locator("a[data-sort='label:team']").click()
+    page.wait_for_url("**sort=label%3Ateam**")
+    by_team = rows(page)
+    assert by_team == [v.key for v in repo.list(project=STRESS, sort="label:team")]
+    assert by_team[:2] == [LONG_KEY, "churn-model"] and by_team != before  # labelled first
+    expect(page.locator("th[aria-sort=ascending] summary")).to_contain_text("team ▲")
+    page.locator("#label-sort summary").click()
+    page.click("#label-sort a[data-sort='label:team']")  # again: the reverse, unlabelled last
+    page.wait_for_url("**sort=-label%3Ateam**")
+    down = rows(page)
+    assert down[:2] == ["churn-model", LONG_KEY]  # both ml: the newer first
+    assert down == [v.key for v in repo.list(project=STRESS, sort="-label:team")]
+    page.goto(f"{base}/projects/{STRESS}/artifacts?sort=label:bad%20name")
+    expect(page.locator("#filter-error")).to_contain_text("label:<name> takes a label name")
+
+
+def test_location_header_sorts_by_the_shown_location(site, desktop):
+    base, _, _ = site
+    page = desktop
+    page.goto(f"{base}/projects/{STRESS}/artifacts?all_versions=true")
+    before = rows(page)
+
+    def locations() -> list[str]:
+        cells = page.locator("#artifacts button[data-copy]")
+        return cells.evaluate_all("bs => bs.map(b => b.dataset.copy)")
+
+    page.click("th a[data-sort=location]")
+    page.wait_for_url("**sort=location**")
+    shown = locations()
+    assert shown == sorted(shown) and len(shown) == 50 and rows(page) != before
+    expect(page.locator("th[aria-sort=ascending] a")).to_contain_text("location")
+    page.click("a[rel=next]")
+    assert locations()[0] > shown[-1]  # sorted across pages, by the catalog
+    page.click("th a[data-sort=location]")  # the reverse, from page 1
+    page.wait_for_url("**sort=-location**")
+    assert locations() == sorted(locations(), reverse=True) and locations()[0] > shown[-1]
+    assert overflow(page) <= 0
+
+
 def metric_values(page, name: str) -> list[float]:
     cells = page.locator(f"#artifacts td.metric[data-metric='{name}']")
     return cells.evaluate_all("cs => cs.filter(c => c.dataset.v !== '').map(c => +c.dataset.v)")

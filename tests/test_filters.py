@@ -3,6 +3,7 @@ from Python, the CLI, the JSON API and the web pages."""
 
 from __future__ import annotations
 
+import html
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -69,7 +70,7 @@ def surfaces(env_repo):
                 else text.index("<p>")
             )
             body = text[start:].split(">", 1)[1].split("<", 1)[0]
-            return body.replace("&#39;", "'").replace("&#34;", '"').replace("&amp;", "&")
+            return html.unescape(body)
         return sorted(part.split('"', 1)[0] for part in text.split('<tr data-key="')[1:])
 
     return {"python": python, "cli": cli, "api": api, "page": page}
@@ -95,6 +96,7 @@ ERRORS = [
     ({"kind": "foo"}, "kind: unknown kind 'foo'; use dataset, model, plot, artifact or other"),
     ({"since": "3 days"}, "since: '3 days' is not a time"),
     ({"sort": "colour"}, "sort: cannot sort by 'colour'"),
+    ({"sort": "-label:a b"}, "sort: cannot sort by '-label:a b'; label:<name> takes a label"),
     ({"limit": 0}, "limit: must be between 1 and 1000, got 0"),
     ({"labels": ["bad label"]}, "labels: invalid label name 'bad label'"),
     ({"tag": "latest"}, "tag: tag 'latest' is reserved"),
@@ -137,3 +139,19 @@ def test_the_filter_model_explains_itself():
     assert not f.descending and f.sort_key == "key"
     assert ArtifactFilter.of(labels=["a=b=c", "d"]).label_values == {"a": "b=c"}
     assert "ISO date" in ArtifactFilter.help("since")
+
+
+def test_every_surface_sorts_by_label_and_location_the_same(surfaces, env_repo):
+    by_team = [v.key for v in env_repo.list(sort="-label:team")]
+    assert by_team == ["churn", "notes", "hist"]  # ml, bi, then the unlabelled
+    by_place = [v.key for v in env_repo.list(sort="location")]
+    assert (
+        by_place == [v.key for v in sorted(env_repo.list(), key=lambda v: v.target_path)]
+        and len(by_place) == 3
+    )
+    client = TestClient(create_app(env_repo))
+    for sort, keys in (("-label:team", by_team), ("location", by_place)):
+        api = client.get(API, params={"sort": sort}).json()["items"]
+        assert [v["key"] for v in api] == keys
+        result = CliRunner().invoke(app, ["ls", "--json", "--sort", sort])
+        assert [v["key"] for v in json.loads(result.stdout)] == keys, result.output

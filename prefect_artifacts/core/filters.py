@@ -30,8 +30,19 @@ KIND_NAMES = {  # what people type → the stored kind; "other" is anything but 
     "other": "other",
 }
 
-SORT_KEYS = ("updated", "created", "key", "version", "kind", "size", "owner", "producer")
+SORT_KEYS = (
+    "updated",
+    "created",
+    "key",
+    "version",
+    "kind",
+    "size",
+    "owner",
+    "producer",
+    "location",
+)
 METRIC_SORT = re.compile(r"metric:([^\"\\\x00-\x1f]{1,128})")
+LABEL_SORT = re.compile(r"label:([A-Za-z0-9][A-Za-z0-9._-]{0,63})")
 _SPAN = re.compile(r"(\d{1,6})\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _HELP = {
@@ -45,8 +56,8 @@ _HELP = {
     "tag": "Only the version carrying this tag.",
     "producer": "Producer flow name, flow run id or task run id.",
     "all_versions": "Every version, not only the latest of each key.",
-    "sort": f"One of {', '.join(SORT_KEYS)} or metric:<name> (models without it last); "
-    "a leading '-' sorts descending.",
+    "sort": f"One of {', '.join(SORT_KEYS)}, metric:<name> or label:<name> (versions without "
+    "that metric or label last); a leading '-' sorts descending.",
     "limit": f"At most this many results (1-{MAX_LIMIT}).",
     "offset": "Skip this many results (paging).",
 }
@@ -210,10 +221,19 @@ class ArtifactFilter(BaseModel):
     @field_validator("sort")
     @classmethod
     def _sort(cls, value: str) -> str:
-        if value.lstrip("-") not in SORT_KEYS and not METRIC_SORT.fullmatch(value.lstrip("-")):
+        column = value.lstrip("-")
+        if column.startswith("label:") and not LABEL_SORT.fullmatch(column):
             raise ValueError(
-                f"cannot sort by {value[:40]!r}; use one of {', '.join(SORT_KEYS)} or "
-                "metric:<name> without quotes or backslashes (a leading '-' sorts descending)"
+                f"cannot sort by {value[:40]!r}; label:<name> takes a label name of 1-64 "
+                "letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        if column not in SORT_KEYS and not (
+            METRIC_SORT.fullmatch(column) or LABEL_SORT.fullmatch(column)
+        ):
+            raise ValueError(
+                f"cannot sort by {value[:40]!r}; use one of {', '.join(SORT_KEYS)}, "
+                "metric:<name> without quotes or backslashes, or label:<name> "
+                "(a leading '-' sorts descending)"
             )
         return value
 
@@ -259,6 +279,12 @@ class ArtifactFilter(BaseModel):
     def sort_metric(self) -> str | None:
         """The metric name of a ``metric:<name>`` sort, else None."""
         match = METRIC_SORT.fullmatch(self.sort_key)
+        return match[1] if match else None
+
+    @property
+    def sort_label(self) -> str | None:
+        """The label name of a ``label:<name>`` sort, else None."""
+        match = LABEL_SORT.fullmatch(self.sort_key)
         return match[1] if match else None
 
 

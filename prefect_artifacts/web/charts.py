@@ -12,6 +12,8 @@ from markupsafe import Markup, escape
 from ..core.lineage import Lineage, LineageNode
 from .display import num
 
+MAX_DOTS = 200  # a line chart draws at most about this many hoverable dots (the line: all)
+
 
 @dataclass
 class Point:
@@ -44,7 +46,8 @@ def line_chart(
     name: str, points: Sequence[Point], *, lower_better: bool, width: int = 480, height: int = 190
 ) -> Markup:
     """``name`` across ``points`` (oldest first): axes with values, a line, a dot per version
-    (hover: version and value; click: its page), the best one ringed."""
+    (hover: version and value; click: its page; above MAX_DOTS versions every k-th one), the
+    best one ringed."""
     points = [p for p in points if math.isfinite(p.value)]
     if not points:
         return Markup("")
@@ -80,7 +83,10 @@ def line_chart(
     path = " ".join(f"{x(i):.1f},{y(p.value):.1f}" for i, p in enumerate(points))
     out.append(f'<polyline class="series" points="{path}"/>')
     radius = 3.5 if n <= 60 else 2.2
+    every = math.ceil(n / MAX_DOTS)  # more dots than pixels help no one: every k-th, best, last
     for i, p in enumerate(points):
+        if i % every and i not in (best, n - 1):
+            continue
         dot = (
             f'<circle class="point{" best" if i == best else ""}" cx="{x(i):.1f}" '
             f'cy="{y(p.value):.1f}" r="{radius + (2 if i == best else 0)}">'

@@ -123,11 +123,15 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
     metric_names = sorted({m for v in models for m in getattr(v, "metrics", {}) or {}})[:6]
     if filters.sort_metric and filters.sort_metric not in metric_names:  # the sorted one shows
         metric_names = [filters.sort_metric, *metric_names[:5]]
+    label_names = sorted({n for v in result.items for n in v.labels})
+    if filters.sort_label and filters.sort_label not in label_names:  # the sorted one shows
+        label_names = [filters.sort_label, *label_names]
     return render(
         request,
         "artifacts.html",
         result=result,
         page_size=PAGE_SIZE,
+        label_names=label_names,
         metric_names=metric_names if context["tab"] == "models" else [],
         **context,
     )
@@ -156,25 +160,20 @@ def detail_page(
             "or metric:<name> (a leading '-' sorts descending)"
         )
     show_all = versions == "all"
-    if v.kind == "model":  # every version's metrics feed the charts and the metric sort
-        every = repo.versions(v.ref)
-        version_count = len(every)
-        ordered = sorted_versions(every, vsort)
-        shown = ordered if show_all else ordered[:VERSIONS_SHOWN]
-    else:  # one page through the shared filter: sorted and cut by the catalog
-        if vsort.lstrip("-").startswith("metric:"):
-            vsort = "-version"
-        f = ArtifactFilter.of(project=v.project, key=v.key, all_versions=True, sort=vsort)
-        shown = repo.list(f if show_all else ArtifactFilter.of(f, limit=VERSIONS_SHOWN))
-        version_count = repo.count(f)
-        every = []
-    metric_names = sorted({m for x in every for m in getattr(x, "metrics", {}) or {}})
+    # the metrics of every version (only they are read) feed a model's charts; the table is
+    # one page through the shared filter, sorted (by a metric too) and cut by the catalog
+    history = repo.metric_history(v.ref) if v.kind == "model" else []
+    if v.kind != "model" and vsort.lstrip("-").startswith("metric:"):
+        vsort = "-version"
+    f = ArtifactFilter.of(project=v.project, key=v.key, all_versions=True, sort=vsort)
+    shown = repo.list(f if show_all else ArtifactFilter.of(f, limit=VERSIONS_SHOWN))
+    version_count = len(history) if history else repo.count(f)
+    metric_names = sorted({m for _, metrics in history for m in metrics})
     chosen = [m for m in request.query_params.getlist("metric") if m in metric_names]
     shown_metrics = chosen or metric_names[:8]
     up = repo.lineage(v.ref, direction="up", depth=depth)
     down = repo.lineage(v.ref, direction="down", depth=depth)
     page = page_base(v)
-    oldest_first = every[::-1]
     metric_charts = [
         (
             name,
@@ -182,9 +181,9 @@ def detail_page(
             charts.line_chart(
                 name,
                 [
-                    charts.Point(f"v{x.version}", x.metrics[name], f"{page}?version={x.version}")
-                    for x in oldest_first
-                    if name in (getattr(x, "metrics", {}) or {})
+                    charts.Point(f"v{n}", metrics[name], f"{page}?version={n}")
+                    for n, metrics in history
+                    if isinstance(metrics.get(name), (int, float))
                 ],
                 lower_better=lower_is_better(name),
             ),
@@ -242,18 +241,6 @@ def more_rows_of(repo: Any, v: ArtifactVersion, rows_from: int | None) -> list[d
     found = repo.dataset_rows(v, offset=rows_from, limit=MORE_ROWS, columns=names)
     plain = (str, int, float, bool, type(None))
     return [{k: x if isinstance(x, plain) else str(x) for k, x in row.items()} for row in found]
-
-
-def sorted_versions(items: list[ArtifactVersion], vsort: str) -> list[ArtifactVersion]:
-    column = vsort.lstrip("-")
-    if column.startswith("metric:"):
-        name = column.removeprefix("metric:")
-        have = [x for x in items if name in (getattr(x, "metrics", {}) or {})]
-        rest = [x for x in items if name not in (getattr(x, "metrics", {}) or {})]
-        have.sort(key=lambda x: x.metrics[name], reverse=vsort.startswith("-"))
-        return have + rest
-    attr = {"version": "version", "created": "created_at", "updated": "updated_at", "size": "size"}
-    return sorted(items, key=lambda x: getattr(x, attr[column]), reverse=vsort.startswith("-"))
 
 
 def extra_previews(repo: Any, v: ArtifactVersion) -> dict[str, dict[str, Any]]:

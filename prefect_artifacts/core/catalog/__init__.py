@@ -228,11 +228,18 @@ class Catalog:
             )
         )
 
-    def search(self, f: ArtifactFilter) -> list[VersionRecord]:
-        """The versions ``f`` selects (``f.project`` must be resolved: a name or ``*``)."""
+    def metric_history(self, project: str, key: str) -> list[tuple[int, dict]]:
+        """``(version, metrics)`` of every version of a key, oldest first."""
+        return self.db.read(lambda conn: queries.metric_history(conn, project, key))
+
+    def search(self, f: ArtifactFilter, *, blob_prefix: str = "") -> list[VersionRecord]:
+        """The versions ``f`` selects (``f.project`` must be resolved: a name or ``*``);
+        ``blob_prefix`` is what content paths start with, for the location sort."""
         return self.db.read(
             lambda conn: queries.records(
-                conn, queries.search(conn, f, dialect=self.dialect), details=False
+                conn,
+                queries.search(conn, f, dialect=self.dialect, blob_prefix=blob_prefix),
+                details=False,
             )
         )
 

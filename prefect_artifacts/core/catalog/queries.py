@@ -175,10 +175,26 @@ def versions_of(conn: Connection, project: str, key: str) -> list[int]:
     )
 
 
+def metric_history(conn: Connection, project: str, key: str) -> list[tuple[int, dict]]:
+    """``(version, metrics)`` of every version of a key, oldest first: only the metrics are
+    read, so charting 1,000 versions does not build 1,000 full records."""
+    v = versions_t.c
+    rows = conn.execute(
+        sa.select(v.version, v.meta["metrics"])
+        .where(v.project == project, v.key == key)
+        .order_by(v.version)
+    )
+    return [(n, metrics if isinstance(metrics, dict) else {}) for n, metrics in rows]
+
+
 # -- search ---------------------------------------------------------------------------------------
-def search(conn: Connection, f: ArtifactFilter, *, dialect: str) -> list[int]:
-    """Row ids of the versions ``f`` selects, in its order, within its limit and offset."""
-    stmt = _where(sa.select(versions_t.c.id), f, dialect).order_by(*_order(f))
+def search(
+    conn: Connection, f: ArtifactFilter, *, dialect: str, blob_prefix: str = ""
+) -> list[int]:
+    """Row ids of the versions ``f`` selects, in its order, within its limit and offset
+    (``blob_prefix``: the URL that content paths start with, for the location sort)."""
+    stmt = _where(sa.select(versions_t.c.id), f, dialect)
+    stmt = stmt.order_by(*_order(f, dialect, blob_prefix))
     if f.limit is not None:
         stmt = stmt.limit(f.limit)
     if f.offset:
@@ -190,11 +206,24 @@ def count(conn: Connection, f: ArtifactFilter, *, dialect: str) -> int:
     return conn.execute(_where(sa.select(sa.func.count()), f, dialect)).scalar_one()
 
 
-def _order(f: ArtifactFilter) -> list[Any]:
+def _order(f: ArtifactFilter, dialect: str, blob_prefix: str) -> list[Any]:
     v = versions_t.c
     latest = f.latest_only
+    value: Any = None
     if f.sort_metric is not None:  # a model metric from the stored metadata; no value sorts last
         value = v.meta[("metrics", f.sort_metric)].as_float()
+    elif f.sort_label is not None:  # the label's value (primary-key lookup); no label sorts last
+        value = (
+            sa.select(labels_t.c.value)
+            .where(labels_t.c.version_id == v.id, labels_t.c.name == f.sort_label)
+            .scalar_subquery()
+        )
+    elif f.sort_key == "location":  # never null: no "missing last" term to compute
+        where = _location(dialect, blob_prefix)
+        if f.descending:
+            return [where.desc(), v.id.desc()]
+        return [where.asc(), v.id.asc()]
+    if value is not None:
         ordered = value.desc() if f.descending else value.asc()
         tiebreak = v.id.desc() if f.descending else v.id.asc()
         return [value.is_(None), ordered, tiebreak]
@@ -212,6 +241,16 @@ def _order(f: ArtifactFilter) -> list[Any]:
     if f.descending:
         return [column.desc(), tiebreak.desc()]
     return [column.asc(), tiebreak.asc()]
+
+
+def _location(dialect: str, blob_prefix: str) -> Any:
+    """Where a version's bytes are, as the reader shows it: the URL of bytes registered in
+    place, else the content path ``<prefix>ab/cdef…`` (ordered as the hash is)."""
+    v = versions_t.c
+    head, rest = sa.func.substr(v.hash, 1, 2, type_=sa.String), sa.func.substr(v.hash, 3)
+    content = sa.literal(blob_prefix, sa.String).concat(head).concat("/").concat(rest)
+    where = sa.func.coalesce(v.meta[("source", "url")].as_string(), content)
+    return where.collate("C") if dialect == "postgresql" else where  # byte order, as SQLite
 
 
 def _where(stmt: sa.Select, f: ArtifactFilter, dialect: str) -> sa.Select:

@@ -161,6 +161,11 @@ class Repository:
         """Every version of a key, newest first."""
         return reader.versions(self, ref, project)
 
+    def metric_history(self, ref: str, *, project: str | None = None) -> list[tuple[int, dict]]:
+        """``(version number, metrics)`` of every version of a key, oldest first (for charts;
+        cheaper than :meth:`versions`)."""
+        return reader.metric_history(self, ref, project)
+
     def version_by_id(self, row_id: int) -> ArtifactVersion:
         found = self.catalog.by_ids([row_id], details=True)
         if not found:

@@ -127,7 +127,14 @@ def resolve(repo: Repository, f: ArtifactFilter) -> ArtifactFilter:
 
 
 def search(repo: Repository, f: ArtifactFilter) -> list[ArtifactVersion]:
-    return [version(repo, r) for r in repo.catalog.search(resolve(repo, f))]
+    records = repo.catalog.search(resolve(repo, f), blob_prefix=blob_prefix(repo))
+    return [version(repo, r) for r in records]
+
+
+def blob_prefix(repo: Repository) -> str:
+    """What every content path (``target_path`` of bytes we stored) starts with."""
+    digest = "0" * 64
+    return repo.storage.blob_url(digest).removesuffix(f"{digest[:2]}/{digest[2:]}")
 
 
 def count(repo: Repository, f: ArtifactFilter) -> int:
@@ -138,6 +145,11 @@ def versions(repo: Repository, ref: str, project: str | None) -> list[ArtifactVe
     parsed = parse_ref(ref, project=project)
     records = repo.catalog.versions_of(parsed.project or repo.project, parsed.key)
     return [version(repo, r) for r in records]
+
+
+def metric_history(repo: Repository, ref: str, project: str | None) -> list[tuple[int, dict]]:
+    parsed = parse_ref(ref, project=project)
+    return repo.catalog.metric_history(parsed.project or repo.project, parsed.key)
 
 
 def load(
