@@ -1,8 +1,9 @@
-"""A multi-part dataset as one Parquet file (what ``download()`` gives): each part is read and
-verified the way a full load verifies it (the verified-state record), and its row groups are
-copied one at a time into one ``ParquetWriter`` — memory holds at most one part's bytes and
-one row group, never the dataset. The file is written under a temporary name and renamed, so
-the final path never holds a partial file. ``parts=True`` copies the part files instead."""
+"""A multi-part dataset as one Parquet file (what ``download()`` gives): each part is read
+through the full load's read path with its sha256 checked (always, as every download is), and
+its row groups are copied one at a time into one ``ParquetWriter`` — memory holds at most one
+part's bytes and one row group, never the dataset. The file is written under a temporary name
+and renamed, so the final path never holds a partial file. ``parts=True`` copies the part
+files instead."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def write_parquet(
                     digest,
                     what,
                     size=size,
-                    mode=repo.settings.verify,
+                    mode="always",  # a download hashes what it delivers, as open() does
                     parse=lambda data, copy=copy: copy(pa.BufferReader(data)),
                     parse_file=copy,
                     trusted_file=True,
