@@ -184,6 +184,7 @@ def load(
         parse_file=from_file,
         trusted_file=from_file is not None and not materializer.decides_trust,
         parse_first=materializer.parse_before_verify,
+        location=v.target_path,
     )
 
 
@@ -198,6 +199,7 @@ def read_verified(
     parse_file: Callable[[str], Any] | None = None,
     trusted_file: bool = False,
     parse_first: bool = False,
+    location: str | None = None,
 ) -> Any:
     """One blob read, sha256-verified as ``mode`` says, and parsed: the one read path of whole
     blobs (single-file versions and each part of a multi-part dataset).
@@ -206,7 +208,7 @@ def read_verified(
     (``parse_file`` reads a trusted local file in place when ``trusted_file``); ``never`` skips
     it; ``always`` hashes. Blobs above IN_MEMORY_MAX with a ``parse_file`` are verified by
     streaming and parsed from a file. ``parse_first`` parses while hashing on another core
-    (only for parsers that run no stored code)."""
+    (only for parsers that run no stored code). ``location``: where the bytes live, for errors."""
     storage, state = repo.storage, repo.storage.verified
     if storage.local and mode != "always":
         before = storage.identity(digest)
@@ -232,8 +234,8 @@ def read_verified(
                 return parse_file(path)
         except FileNotFoundError:
             raise IntegrityError(
-                f"the bytes of {what} are missing from storage ({storage.blob_url(digest)}); "
-                "restore them or delete the version"
+                f"the bytes of {what} are missing from storage "
+                f"({location or storage.blob_url(digest)}); restore them or delete the version"
             ) from None
     data, identity = raw_identified(repo, digest, what)
     if mode != "always" and (mode == "never" or state.trusted(digest, identity)):
