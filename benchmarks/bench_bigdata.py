@@ -251,3 +251,74 @@ def _incremental(work: Path) -> list[Result]:
             1.05,
         )
     ]
+
+
+# -- splitting one large in-memory frame into parts (issue #14: "measure whether that helps") --
+def bench_split(work: Path, args: argparse.Namespace) -> list[Result]:
+    """One pandas frame of ``PA_BENCH_SPLIT_MB`` MB of Arrow data (default 1000; 50 with
+    --quick), logged as today (one Parquet file) and split into parts through the streaming
+    path (slices of the frame, ``part_size`` 128 MB), each vs a bare ``df.to_parquet``; then a
+    full ``load()`` of each vs ``pd.read_parquet`` of the bare file. Every log goes to a fresh
+    repository (a re-log of identical bytes would be free); median of ``--rounds`` (at most 3)."""
+    import statistics
+
+    from run import frame
+
+    from prefect_artifacts import ArtifactContext
+
+    megabytes = float(os.environ.get("PA_BENCH_SPLIT_MB", "50" if args.quick else "1000"))
+    rows = int(megabytes * 1e6 / 33)  # the issues' frame: about 33 bytes of Arrow data a row
+    df = frame(rows)
+    slice_rows = 1_000_000
+
+    def pieces():
+        for start in range(0, len(df), slice_rows):
+            yield df.iloc[start : start + slice_rows]
+
+    bare = work / "split-bare.parquet"
+    times: dict[str, list[float]] = {k: [] for k in ("bare", "single", "split")}
+    loads: dict[str, list[float]] = {k: [] for k in ("bare", "single", "split")}
+    rounds = max(1, min(args.rounds, 3))
+    repos = {}
+    for i in range(rounds):
+        for mode in ("bare", "single", "split") if i % 2 == 0 else ("split", "single", "bare"):
+            start = time.perf_counter()
+            if mode == "bare":
+                df.to_parquet(bare)
+            else:
+                repos[mode] = repository(work / f"split-{mode}")
+                context = ArtifactContext(repos[mode])
+                context.log_dataset("big", df if mode == "single" else pieces())
+            times[mode].append(time.perf_counter() - start)
+        for mode in ("bare", "single", "split"):
+            start = time.perf_counter()
+            pd.read_parquet(bare) if mode == "bare" else repos[mode].get("big").load()
+            loads[mode].append(time.perf_counter() - start)
+    parts = repos["split"].get("big").part_count
+    mb = int(megabytes)
+    print(f"# bigdata_split: {os.cpu_count()} cores, {mb} MB frame ({rows:,} rows)", flush=True)
+    ms = {k: statistics.median(v) * 1000 for k, v in times.items()}
+    load_ms = {k: statistics.median(v) * 1000 for k, v in loads.items()}
+    return [
+        Result(
+            f"log one {mb} MB frame (one file) vs df.to_parquet", ms["single"], ms["bare"], None
+        ),
+        Result(
+            f"log the same frame split into {parts} parts vs df.to_parquet",
+            ms["split"],
+            ms["bare"],
+            None,
+        ),
+        Result(
+            "full load() of the one file vs pd.read_parquet",
+            load_ms["single"],
+            load_ms["bare"],
+            None,
+        ),
+        Result(
+            f"full load() of the {parts} parts vs pd.read_parquet",
+            load_ms["split"],
+            load_ms["bare"],
+            None,
+        ),
+    ]

@@ -161,9 +161,13 @@ def download(
         str | None, typer.Argument(help="File, or folder (existing, or ending in /).")
     ] = None,
     extra: Annotated[str | None, typer.Option(help="Download this extra-data item.")] = None,
+    parts: Annotated[
+        bool, typer.Option("--parts", help="A multi-part dataset: a folder of its part files.")
+    ] = False,
     project: ProjectOpt = None,
 ) -> None:
-    """Download a version's bytes (or an extra-data item), verified against their sha256."""
+    """Download a version's bytes (or an extra-data item), verified against their sha256; a
+    multi-part dataset as one Parquet file (``--parts``: a folder of its part files)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     def fetch() -> Path:
@@ -189,7 +193,10 @@ def download(
         )
         with progress:
             task = progress.add_task(Text(name).plain, total=size)
-            return r.download_blob(digest, path, name, on_chunk=lambda n: progress.advance(task, n))
+            advance = lambda n: progress.advance(task, n)  # noqa: E731
+            if extra is None:
+                return r.download(version, path, parts=parts, name=name, on_chunk=advance)
+            return r.download_blob(digest, path, name, on_chunk=advance)
 
     say(run(fetch))
 

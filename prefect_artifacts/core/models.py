@@ -312,9 +312,11 @@ class ArtifactVersion(_Bound):
         """A file object over the stored bytes; the sha256 is checked when it reaches the end."""
         return self.repository.open_blob(self.hash, self.size)
 
-    def download(self, path: str | Path | None = None) -> Path:
-        """Write the bytes to ``path`` (a file or a folder; default: the current folder)."""
-        return self.repository.download_blob(self.hash, path, self.filename)
+    def download(self, path: str | Path | None = None, *, parts: bool = False) -> Path:
+        """Write the data to ``path`` (a file or a folder; default: the current folder),
+        verified: the stored file; a multi-part dataset as one Parquet file ``key-vN.parquet``
+        (``parts=True``: a folder of its part files)."""
+        return self.repository.download(self, path, parts=parts)
 
     # -- MLRun DataItem compatibility ---------------------------------------------------------
     @property

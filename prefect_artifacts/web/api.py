@@ -15,6 +15,7 @@ from ..core.filters import ArtifactFilter
 from ..core.keys import validate_key, validate_name, validate_project, validate_tag
 from ..core.lineage import Lineage
 from ..core.models import Revision
+from ..core.repository import assemble, partsread
 from ..core.repository.reader import download_name, download_type
 from .schemas import AnyVersion, Deleted, Page, Project, TagRemoved
 from .serve import stream_blob
@@ -59,10 +60,16 @@ def one_version(request: Request, project: str, key: str, version: int) -> AnyVe
 
 
 def _serve(request: Request, project: str, key: str, version: int, inline: bool) -> Response:
-    v = find_version(repo_of(request), project, key, version)
+    repo = repo_of(request)
+    v = find_version(repo, project, key, version)
     name = download_name(v)
+    if partsread.is_parts(v):  # one Parquet file, assembled once and cached, then served
+        path, digest = assemble.cached_file(repo, v)
+        kind = download_type(name)
+        size = path.stat().st_size
+        return stream_blob(request, repo, digest, size, kind, name, inline, local=path)
     return stream_blob(
-        request, repo_of(request), v.hash, v.size, download_type(name, v.content_type), name, inline
+        request, repo, v.hash, v.size, download_type(name, v.content_type), name, inline
     )
 
 

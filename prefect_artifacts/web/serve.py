@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qsl, quote
 
 from fastapi import Request
@@ -14,6 +16,7 @@ from ..core.errors import ArtifactError, IntegrityError
 from ..core.keys import safe_filename
 from ..core.models import ArtifactVersion
 from ..core.repository import Repository
+from ..core.storage.streams import VerifyingReader
 
 logger = logging.getLogger("prefect_artifacts.web")
 TEXT_PREVIEW_BYTES = 100_000
@@ -41,10 +44,14 @@ def stream_blob(
     media_type: str,
     filename: str,
     inline: bool,
+    *,
+    local: Path | None = None,
 ) -> Response:
     """Stream a blob in 1 MiB chunks; a sha256 mismatch cuts the response short of its
     Content-Length, so a client never receives corrupt bytes as complete. Answers ``HEAD``,
-    ``If-None-Match`` (the ETag is the sha256) and one ``Range`` (resuming a large download)."""
+    ``If-None-Match`` (the ETag is the sha256) and one ``Range`` (resuming a large download).
+    ``local``: serve this local file, whose sha256 is ``digest``, instead of a stored blob (a
+    multi-part dataset's assembled Parquet file)."""
     inline = inline and media_type in INLINE_TYPES  # anything else only as a download
     filename = safe_filename(filename, "download")
     ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
@@ -77,7 +84,13 @@ def stream_blob(
         headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
     if request.scope.get("head_only"):
         return Response(status_code=status, headers=headers, media_type=media_type)
-    if status == 206:
+    if local is not None:
+        handle = local.open("rb")
+        handle.seek(start)
+        if status == 200:
+            handle = io.BufferedReader(VerifyingReader(handle, digest, str(local)), 1 << 20)
+        remaining = stop - start
+    elif status == 206:
         handle = repo.open_blob_at(digest, start)
         remaining = stop - start
     else:

@@ -24,7 +24,7 @@ from ..models import ArtifactVersion, LineageRecord
 from ..settings import ArtifactSettings
 from ..signing import Signer
 from ..storage import Storage
-from . import changes, partsread, reader, references, runs, writer
+from . import assemble, changes, partsread, reader, references, runs, writer
 from .changes import DELETE_STRATEGIES
 
 __all__ = ["DELETE_STRATEGIES", "Repository"]
@@ -275,6 +275,28 @@ class Repository:
     ) -> Path:
         """Write verified bytes to a file or folder (see ``reader.download_blob``)."""
         return reader.download_blob(self, digest, path, filename, on_chunk)
+
+    def download(
+        self,
+        version: ArtifactVersion,
+        path: str | Path | None = None,
+        *,
+        parts: bool = False,
+        name: str | None = None,
+        on_chunk: Callable[[int], Any] | None = None,
+    ) -> Path:
+        """Write a version's data to a file or folder (default: the current folder), verified:
+        its stored file (named ``name``, default the version's file name); a multi-part dataset as one Parquet file
+        ``key-vN.parquet`` (built part by part) or, with ``parts=True``, a folder of its part
+        files ``key-vN-parts/``."""
+        if not partsread.is_parts(version):
+            name = name or version.filename
+            return reader.download_blob(self, version.hash, path, name, on_chunk)
+        stem = assemble.file_name(version)
+        if parts:
+            folder = assemble.target_of(path, stem.removesuffix(".parquet") + "-parts")
+            return assemble.copy_parts(self, version, folder, on_chunk)
+        return assemble.write_parquet(self, version, assemble.target_of(path, stem), on_chunk)
 
     # -- lineage ---------------------------------------------------------------------------------
     def record_consumer(self, version: ArtifactVersion) -> None:

@@ -4,7 +4,9 @@ Dask, polars, DuckDB). Works for multi-part versions and for single-file Parquet
 What each path verifies:
 
 - ``load()`` with no ``columns``/``filters``: the part index's sha256, then every part's sha256
-  (the whole file is read, so the whole file is checked) before a value is returned.
+  (the whole file is read, so the whole file is checked) before a value is returned — through
+  the verified-state record like a single-file blob: with ``verify=once`` (the default) a part
+  whose file is unchanged since it was verified is not hashed again.
 - ``load(columns=..., filters=...)``, ``to_arrow_dataset()``, ``to_polars(lazy=True)``,
   ``to_duckdb()``: only the needed row groups and columns are fetched, so no file sha256 can be
   checked; instead every Parquet page read is checked against the CRC32 written with it (parts
@@ -28,7 +30,7 @@ import pyarrow.parquet as pq
 from ..errors import IntegrityError, InvalidArgumentError, UnsupportedTypeError
 from ..materializers import parts as partlib
 from ..materializers.dataset import _stored_schema
-from ..storage import Storage, check_hash
+from ..storage import Storage
 
 if TYPE_CHECKING:
     from ..models import ArtifactVersion
@@ -90,23 +92,39 @@ def python_type(v: ArtifactVersion, as_type: str | None) -> str:
 
 
 # -- full loads -----------------------------------------------------------------------------------
-def load_all(repo: Repository, v: ArtifactVersion, *, as_type: str | None = None) -> Any:
-    """Every part read whole, its sha256 checked, then concatenated."""
+def part_sizes(repo: Repository, v: ArtifactVersion) -> list[tuple[str, int]]:
+    """(sha256, size) of each part, in order (a single-file version: its one file)."""
+    if is_parts(v):
+        return [(p["hash"], p["size"]) for p in index(repo, v)["parts"]]
+    return [(v.hash, v.size)]
+
+
+def load_all(
+    repo: Repository, v: ArtifactVersion, *, as_type: str | None = None, mode: str | None = None
+) -> Any:
+    """Every part read whole and verified like a single-file blob (the verified-state record:
+    ``mode`` once / always / never, default the ``verify`` setting), then concatenated."""
+    from .reader import read_verified
+
     wanted = schema(repo, v)
+    mode = mode or repo.settings.verify
+    parts = part_sizes(repo, v)
 
-    def read(digest: str) -> pa.Table:
-        try:
-            data = repo.storage.read_blob(digest, verify=False)
-        except FileNotFoundError:
-            raise IntegrityError(
-                f"part {repo.storage.blob_url(digest)} of {v.ref} is missing from storage"
-            ) from None
-        check_hash(data, digest, f"part {repo.storage.blob_url(digest)} of {v.ref}")
-        return pq.read_table(pa.BufferReader(data), schema=wanted)
+    def read(position: int) -> pa.Table:
+        digest, size = parts[position]
+        return read_verified(
+            repo,
+            digest,
+            f"part {position} of {v.ref}" if is_parts(v) else v.ref,
+            size=size,
+            mode=mode,
+            parse=lambda data: pq.read_table(pa.BufferReader(data), schema=wanted),
+            parse_file=lambda path: pq.read_table(path, schema=wanted),
+            trusted_file=True,
+        )
 
-    hashes = part_hashes(repo, v)
-    with ThreadPoolExecutor(min(THREADS, len(hashes))) as pool:
-        tables = list(pool.map(read, hashes))
+    with ThreadPoolExecutor(min(THREADS, len(parts))) as pool:
+        tables = list(pool.map(read, range(len(parts))))
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
     return convert(table, python_type(v, as_type))
 

@@ -165,8 +165,9 @@ def load(
     ``verify=True`` hashes the bytes now (and refreshes the verified-state record); by default
     the ``verify`` setting decides: ``once`` skips the hash of a blob recorded as verified with
     the identity its file has now, ``never`` skips it for anything that runs no stored code."""
-    if partsread.is_parts(v):  # a multi-part dataset: every part read and sha256-checked
-        return partsread.load_all(repo, v, as_type="pandas" if as_pandas else None)
+    mode = "always" if verify else repo.settings.verify
+    if partsread.is_parts(v):  # a multi-part dataset: each part verified as one blob below
+        return partsread.load_all(repo, v, as_type="pandas" if as_pandas else None, mode=mode)
     materializer = registry.by_name(v.materializer)
     if materializer is None:
         raise UnsupportedTypeError(
@@ -177,57 +178,95 @@ def load(
     runs_code = materializer.runs_code(v)
     if runs_code:
         check_trust(repo, v, trusted)
-    mode = "always" if verify else repo.settings.verify
     if mode == "never" and (runs_code or materializer.decides_trust):
         mode = "once"  # never unpickle (or otherwise run) unverified bytes
     options: dict[str, Any] = {"as_pandas": True} if as_pandas else {}
     if materializer.decides_trust:
         options["trusted"] = bool(trusted)
+    from_file = None
+    if hasattr(materializer, "load_file"):
+        from_file = lambda path: materializer.load_file(path, v, **options)  # noqa: E731
+    return read_verified(
+        repo,
+        v.hash,
+        v.ref,
+        size=v.size,
+        mode=mode,
+        parse=lambda data: materializer.load(data, v, **options),
+        parse_file=from_file,
+        trusted_file=from_file is not None and not materializer.decides_trust,
+        parse_first=materializer.parse_before_verify,
+        location=v.target_path,
+    )
+
+
+def read_verified(
+    repo: Repository,
+    digest: str,
+    what: str,
+    *,
+    size: int,
+    mode: str,
+    parse: Callable[[bytes], Any],
+    parse_file: Callable[[str], Any] | None = None,
+    trusted_file: bool = False,
+    parse_first: bool = False,
+    location: str | None = None,
+) -> Any:
+    """One blob read, sha256-verified as ``mode`` says, and parsed: the one read path of whole
+    blobs (single-file versions and each part of a multi-part dataset).
+
+    ``once`` skips the hash of a blob recorded as verified with the identity its file has now
+    (``parse_file`` reads a trusted local file in place when ``trusted_file``); ``never`` skips
+    it; ``always`` hashes. Blobs above IN_MEMORY_MAX with a ``parse_file`` are verified by
+    streaming and parsed from a file. ``parse_first`` parses while hashing on another core
+    (only for parsers that run no stored code). ``location``: where the bytes live, for errors."""
     storage, state = repo.storage, repo.storage.verified
     if storage.local and mode != "always":
-        before = storage.identity(v.hash)
-        if before is not None and (mode == "never" or state.trusted(v.hash, before)):
-            path = storage.blob_path(v.hash)
+        before = storage.identity(digest)
+        if before is not None and (mode == "never" or state.trusted(digest, before)):
+            path = storage.blob_path(digest)
             try:
-                if hasattr(materializer, "load_file") and not materializer.decides_trust:
-                    value = materializer.load_file(path, v, **options)
+                if parse_file is not None and trusted_file:
+                    value = parse_file(path)
                 else:
-                    value = materializer.load(Path(path).read_bytes(), v, **options)
+                    value = parse(Path(path).read_bytes())
             except Exception:  # gone, or unreadable: the path below hashes and reports
                 pass  # corruption as corruption (or raises the same error again)
             else:
-                if mode == "never" or storage.identity(v.hash) == before:
+                if mode == "never" or storage.identity(digest) == before:
                     return value
             mode = "always"  # changed while it was read, or unreadable: hash what is there
-    if v.size > IN_MEMORY_MAX and hasattr(materializer, "load_file"):
+    if size > IN_MEMORY_MAX and parse_file is not None:
         try:  # large: verify by streaming (no copy in memory), then parse from the file
-            before = storage.identity(v.hash)
-            with storage.verified_file(v.hash, v.ref) as path:
-                if before is not None and before == storage.identity(v.hash):
-                    state.remember(v.hash, before)
-                return materializer.load_file(path, v, **options)
+            before = storage.identity(digest)
+            with storage.verified_file(digest, what) as path:
+                if before is not None and before == storage.identity(digest):
+                    state.remember(digest, before)
+                return parse_file(path)
         except FileNotFoundError:
             raise IntegrityError(
-                f"the bytes of {v.ref} are missing from storage ({v.target_path})"
+                f"the bytes of {what} are missing from storage "
+                f"({location or storage.blob_url(digest)}); restore them or delete the version"
             ) from None
-    data, identity = raw_identified(repo, v.hash, v.ref)
-    if mode != "always" and (mode == "never" or state.trusted(v.hash, identity)):
-        return materializer.load(data, v, **options)  # an object store's unchanged object
+    data, identity = raw_identified(repo, digest, what)
+    if mode != "always" and (mode == "never" or state.trusted(digest, identity)):
+        return parse(data)  # an object store's unchanged object
     state.counted_hash()
-    what = f"bytes of {v.ref}"
-    if materializer.parse_before_verify:
+    label = f"bytes of {what}"
+    if parse_first:
         # Parsing a table runs no stored code: hash on one core while parsing on the other.
-        check = pool.submit(_checked, repo, data, v.hash, what)
+        check = pool.submit(_checked, repo, data, digest, label)
         try:
-            value = materializer.load(data, v, **options)
+            value = parse(data)
         except Exception:
             check.result()  # a corrupt file is reported as corruption, not a parse error
             raise
         check.result()
     else:
-        _checked(repo, data, v.hash, what)  # never unpickle unverified bytes
-        value = materializer.load(data, v, **options)
-    state.remember(v.hash, identity)
+        _checked(repo, data, digest, label)  # never unpickle unverified bytes
+        value = parse(data)
+    state.remember(digest, identity)
     return value
 
 
@@ -341,8 +380,11 @@ def download_name(
     v: ArtifactVersion, extra: str | None = None, content_type: str | None = None
 ) -> str:
     """The file name a download of ``v`` gets: ``key-vN.ext`` (the suffix of its stored file,
-    not repeated when the key already ends with it); an extra-data item ``key-vN-name.ext``
+    not repeated when the key already ends with it; a multi-part dataset: ``.parquet``, the one
+    file its download assembles); an extra-data item ``key-vN-name.ext``
     (without a file name, the suffix of its ``content_type``)."""
+    if extra is None and partsread.is_parts(v):
+        return f"{v.key.removesuffix('.parquet')}-v{v.version}.parquet"  # one Parquet file
     filename = v.filename if extra is None else (v.extra_data[extra].filename or extra)
     suffix = PurePosixPath(safe_filename(filename, "x")).suffix
     suffix = suffix if 1 < len(suffix) <= 12 else ""

@@ -1,0 +1,165 @@
+"""A multi-part dataset as one Parquet file (what ``download()`` gives): each part is read
+through the full load's read path with its sha256 checked (always, as every download is), and
+its row groups are copied one at a time into one ``ParquetWriter`` — memory holds at most one
+part's bytes and one row group, never the dataset. The file is written under a temporary name
+and renamed, so the final path never holds a partial file. ``parts=True`` copies the part
+files instead."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import IntegrityError
+from ..keys import safe_filename
+from ..settings import prefect_home
+from . import partsread
+
+if TYPE_CHECKING:
+    from ..models import ArtifactVersion
+    from . import Repository
+
+CACHE_KEEP = 4  # assembled files kept for the web server's downloads
+_locks: dict[str, threading.Lock] = {}
+_locks_lock = threading.Lock()
+
+
+def file_name(v: ArtifactVersion) -> str:
+    """``key-vN.parquet`` (the key's own ``.parquet`` suffix not repeated)."""
+    from .reader import download_name
+
+    return download_name(v)
+
+
+def target_of(path: str | Path | None, name: str) -> Path:
+    """A file, or a folder (one that exists, or a path ending in ``/``) that gets ``name``."""
+    target = Path(path).expanduser() if path is not None else Path.cwd()
+    if target.is_dir() or (path is not None and str(path).endswith(("/", "\\"))):
+        target = target / safe_filename(name, "dataset")
+    return target
+
+
+def write_parquet(
+    repo: Repository,
+    v: ArtifactVersion,
+    target: Path,
+    on_chunk: Callable[[int], Any] | None = None,
+) -> Path:
+    """Write ``v``'s parts as one Parquet file at ``target`` (see the module docstring)."""
+    from .reader import read_verified
+
+    wanted = partsread.schema(repo, v)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        with pq.ParquetWriter(partial, wanted, write_page_checksum=True) as writer:
+            for position, (digest, size) in enumerate(partsread.part_sizes(repo, v)):
+                what = f"part {position} of {v.ref}"
+                copy = _copier(writer, wanted, what)
+                read_verified(
+                    repo,
+                    digest,
+                    what,
+                    size=size,
+                    mode="always",  # a download hashes what it delivers, as open() does
+                    parse=lambda data, copy=copy: copy(pa.BufferReader(data)),
+                    parse_file=copy,
+                    trusted_file=True,
+                )
+                if on_chunk:
+                    on_chunk(size)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def _copier(writer: pq.ParquetWriter, wanted: pa.Schema, what: str) -> Callable[[Any], None]:
+    """Copies one part's row groups into ``writer``, once: a second call (the part changed
+    while it was read and was read again) would duplicate rows, so it fails instead."""
+    copied = 0
+
+    def copy(source: Any) -> None:
+        nonlocal copied
+        if copied:
+            raise IntegrityError(f"{what} changed while it was copied; download again")
+        part = pq.ParquetFile(source)
+        for group in range(part.num_row_groups):
+            table = part.read_row_group(group)
+            if not table.schema.equals(wanted, check_metadata=False):
+                table = table.cast(wanted)
+            writer.write_table(table, row_group_size=max(table.num_rows, 1))
+            copied += 1
+
+    return copy
+
+
+def copy_parts(
+    repo: Repository,
+    v: ArtifactVersion,
+    folder: Path,
+    on_chunk: Callable[[int], Any] | None = None,
+) -> Path:
+    """The part files, verified, into ``folder`` as ``part-00000.parquet``, ... (renamed into
+    place once all are there)."""
+    folder = folder.expanduser()
+    partial = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        for position, (digest, _size) in enumerate(partsread.part_sizes(repo, v)):
+            repo.storage.download_blob(digest, partial / f"part-{position:05d}.parquet", on_chunk)
+        if folder.exists():
+            raise FileExistsError(f"{folder} exists; remove it or give another folder")
+        os.replace(partial, folder)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return folder
+
+
+def cached_file(repo: Repository, v: ArtifactVersion) -> tuple[Path, str]:
+    """A local assembled Parquet file of ``v`` for the web server (so a download has a length,
+    an ETag and byte ranges) and its sha256: built on first use under
+    ``$PREFECT_HOME/artifacts/downloads/<index sha256>/<file sha256>.parquet``; the last
+    CACHE_KEEP are kept."""
+    cache = prefect_home() / "artifacts" / "downloads"
+    folder = cache / v.hash
+    with _locks_lock:
+        lock = _locks.setdefault(v.hash, threading.Lock())
+    with lock:  # one build per version at a time; others wait for it
+        found = _found(folder)
+        if found is not None:
+            os.utime(folder)
+            return found
+        folder.mkdir(parents=True, exist_ok=True)
+        built = write_parquet(repo, v, folder / f".build-{uuid.uuid4().hex[:8]}.parquet")
+        sha = hashlib.sha256()
+        with built.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                sha.update(chunk)
+        final = folder / f"{sha.hexdigest()}.parquet"
+        os.replace(built, final)
+        _evict(cache)
+        return final, sha.hexdigest()
+
+
+def _found(folder: Path) -> tuple[Path, str] | None:
+    for path in folder.glob("*.parquet") if folder.is_dir() else ():
+        if len(path.stem) == 64 and not path.name.startswith("."):
+            return path, path.stem
+    return None
+
+
+def _evict(cache: Path) -> None:
+    folders = sorted(
+        (p for p in cache.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for old in folders[CACHE_KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
