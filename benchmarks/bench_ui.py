@@ -64,6 +64,18 @@ def bench_ui(work: Path, args: argparse.Namespace) -> list:
             "list page sorted by key, all versions",
             "/projects/default/artifacts?sort=key&all_versions=true",
         ),
+        (
+            "list page sorted by size, all versions",
+            "/projects/default/artifacts?sort=-size&all_versions=true",
+        ),
+        (
+            "list page sorted by created, all versions",
+            "/projects/default/artifacts?sort=created&all_versions=true",
+        ),
+        (
+            "list page sorted by a label, all versions",
+            "/projects/default/artifacts?sort=label:team&all_versions=true",
+        ),
         ("list page sorted by a label", "/projects/default/artifacts?sort=label:team"),
         ("list page sorted by location", "/projects/default/artifacts?sort=location"),
         (

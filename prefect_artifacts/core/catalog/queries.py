@@ -193,37 +193,84 @@ def search(
 ) -> list[int]:
     """Row ids of the versions ``f`` selects, in its order, within its limit and offset
     (``blob_prefix``: the URL that content paths start with, for the location sort)."""
-    stmt = _where(sa.select(versions_t.c.id), f, dialect)
-    stmt = stmt.order_by(*_order(f, dialect, blob_prefix))
-    if f.limit is not None:
-        stmt = stmt.limit(f.limit)
-    if f.offset:
-        stmt = stmt.offset(f.offset)
-    return list(conn.execute(stmt).scalars())
+    if f.sort_label is not None:
+        return _by_label(conn, f, dialect)
+    if f.sort_key == "location":
+        return _by_location(conn, f, dialect, blob_prefix)
+    stmt = _where(sa.select(versions_t.c.id), f, dialect).order_by(*_order(f))
+    return list(conn.execute(_page(stmt, f.offset, f.limit)).scalars())
+
+
+def _page(stmt: sa.Select, offset: int, limit: int | None) -> sa.Select:
+    stmt = stmt.limit(limit) if limit is not None else stmt
+    return stmt.offset(offset) if offset else stmt
+
+
+def _ordered(f: ArtifactFilter, *columns: Any) -> list[Any]:
+    return [c.desc() if f.descending else c.asc() for c in columns]
+
+
+def _by_label(conn: Connection, f: ArtifactFilter, dialect: str) -> list[int]:
+    """Versions with the label, by its value, then those without it. The first query walks
+    the labels' (name, value, version_id) index in order and checks each version against the
+    filter (stopping after a page), instead of sorting every version of the project."""
+    v, lab = versions_t.c, labels_t.alias("sort_label").c
+    ids = list(
+        conn.execute(
+            _page(
+                sa.select(lab.version_id)
+                .where(lab.name == f.sort_label, _matches(f, dialect, lab.version_id))
+                .order_by(*_ordered(f, lab.value, lab.version_id)),
+                f.offset,
+                f.limit,
+            )
+        ).scalars()
+    )
+    if f.limit is not None and len(ids) == f.limit:
+        return ids
+    has = sa.exists().where(labels_t.c.version_id == v.id, labels_t.c.name == f.sort_label)
+    labelled = _where(sa.select(sa.func.count()), f, dialect).where(has)
+    skip = max(0, f.offset - conn.execute(labelled).scalar_one())
+    rest = _where(sa.select(v.id), f, dialect).where(~has).order_by(*_ordered(f, v.id))
+    limit = None if f.limit is None else f.limit - len(ids)
+    return ids + list(conn.execute(_page(rest, skip, limit)).scalars())
+
+
+def _by_location(conn: Connection, f: ArtifactFilter, dialect: str, prefix: str) -> list[int]:
+    """Where the bytes are, as the reader shows it: the content path ``<prefix>ab/cdef…``
+    (walked in hash order along its index, each version checked against the filter) merged
+    with the URLs of bytes registered in place (few). Reads offset + limit rows of each, so a
+    deep page costs its depth."""
+    v, o = versions_t.c, versions_t.alias("by_location").c
+    url, own_url = v.meta[("source", "url")].as_string(), o.meta[("source", "url")].as_string()
+    need = None if f.limit is None else f.offset + f.limit
+    content = (
+        sa.select(o.id, o.hash)
+        .where(own_url.is_(None), _matches(f, dialect, o.id))
+        .order_by(*_ordered(f, o.hash, o.id))
+    )
+    rows = [(f"{prefix}{h[:2]}/{h[2:]}", vid) for vid, h in conn.execute(_page(content, 0, need))]
+    place_order = url.collate("C") if dialect == "postgresql" else url  # byte order, as SQLite
+    placed = _where(sa.select(url, v.id), f, dialect).where(url.is_not(None))
+    rows += conn.execute(_page(placed.order_by(*_ordered(f, place_order, v.id)), 0, need)).all()
+    ordered = sorted(((where.encode(), vid) for where, vid in rows), reverse=f.descending)
+    return [vid for _, vid in ordered[f.offset : need]]
+
+
+def _matches(f: ArtifactFilter, dialect: str, vid: Any) -> Any:
+    """Whether the version whose row id is ``vid`` (a column of an outer query) passes ``f``."""
+    return sa.exists(_where(sa.select(sa.literal(1)), f, dialect).where(versions_t.c.id == vid))
 
 
 def count(conn: Connection, f: ArtifactFilter, *, dialect: str) -> int:
     return conn.execute(_where(sa.select(sa.func.count()), f, dialect)).scalar_one()
 
 
-def _order(f: ArtifactFilter, dialect: str, blob_prefix: str) -> list[Any]:
+def _order(f: ArtifactFilter) -> list[Any]:
     v = versions_t.c
     latest = f.latest_only
-    value: Any = None
     if f.sort_metric is not None:  # a model metric from the stored metadata; no value sorts last
         value = v.meta[("metrics", f.sort_metric)].as_float()
-    elif f.sort_label is not None:  # the label's value (primary-key lookup); no label sorts last
-        value = (
-            sa.select(labels_t.c.value)
-            .where(labels_t.c.version_id == v.id, labels_t.c.name == f.sort_label)
-            .scalar_subquery()
-        )
-    elif f.sort_key == "location":  # never null: no "missing last" term to compute
-        where = _location(dialect, blob_prefix)
-        if f.descending:
-            return [where.desc(), v.id.desc()]
-        return [where.asc(), v.id.asc()]
-    if value is not None:
         ordered = value.desc() if f.descending else value.asc()
         tiebreak = v.id.desc() if f.descending else v.id.asc()
         return [value.is_(None), ordered, tiebreak]
@@ -241,16 +288,6 @@ def _order(f: ArtifactFilter, dialect: str, blob_prefix: str) -> list[Any]:
     if f.descending:
         return [column.desc(), tiebreak.desc()]
     return [column.asc(), tiebreak.asc()]
-
-
-def _location(dialect: str, blob_prefix: str) -> Any:
-    """Where a version's bytes are, as the reader shows it: the URL of bytes registered in
-    place, else the content path ``<prefix>ab/cdef…`` (ordered as the hash is)."""
-    v = versions_t.c
-    head, rest = sa.func.substr(v.hash, 1, 2, type_=sa.String), sa.func.substr(v.hash, 3)
-    content = sa.literal(blob_prefix, sa.String).concat(head).concat("/").concat(rest)
-    where = sa.func.coalesce(v.meta[("source", "url")].as_string(), content)
-    return where.collate("C") if dialect == "postgresql" else where  # byte order, as SQLite
 
 
 def _where(stmt: sa.Select, f: ArtifactFilter, dialect: str) -> sa.Select:

@@ -63,6 +63,12 @@ versions_t = sa.Table(
     sa.Index("ix_artifact_versions_flow_run", "flow_run_id"),
     sa.Index("ix_artifact_versions_task_run", "task_run_id"),
     sa.Index("ix_artifact_versions_flow", "project", "flow_name"),
+    # the list's sorts over all versions (each ends with the id, the sort's tiebreak)
+    sa.Index("ix_artifact_versions_sort_created", "project", "created_at", "id"),
+    sa.Index("ix_artifact_versions_sort_size", "project", "size", "id"),
+    sa.Index("ix_artifact_versions_sort_kind", "project", "kind", "id"),
+    sa.Index("ix_artifact_versions_sort_owner", "project", "owner", "id"),
+    sa.Index("ix_artifact_versions_sort_producer", "project", "flow_name", "id"),
 )
 
 tags_t = sa.Table(
