@@ -542,9 +542,9 @@ def test_large_loads_leave_no_open_files(repo, monkeypatch):
 
     import pyarrow as pa
 
-    from prefect_artifacts.core.repository import reader
+    from prefect_artifacts.core.repository import blobread
 
-    monkeypatch.setattr(reader, "IN_MEMORY_MAX", 1000)  # take the streaming path
+    monkeypatch.setattr(blobread, "IN_MEMORY_MAX", 1000)  # take the streaming path
     ctx = ArtifactContext(repo)
     arrow = ctx.log_dataset("arrow", pa.table({"x": list(range(20_000))}), format="arrow")
     pandas = ctx.log_dataset("pandas", frame(20_000))

@@ -23,6 +23,7 @@ from ..errors import IntegrityError
 from ..keys import safe_filename
 from ..settings import prefect_home
 from . import partsread
+from .blobread import read_verified
 
 if TYPE_CHECKING:
     from ..models import ArtifactVersion
@@ -55,8 +56,6 @@ def write_parquet(
     on_chunk: Callable[[int], Any] | None = None,
 ) -> Path:
     """Write ``v``'s parts as one Parquet file at ``target`` (see the module docstring)."""
-    from .reader import read_verified
-
     wanted = partsread.schema(repo, v)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")

@@ -31,6 +31,7 @@ from ..errors import IntegrityError, InvalidArgumentError, UnsupportedTypeError
 from ..materializers import parts as partlib
 from ..materializers.dataset import _stored_schema
 from ..storage import Storage
+from .blobread import read_verified
 
 if TYPE_CHECKING:
     from ..models import ArtifactVersion
@@ -104,8 +105,6 @@ def load_all(
 ) -> Any:
     """Every part read whole and verified like a single-file blob (the verified-state record:
     ``mode`` once / always / never, default the ``verify`` setting), then concatenated."""
-    from .reader import read_verified
-
     wanted = schema(repo, v)
     mode = mode or repo.settings.verify
     parts = part_sizes(repo, v)

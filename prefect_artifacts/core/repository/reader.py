@@ -20,14 +20,12 @@ from ..filters import ArtifactFilter
 from ..keys import Ref, parse_ref, safe_filename
 from ..materializers import registry
 from ..models import ArtifactVersion, version_from_record
-from ..storage import Identity, check_hash
+from ..storage import check_hash
 from . import partsread
-from .writer import pool
+from .blobread import read_verified
 
 if TYPE_CHECKING:
     from . import Repository
-
-IN_MEMORY_MAX = 64 << 20  # larger versions are verified by streaming and parsed from a file
 
 
 def version(repo: Repository, record: VersionRecord) -> ArtifactVersion:
@@ -200,84 +198,6 @@ def load(
     )
 
 
-def read_verified(
-    repo: Repository,
-    digest: str,
-    what: str,
-    *,
-    size: int,
-    mode: str,
-    parse: Callable[[bytes], Any],
-    parse_file: Callable[[str], Any] | None = None,
-    trusted_file: bool = False,
-    parse_first: bool = False,
-    location: str | None = None,
-) -> Any:
-    """One blob read, sha256-verified as ``mode`` says, and parsed: the one read path of whole
-    blobs (single-file versions and each part of a multi-part dataset).
-
-    ``once`` skips the hash of a blob recorded as verified with the identity its file has now
-    (``parse_file`` reads a trusted local file in place when ``trusted_file``); ``never`` skips
-    it; ``always`` hashes. Blobs above IN_MEMORY_MAX with a ``parse_file`` are verified by
-    streaming and parsed from a file. ``parse_first`` parses while hashing on another core
-    (only for parsers that run no stored code). ``location``: where the bytes live, for errors."""
-    storage, state = repo.storage, repo.storage.verified
-    if storage.local and mode != "always":
-        before = storage.identity(digest)
-        if before is not None and (mode == "never" or state.trusted(digest, before)):
-            path = storage.blob_path(digest)
-            try:
-                if parse_file is not None and trusted_file:
-                    value = parse_file(path)
-                else:
-                    value = parse(Path(path).read_bytes())
-            except Exception:  # gone, or unreadable: the path below hashes and reports
-                pass  # corruption as corruption (or raises the same error again)
-            else:
-                if mode == "never" or storage.identity(digest) == before:
-                    return value
-            mode = "always"  # changed while it was read, or unreadable: hash what is there
-    if size > IN_MEMORY_MAX and parse_file is not None:
-        try:  # large: verify by streaming (no copy in memory), then parse from the file
-            before = storage.identity(digest)
-            with storage.verified_file(digest, what) as path:
-                if before is not None and before == storage.identity(digest):
-                    state.remember(digest, before)
-                return parse_file(path)
-        except FileNotFoundError:
-            raise IntegrityError(
-                f"the bytes of {what} are missing from storage "
-                f"({location or storage.blob_url(digest)}); restore them or delete the version"
-            ) from None
-    data, identity = raw_identified(repo, digest, what)
-    if mode != "always" and (mode == "never" or state.trusted(digest, identity)):
-        return parse(data)  # an object store's unchanged object
-    state.counted_hash()
-    label = f"bytes of {what}"
-    if parse_first:
-        # Parsing a table runs no stored code: hash on one core while parsing on the other.
-        check = pool.submit(_checked, repo, data, digest, label)
-        try:
-            value = parse(data)
-        except Exception:
-            check.result()  # a corrupt file is reported as corruption, not a parse error
-            raise
-        check.result()
-    else:
-        _checked(repo, data, digest, label)  # never unpickle unverified bytes
-        value = parse(data)
-    state.remember(digest, identity)
-    return value
-
-
-def _checked(repo: Repository, data: bytes, digest: str, what: str) -> None:
-    try:
-        check_hash(data, digest, what)
-    except IntegrityError:
-        repo.storage.verified.mark_bad(digest)
-        raise
-
-
 def check_trust(repo: Repository, v: ArtifactVersion, trusted: bool | None) -> None:
     """Loading ``v`` runs code stored in it: it must be trusted and, with a signing key, signed
     with it."""
@@ -307,17 +227,6 @@ def signed_fields(v: ArtifactVersion) -> dict[str, Any]:
         "size": v.size,
         "extras": [{"name": n, "hash": e.hash, "size": e.size} for n, e in v.extra_data.items()],
     }
-
-
-def raw_identified(repo: Repository, digest: str, what: str) -> tuple[bytes, Identity | None]:
-    """The stored bytes, not yet verified, with the identity they were read under."""
-    try:
-        return repo.storage.read_identified(digest)
-    except FileNotFoundError:
-        raise IntegrityError(
-            f"the bytes of {what} are missing from storage ({repo.storage.blob_url(digest)}); "
-            "restore them or delete the version"
-        ) from None
 
 
 def raw(repo: Repository, digest: str, what: str) -> bytes:
