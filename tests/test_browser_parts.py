@@ -52,6 +52,12 @@ def test_parts_table_and_merged_stats_fit_the_window(parts_site, browser, size):
         heading = page.locator("h2", has_text="Parts")
         expect(heading).to_contain_text(f"{v.part_count} Parquet parts")
         expect(heading).to_contain_text(f"{size_text(v.size)} in all")
+        type_row = page.locator("dt", has_text="type").first.locator(
+            "xpath=following-sibling::dd[1]"
+        )
+        expect(type_row).to_have_text(
+            f"dataset · parquet · {v.part_count} Parquet parts (a part index)"
+        )
         table = page.locator("#parts")
         expect(table.locator("tr")).to_have_count(v.part_count + 1)  # header + one per part
         cells = table.locator("tr").nth(1).locator("td")
