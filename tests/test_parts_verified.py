@@ -112,6 +112,8 @@ def test_s3_parts_are_remembered_by_etag(s3_storage, pg_url, tmp_path):
         owner="tester",
     )
     v = logged(repo)
+    pd.testing.assert_frame_equal(repo.get("events").load(), whole())
+    assert hashes(repo) == 0  # each part's PUT answered its ETag: remembered by the write
     fresh = Repository(
         Storage.from_url(url, options, verified_state=tmp_path / "fresh.db"),
         Catalog(pg_url),

@@ -216,8 +216,14 @@ class Storage:
                         )
                         self.fs.put_file(spool.path, final)
                     else:
-                        self.fs.pipe_file(final, spool.getvalue())
+                        put = self.fs.pipe_file(final, spool.getvalue())
                         if self.pinned_reads:  # one S3 PUT with its length: all or nothing
+                            # the bytes were hashed as they were written: remember the object
+                            # by the ETag the PUT answered, so its first load skips the hash
+                            answer = put if isinstance(put, dict) else {}
+                            identity = Identity.of_info({**answer, "size": sink.size})
+                            if identity is not None:
+                                self.verified.remember(digest, identity)
                             return Blob(digest, sink.size)
                     uploaded = self.fs.size(final)
                     if uploaded != sink.size:  # never leave wrong bytes at a content address
