@@ -109,3 +109,18 @@ def test_bad_label_and_location_sorts_are_refused(sort, message):
     with pytest.raises(InvalidArgumentError, match=message):
         ArtifactFilter.of(sort=sort)
     assert ArtifactFilter.of(sort="-label:team.name_2").sort_label == "team.name_2"
+
+
+@pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
+def test_label_sort_with_label_and_key_filters(logged, descending):
+    """The label sort checks each labelled version against the whole filter, label filters on
+    other labels and key globs included, before the page is cut."""
+    repo, refs = logged
+    sort = ("-" if descending else "") + "label:n"
+    bi = [refs[i] for i, team in enumerate(TEAM) if team == "bi"]  # n = "2" and "8"
+    got = pages(repo, size=1, all_versions=True, sort=sort, labels={"team": "bi"})
+    assert got == (bi[::-1] if descending else bi)
+    keyed = [i for i in range(len(refs)) if i % 4 in (0, 2)]  # model-0 and model-2
+    want = sorted(keyed, key=lambda i: str(i), reverse=descending)  # "n" values are strings
+    got = pages(repo, size=2, all_versions=True, sort=sort, key="model-[02]")
+    assert got == [refs[i] for i in want]
