@@ -133,57 +133,44 @@ def bench_bigdata(work: Path, args: argparse.Namespace) -> list[Result]:
 
 def _dask(work: Path, gigabytes: float) -> list[Result]:
     import dask.dataframe as dd
-    import s3fs
     from distributed import Client, LocalCluster
-    from moto.server import ThreadedMotoServer
+    from run import moto_s3
 
     from prefect_artifacts import ArtifactContext
 
     results = []
     partitions = max(2, int(gigabytes * 1e9 / batch(0).nbytes))
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    options = {
-        "client_kwargs": {"endpoint_url": f"http://{host}:{port}"},
-        "key": "k",
-        "secret": "s",
-    }
-    fs = s3fs.S3FileSystem(**options)
-    fs.call_s3("create_bucket", Bucket="bigdata")
-    try:
-        with (
-            LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
-            Client(cluster),
-        ):  # fmt: skip
-            ddf = dd.from_map(lambda i: batch(i).to_pandas(), range(partitions))
-            for where in ("local", "s3"):
-                if where == "local":
-                    repo = repository(work / "dask-local")
-                    target, storage_options = str(work / "dask-bare"), None
-                else:
-                    repo = repository(
-                        work / "dask-s3", storage_url="s3://bigdata/store", options=options
-                    )
-                    target, storage_options = "s3://bigdata/bare", options
-                start = time.perf_counter()
-                ddf.to_parquet(f"{target}-{uuid.uuid4().hex[:6]}", storage_options=storage_options)
-                bare = time.perf_counter() - start
-                start = time.perf_counter()
-                ArtifactContext(repo).log_dataset(f"ddf-{where}", ddf)
-                ours = time.perf_counter() - start
-                results.append(
-                    Result(
-                        f"Dask log {gigabytes} GB to {where} vs ddf.to_parquet",
-                        ours * 1000,
-                        bare * 1000,
-                        1.2,
-                    )
+    with (
+        moto_s3("bigdata") as (fs, options),
+        LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster),
+    ):  # fmt: skip
+        ddf = dd.from_map(lambda i: batch(i).to_pandas(), range(partitions))
+        for where in ("local", "s3"):
+            if where == "local":
+                repo = repository(work / "dask-local")
+                target, storage_options = str(work / "dask-bare"), None
+            else:
+                repo = repository(
+                    work / "dask-s3", storage_url="s3://bigdata/store", options=options
                 )
-            results += _push_down(repo, fs)
-            results += _incremental(work)
-    finally:
-        server.stop()
+                target, storage_options = "s3://bigdata/bare", options
+            start = time.perf_counter()
+            ddf.to_parquet(f"{target}-{uuid.uuid4().hex[:6]}", storage_options=storage_options)
+            bare = time.perf_counter() - start
+            start = time.perf_counter()
+            ArtifactContext(repo).log_dataset(f"ddf-{where}", ddf)
+            ours = time.perf_counter() - start
+            results.append(
+                Result(
+                    f"Dask log {gigabytes} GB to {where} vs ddf.to_parquet",
+                    ours * 1000,
+                    bare * 1000,
+                    1.2,
+                )
+            )
+        results += _push_down(repo, fs)
+        results += _incremental(work)
     return results
 
 

@@ -11,6 +11,7 @@ absolute figure against its target). Prints a table and writes it to benchmarks/
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -22,10 +23,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -382,13 +384,12 @@ def bench_memory(work: Path, args: argparse.Namespace) -> list[Result]:
 
 
 # -- 7: S3 ------------------------------------------------------------------------------------------
-def bench_s3(work: Path, args: argparse.Namespace) -> list[Result]:
-    import io
-
+@contextlib.contextmanager
+def moto_s3(bucket: str) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """A moto S3 server on loopback (in this process) with ``bucket`` created: yields an s3fs
+    filesystem and the storage options that reach it."""
     import s3fs
     from moto.server import ThreadedMotoServer
-
-    from prefect_artifacts import ArtifactContext
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -401,7 +402,18 @@ def bench_s3(work: Path, args: argparse.Namespace) -> list[Result]:
             "secret": "s",
         }
         fs = s3fs.S3FileSystem(**options)
-        fs.call_s3("create_bucket", Bucket="bench")
+        fs.call_s3("create_bucket", Bucket=bucket)
+        yield fs, options
+    finally:
+        server.stop()
+
+
+def bench_s3(work: Path, args: argparse.Namespace) -> list[Result]:
+    import io
+
+    from prefect_artifacts import ArtifactContext
+
+    with moto_s3("bench") as (fs, options):
         repo = repository(work / "s3", storage_url="s3://bench/store", options=options)
         df = frame()
         buffer = io.BytesIO()
@@ -445,8 +457,6 @@ def bench_s3(work: Path, args: argparse.Namespace) -> list[Result]:
                 note=f"{mb / load * 1000:.0f} vs {mb / get * 1000:.0f} MB/s",
             ),
         ]
-    finally:
-        server.stop()
 
 
 # -- reliability figure: reindex ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from prefect_artifacts.web import create_app
 
-from .web_data import LONG_KEY, STRESS, fresh_repository, populate, populate_hostile
+from .web_data import LONG_KEY, STRESS, fresh_repository, populate, populate_hostile, serving
 
 SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
 CHROMIUM_ARGS = [
@@ -31,20 +31,8 @@ def site(tmp_path_factory):
     repo = fresh_repository(tmp_path_factory.mktemp("ui"))
     data = populate(repo)
     data.update(populate_hostile(repo))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(repo), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", repo, data
-    server.should_exit = True
-    thread.join(10)
+    with serving(repo) as base:
+        yield base, repo, data
 
 
 @pytest.fixture(scope="module")

@@ -4,42 +4,25 @@ giving one Parquet file equal to ``load()``. Screenshots go to test-output/scree
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import uvicorn
 from playwright.sync_api import expect
 
 from prefect_artifacts.core.formatting import size_text
-from prefect_artifacts.web import create_app
 
 from .test_bigdata import PART, chunks
 from .test_browser import VIEWPORTS, browser, overflow, shot  # noqa: F401  (browser: a fixture)
-from .web_data import fresh_repository
+from .web_data import fresh_repository, serving
 
 
 @pytest.fixture(scope="module")
 def parts_site(tmp_path_factory):
     repo = fresh_repository(tmp_path_factory.mktemp("parts-ui"))
     v = repo.log("events", chunks(), options={"part_size": PART})
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(repo), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", repo, v
-    server.should_exit = True
-    thread.join(10)
+    with serving(repo) as base:
+        yield base, repo, v
 
 
 @pytest.mark.parametrize("size", list(VIEWPORTS))

@@ -12,23 +12,9 @@ import pytest
 
 from prefect_artifacts import IntegrityError, Repository
 from prefect_artifacts.core.catalog import Catalog
-from prefect_artifacts.core.settings import ArtifactSettings
 from prefect_artifacts.core.storage import Storage
 from tests.test_bigdata import PART, chunks, whole
-from tests.test_verified_state import _racy, rewrite
-
-
-def make_repo(tmp_path: Path, mode: str = "once", state: str = "state.db") -> Repository:
-    return Repository(
-        Storage.from_url(str(tmp_path / "store"), verified_state=tmp_path / state),
-        Catalog(f"sqlite:///{tmp_path / 'catalog.db'}"),
-        owner="tester",
-        settings=ArtifactSettings(verify=mode, owner="tester"),
-    )
-
-
-def hashes(repo: Repository) -> int:
-    return repo.storage.verified.hashes
+from tests.test_verified_state import _racy, hashes, make_repo, rewrite
 
 
 def logged(repo: Repository):

@@ -51,42 +51,23 @@ def test_the_plot_and_its_plotly_js_are_served(env_repo):
 
 
 def test_the_plot_renders_in_the_browser_without_network(env_repo):
-    import socket
-    import threading
-    import time
-
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
     from .test_browser import CHROMIUM_ARGS
+    from .web_data import serving
 
     pa.log_plot("roc", figure([1, 3, 2]))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(env_repo), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
     outside: list[str] = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.route(
-                lambda url: not url.startswith(f"http://127.0.0.1:{port}"),
-                lambda route: (outside.append(route.request.url), route.abort()),
-            )
-            page.goto(f"http://127.0.0.1:{port}/projects/default/artifacts/roc")
-            frame = page.frame_locator("#figure")
-            frame.locator(".main-svg").first.wait_for(timeout=20_000)  # plotly drew the chart
-            assert frame.locator(".scatterlayer .trace").count() == 1
-            browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(env_repo) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.route(
+            lambda url: not url.startswith(base),
+            lambda route: (outside.append(route.request.url), route.abort()),
+        )
+        page.goto(f"{base}/projects/default/artifacts/roc")
+        frame = page.frame_locator("#figure")
+        frame.locator(".main-svg").first.wait_for(timeout=20_000)  # plotly drew the chart
+        assert frame.locator(".scatterlayer .trace").count() == 1
+        browser.close()
     assert outside == []  # plotly.js came from the repository, not the CDN

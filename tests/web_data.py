@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import socket
+import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
 
 from prefect_artifacts import ArtifactContext, Repository
+from prefect_artifacts.web import create_app
 
 
 def png(width: int = 64, height: int = 48) -> bytes:
@@ -153,3 +158,27 @@ def populate_hostile(repo: Repository, *, versions: int = 150) -> dict[str, obje
         for listener in listeners:
             events.subscribe(listener)
     return {"d1": d1, "d2": d2, "xl": xl, "plot": plot, "features": features, "trained": trained}
+
+
+@contextlib.contextmanager
+def serving(repo: Repository) -> Iterator[str]:
+    """The browser UI of ``repo`` served by uvicorn on a free loopback port in a thread;
+    yields its base URL and stops the server on exit."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(repo), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -49,16 +49,10 @@ def latest(conn: Connection, project: str, key: str) -> LatestRecord | None:
 # costs more than SQLite running it (a lookup took 0.5 ms built per call, 0.2 ms prebuilt).
 _P, _K = sa.bindparam("project"), sa.bindparam("key")
 _IDS = sa.bindparam("ids", expanding=True)
-_BY_TAG = sa.select(tags_t.c.version_id).where(
-    tags_t.c.project == _P, tags_t.c.key == _K, tags_t.c.tag == sa.bindparam("tag")
-)
-_BY_NUMBER = sa.select(versions_t.c.id).where(
-    versions_t.c.project == _P, versions_t.c.key == _K, versions_t.c.version == sa.bindparam("n")
-)
-_LATEST = sa.select(keys_t.c.latest_id).where(keys_t.c.project == _P, keys_t.c.key == _K)
-# The same lookups returning a stamp: (row id, uid, updated_at, the key's change sequence).
-# Every change to a version's record bumps its key's sequence (the journal needs it) or, for a
-# re-log, its updated_at; so an unchanged stamp means an unchanged record.
+# Lookups of one version (by tag, by number, the latest) returning its stamp: (row id, uid,
+# updated_at, the key's change sequence).
+# Every change to a version's record bumps its key's sequence (the journal needs it), so an
+# unchanged stamp means an unchanged record.
 _STAMP = (versions_t.c.id, versions_t.c.uid, versions_t.c.updated_at, keys_t.c.seq)
 _KEY_OF_VERSION = sa.and_(
     keys_t.c.project == versions_t.c.project, keys_t.c.key == versions_t.c.key
@@ -95,18 +89,6 @@ _LABELS = sa.select(labels_t.c.version_id, labels_t.c.name, labels_t.c.value).wh
 )
 _TAGS = sa.select(tags_t.c.version_id, tags_t.c.tag).where(tags_t.c.version_id.in_(_IDS))
 _EXTRAS = sa.select(extras_t).where(extras_t.c.version_id.in_(_IDS))
-
-
-def find_id(
-    conn: Connection, project: str, key: str, *, version: int | None, tag: str | None
-) -> int | None:
-    """The row id of one version: by number, by tag, or the latest."""
-    where = {"project": project, "key": key}
-    if tag is not None:
-        return conn.execute(_BY_TAG, {**where, "tag": tag}).scalar()
-    if version is not None:
-        return conn.execute(_BY_NUMBER, {**where, "n": version}).scalar()
-    return conn.execute(_LATEST, where).scalar()
 
 
 def find_stamp(
