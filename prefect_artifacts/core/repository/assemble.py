@@ -7,7 +7,7 @@ files instead."""
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import os
 import shutil
 import threading
@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from ..errors import IntegrityError
 from ..keys import safe_filename
 from ..settings import prefect_home
+from ..storage.streams import HashingWriter
 from . import partsread
 from .blobread import read_verified
 
@@ -54,32 +55,58 @@ def write_parquet(
     v: ArtifactVersion,
     target: Path,
     on_chunk: Callable[[int], Any] | None = None,
+    sha256: list[str] | None = None,
 ) -> Path:
-    """Write ``v``'s parts as one Parquet file at ``target`` (see the module docstring)."""
+    """Write ``v``'s parts as one Parquet file at ``target`` (see the module docstring); the
+    file's sha256, computed while it is written, is appended to ``sha256`` when given."""
     wanted = partsread.schema(repo, v)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        with pq.ParquetWriter(partial, wanted, write_page_checksum=True) as writer:
-            for position, (digest, size) in enumerate(partsread.part_sizes(repo, v)):
-                what = f"part {position} of {v.ref}"
-                copy = _copier(writer, wanted, what)
-                read_verified(
-                    repo,
-                    digest,
-                    what,
-                    size=size,
-                    mode="always",  # a download hashes what it delivers, as open() does
-                    parse=lambda data, copy=copy: copy(pa.BufferReader(data)),
-                    parse_file=copy,
-                    trusted_file=True,
-                )
-                if on_chunk:
-                    on_chunk(size)
+        with partial.open("wb") as raw:
+            sink = (
+                HashingWriter(raw, contextlib.nullcontext, label=str(target))
+                if sha256 is not None
+                else raw
+            )
+            try:
+                with pq.ParquetWriter(
+                    pa.PythonFile(sink, mode="w"), wanted, write_page_checksum=True
+                ) as writer:
+                    _copy_parts(repo, v, writer, wanted, on_chunk)
+            finally:  # ends the hashing thread, also when the write failed
+                file_sha = sink.hexdigest() if sha256 is not None else ""
+        if sha256 is not None:
+            sha256.append(file_sha)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+def _copy_parts(
+    repo: Repository,
+    v: ArtifactVersion,
+    writer: pq.ParquetWriter,
+    wanted: pa.Schema,
+    on_chunk: Callable[[int], Any] | None,
+) -> None:
+    """Each part, sha256-checked, copied row group by row group into ``writer``."""
+    for position, (digest, size) in enumerate(partsread.part_sizes(repo, v)):
+        what = f"part {position} of {v.ref}"
+        copy = _copier(writer, wanted, what)
+        read_verified(
+            repo,
+            digest,
+            what,
+            size=size,
+            mode="always",  # a download hashes what it delivers, as open() does
+            parse=lambda data, copy=copy: copy(pa.BufferReader(data)),
+            parse_file=copy,
+            trusted_file=True,
+        )
+        if on_chunk:
+            on_chunk(size)
 
 
 def _copier(writer: pq.ParquetWriter, wanted: pa.Schema, what: str) -> Callable[[Any], None]:
@@ -138,15 +165,14 @@ def cached_file(repo: Repository, v: ArtifactVersion) -> tuple[Path, str]:
             os.utime(folder)
             return found
         folder.mkdir(parents=True, exist_ok=True)
-        built = write_parquet(repo, v, folder / f".build-{uuid.uuid4().hex[:8]}.parquet")
-        sha = hashlib.sha256()
-        with built.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                sha.update(chunk)
-        final = folder / f"{sha.hexdigest()}.parquet"
+        digest: list[str] = []
+        built = write_parquet(
+            repo, v, folder / f".build-{uuid.uuid4().hex[:8]}.parquet", sha256=digest
+        )
+        final = folder / f"{digest[0]}.parquet"
         os.replace(built, final)
         _evict(cache)
-        return final, sha.hexdigest()
+        return final, digest[0]
 
 
 def _found(folder: Path) -> tuple[Path, str] | None:
