@@ -163,7 +163,7 @@ class ArtifactContext:
                     f"log_model got no body= or model=, and model_file {str(model_file)!r} is not "
                     "a local file to log"
                 )
-            body, model_file = path.read_bytes(), path.name
+            body, model_file = path, path.name  # streamed from the file when stored
         if source is None and (body is None) == (model is None):
             raise InvalidArgumentError(
                 "log_model needs exactly one of body= (serialized bytes) or model= (an object "
@@ -171,10 +171,10 @@ class ArtifactContext:
             )
         if model_file is not None:
             validate_filename(model_file, "model_file")
-        if body is not None and not isinstance(body, (bytes, bytearray, memoryview)):
+        if body is not None and not isinstance(body, (bytes, bytearray, memoryview, Path)):
             raise InvalidArgumentError(
-                f"body must be the serialized model bytes, got {type(body).__name__}; pass the "
-                "object itself as model= to have it pickled"
+                f"body must be the serialized model bytes (or the Path of a local file), got "
+                f"{type(body).__name__}; pass the object itself as model= to have it pickled"
             )
         feature_stats = None
         schema_in, schema_out = mlrun.features(inputs, "inputs"), mlrun.features(outputs, "outputs")

@@ -14,6 +14,7 @@ import mimetypes
 import re
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 from ..errors import InvalidArgumentError, UnsupportedTypeError
@@ -108,6 +109,11 @@ class Materializer:
 
     def save(self, prepared: Any, sink: BinaryIO, fmt: str) -> None:
         raise NotImplementedError
+
+    def source(self, prepared: Any, fmt: str) -> Path | None:
+        """A local file holding exactly the bytes :meth:`save` writes, or None. An object
+        store uploads a large one from where it is instead of spooling a copy."""
+        return None
 
     def metadata(self, prepared: Any, fmt: str, options: dict[str, Any]) -> dict[str, Any]:
         """Kind-specific metadata; runs in a second thread while :meth:`save` writes."""

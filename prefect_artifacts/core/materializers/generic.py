@@ -99,6 +99,9 @@ class FileMaterializer(Materializer):
         with prepared.open("rb") as source:
             shutil.copyfileobj(source, sink, 1 << 20)
 
+    def source(self, prepared: Path, fmt: str) -> Path:
+        return prepared
+
     def filename(self, prepared: Path, fmt: str, options: dict[str, Any]) -> str | None:
         return prepared.name
 

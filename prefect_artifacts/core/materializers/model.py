@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import pickle
-from pathlib import PurePath
+import shutil
+from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
 import cloudpickle
@@ -26,12 +27,13 @@ ML_FRAMEWORKS = {
 
 
 class ModelBytesMaterializer(Materializer):
-    """Already-serialized model bytes; the format comes from ``model_file``'s suffix."""
+    """Already-serialized model bytes, or a local model file (streamed, never read whole into
+    memory); the format comes from ``model_file``'s suffix."""
 
     name = "model-bytes"
     aliases = ("prefect_artifacts.materializers.model.ModelBytesMaterializer",)
     kind = "model"
-    types = (bytes, bytearray, memoryview)
+    types = (bytes, bytearray, memoryview, Path)
     inferred = False
 
     def default_format(self, obj: Any, options: dict[str, Any]) -> str:
@@ -39,7 +41,14 @@ class ModelBytesMaterializer(Materializer):
         return suffix or "bin"
 
     def save(self, prepared: Any, sink: BinaryIO, fmt: str) -> None:
-        sink.write(prepared)
+        if isinstance(prepared, Path):
+            with prepared.open("rb") as source:
+                shutil.copyfileobj(source, sink, 1 << 20)
+        else:
+            sink.write(prepared)
+
+    def source(self, prepared: Any, fmt: str) -> Path | None:
+        return prepared if isinstance(prepared, Path) else None
 
     def filename(self, prepared: Any, fmt: str, options: dict[str, Any]) -> str | None:
         return options.get("model_file")

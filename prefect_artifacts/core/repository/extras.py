@@ -77,7 +77,7 @@ def _location(repo: Repository, name: str, text: str) -> dict[str, Any]:
         return _one(repo, name, repo.get(text))
     local = Path(text).expanduser()
     if local.is_file():
-        blob = repo.storage.write_blob(lambda sink: _copy_file(local, sink))
+        blob = repo.storage.write_blob(lambda sink: _copy_file(local, sink), source=local)
         return {"hash": blob.hash, "size": blob.size, "source": "file", "filename": local.name}
     if "://" in text:
         import fsspec

@@ -168,13 +168,15 @@ def log(
 
     side = pool.submit(describe)
 
-    def save() -> Any:
-        return repo.storage.write_blob(lambda sink: materializer.save(prepared, sink, fmt))
+    def save(cancel: threading.Event | None = None) -> Any:
+        return repo.storage.write_blob(
+            lambda sink: materializer.save(prepared, sink, fmt),
+            cancel,
+            source=materializer.source(prepared, fmt),
+        )
 
     try:
-        blob = repo.storage.write_blob(
-            lambda sink: materializer.save(prepared, sink, fmt), cancel=unchanged
-        )
+        blob = save(unchanged)
     except WriteCancelled:
         side.result()
         found = _relogged(repo, latest.id, producer, **change)

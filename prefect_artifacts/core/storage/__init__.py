@@ -131,16 +131,23 @@ class Storage:
 
     # -- blobs ----------------------------------------------------------------------------
     def write_blob(
-        self, write: Callable[[BinaryIO], None], cancel: threading.Event | None = None
+        self,
+        write: Callable[[BinaryIO], None],
+        cancel: threading.Event | None = None,
+        *,
+        source: Path | None = None,
     ) -> Blob:
         """Stream ``write(sink)`` while hashing, then store the bytes at their content address;
         identical bytes already stored are kept. Object stores get one PUT (multipart when
         large) straight to the final key, atomic by nature; filesystems get a temporary file
-        renamed into place. Setting ``cancel`` stops the write with WriteCancelled and leaves
-        nothing behind."""
-        if self.object_store:
-            return self._write_spooled(write, cancel)
-        return self._write_renamed(write, cancel)
+        renamed into place. ``source``, a local file holding exactly what ``write`` writes, is
+        uploaded to an object store from where it is instead of through a spooled copy.
+        Setting ``cancel`` stops the write with WriteCancelled and leaves nothing behind."""
+        if not self.object_store:
+            return self._write_renamed(write, cancel)
+        if source is not None and source.stat().st_size > SPOOL_IN_MEMORY:
+            return self._upload_file(source, cancel)
+        return self._write_spooled(write, cancel)
 
     def _write_renamed(
         self, write: Callable[[BinaryIO], None], cancel: threading.Event | None
@@ -205,34 +212,70 @@ class Storage:
             finally:
                 digest = sink.hexdigest()
             spool.finish()
-            final = self.blob_path(digest)
-            with self._guard("upload", final):
-                if not self.intact(Blob(digest, sink.size)):
-                    if spool.path:  # large: a multipart upload, aborted if it fails
-                        logger.info(
-                            "uploading %s MB to %s",
-                            f"{sink.size / 1e6:,.0f}",
-                            self.fs.unstrip_protocol(final),
-                        )
-                        self.fs.put_file(spool.path, final)
-                    else:
-                        put = self.fs.pipe_file(final, spool.getvalue())
-                        if self.pinned_reads:  # one S3 PUT with its length: all or nothing
-                            # the bytes were hashed as they were written: remember the object
-                            # by the ETag the PUT answered, so its first load skips the hash
-                            answer = put if isinstance(put, dict) else {}
-                            identity = Identity.of_info({**answer, "size": sink.size})
-                            if identity is not None:
-                                self.verified.remember(digest, identity)
-                            return Blob(digest, sink.size)
-                    uploaded = self.fs.size(final)
-                    if uploaded != sink.size:  # never leave wrong bytes at a content address
-                        self.fs.rm_file(final)
-                        raise StorageError(
-                            f"uploaded {uploaded} of {sink.size} bytes to "
-                            f"{self.fs.unstrip_protocol(final)}; the object was removed, retry"
-                        )
-            return Blob(digest, sink.size)
+            blob = Blob(digest, sink.size)
+            if spool.path:
+                self._upload(blob, path=spool.path)
+            else:
+                self._upload(blob, data=spool.getvalue())
+            return blob
+
+    def _upload_file(self, source: Path, cancel: threading.Event | None) -> Blob:
+        """Hash a local file, then upload it from where it is; a file changed meanwhile is
+        refused and its upload removed (its bytes would not match the address)."""
+        before = source.stat()
+        sha = hashlib.sha256()
+        with source.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                if cancel is not None and cancel.is_set():
+                    raise WriteCancelled
+                sha.update(chunk)
+        blob = Blob(sha.hexdigest(), before.st_size)
+        uploaded = self._upload(blob, path=str(source))
+        after = source.stat()
+        if (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (
+            before.st_size,
+            before.st_mtime_ns,
+            before.st_ctime_ns,
+        ):
+            if uploaded:
+                self.fs.rm_file(self.blob_path(blob.hash))
+                self.verified.forget(blob.hash)
+            raise StorageError(
+                f"{source} changed while it was being logged; log it again once it is complete"
+            )
+        return blob
+
+    def _upload(self, blob: Blob, *, path: str | None = None, data: bytes = b"") -> bool:
+        """Put the bytes of ``blob`` (from the local file ``path``, else ``data``) at its
+        content address unless they are already there; the object is then remembered as
+        verified by the ETag S3 answers. Returns whether anything was uploaded."""
+        final = self.blob_path(blob.hash)
+        with self._guard("upload", final):
+            if self.intact(blob):
+                return False
+            if path:  # large: a multipart upload, aborted if it fails
+                logger.info(
+                    "uploading %s MB to %s",
+                    f"{blob.size / 1e6:,.0f}",
+                    self.fs.unstrip_protocol(final),
+                )
+                self.fs.put_file(path, final)
+                info = self.fs.info(final)
+            else:  # one PUT with its length: all or nothing
+                answer = self.fs.pipe_file(final, data)
+                answer = answer if isinstance(answer, dict) else {}
+                info = {**answer, "size": blob.size} if self.pinned_reads else self.fs.info(final)
+            if info.get("size") != blob.size:  # never leave wrong bytes at a content address
+                self.fs.rm_file(final)
+                raise StorageError(
+                    f"uploaded {info.get('size')} of {blob.size} bytes to "
+                    f"{self.fs.unstrip_protocol(final)}; the object was removed, retry"
+                )
+            if self.pinned_reads:  # hashed as written: its first load need not hash it again
+                identity = Identity.of_info(info)
+                if identity is not None:
+                    self.verified.remember(blob.hash, identity)
+            return True
 
     def intact(self, blob: Blob) -> bool:
         """Whether the content address already holds exactly these bytes: the size matches and,

@@ -116,10 +116,10 @@ class Spool(io.RawIOBase):
         return self._memory[0]
 
     def finish(self) -> None:
-        """Make every written byte visible in ``path`` (before it is uploaded from there)."""
+        """Make every written byte visible in ``path`` (before it is uploaded from there). A
+        flush is enough: this process reads it back; it need not survive a crash."""
         if self._file is not None:
             self._file.flush()
-            os.fsync(self._file.fileno())
 
     def close(self) -> None:
         if self._file is not None:
