@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from prefect import flow, task
-from prefect.cache_policies import INPUTS
+from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.filesystems import LocalFileSystem
 
 import prefect_artifacts as pa
@@ -129,3 +130,101 @@ def test_only_persisting_tasks_get_the_serializer(env_repo) -> None:
     assert off.result_serializer is None
     assert isinstance(persisted.result_serializer, ArtifactResultSerializer)
     assert isinstance(cached.result_serializer, ArtifactResultSerializer)
+
+
+@dataclass
+class Weights:
+    """A model object of the user's own class (pickled)."""
+
+    values: np.ndarray
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Weights) and np.array_equal(self.values, other.values)
+
+
+def records(folder: Path) -> list[bytes]:
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return [base64.b64decode(json.loads(p.read_bytes())["result"]) for p in files]
+
+
+def test_cached_models_bytes_and_text_are_references(env_repo, tmp_path: Path, monkeypatch) -> None:
+    """Not only datasets: a pickled model, bytes and text load back equal, so their cached
+    results are references too — loaded without trust_pickles (the record pins the sha256)."""
+    monkeypatch.setenv("PREFECT_ARTIFACTS_TRUST_PICKLES", "false")
+    assert not pa.get_repository().settings.trust_pickles
+    suffix = uuid.uuid4().hex[:8]
+    store = LocalFileSystem(basepath=str(tmp_path / "records"))
+    store.save(f"records-{suffix}")
+    calls: list[str] = []
+    cached = {
+        "cache_policy": INPUTS + TASK_SOURCE,  # INPUTS alone: one key for all three tasks
+        "persist_result": True,
+        "cache_result_in_memory": False,
+        "result_storage": store,
+    }
+
+    @pa.artifact_task(key="cached-model", **cached)
+    def train(n: int) -> pa.Model:
+        calls.append("model")
+        return pa.Model(model=Weights(np.arange(float(n))), metrics={"accuracy": 0.9})
+
+    @pa.artifact_task(key="cached-bytes", **cached)
+    def blob(n: int) -> bytes:
+        calls.append("bytes")
+        return np.random.default_rng(n).bytes(n)
+
+    @pa.artifact_task(key="cached-text", **cached)
+    def report(n: int) -> str:
+        calls.append("text")
+        return "row\n" * n
+
+    @flow
+    def run(n: int) -> tuple[Weights, bytes, str]:
+        return train(n), blob(n), report(n)
+
+    first = run(50_000)
+    second = run(50_000)  # from the cache
+    assert calls == ["model", "bytes", "text"]
+    assert second == first
+    assert second == (
+        Weights(np.arange(50_000.0)),
+        np.random.default_rng(50_000).bytes(50_000),
+        "row\n" * 50_000,
+    )
+    assert env_repo.get("cached-model").size > 100_000
+    written = records(tmp_path / "records")
+    assert len(written) == 3 and all(len(r) < 1_000 for r in written)
+    for key in ("cached-model", "cached-bytes", "cached-text"):
+        digest = env_repo.get(key).hash.encode()
+        assert any(digest in r for r in written), key
+
+
+def test_values_that_do_not_load_back_equal_stay_pickled(env_repo, tmp_path: Path) -> None:
+    """JSON turns tuples into lists: such a result keeps its own pickle, and a cached run
+    returns exactly what the task returned."""
+    suffix = uuid.uuid4().hex[:8]
+    store = LocalFileSystem(basepath=str(tmp_path / "records"))
+    store.save(f"json-{suffix}")
+    calls: list[int] = []
+
+    @pa.artifact_task(
+        key="cached-json",
+        cache_policy=INPUTS,
+        persist_result=True,
+        cache_result_in_memory=False,
+        result_storage=store,
+    )
+    def summary(n: int) -> dict:
+        calls.append(n)
+        return {"pairs": [(i, i * i) for i in range(n)]}
+
+    @flow
+    def run(n: int) -> dict:
+        return summary(n)
+
+    first, second = run(500), run(500)
+    assert calls == [500]
+    assert second == first == {"pairs": [(i, i * i) for i in range(500)]}
+    assert isinstance(second["pairs"][0], tuple)
+    (record,) = records(tmp_path / "records")
+    assert env_repo.get("cached-json").hash.encode() not in record

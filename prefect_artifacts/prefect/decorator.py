@@ -18,6 +18,8 @@ from ..core.models import ArtifactRef, ArtifactVersion
 from ..core.repository import Repository
 from . import mapping
 
+REFERENCE_MIN = 1024  # smaller values stay inside the result record, pickled
+
 
 @dataclass
 class Model:
@@ -247,7 +249,7 @@ def _log(
         from ..core.context import ArtifactContext
 
         labels = {**spec.labels, **validate_labels(value.labels)}
-        ArtifactContext(repo, spec.project).log_model(
+        version = ArtifactContext(repo, spec.project).log_model(
             key,
             body=value.body,
             model=value.model,
@@ -262,6 +264,7 @@ def _log(
             description=value.description or spec.description,
             iteration=value.iteration if value.iteration is not None else iteration,
         )
+        _refer(value.value, version)
         return value.value
     version = repo.log(
         key,
@@ -275,11 +278,24 @@ def _log(
         project=spec.project,
         fields={"iteration": iteration},
     )
-    if version.kind == "dataset":  # a persisted result refers to it instead of a pickle
-        from . import results
-
-        results.remember(value, version)
+    _refer(value, version)
     return value
+
+
+def _refer(value: Any, version: Any) -> None:
+    """A persisted result of the task refers to ``version`` instead of pickling ``value``
+    again, when loading the version gives back an equal value and its bytes outweigh a
+    reference."""
+    from ..core.materializers import registry
+    from . import results
+
+    materializer = registry.by_name(version.materializer)
+    if (
+        version.size >= REFERENCE_MIN
+        and materializer is not None
+        and materializer.returns_equal(value, version)
+    ):
+        results.remember(value, version)
 
 
 def _current_task_run() -> Any:

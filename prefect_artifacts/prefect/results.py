@@ -2,9 +2,10 @@
 
 An ``@artifact_task`` with ``persist_result=True`` (or a cache policy) would otherwise store its
 return value twice: pickled by Prefect and as Parquet by us. Its result serializer pickles the
-return value with every logged dataset replaced by a reference to its artifact version (pickle's
-persistent ids), so Prefect's result record holds a few hundred bytes; reading the record back
-loads the version through the verified read path.
+return value with every logged value that loads back equal (a dataset, a pickled model or value,
+bytes, text) replaced by a reference to its artifact version (pickle's persistent ids), so
+Prefect's result record holds a few hundred bytes; reading the record back loads the version
+through the verified read path.
 """
 
 from __future__ import annotations
@@ -104,11 +105,13 @@ def load_reference(ref: str, digest: str, storage_url: str, repository: str | No
             f"{storage_url}, which this repository ({repo.storage.url}) does not hold: point "
             "PREFECT_ARTIFACTS_* at that repository, or clear the task's cache (refresh_cache=True)"
         )
-    return repo.load(version)
+    # A pickle loads as Prefect's own pickled result would: the record pins its sha256 (checked
+    # by the read), so these are the bytes the task returned, whatever trust_pickles says.
+    return repo.load(version, trusted=True)
 
 
 class ArtifactResultSerializer(Serializer):
-    """Pickles a task's result with its logged datasets as references to their versions."""
+    """Pickles a task's result with its logged values as references to their versions."""
 
     type: str = Field(default="prefect-artifacts", frozen=True)
     repository: str | None = Field(

@@ -136,6 +136,12 @@ class Materializer:
         load only when trusted (see ``ArtifactVersion.load``)."""
         return False
 
+    def returns_equal(self, obj: Any, version: Any) -> bool:
+        """Whether loading ``version`` (stored from ``obj``) gives back a value equal to
+        ``obj``, of its type: a persisted Prefect result then refers to the version instead of
+        pickling ``obj`` a second time."""
+        return False
+
 
 def _isinstance(obj: Any, target: type | str) -> bool:
     if isinstance(target, type):

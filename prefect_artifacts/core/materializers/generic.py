@@ -30,6 +30,9 @@ class BytesMaterializer(Materializer):
     def load(self, data: bytes, version: Any) -> bytes:
         return data
 
+    def returns_equal(self, obj: Any, version: Any) -> bool:
+        return type(obj) is bytes
+
 
 class TextMaterializer(Materializer):
     name = "text"
@@ -54,6 +57,9 @@ class TextMaterializer(Materializer):
 
     def load(self, data: bytes, version: Any) -> str:
         return data.decode("utf-8")
+
+    def returns_equal(self, obj: Any, version: Any) -> bool:
+        return type(obj) is str
 
 
 class JsonMaterializer(Materializer):
@@ -127,4 +133,7 @@ class PickleMaterializer(Materializer):
         return pickle.loads(data)
 
     def runs_code(self, version: Any) -> bool:
+        return True
+
+    def returns_equal(self, obj: Any, version: Any) -> bool:
         return True

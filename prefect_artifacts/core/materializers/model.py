@@ -59,6 +59,9 @@ class ModelBytesMaterializer(Materializer):
     def runs_code(self, version: Any) -> bool:
         return version.format in PICKLE_FORMATS
 
+    def returns_equal(self, obj: Any, version: Any) -> bool:
+        return type(obj) is bytes and version.format not in PICKLE_FORMATS
+
 
 class ModelPickleMaterializer(Materializer):
     """Any model object, pickled with cloudpickle; framework and algorithm are recorded, and
@@ -99,6 +102,9 @@ class ModelPickleMaterializer(Materializer):
         return pickle.loads(data)
 
     def runs_code(self, version: Any) -> bool:
+        return True
+
+    def returns_equal(self, obj: Any, version: Any) -> bool:
         return True
 
 
