@@ -12,6 +12,7 @@ import os
 import shutil
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +32,17 @@ if TYPE_CHECKING:
     from . import Repository
 
 CACHE_KEEP = 4  # assembled files kept for the web server's downloads
-_locks: dict[str, threading.Lock] = {}
-_locks_lock = threading.Lock()
+
+
+class _Build:
+    """The lock of one version's file build; dropped once no thread holds it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+
+_builds: weakref.WeakValueDictionary[str, _Build] = weakref.WeakValueDictionary()
+_builds_lock = threading.Lock()
 
 
 def file_name(v: ArtifactVersion) -> str:
@@ -157,9 +167,11 @@ def cached_file(repo: Repository, v: ArtifactVersion) -> tuple[Path, str]:
     CACHE_KEEP are kept."""
     cache = prefect_home() / "artifacts" / "downloads"
     folder = cache / v.hash
-    with _locks_lock:
-        lock = _locks.setdefault(v.hash, threading.Lock())
-    with lock:  # one build per version at a time; others wait for it
+    with _builds_lock:
+        build = _builds.get(v.hash)
+        if build is None:
+            build = _builds[v.hash] = _Build()
+    with build.lock:  # one build per version at a time; others wait for it
         found = _found(folder)
         if found is not None:
             os.utime(folder)
