@@ -58,6 +58,9 @@ def test_model_file_model_dir_schema_and_training_set(ctx, tmp_path):
     assert first.format == "tar" and first.model_file == "weights.bin"
     out = first.extract(tmp_path / "out")
     assert (out / "sub" / "config.json").read_text() == '{"a": 1}'
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    with pytest.raises(pa.InvalidArgumentError, match="holds no files"):
+        ctx.log_model("empty-dir", model_dir=tmp_path / "empty")
     train = pd.DataFrame({"age": [20, 30, 40], "income": [1.0, 2.0, 3.0], "churn": [0, 1, 0]})
     m = ctx.log_model("clf", body=b"w", training_set=train, label_column="churn",
                       outputs=[{"name": "churn", "value_type": "int"}])  # fmt: skip

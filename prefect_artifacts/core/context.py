@@ -153,7 +153,7 @@ class ArtifactContext:
         if model_dir is not None:
             if body is not None or model is not None:
                 raise InvalidArgumentError("give model_dir= or body=/model=, not both")
-            body, fmt = mlrun.pack_dir(model_dir), "tar"
+            body, fmt = mlrun.FolderArchive(model_dir), "tar"
             if model_file is not None:
                 validate_filename(model_file, "model_file (the main file inside model_dir)")
         elif source is None and body is None and model is None and model_file is not None:
@@ -171,7 +171,9 @@ class ArtifactContext:
             )
         if model_file is not None:
             validate_filename(model_file, "model_file")
-        if body is not None and not isinstance(body, (bytes, bytearray, memoryview, Path)):
+        if body is not None and not isinstance(
+            body, (bytes, bytearray, memoryview, Path, mlrun.FolderArchive)
+        ):
             raise InvalidArgumentError(
                 f"body must be the serialized model bytes (or the Path of a local file), got "
                 f"{type(body).__name__}; pass the object itself as model= to have it pickled"

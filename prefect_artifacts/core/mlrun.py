@@ -3,10 +3,9 @@ refused with a ``TypeError`` that names the alternative where none does."""
 
 from __future__ import annotations
 
-import io
 import tarfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import InvalidArgumentError
 from .keys import validate_key
@@ -130,28 +129,34 @@ def training_set_fields(
     return stats_of(table), inputs, outputs
 
 
-def pack_dir(model_dir: str | Path) -> bytes:
-    """A folder as a tar archive with the same bytes for the same files (sorted entries, no
-    times, owners or modes beyond executable bits): ``model_dir`` logs as one version."""
-    root = Path(model_dir).expanduser()
-    if not root.is_dir():
-        raise InvalidArgumentError(f"model_dir {str(model_dir)!r} is not a folder")
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(root.rglob("*")):
-            if path.is_symlink() or not (path.is_file() or path.is_dir()):
-                continue
-            info = tarfile.TarInfo(path.relative_to(root).as_posix())
-            info.mtime = 0
-            info.uname = info.gname = ""
-            if path.is_dir():
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-                continue
-            info.size = path.stat().st_size
-            info.mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
-            with path.open("rb") as handle:
-                tar.addfile(info, handle)
-    if not buffer.tell():
-        raise InvalidArgumentError(f"model_dir {str(model_dir)!r} holds no files")
-    return buffer.getvalue()
+class FolderArchive:
+    """A folder stored as one tar archive, written as a stream (never whole in memory), with
+    the same bytes for the same files (sorted entries, no times, owners or modes beyond
+    executable bits): ``model_dir`` logs as one version."""
+
+    def __init__(self, model_dir: str | Path) -> None:
+        root = Path(model_dir).expanduser()
+        if not root.is_dir():
+            raise InvalidArgumentError(f"model_dir {str(model_dir)!r} is not a folder")
+        self.entries = [
+            p for p in sorted(root.rglob("*")) if not p.is_symlink() and (p.is_file() or p.is_dir())
+        ]
+        if not any(p.is_file() for p in self.entries):
+            raise InvalidArgumentError(f"model_dir {str(model_dir)!r} holds no files")
+        self.root = root
+
+    def write(self, sink: BinaryIO) -> None:
+        with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for path in self.entries:
+                info = tarfile.TarInfo(path.relative_to(self.root).as_posix())
+                info.mtime = 0
+                info.uname = info.gname = ""
+                if path.is_dir():
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                    continue
+                stat = path.stat()
+                info.size = stat.st_size
+                info.mode = 0o755 if stat.st_mode & 0o111 else 0o644
+                with path.open("rb") as handle:
+                    tar.addfile(info, handle)

@@ -27,13 +27,13 @@ ML_FRAMEWORKS = {
 
 
 class ModelBytesMaterializer(Materializer):
-    """Already-serialized model bytes, or a local model file (streamed, never read whole into
-    memory); the format comes from ``model_file``'s suffix."""
+    """Already-serialized model bytes, a local model file or a model folder (both streamed,
+    never read whole into memory); the format comes from ``model_file``'s suffix."""
 
     name = "model-bytes"
     aliases = ("prefect_artifacts.materializers.model.ModelBytesMaterializer",)
     kind = "model"
-    types = (bytes, bytearray, memoryview, Path)
+    types = (bytes, bytearray, memoryview, Path, "prefect_artifacts.core.mlrun.FolderArchive")
     inferred = False
 
     def default_format(self, obj: Any, options: dict[str, Any]) -> str:
@@ -44,6 +44,8 @@ class ModelBytesMaterializer(Materializer):
         if isinstance(prepared, Path):
             with prepared.open("rb") as source:
                 shutil.copyfileobj(source, sink, 1 << 20)
+        elif hasattr(prepared, "write"):  # a FolderArchive (model_dir=), streamed as a tar
+            prepared.write(sink)
         else:
             sink.write(prepared)
 
