@@ -124,3 +124,78 @@ def test_label_sort_with_label_and_key_filters(logged, descending):
     want = sorted(keyed, key=lambda i: str(i), reverse=descending)  # "n" values are strings
     got = pages(repo, size=2, all_versions=True, sort=sort, key="model-[02]")
     assert got == [refs[i] for i in want]
+
+
+def test_label_names_of_a_project_for_the_labels_menu(store: Repository) -> None:
+    """The labels menu offers every label name used in the project — not only those on the
+    page shown — and none used only in another project."""
+    here, there = ArtifactContext(store, "here"), ArtifactContext(store, "there")
+    for i in range(30):
+        here.log_artifact(f"k{i}", b"x%d" % i, labels={f"name-{i % 7}": "v", "team": "ml"})
+    there.log_artifact("other", b"y", labels={"elsewhere": "1", "team": "bi"})
+    names = store.catalog.label_names("here")
+    assert names == sorted([f"name-{i}" for i in range(7)] + ["team"])
+    assert store.catalog.label_names("there") == ["elsewhere", "team"]
+    assert store.catalog.label_names("nobody") == []
+    # a page of 3 versions carries 3 of them; the project has all 8
+    assert len({n for v in store.list(project="here", limit=3) for n in v.labels}) < len(names)
+
+
+def test_metric_history_reads_every_versions_metrics_in_order(store: Repository) -> None:
+    """The model page's charts: (version, metrics) oldest first; a version without metrics
+    gives {} (on SQLite and PostgreSQL alike)."""
+    ctx = ArtifactContext(store)
+    for i, auc in enumerate(AUC):
+        metrics = {"auc": auc, "loss": 1 - auc} if auc is not None else None
+        ctx.log_model("m", body=b"w%d" % i, metrics=metrics)
+    history = store.metric_history("m")
+    assert [n for n, _ in history] == list(range(1, len(AUC) + 1))
+    assert [m.get("auc") for _, m in history] == AUC
+    assert history[1][1] == {}
+    assert history[0][1] == {"auc": 0.71, "loss": 1 - 0.71}
+
+
+def test_migration_0006_fills_the_location_column_of_older_versions(store: Repository):
+    """A catalog at revision 0005 kept the URL of bytes registered in place only in the
+    metadata: upgrading copies it into the indexed column, and the location sort agrees."""
+    import sqlalchemy as sa
+
+    from prefect_artifacts.core.catalog import Catalog
+    from prefect_artifacts.core.catalog.migrate import VERSION_TABLE, head
+
+    ctx = ArtifactContext(store)
+    fs, root = store.storage.fs, store.storage.root
+    ctx.log_artifact("blob", b"stored here")
+    places = {}
+    for name in ("m", "b"):
+        place = f"{root}-{name}/x.bin"
+        fs.makedirs(place.rsplit("/", 1)[0], exist_ok=True)
+        fs.pipe(place, name.encode())
+        places[name] = ctx.log_artifact(name, target_path=fs.unstrip_protocol(place), upload=False)
+    url = store.catalog.db.url
+    store.catalog.dispose()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # back to revision 0005: no column, no index
+        conn.execute(sa.text("DROP INDEX ix_artifact_versions_sort_source"))
+        conn.execute(sa.text("ALTER TABLE artifact_versions DROP COLUMN source_url"))
+        conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0005'"))
+    engine.dispose()
+    catalog = Catalog(url)
+    try:
+        assert catalog.revision() == ("0005", head())
+        catalog.projects()  # the first use upgrades
+        assert catalog.revision() == (head(), head())
+        with catalog.db.connect(write=False) as conn:
+            filled = dict(
+                conn.execute(sa.text("SELECT key, source_url FROM artifact_versions")).all()
+            )
+        assert filled == {
+            "blob": None,
+            **{n: v.target_path for n, v in places.items()},
+        }
+        upgraded = Repository(store.storage, catalog)
+        got = [v.key for v in upgraded.list(sort="location", all_versions=True)]
+        shown = {v.key: v.target_path for v in upgraded.list(all_versions=True)}
+        assert got == sorted(shown, key=shown.get)
+    finally:
+        catalog.dispose()

@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 from ..core.lineage import Lineage, LineageNode
 from .display import num
 
-MAX_DOTS = 200  # a line chart draws at most about this many hoverable dots (the line: all)
+MAX_DOTS = 120  # a line chart draws at most about this many hoverable dots (the line: all)
 
 
 @dataclass
@@ -56,11 +56,13 @@ def line_chart(
     lo, hi = _range([p.value for p in points])
     n = len(points)
 
-    def x(i: int) -> float:
-        return left + (plot_w / 2 if n == 1 else plot_w * i / (n - 1))
+    step = plot_w / (n - 1) if n > 1 else 0.0
+    xs = [left + plot_w / 2] if n == 1 else [left + step * i for i in range(n)]
+    scale = plot_h / (hi - lo)
+    ys = [top + plot_h - (p.value - lo) * scale for p in points]
 
     def y(value: float) -> float:
-        return top + plot_h * (1 - (value - lo) / (hi - lo))
+        return top + plot_h - (value - lo) * scale
 
     best = (min if lower_better else max)(range(n), key=lambda i: points[i].value)
     out = [
@@ -74,23 +76,22 @@ def line_chart(
             f"{escape(num(float(f'{t:.4g}')))}</text>"
         )
     label_every = max(1, math.ceil(n / 8))
-    for i, p in enumerate(points):
-        if i % label_every == 0 or i == n - 1:
-            out.append(
-                f'<text class="axis" x="{x(i):.1f}" y="{height - 6}" text-anchor="middle">'
-                f"{escape(p.label)}</text>"
-            )
-    path = " ".join(f"{x(i):.1f},{y(p.value):.1f}" for i, p in enumerate(points))
+    for i in sorted({*range(0, n, label_every), n - 1}):
+        out.append(
+            f'<text class="axis" x="{xs[i]:.1f}" y="{height - 6}" text-anchor="middle">'
+            f"{escape(points[i].label)}</text>"
+        )
+    path = " ".join(map("{:.1f},{:.1f}".format, xs, ys))
     out.append(f'<polyline class="series" points="{path}"/>')
     radius = 3.5 if n <= 60 else 2.2
     every = math.ceil(n / MAX_DOTS)  # more dots than pixels help no one: every k-th, best, last
-    for i, p in enumerate(points):
-        if i % every and i not in (best, n - 1):
-            continue
+    label = escape(name)
+    for i in sorted({*range(0, n, every), best, n - 1}):
+        p = points[i]
         dot = (
-            f'<circle class="point{" best" if i == best else ""}" cx="{x(i):.1f}" '
-            f'cy="{y(p.value):.1f}" r="{radius + (2 if i == best else 0)}">'
-            f"<title>{escape(p.label)}: {escape(name)} = {escape(num(p.value))}"
+            f'<circle class="point{" best" if i == best else ""}" cx="{xs[i]:.1f}" '
+            f'cy="{ys[i]:.1f}" r="{radius + (2 if i == best else 0)}">'
+            f"<title>{escape(p.label)}: {label} = {escape(num(p.value))}"
             f"{' (best)' if i == best else ''}</title></circle>"
         )
         out.append(f'<a href="{escape(p.href)}">{dot}</a>' if p.href else dot)

@@ -123,7 +123,7 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
     metric_names = sorted({m for v in models for m in getattr(v, "metrics", {}) or {}})[:6]
     if filters.sort_metric and filters.sort_metric not in metric_names:  # the sorted one shows
         metric_names = [filters.sort_metric, *metric_names[:5]]
-    label_names = sorted({n for v in result.items for n in v.labels})
+    label_names = repo_of(request).catalog.label_names(validate_project(project))
     if filters.sort_label and filters.sort_label not in label_names:  # the sorted one shows
         label_names = [filters.sort_label, *label_names]
     return render(

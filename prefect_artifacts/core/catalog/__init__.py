@@ -232,6 +232,10 @@ class Catalog:
         """``(version, metrics)`` of every version of a key, oldest first."""
         return self.db.read(lambda conn: queries.metric_history(conn, project, key))
 
+    def label_names(self, project: str) -> list[str]:
+        """The label names used in ``project`` (the first 100, sorted)."""
+        return self.db.read(lambda conn: queries.label_names(conn, project))
+
     def search(self, f: ArtifactFilter, *, blob_prefix: str = "") -> list[VersionRecord]:
         """The versions ``f`` selects (``f.project`` must be resolved: a name or ``*``);
         ``blob_prefix`` is what content paths start with, for the location sort."""

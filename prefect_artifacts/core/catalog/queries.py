@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -162,11 +163,37 @@ def metric_history(conn: Connection, project: str, key: str) -> list[tuple[int, 
     read, so charting 1,000 versions does not build 1,000 full records."""
     v = versions_t.c
     rows = conn.execute(
-        sa.select(v.version, v.meta["metrics"])
+        sa.select(v.version, v.meta["metrics"].as_string())  # JSON text: parsed in one go
         .where(v.project == project, v.key == key)
         .order_by(v.version)
+    ).all()
+    parsed = json.loads("[" + ",".join(text or "null" for _, text in rows) + "]")
+    return [(n, m if isinstance(m, dict) else {}) for (n, _), m in zip(rows, parsed, strict=True)]
+
+
+LABEL_NAMES = sa.text(
+    """
+    WITH RECURSIVE names(name, probe) AS (
+        SELECT (SELECT MIN(name) FROM artifact_labels), 0
+        UNION ALL
+        SELECT (SELECT MIN(l.name) FROM artifact_labels l WHERE l.name > names.name), probe + 1
+        FROM names WHERE names.name IS NOT NULL AND probe < :probes
     )
-    return [(n, metrics if isinstance(metrics, dict) else {}) for n, metrics in rows]
+    SELECT name FROM names
+    WHERE name IS NOT NULL AND EXISTS (
+        SELECT 1 FROM artifact_labels l JOIN artifact_versions v ON v.id = l.version_id
+        WHERE l.name = names.name AND v.project = :project
+    )
+    ORDER BY name LIMIT :limit
+    """
+)
+
+
+def label_names(conn: Connection, project: str, limit: int = 100) -> list[str]:
+    """The label names used in ``project``, sorted (at most ``limit``): a skip scan of the
+    labels' name index (one seek per distinct name, at most 500), not a pass over every label."""
+    rows = conn.execute(LABEL_NAMES, {"probes": 500, "project": project, "limit": limit})
+    return [name for (name,) in rows]
 
 
 # -- search ---------------------------------------------------------------------------------------
@@ -224,11 +251,11 @@ def _by_location(conn: Connection, f: ArtifactFilter, dialect: str, prefix: str)
     with the URLs of bytes registered in place (few). Reads offset + limit rows of each, so a
     deep page costs its depth."""
     v, o = versions_t.c, versions_t.alias("by_location").c
-    url, own_url = v.meta[("source", "url")].as_string(), o.meta[("source", "url")].as_string()
+    url = v.source_url
     need = None if f.limit is None else f.offset + f.limit
     content = (
         sa.select(o.id, o.hash)
-        .where(own_url.is_(None), _matches(f, dialect, o.id))
+        .where(o.source_url.is_(None), _matches(f, dialect, o.id))
         .order_by(*_ordered(f, o.hash, o.id))
     )
     rows = [(f"{prefix}{h[:2]}/{h[2:]}", vid) for vid, h in conn.execute(_page(content, 0, need))]

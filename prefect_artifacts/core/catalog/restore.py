@@ -26,6 +26,7 @@ from .schema import (
     labels_t,
     parts_t,
     revisions_t,
+    source_url,
     tags_t,
     versions_t,
 )
@@ -329,7 +330,9 @@ def restore_key(db: Database, conn: Connection, item: dict[str, Any]) -> dict[st
         blobs.lock(db, conn, referenced, record["created_at"])
         vid = conn.execute(
             versions_t.insert()
-            .values(**{f: record[f] for f in VERSION_FIELDS})
+            .values(
+                **{f: record[f] for f in VERSION_FIELDS}, source_url=source_url(record.get("meta"))
+            )
             .returning(versions_t.c.id)
         ).scalar_one()
         ids[record["version"]] = vid

@@ -6,6 +6,8 @@ metadata with what the migrations build.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -57,6 +59,8 @@ versions_t = sa.Table(
     sa.Column("details", sa.JSON),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    # bytes registered in place (upload=False): their URL (from meta.source), for the location sort
+    sa.Column("source_url", sa.String(512)),
     sa.UniqueConstraint("project", "key", "version", name="uq_artifact_versions"),
     sa.Index("ix_artifact_versions_updated", "project", "updated_at"),
     sa.Index("ix_artifact_versions_hash", "hash"),
@@ -69,6 +73,7 @@ versions_t = sa.Table(
     sa.Index("ix_artifact_versions_sort_kind", "project", "kind", "id"),
     sa.Index("ix_artifact_versions_sort_owner", "project", "owner", "id"),
     sa.Index("ix_artifact_versions_sort_producer", "project", "flow_name", "id"),
+    sa.Index("ix_artifact_versions_sort_source", "project", "source_url", "id"),
 )
 
 tags_t = sa.Table(
@@ -183,5 +188,14 @@ outbox_t = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
-VERSION_COLUMNS = [c for c in versions_t.c if c.name != "details"]
-VERSION_FIELDS = [c.name for c in versions_t.c if c.name != "id"]
+VERSION_COLUMNS = [c for c in versions_t.c if c.name not in ("details", "source_url")]
+VERSION_FIELDS = [c.name for c in versions_t.c if c.name not in ("id", "source_url")]
+SOURCE_URL_MAX = 512
+
+
+def source_url(meta: dict[str, Any] | None) -> str | None:
+    """The URL of bytes registered in place, as the ``source_url`` column keeps it (its first
+    512 characters: the location sort's key), or None for bytes in this storage."""
+    source = (meta or {}).get("source")
+    url = source.get("url") if isinstance(source, dict) else None
+    return url[:SOURCE_URL_MAX] if isinstance(url, str) else None

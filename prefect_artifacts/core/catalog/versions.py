@@ -24,6 +24,7 @@ from .schema import (
     lineage_t,
     parts_t,
     revisions_t,
+    source_url,
     tags_t,
     versions_t,
 )
@@ -119,6 +120,7 @@ def commit(
         version=number,
         created_at=now,
         updated_at=now,
+        source_url=source_url(new.meta),
         flow_name=run.get("flow_name"),
         flow_run_id=run.get("flow_run_id"),
         task_run_id=run.get("task_run_id"),
