@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import pickle
-import shutil
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import cloudpickle
 
 from ..errors import UnsupportedTypeError
+from ..storage.streams import copy_file
 from .base import Materializer
 
 TEXT_FORMATS = ("txt", "md", "csv", "html", "xml", "yaml", "yml", "log", "json", "svg", "tsv")
@@ -102,8 +102,7 @@ class FileMaterializer(Materializer):
         return obj.suffix.lstrip(".").lower() or "bin"
 
     def save(self, prepared: Path, sink: BinaryIO, fmt: str) -> None:
-        with prepared.open("rb") as source:
-            shutil.copyfileobj(source, sink, 1 << 20)
+        copy_file(prepared, sink)
 
     def source(self, prepared: Path, fmt: str) -> Path:
         return prepared

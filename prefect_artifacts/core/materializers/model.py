@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import pickle
-import shutil
 from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
 import cloudpickle
 
+from ..storage.streams import copy_file
 from .base import Materializer
 
 PICKLE_FORMATS = ("pkl", "pickle")
@@ -42,8 +42,7 @@ class ModelBytesMaterializer(Materializer):
 
     def save(self, prepared: Any, sink: BinaryIO, fmt: str) -> None:
         if isinstance(prepared, Path):
-            with prepared.open("rb") as source:
-                shutil.copyfileobj(source, sink, 1 << 20)
+            copy_file(prepared, sink)
         elif hasattr(prepared, "write"):  # a FolderArchive (model_dir=), streamed as a tar
             prepared.write(sink)
         else:

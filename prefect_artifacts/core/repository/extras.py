@@ -10,6 +10,7 @@ from ..catalog import ExtraRecord
 from ..errors import InvalidArgumentError, StorageError, UnsupportedTypeError
 from ..keys import safe_filename, validate_name
 from ..models import ArtifactVersion, ExtraData
+from ..storage.streams import copy_file
 
 if TYPE_CHECKING:
     from . import Repository
@@ -77,7 +78,7 @@ def _location(repo: Repository, name: str, text: str) -> dict[str, Any]:
         return _one(repo, name, repo.get(text))
     local = Path(text).expanduser()
     if local.is_file():
-        blob = repo.storage.write_blob(lambda sink: _copy_file(local, sink), source=local)
+        blob = repo.storage.write_blob(lambda sink: copy_file(local, sink), source=local)
         return {"hash": blob.hash, "size": blob.size, "source": "file", "filename": local.name}
     if "://" in text:
         import fsspec
@@ -102,11 +103,6 @@ def _location(repo: Repository, name: str, text: str) -> dict[str, Any]:
         f"extra_data[{name!r}] = {text[:120]!r} is not an existing file, an artifact's "
         "target_path or a URL; pass bytes, a file path or an ArtifactVersion"
     )
-
-
-def _copy_file(path: Path, sink: BinaryIO) -> None:
-    with path.open("rb") as source:
-        _copy(source, sink)
 
 
 def _copy(source: BinaryIO, sink: BinaryIO) -> None:

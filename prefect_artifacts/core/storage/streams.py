@@ -8,9 +8,11 @@ import io
 import logging
 import os
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import IntegrityError
@@ -133,6 +135,12 @@ class Spool(io.RawIOBase):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def copy_file(path: Path, sink: BinaryIO) -> None:
+    """Write a local file's bytes into ``sink``, a chunk at a time."""
+    with path.open("rb") as source:
+        shutil.copyfileobj(source, sink, CHUNK)
 
 
 class WriteCancelled(Exception):
