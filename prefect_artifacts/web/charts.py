@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 from ..core.lineage import Lineage, LineageNode
 from .display import num
 
-MAX_DOTS = 200  # a line chart draws at most about this many hoverable dots (the line: all)
+MAX_DOTS = 150  # a line chart draws at most about this many hoverable dots (the line: all)
 
 
 @dataclass
