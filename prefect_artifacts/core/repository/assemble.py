@@ -65,33 +65,39 @@ def write_parquet(
     v: ArtifactVersion,
     target: Path,
     on_chunk: Callable[[int], Any] | None = None,
-    sha256: list[str] | None = None,
 ) -> Path:
-    """Write ``v``'s parts as one Parquet file at ``target`` (see the module docstring); the
-    file's sha256, computed while it is written, is appended to ``sha256`` when given."""
+    """Write ``v``'s parts as one Parquet file at ``target`` (see the module docstring)."""
+    _write(repo, v, target, on_chunk, hashed=False)
+    return target
+
+
+def _write(
+    repo: Repository,
+    v: ArtifactVersion,
+    target: Path,
+    on_chunk: Callable[[int], Any] | None,
+    *,
+    hashed: bool,
+) -> str | None:
+    """:func:`write_parquet`, returning the file's sha256 (computed while it is written) when
+    ``hashed``."""
     wanted = partsread.schema(repo, v)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         with partial.open("wb") as raw:
-            sink = (
-                HashingWriter(raw, contextlib.nullcontext, label=str(target))
-                if sha256 is not None
-                else raw
-            )
+            sink = HashingWriter(raw, contextlib.nullcontext, label=str(target)) if hashed else raw
             try:
                 with pq.ParquetWriter(
                     pa.PythonFile(sink, mode="w"), wanted, write_page_checksum=True
                 ) as writer:
                     _copy_parts(repo, v, writer, wanted, on_chunk)
             finally:  # ends the hashing thread, also when the write failed
-                file_sha = sink.hexdigest() if sha256 is not None else ""
-        if sha256 is not None:
-            sha256.append(file_sha)
+                digest = sink.hexdigest() if hashed else None
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    return target
+    return digest
 
 
 def _copy_parts(
@@ -177,14 +183,12 @@ def cached_file(repo: Repository, v: ArtifactVersion) -> tuple[Path, str]:
             os.utime(folder)
             return found
         folder.mkdir(parents=True, exist_ok=True)
-        digest: list[str] = []
-        built = write_parquet(
-            repo, v, folder / f".build-{uuid.uuid4().hex[:8]}.parquet", sha256=digest
-        )
-        final = folder / f"{digest[0]}.parquet"
+        built = folder / f".build-{uuid.uuid4().hex[:8]}.parquet"
+        digest = _write(repo, v, built, None, hashed=True)
+        final = folder / f"{digest}.parquet"
         os.replace(built, final)
         _evict(cache)
-        return final, digest[0]
+        return final, digest
 
 
 def _found(folder: Path) -> tuple[Path, str] | None:
