@@ -191,6 +191,9 @@ def test_every_page_fits_the_window(site, sized):
     assert row.bounding_box()["height"] < 60  # long keys and labels stay on their line
     key_cell = page.locator(f"#artifacts tr[data-key='{LONG_KEY}'] td").first
     assert key_cell.get_attribute("title").startswith(LONG_KEY)  # the full value on hover
+    page.goto(base + PAGES["model-150"])  # a squeezed versions table: one line per version
+    version_row = page.locator("#versions-table tbody tr").first
+    assert version_row.bounding_box()["height"] < 60
 
 
 def test_projects_page_counts_keys(site, page):
