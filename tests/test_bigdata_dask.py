@@ -73,15 +73,25 @@ def test_partitions_are_written_by_the_workers(client, store):
     assert [p.hash for p in v2.parts[:6]] == [p.hash for p in v.parts]
 
 
-def fail_last(frame: pd.DataFrame) -> pd.DataFrame:
+def wait_for_a_part(storage: Storage) -> None:
+    """Block until another partition's part is in storage (a guard of 60 s against a hang)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        storage.fs.invalidate_cache()
+        if next(iter(storage.iter_blobs()), None) is not None:
+            return
+        time.sleep(0.05)
+
+
+def fail_last(frame: pd.DataFrame, storage: Storage) -> pd.DataFrame:
     if len(frame) and frame["id"].iloc[0] >= 30_000:
-        time.sleep(1.0)  # let the other partitions land in storage first
+        wait_for_a_part(storage)  # the other partitions land in storage first
         raise RuntimeError("worker failed mid-write")
     return frame
 
 
 def test_a_failing_partition_leaves_no_version_and_orphans_for_gc(client, store):
-    ddf = dd.from_pandas(events(), npartitions=4).map_partitions(fail_last)
+    ddf = dd.from_pandas(events(), npartitions=4).map_partitions(fail_last, store.storage)
     with pytest.raises(RuntimeError, match="mid-write"):
         store.log("clicks", ddf)
     assert store.list() == []
@@ -114,12 +124,7 @@ def test_an_artifact_task_returning_a_dask_frame_logs_it_in_parts(client, env_re
 
 def kill_last(frame: pd.DataFrame, storage: Storage) -> pd.DataFrame:
     if len(frame) and frame["id"].iloc[0] >= 30_000:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # until another partition's part is in storage
-            storage.fs.invalidate_cache()
-            if next(iter(storage.iter_blobs()), None) is not None:
-                break
-            time.sleep(0.1)
+        wait_for_a_part(storage)
         os._exit(1)  # the worker process dies mid-log, no exception, no clean-up
     return frame
 

@@ -2,20 +2,62 @@
 run, ordered by iteration whatever order they finished in, compared and the best promoted."""
 
 import json
-import time
+import threading
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from prefect import flow, task
 from prefect.runtime import flow_run
 
 import prefect_artifacts as pa
+from prefect_artifacts.core import events
+
+WAIT = 60  # seconds: a guard against a hang, never a timing assumption
 
 
-def test_log_model_iterations_in_a_flow_compare_in_iteration_order(env_repo, prefect_server):
+class Finished:
+    """Per-iteration gates that order work without sleeps: ``wait_after(i)`` returns once
+    iteration ``i + 1`` has passed its gate (the last iteration passes at once)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.gates = [threading.Event() for _ in range(count)]
+
+    def mark(self, i: int) -> None:
+        self.gates[i].set()
+
+    def wait_after(self, i: int) -> None:
+        if i + 1 < self.count:
+            assert self.gates[i + 1].wait(WAIT), f"iteration {i + 1} never finished"
+
+
+@pytest.fixture
+def committed() -> Iterator[dict[str, Finished]]:
+    """Per key, gates opened when a version of iteration ``i`` commits (a domain event
+    listener: it runs after the commit)."""
+    gates: dict[str, Finished] = {}
+
+    def listener(event: events.Event) -> None:
+        if not isinstance(event, events.VersionLogged):
+            return
+        version = event.version
+        if version.key in gates and version.iteration is not None:
+            gates[version.key].mark(version.iteration)
+
+    events.subscribe(listener)
+    yield gates
+    events.unsubscribe(listener)
+
+
+def test_log_model_iterations_in_a_flow_compare_in_iteration_order(
+    env_repo, prefect_server, committed
+):
+    committed["clf"] = Finished(3)
+
     @task
     def train(i: int) -> None:
-        time.sleep(0.3 * (3 - i))  # the last iteration finishes first
+        committed["clf"].wait_after(i)  # the last iteration commits first
         pa.log_model("clf", body=f"model-{i}".encode(), metrics={"auc": [0.7, 0.9, 0.8][i]},
                      parameters={"depth": i + 1}, iteration=i)  # fmt: skip
 
@@ -65,9 +107,12 @@ def test_a_runs_table_is_not_limited_by_the_keys_history(env_repo, prefect_serve
 
 
 def test_mapped_artifact_task_iteration_template(env_repo, prefect_server):
+    returned = Finished(4)
+
     @pa.artifact_task(key="reg", iteration="{parameters[i]}")
     def fit(i: int, alpha: float) -> pa.Model:
-        time.sleep(0.15 * (4 - i))
+        returned.wait_after(i)  # the last returns first
+        returned.mark(i)
         return pa.Model(body=b"same bytes", metrics={"rmse": abs(alpha - 0.3)},
                         parameters={"alpha": alpha})  # fmt: skip
 
@@ -118,17 +163,23 @@ def test_iteration_is_part_of_identity_and_validated(env_repo):
         pa.artifact_task(key="k", iteration="{parameters[i]")(lambda: 1)
 
 
-def test_map_order_survives_failures_with_options_and_return_state(env_repo, prefect_server):
+def test_map_order_survives_failures_with_options_and_return_state(
+    env_repo, prefect_server, committed
+):
+    returned = Finished(4)
+    committed["unordered"] = Finished(4)
+
     @pa.artifact_task(key="cand", iteration="{parameters[i]}")
     def fit(i: int) -> bytes:
-        time.sleep(0.15 * (4 - i))  # the last finishes first
+        returned.wait_after(i)  # the last returns first
+        returned.mark(i)
         if i == 1:
             raise ValueError("diverged")
         return f"candidate {i}".encode()
 
     @pa.artifact_task(key="unordered", iteration="{parameters[i]}", map_order=False)
     def free(i: int) -> bytes:
-        time.sleep(0.15 * (4 - i))
+        committed["unordered"].wait_after(i)  # the last commits first
         return f"candidate {i}".encode()
 
     @flow(name="ordered-sweep")
