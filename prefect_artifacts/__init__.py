@@ -2,88 +2,143 @@
 
 Layers (each imports only those below it): the surfaces ``cli`` and ``web``; the Prefect edge
 ``prefect`` (run context, UI registration, ``@artifact_task``, cache policy, block); the
-``core``, which runs without Prefect. Importing this package installs the Prefect edge into the
-core's seams; Prefect itself is imported only when a flow runs or a block is used.
+``core``, which runs without Prefect.
+
+``import prefect_artifacts`` is cheap: every public name is imported on first use (PEP 562), and
+that first use installs the Prefect edge into the core's seams. Prefect itself is imported only
+when a flow runs or a block is used; pandas, pyarrow and SQLAlchemy when the core first needs them.
 """
 
 from __future__ import annotations
 
-from .core.api import (
-    best,
-    compare,
-    delete_artifact,
-    gc,
-    get_artifact,
-    get_context,
-    get_repository,
-    lineage,
-    list_artifacts,
-    log_artifact,
-    log_dataset,
-    log_model,
-    log_plot,
-    prune,
-    reindex,
-    set_description,
-    set_labels,
-    tag_artifact,
-    untag_artifact,
-    update_model,
-    verify,
-)
-from .core.context import ArtifactContext, PlotArtifact
-from .core.errors import (
-    ArtifactError,
-    ArtifactNotFoundError,
-    CatalogError,
-    IntegrityError,
-    InvalidArgumentError,
-    InvalidKeyError,
-    MigrationRequiredError,
-    StorageError,
-    UnsupportedTypeError,
-)
-from .core.filters import ArtifactFilter
-from .core.lineage import Lineage, LineageEdge, LineageNode
-from .core.materializers import Materializer, register_materializer
-from .core.models import (
-    ArtifactRef,
-    ArtifactVersion,
-    DatasetVersion,
-    ExtraData,
-    LineageRecord,
-    ModelVersion,
-    PlotVersion,
-    Producer,
-    Revision,
-    RunInfo,
-)
-from .core.repository import Repository
-from .core.settings import ArtifactSettings
-from .prefect import install as _install_prefect
-from .prefect.decorator import Model, artifact_task
-from .prefect.registration import flush_registrations
+import importlib
+from typing import TYPE_CHECKING
 
-_install_prefect()
+from .core import integration
+
+if TYPE_CHECKING:  # the same names, for type checkers and editors
+    from .core.api import (
+        best,
+        compare,
+        delete_artifact,
+        gc,
+        get_artifact,
+        get_context,
+        get_repository,
+        lineage,
+        list_artifacts,
+        log_artifact,
+        log_dataset,
+        log_model,
+        log_plot,
+        prune,
+        reindex,
+        set_description,
+        set_labels,
+        tag_artifact,
+        untag_artifact,
+        update_model,
+        verify,
+    )
+    from .core.context import ArtifactContext, PlotArtifact
+    from .core.errors import (
+        ArtifactError,
+        ArtifactNotFoundError,
+        CatalogError,
+        IntegrityError,
+        InvalidArgumentError,
+        InvalidKeyError,
+        MigrationRequiredError,
+        StorageError,
+        UnsupportedTypeError,
+    )
+    from .core.filters import ArtifactFilter
+    from .core.lineage import Lineage, LineageEdge, LineageNode
+    from .core.materializers import Materializer, register_materializer
+    from .core.models import (
+        ArtifactRef,
+        ArtifactVersion,
+        DatasetVersion,
+        ExtraData,
+        LineageRecord,
+        ModelVersion,
+        PlotVersion,
+        Producer,
+        Revision,
+        RunInfo,
+    )
+    from .core.repository import Repository
+    from .core.settings import ArtifactSettings
+    from .prefect.assets import asset
+    from .prefect.block import ArtifactRepository
+    from .prefect.cache import ARTIFACT_INPUTS, ArtifactInputs
+    from .prefect.decorator import Model, artifact_task
+    from .prefect.registration import flush_registrations
+    from .prefect.results import ArtifactResultSerializer
 
 __version__ = "0.1.0"
 
-_LAZY = {  # these import Prefect, so they load on first use
-    "ARTIFACT_INPUTS": "prefect.cache",
-    "ArtifactInputs": "prefect.cache",
-    "ArtifactRepository": "prefect.block",
-    "ArtifactResultSerializer": "prefect.results",
-    "asset": "prefect.assets",
+_MODULES = {  # the module (under this package) defining each public name
+    "core.api": (
+        "best",
+        "compare",
+        "delete_artifact",
+        "gc",
+        "get_artifact",
+        "get_context",
+        "get_repository",
+        "lineage",
+        "list_artifacts",
+        "log_artifact",
+        "log_dataset",
+        "log_model",
+        "log_plot",
+        "prune",
+        "reindex",
+        "set_description",
+        "set_labels",
+        "tag_artifact",
+        "untag_artifact",
+        "update_model",
+        "verify",
+    ),
+    "core.context": ("ArtifactContext", "PlotArtifact"),
+    "core.errors": (
+        "ArtifactError",
+        "ArtifactNotFoundError",
+        "CatalogError",
+        "IntegrityError",
+        "InvalidArgumentError",
+        "InvalidKeyError",
+        "MigrationRequiredError",
+        "StorageError",
+        "UnsupportedTypeError",
+    ),
+    "core.filters": ("ArtifactFilter",),
+    "core.lineage": ("Lineage", "LineageEdge", "LineageNode"),
+    "core.materializers": ("Materializer", "register_materializer"),
+    "core.models": (
+        "ArtifactRef",
+        "ArtifactVersion",
+        "DatasetVersion",
+        "ExtraData",
+        "LineageRecord",
+        "ModelVersion",
+        "PlotVersion",
+        "Producer",
+        "Revision",
+        "RunInfo",
+    ),
+    "core.repository": ("Repository",),
+    "core.settings": ("ArtifactSettings",),
+    "prefect.assets": ("asset",),
+    "prefect.block": ("ArtifactRepository",),
+    "prefect.cache": ("ARTIFACT_INPUTS", "ArtifactInputs"),
+    "prefect.decorator": ("Model", "artifact_task"),
+    "prefect.registration": ("flush_registrations",),
+    "prefect.results": ("ArtifactResultSerializer",),
 }
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "ARTIFACT_INPUTS",
@@ -145,3 +200,26 @@ __all__ = [
     "update_model",
     "verify",
 ]
+
+
+def _install_prefect() -> None:
+    from .prefect import install
+
+    install()
+
+
+integration.on_first_use(_install_prefect)  # runs when a public name or a repository is first used
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    integration.ensure()
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -21,7 +21,7 @@ from ..core.errors import (
     StorageError,
     UnsupportedTypeError,
 )
-from ..core.filters import ArtifactFilter, parse_span
+from ..core.filtertext import field_help, parse_span
 
 app = typer.Typer(
     name="prefect-artifacts",
@@ -42,9 +42,7 @@ EXIT_CODES = [
     (OverflowError, 2),
 ]
 
-ProjectOpt = Annotated[
-    str | None, typer.Option("--project", "-p", help=ArtifactFilter.help("project"))
-]
+ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help=field_help("project"))]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 

@@ -11,15 +11,13 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..core.errors import ArtifactNotFoundError
-from ..core.filters import ArtifactFilter
+from ..core.filtertext import field_help
 from ..core.formatting import size_text
-from ..core.models import DatasetVersion
-from ..core.repository.reader import download_name
 from .app import JsonOpt, ProjectOpt, app, emit_json, err, out, plain, repo, run, say
 
 
 def _help(name: str) -> str:
-    return ArtifactFilter.help(name)
+    return field_help(name)
 
 
 @app.command("ls")
@@ -129,6 +127,8 @@ def show(
     for name in ("metrics", "parameters"):
         for k, v in (getattr(version, name, None) or {}).items():
             rows.append((f"{name[:-1]} {k}", str(v)))
+    from ..core.models import DatasetVersion
+
     if isinstance(version, DatasetVersion):
         if version.part_count:
             sizes = [p.size for p in version.parts]
@@ -169,6 +169,8 @@ def download(
     """Download a version's bytes (or an extra-data item), verified against their sha256; a
     multi-part dataset as one Parquet file (``--parts``: a folder of its part files)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from ..core.repository.reader import download_name
 
     def fetch() -> Path:
         r = repo()

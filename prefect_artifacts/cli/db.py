@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from ..core.catalog.database import safe_url
 from .app import JsonOpt, app, emit_json, repo, run, say
 
 db = typer.Typer(help="The catalog database: schema revision and upgrades.", no_args_is_help=True)
@@ -21,6 +20,8 @@ def current(as_json: JsonOpt = False) -> None:
         emit_json({"revision": revision, "head": head, "current": revision == head})
         return
     state = "up to date" if revision == head else "needs `prefect-artifacts db upgrade`"
+    from ..core.catalog.database import safe_url
+
     say(f"catalog {safe_url(repo().catalog.url)}: revision {revision or 'none (empty)'}")
     say(f"newest revision {head}: {state}")
 

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import typer
 
-from ..core import maintenance
 from .app import JsonOpt, ProjectOpt, app, emit_json, err, out, repo, run, say, span
 
 
@@ -24,7 +23,7 @@ def verify_cmd(
         err.print("give a REF or --all")
         raise typer.Exit(2)
     report = run(
-        lambda: maintenance.verify(repo(), ref, project=project or ("*" if all_ else None))
+        lambda: _maintenance().verify(repo(), ref, project=project or ("*" if all_ else None))
     )
     if as_json:
         emit_json(report.model_dump())
@@ -44,7 +43,7 @@ def verify_cmd(
 @app.command("reindex")
 def reindex_cmd(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
     """Rebuild the catalog from storage manifests (idempotent; safe on a live store)."""
-    report = run(lambda: maintenance.reindex(repo(), project=project))
+    report = run(lambda: _maintenance().reindex(repo(), project=project))
     if as_json:
         emit_json(report.model_dump())
         return
@@ -65,7 +64,7 @@ def gc_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove bytes no version references (orphans older than the grace period)."""
-    report = run(lambda: maintenance.gc(repo(), grace=span(grace), dry_run=dry_run))
+    report = run(lambda: _maintenance().gc(repo(), grace=span(grace), dry_run=dry_run))
     if as_json:
         emit_json(report.model_dump())
         return
@@ -97,7 +96,7 @@ def prune_cmd(
     """Delete old versions by a retention policy, then their unreferenced bytes."""
 
     def plan(dry: bool) -> Any:
-        return maintenance.prune(
+        return _maintenance().prune(
             repo(),
             key=key,
             keep_last=keep_last,
@@ -138,3 +137,10 @@ def keygen() -> None:
     private, public = new_ed25519_key()
     say(f"PREFECT_ARTIFACTS_SIGNING_KEY={private}")
     say(f"# readers (verify only): PREFECT_ARTIFACTS_SIGNING_KEY={public}")
+
+
+def _maintenance() -> Any:
+    """The core's maintenance module, imported when a command runs (``--help`` stays fast)."""
+    from ..core import maintenance
+
+    return maintenance

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import compare as _compare
-from . import maintenance, models
+from . import integration, maintenance, models
 from .context import ArtifactContext
 from .filters import ArtifactFilter
 from .lineage import Lineage
@@ -57,6 +57,7 @@ def get_repository(repository: Any = None) -> Repository:
     process and configuration."""
     if isinstance(repository, Repository):
         return repository
+    integration.ensure()  # the resolvers of saved blocks
     settings: ArtifactSettings | None = None
     if repository is None:
         settings = current_settings()

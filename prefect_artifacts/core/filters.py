@@ -13,9 +13,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import InvalidArgumentError
+from .filtertext import FIELD_HELP as _HELP
+from .filtertext import MAX_LIMIT, SORT_KEYS, parse_span
 from .keys import validate_key_pattern, validate_labels, validate_project, validate_tag
 
-MAX_LIMIT = 1000
 MAX_TEXT = 200
 MAX_LABELS = 20
 KIND_NAMES = {  # what people type → the stored kind; "other" is anything but the three
@@ -30,45 +31,8 @@ KIND_NAMES = {  # what people type → the stored kind; "other" is anything but 
     "other": "other",
 }
 
-SORT_KEYS = (
-    "updated",
-    "created",
-    "key",
-    "version",
-    "kind",
-    "size",
-    "owner",
-    "producer",
-    "location",
-)
 METRIC_SORT = re.compile(r"metric:([^\"\\\x00-\x1f]{1,128})")
 LABEL_SORT = re.compile(r"label:([A-Za-z0-9][A-Za-z0-9._-]{0,63})")
-_SPAN = re.compile(r"(\d{1,6})\s*([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_HELP = {
-    "project": "Project; '*' searches every project (default: the repository's project).",
-    "key": "Key name, or a glob (*, ?, [ab]).",
-    "search": "Text the key contains (case-insensitive).",
-    "kind": "dataset, model, plot, artifact or other (plural forms work too).",
-    "labels": "name=value (must match) or name (must exist); all must hold.",
-    "since": "Updated at or after: ISO date/datetime (UTC) or a span back from now (90m, 24h, 7d).",
-    "until": "Updated at or before: ISO date/datetime (UTC) or a span back from now.",
-    "tag": "Only the version carrying this tag.",
-    "producer": "Producer flow name, flow run id or task run id.",
-    "all_versions": "Every version, not only the latest of each key.",
-    "sort": f"One of {', '.join(SORT_KEYS)}, metric:<name> or label:<name> (versions without "
-    "that metric or label last); a leading '-' sorts descending.",
-    "limit": f"At most this many results (1-{MAX_LIMIT}).",
-    "offset": "Skip this many results (paging).",
-}
-
-
-def parse_span(text: str) -> timedelta | None:
-    """``90m``, ``24h``, ``7d``, ``2w`` → a timedelta; None if ``text`` is not a span."""
-    match = _SPAN.fullmatch(text.strip())
-    if not match:
-        return None
-    return timedelta(**{_UNITS[match[2]]: int(match[1])})
 
 
 def parse_time(value: Any, what: str, *, end: bool = False) -> datetime | None:

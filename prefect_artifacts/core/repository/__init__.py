@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .. import integration
 from ..catalog import Catalog, VersionRecord
 from ..errors import ArtifactNotFoundError
 from ..faults import fault_point
@@ -45,6 +46,7 @@ class Repository:
         owner: str | None = None,
         settings: ArtifactSettings | None = None,
     ) -> None:
+        integration.ensure()  # the integrations' listeners and run provider are in place
         self.storage = storage
         self.catalog = catalog
         self.project = validate_project(project)
