@@ -14,8 +14,8 @@ import threading
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
@@ -87,18 +87,16 @@ def upgrade(db: Database, target: str = "head") -> tuple[str | None, str | None]
         if db.dialect == "postgresql":  # one migrator at a time; the others wait, then see it
             conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})"))
         before = current(conn)
-        directory = script()
-        context_opts = {"version_table": VERSION_TABLE, "render_as_batch": True}
         if before == FIRST and not _has_version_table(conn):
-            MigrationContext.configure(conn, opts=context_opts).stamp(directory, FIRST)
-
-        def steps(revision: object, _context: object) -> list[object]:
-            return directory._upgrade_revs(target, revision)
-
-        with EnvironmentContext(_config(), directory, fn=steps, destination_rev=target) as env:
-            env.configure(connection=conn, **context_opts)
-            with env.begin_transaction():
-                env.run_migrations()
+            MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).stamp(
+                script(), FIRST
+            )
+        config = _config()
+        config.attributes["connection"] = conn  # migrations/env.py runs on this connection
+        try:
+            command.upgrade(config, target)
+        finally:
+            del config.attributes["connection"]
         return before, current(conn)
 
 
