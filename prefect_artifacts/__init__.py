@@ -8,6 +8,9 @@ core's seams; Prefect itself is imported only when a flow runs or a block is use
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from .core.api import (
     best,
     compare,
@@ -66,7 +69,10 @@ from .prefect.registration import flush_registrations
 
 _install_prefect()
 
-__version__ = "0.1.0"
+try:
+    __version__ = _version("prefect-artifacts")  # one version source: pyproject.toml
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 _LAZY = {  # these import Prefect, so they load on first use
     "ARTIFACT_INPUTS": "prefect.cache",
