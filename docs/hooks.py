@@ -24,9 +24,7 @@ def on_files(files: Any, config: Any) -> Any:
     from mkdocs.structure.files import File
 
     files.append(
-        File.generated(
-            config, "reference/openapi.json", content=json.dumps(_openapi(), indent=2)
-        )
+        File.generated(config, "reference/openapi.json", content=json.dumps(_openapi(), indent=2))
     )
     return files
 
@@ -156,7 +154,9 @@ def errors() -> str:
     rows = ["| error | is also a | CLI exit code | meaning |", "|---|---|---|---|"]
     for cls in classes:
         bases = ", ".join(
-            f"`{b.__name__}`" for b in cls.__mro__[1:] if b not in (object, BaseException, Exception)
+            f"`{b.__name__}`"
+            for b in cls.__mro__[1:]
+            if b not in (object, BaseException, Exception)
         )
         code = next((c for t, c in EXIT_CODES if issubclass(cls, t)), 1)
         doc = (cls.__doc__ or "").strip().splitlines()[0]

@@ -53,9 +53,7 @@ def _documents() -> list[Path]:
 DOCUMENTS = _documents()
 
 
-@pytest.mark.parametrize(
-    "path", DOCUMENTS, ids=[p.relative_to(ROOT).as_posix() for p in DOCUMENTS]
-)
+@pytest.mark.parametrize("path", DOCUMENTS, ids=[p.relative_to(ROOT).as_posix() for p in DOCUMENTS])
 def test_python_blocks_run(
     path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ):
