@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,22 +67,28 @@ def test_python_blocks_run(
     prefect = any(NEEDS_PREFECT.search(b.code) for b in blocks)
     if prefect:
         request.getfixturevalue("prefect_server")
+    from prefect_artifacts.core.materializers import registry
+
+    registered = list(registry._registered)  # a page may register a materializer: undo it after
+    request.addfinalizer(lambda: setattr(registry, "_registered", registered))
     namespace: dict[str, object] = {}
+    monkeypatch.setitem(sys.modules, "__docs__", types.ModuleType("__docs__"))
     where = path.relative_to(ROOT).as_posix()
     for block in blocks:
         if not block.continuation:
-            namespace = {"__name__": "__docs__"}
+            module = types.ModuleType("__docs__")  # a real module: dataclasses, pickling
+            sys.modules["__docs__"] = module
+            namespace = module.__dict__
         # padded so that tracebacks (and inspect.getsource) point at the file's own lines
-        code = compile("\n" * (block.line - 1) + block.code, str(path), "exec")
+        code = compile("\n" * (block.line - 1) + block.code, str(path), "exec", dont_inherit=True)
         try:
             exec(code, namespace)
         except BaseException as exc:
             exc.add_note(f"in the python block at {where}:{block.line}")
             raise
-    if prefect:
-        import prefect_artifacts as pa
+    import prefect_artifacts as pa
 
-        pa.flush_registrations()
+    pa.flush_registrations()  # nothing left to send once the Prefect server is gone
 
 
 def test_fence_parsing_follows_pytest_markdown_docs_syntax():
