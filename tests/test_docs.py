@@ -11,6 +11,7 @@ session's Prefect test server.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -68,6 +69,9 @@ def test_python_blocks_run(
     if prefect:
         request.getfixturevalue("prefect_server")
     from prefect_artifacts.core.materializers import registry
+
+    environment = dict(os.environ)  # a page may set variables (a signing key): undo it after
+    request.addfinalizer(lambda: (os.environ.clear(), os.environ.update(environment)))
 
     registered = list(registry._registered)  # a page may register a materializer: undo it after
     request.addfinalizer(lambda: setattr(registry, "_registered", registered))
