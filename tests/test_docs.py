@@ -161,3 +161,9 @@ def test_the_site_builds_offline_and_strict(tmp_path: Path):
     cli = (tmp_path / "reference" / "cli" / "index.html").read_text()
     assert "prefect-artifacts ls" in cli
     assert (tmp_path / "reference" / "openapi.json").is_file()
+    unrendered = [
+        page.relative_to(tmp_path).as_posix()
+        for page in tmp_path.rglob("*.html")
+        if "```" in page.read_text()  # a fence the site did not recognize shows as text
+    ]
+    assert not unrendered
