@@ -129,3 +129,17 @@ def test_the_license_is_apache_2():
     text = (ROOT / "LICENSE").read_text()
     assert "Apache License" in text and "Version 2.0, January 2004" in text
     assert "END OF TERMS AND CONDITIONS" in text
+
+
+def test_the_github_workflow_runs_what_ci_runs():
+    """The public repository's CI runs the same command as ``.ci/run``, with PostgreSQL as a
+    service container, and builds the docs."""
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    job = workflow["jobs"]["test"]
+    steps = [step.get("run", "") for step in job["steps"]]
+    assert "exec ./run.sh test" in (ROOT / ".ci" / "run").read_text()
+    assert "./run.sh test" in steps and "./run.sh docs" in steps
+    assert job["services"]["postgres"]["ports"] == ["5432:5432"]
+    assert job["services"]["postgres"]["env"]["POSTGRES_HOST_AUTH_METHOD"] == "trust"
