@@ -167,3 +167,9 @@ def test_the_site_builds_offline_and_strict(tmp_path: Path):
         if "```" in page.read_text()  # a fence the site did not recognize shows as text
     ]
     assert not unrendered
+    outside = [  # nothing the pages load comes from elsewhere (no CDN, no web fonts)
+        page.relative_to(tmp_path).as_posix()
+        for page in tmp_path.rglob("*.html")
+        if re.search(r"""(src=|@import |url\()["']?https?://""", page.read_text())
+    ]
+    assert not outside
