@@ -11,6 +11,7 @@ session's Prefect test server.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -160,7 +161,15 @@ def test_the_site_builds_offline_and_strict(tmp_path: Path):
     assert "cores" in performance and "log_dataset" in performance
     cli = (tmp_path / "reference" / "cli" / "index.html").read_text()
     assert "prefect-artifacts ls" in cli
-    assert (tmp_path / "reference" / "openapi.json").is_file()
+    from prefect_artifacts.core.settings import ArtifactSettings
+
+    settings = (tmp_path / "reference" / "settings" / "index.html").read_text()
+    for field in ArtifactSettings.model_fields:
+        assert f"PREFECT_ARTIFACTS_{field.upper()}" in settings
+    spec = json.loads((tmp_path / "reference" / "openapi.json").read_text())
+    api = (tmp_path / "reference" / "json-api" / "index.html").read_text()
+    for path in spec["paths"]:
+        assert not path.startswith("/api") or path in api, path
     unrendered = [
         page.relative_to(tmp_path).as_posix()
         for page in tmp_path.rglob("*.html")
