@@ -5,6 +5,8 @@
 #   ./run.sh test [ARGS] lint (ruff) + the test suite (extra ARGS go to pytest)
 #   ./run.sh bench       the benchmarks in benchmarks/ (ratios against bare baselines)
 #   ./run.sh ui          the browser UI on http://127.0.0.1:4300
+#   ./run.sh docs [serve] build the documentation site into site/ (mkdocs --strict, offline), or
+#                        serve it with live reload on http://127.0.0.1:8000
 set -euo pipefail
 cd "$(dirname "$0")"
 UV_VERSION=0.13.9
@@ -71,8 +73,18 @@ case "${1:-}" in
     venv
     exec .venv/bin/prefect-artifacts ui "$@"
     ;;
+  docs)
+    shift
+    venv
+    export NO_MKDOCS_2_WARNING=1
+    if [[ ${1:-} == serve ]]; then
+      shift
+      exec .venv/bin/mkdocs serve --strict "$@"
+    fi
+    exec .venv/bin/mkdocs build --strict "$@"
+    ;;
   *)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

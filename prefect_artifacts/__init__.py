@@ -12,6 +12,8 @@ when a flow runs or a block is used; pandas, pyarrow and SQLAlchemy when the cor
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 from typing import TYPE_CHECKING
 
 from .core import integration
@@ -76,7 +78,10 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .prefect.registration import flush_registrations
     from .prefect.results import ArtifactResultSerializer
 
-__version__ = "0.1.0"
+try:
+    __version__ = _version("prefect-artifacts")  # one version source: pyproject.toml
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 _MODULES = {  # the module (under this package) defining each public name
     "core.api": (

@@ -91,7 +91,17 @@ def get_repository(repository: Any = None) -> Repository:
 def get_context(
     repository: Repository | None = None, project: str | None = None
 ) -> ArtifactContext:
-    """The artifact context for the current Prefect task or flow run (or this process)."""
+    """The artifact context for the current Prefect task or flow run (or this process).
+
+    Args:
+        repository: A ``Repository``, an ``ArtifactRepository`` block or a saved block's name;
+            default: the repository the settings name.
+        project: The project to log to (default: the repository's).
+
+    Returns:
+        An ``ArtifactContext`` with MLRun's ``log_dataset``/``log_model``/``log_plot``/
+        ``log_artifact`` methods.
+    """
     return ArtifactContext(get_repository(repository), project)
 
 
@@ -114,7 +124,23 @@ def get_artifact(
     ref: str, *, version: int | None = None, tag: str | None = None, project: str | None = None
 ) -> ArtifactVersion:
     """The version ``ref`` names: ``"key"`` (latest), ``"key:3"`` or ``"key@prod"``.
-    Raises ArtifactNotFoundError (a LookupError) when there is none."""
+
+    Args:
+        ref: A reference (``"key"``, ``"key:3"``, ``"key@prod"``, ``"key#2"``,
+            ``"project/key:3"``) or an MLRun store URI.
+        version: A version number, instead of one in ``ref``.
+        tag: A tag, instead of one in ``ref``.
+        project: The project (default: the repository's).
+
+    Returns:
+        The full record (a ``DatasetVersion``, ``ModelVersion``, ``PlotVersion`` or
+        ``ArtifactVersion``); ``.load()`` reads its value.
+
+    Raises:
+        ArtifactNotFoundError: No such key, version or tag (a ``LookupError``); the message
+            says what the key does have.
+        InvalidKeyError: ``ref`` is malformed.
+    """
     return get_repository().get(ref, version=version, tag=tag, project=project)
 
 
@@ -141,8 +167,34 @@ def list_artifacts(
     ("dataset", "models", ...); ``labels`` a dict (all must match) or names that must exist;
     ``since``/``until`` bound the last update (datetimes, or spans back from now: ``"24h"``,
     ``timedelta(days=7)``); ``producer`` a flow name or run id; ``sort`` e.g. ``"-updated"``,
-    ``"key"``. An :class:`ArtifactFilter` works too. Invalid values raise
-    ``InvalidArgumentError`` naming the filter and the fix."""
+    ``"key"``. An :class:`ArtifactFilter` works too.
+
+    Args:
+        query: An ``ArtifactFilter`` (instead of the keyword arguments).
+        key: A key name (exact) or glob (``"events-*"``).
+        search: Text the key contains (case-insensitive).
+        kind: ``dataset``, ``model``, ``plot``, ``artifact`` (or plurals), ``other`` or a
+            custom kind.
+        labels: ``{"team": "ml"}`` (all must match) or ``["team=ml", "reviewed"]``.
+        since: The earliest last update: a datetime, date, timedelta or span (``"24h"``).
+        until: The latest last update, in the same forms.
+        tag: Only the version carrying this tag.
+        producer: A producer flow name, flow run id or task run id.
+        project: A project, or ``"*"`` for every project.
+        all_versions: Every version, not only the latest of each key.
+        sort: ``updated`` (default, newest first), ``created``, ``key``, ``version``,
+            ``kind``, ``size``, ``owner``, ``producer``, ``location``, ``metric:<name>`` or
+            ``label:<name>``; a leading ``-`` sorts descending.
+        limit: At most this many (1-1000; default every match).
+        offset: Skip this many (paging).
+
+    Returns:
+        The matching versions (without ``preview`` and ``stats``: ``get_artifact`` has them).
+
+    Raises:
+        InvalidArgumentError: A filter value is invalid; the message names the filter and the
+            fix.
+    """
     return get_repository().list(
         query,
         key=key,
@@ -176,7 +228,23 @@ def compare(
     ``"churn-model@prod"``, globs (``"churn-*"``), keys (their latest; every version with
     ``all_versions=True``), versions or lists of them. ``run`` (a flow run id or name): the
     versions that run logged, ordered by iteration. A missing metric is an empty cell.
-    ``metrics``/``parameters`` choose the columns (``parameters=False``: none)."""
+    ``metrics``/``parameters`` choose the columns (``parameters=False``: none).
+
+    Args:
+        *refs: References, globs, keys, versions, or lists of them.
+        metrics: The metric columns (default: every metric).
+        parameters: The parameter columns (default: every parameter; ``False``: none).
+        all_versions: Every version of each key, not only the latest.
+        run: Only what this flow run (id or name) logged, ordered by iteration.
+        project: The project (default: the repository's).
+        repository: The repository (default: the configured one).
+
+    Returns:
+        A pandas DataFrame, one row per version (at most 500).
+
+    Raises:
+        ArtifactNotFoundError: A reference names nothing.
+    """
     return _comparison(refs, metrics, parameters, all_versions, run, project, repository).to_frame()
 
 
@@ -193,7 +261,24 @@ def best(
     """The version with the best ``metric`` among those ``refs`` name (every version of each
     key unless ``all_versions=False``): ``mode="max"``/``"min"`` (default: ``min`` for losses
     and errors, else ``max``). ``tag`` (e.g. ``"prod"``) promotes the winner: the tag moves to
-    it. Raises ArtifactNotFoundError when no version has the metric."""
+    it.
+
+    Args:
+        *refs: References, globs, keys, versions, or lists of them.
+        metric: The metric to compare.
+        mode: ``"max"`` or ``"min"`` (default: ``min`` for names like loss, error, rmse).
+        all_versions: Consider every version of each key (default), not only the latest.
+        run: Only what this flow run (id or name) logged.
+        tag: Move this tag to the winner.
+        project: The project (default: the repository's).
+        repository: The repository (default: the configured one).
+
+    Returns:
+        The winning version (ties broken by key, iteration, version).
+
+    Raises:
+        ArtifactNotFoundError: No version has the metric; the message lists those they have.
+    """
     repo = get_repository(repository)
     winner = _compare.best(
         repo,
@@ -251,8 +336,26 @@ def update_model(
     ``log_model``), ``labels`` set, ``description`` replaced, ``extra_data`` items added;
     ``key_prefix`` is put before the new metric and extra-data names. Recorded as a metadata
     revision (``version.revisions()``: who, when, from which run, old → new); the bytes, hash,
-    version number, tags and producer stay as they were. ``model``: a ref (``"churn:3"``,
-    ``"churn@prod"``, a store URI) or a ModelVersion."""
+    version number, tags and producer stay as they were.
+
+    Args:
+        model: A ref (``"churn:3"``, ``"churn@prod"``, a store URI) or a ``ModelVersion``.
+        metrics: Metrics to merge into the version's (finite real numbers).
+        parameters: Parameters to merge into the version's.
+        labels: Labels to set.
+        extra_data: New extra-data items: bytes, a file path or a version.
+        description: The new description.
+        key_prefix: Put before the new metric and extra-data names.
+        project: The project (default: the repository's).
+
+    Returns:
+        The version with its new metadata (the same number).
+
+    Raises:
+        ArtifactNotFoundError: No such version.
+        InvalidArgumentError: Invalid input (a NaN metric, a bad label, an extra-data name
+            already used, a version that is not a model); nothing is changed.
+    """
     if key_prefix:
         metrics = {f"{key_prefix}{k}": v for k, v in (metrics or {}).items()} or None
         extra_data = {f"{key_prefix}{k}": v for k, v in (extra_data or {}).items()} or None
@@ -270,26 +373,56 @@ def update_model(
 
 
 def tag_artifact(ref: str, tag: str, *, project: str | None = None) -> ArtifactVersion:
-    """Point ``tag`` (e.g. ``"prod"``) at a version; a tag held by another version moves."""
+    """Point ``tag`` (e.g. ``"prod"``) at a version; a tag held by another version moves.
+
+    Returns:
+        The tagged version.
+
+    Raises:
+        ArtifactNotFoundError: No such version.
+        InvalidKeyError: ``tag`` is not a valid tag (``latest`` and numbers are not).
+    """
     return get_repository().tag(ref, tag, project=project)
 
 
 def untag_artifact(ref: str, tag: str | None = None, *, project: str | None = None) -> int:
-    """Remove a tag: ``untag_artifact("key@prod")``. Returns the version it pointed at."""
+    """Remove a tag: ``untag_artifact("key@prod")`` or ``untag_artifact("key", "prod")``.
+
+    Returns:
+        The number of the version it pointed at.
+
+    Raises:
+        ArtifactNotFoundError: The key does not have this tag.
+    """
     return get_repository().untag(ref, tag, project=project)
 
 
 def set_labels(
     ref: str, labels: dict[str, Any], *, replace: bool = False, project: str | None = None
 ) -> ArtifactVersion:
-    """Add or change a version's labels (``replace=True`` removes the others)."""
+    """Add or change a version's labels (``replace=True`` removes the others).
+
+    Returns:
+        The version with its new labels.
+
+    Raises:
+        ArtifactNotFoundError: No such version.
+        InvalidKeyError: A label name or value is malformed.
+    """
     return get_repository().set_labels(ref, labels, replace=replace, project=project)
 
 
 def set_description(
     ref: str, description: str | None, *, project: str | None = None
 ) -> ArtifactVersion:
-    """Replace a version's description (``None`` clears it)."""
+    """Replace a version's description (``None`` clears it).
+
+    Returns:
+        The version with its new description.
+
+    Raises:
+        ArtifactNotFoundError: No such version.
+    """
     return get_repository().set_description(ref, description, project=project)
 
 
@@ -298,7 +431,16 @@ def delete_artifact(
 ) -> list[int]:
     """Delete a version (``key:3``/``key@tag``) or a whole key; with ``data`` also the bytes no
     other version uses. ``strategy``: "metadata-only", "data-optional" (default) or
-    "data-required" (MLRun's deletion strategies). Returns the deleted version numbers."""
+    "data-required" (MLRun's deletion strategies).
+
+    Returns:
+        The deleted version numbers.
+
+    Raises:
+        ArtifactNotFoundError: No such key or version.
+        StorageError: With ``data-required``, bytes could not be removed (the error names
+            what is left for ``gc``).
+    """
     return get_repository().delete(ref, data=data, strategy=strategy, project=project)
 
 
@@ -306,7 +448,16 @@ def lineage(
     ref: str, *, direction: str = "up", depth: int = 3, project: str | None = None
 ) -> Lineage:
     """The lineage graph of a version: ``up`` = the runs that produced it and their inputs,
-    ``down`` = the runs that consumed it and what they produced; ``depth`` artifact hops."""
+    ``down`` = the runs that consumed it and what they produced; ``depth`` artifact hops.
+
+    Returns:
+        The graph's nodes (artifacts and runs) and edges.
+
+    Raises:
+        ArtifactNotFoundError: No such version.
+        InvalidArgumentError: ``direction`` is not ``up``/``down`` or ``depth`` is out of
+            range.
+    """
     return get_repository().lineage(ref, direction=direction, depth=depth, project=project)
 
 
@@ -314,19 +465,34 @@ def verify(
     ref: str | None = None, *, project: str | None = None, repository: Any = None
 ) -> VerifyReport:
     """Re-hash stored bytes against the catalog (``ref``: a key's versions or one version;
-    default: every version of every project). Reports missing and corrupt data."""
+    default: every version of every project). Reports missing and corrupt data.
+
+    Returns:
+        A report: versions and bytes checked, and ``problems`` (``.ok`` when there are none).
+
+    Raises:
+        ArtifactNotFoundError: ``ref`` names no key.
+    """
     return maintenance.verify(get_repository(repository), ref, project=project)
 
 
 def reindex(*, project: str | None = None, repository: Any = None) -> ReindexReport:
-    """Rebuild the catalog from the manifests and journal in storage (idempotent, live-safe)."""
+    """Rebuild the catalog from the manifests and journal in storage (idempotent, live-safe).
+
+    Returns:
+        A report of what was restored and which files were skipped (and why).
+    """
     return maintenance.reindex(get_repository(repository), project=project)
 
 
 def gc(
     *, grace: timedelta = timedelta(hours=1), dry_run: bool = False, repository: Any = None
 ) -> GcReport:
-    """Remove bytes no version references (and stale temporary files) older than ``grace``."""
+    """Remove bytes no version references (and stale temporary files) older than ``grace``.
+
+    Returns:
+        A report of the orphans found and removed (none removed with ``dry_run``).
+    """
     return maintenance.gc(get_repository(repository), grace=grace, dry_run=dry_run)
 
 
@@ -342,7 +508,11 @@ def prune(
     repository: Any = None,
 ) -> PruneReport:
     """Retention: delete versions beyond the ``keep_last`` newest and/or older than
-    ``older_than`` (tagged ones kept unless ``keep_tagged=False``; the latest always kept)."""
+    ``older_than`` (tagged ones kept unless ``keep_tagged=False``; the latest always kept).
+
+    Returns:
+        A report: the deleted version numbers per key (those that would be, with ``dry_run``).
+    """
     return maintenance.prune(
         get_repository(repository),
         key=key,

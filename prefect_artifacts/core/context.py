@@ -66,7 +66,32 @@ class ArtifactContext:
         first ``preview`` rows (20; 0 for none) and column statistics (``stats=None``: unless the
         frame has more than 50 million cells). MLRun's ``local_path`` logs a Parquet/CSV file
         (or, with ``df``, picks the format by its suffix), ``label_column`` is recorded,
-        ``db_key`` is the key."""
+        ``db_key`` is the key.
+
+        Args:
+            key: The key: letters, digits, ``.``, ``_``, ``-`` (at most 128).
+            df: A pandas or polars DataFrame, a pyarrow Table, or a stream (a Dask DataFrame,
+                an iterator of frames or record batches, a ``RecordBatchReader``, a pyarrow
+                Dataset, a polars ``LazyFrame``) logged in parts.
+            tag: A tag to point at the new version (e.g. ``"prod"``).
+            labels: Name → value labels.
+            preview: How many first rows to keep as a preview (20; 0 for none).
+            stats: Compute column statistics (``None``: unless over 50 million cells).
+            format: ``"parquet"`` (default), ``"csv"`` or ``"arrow"``.
+            description: Free text.
+            extra_data: Name → bytes, a local file path, a version or a ``target_path``.
+            iteration: Which candidate of a hyperparameter run this is.
+            target_path: With ``upload=False``: register bytes already in storage, uncopied.
+
+        Returns:
+            The new version, or the latest one when the content is identical to it.
+
+        Raises:
+            InvalidKeyError: The key, tag or a label is malformed; nothing is stored.
+            InvalidArgumentError: A bad format or argument; nothing is stored.
+            StorageError: The storage refused the bytes; no version is created.
+            CatalogError: The catalog was unreachable past the retry window.
+        """
         mlrun.check_kwargs("log_dataset", kwargs)
         source = mlrun.check_upload("log_dataset", target_path, upload)
         key = mlrun.catalog_key(key, db_key)
@@ -143,7 +168,37 @@ class ArtifactContext:
         ``model_dir`` a folder logged as one tar archive (``version.extract()`` unpacks it),
         ``inputs``/``outputs`` the model's schema, ``training_set`` a frame whose column
         statistics become ``feature_stats`` (and whose columns the inputs/outputs, split by
-        ``label_column``), ``db_key`` the key."""
+        ``label_column``), ``db_key`` the key.
+
+        Args:
+            key: The key: letters, digits, ``.``, ``_``, ``-`` (at most 128).
+            body: The serialized model, as bytes.
+            model: A model object (instead of ``body``).
+            model_file: The model's file name (or a local file to log, without ``body``).
+            framework: E.g. ``"sklearn"`` (inferred for ``model=``).
+            algorithm: E.g. ``"LogisticRegression"`` (inferred for ``model=``).
+            metrics: Name → finite real number.
+            parameters: Name → JSON-able value (``get_params()`` is used for ``model=``).
+            extra_data: Name → bytes, a local file path, a version or a ``target_path``.
+            labels: Name → value labels.
+            tag: A tag to point at the new version (e.g. ``"prod"``).
+            description: Free text.
+            format: ``"pkl"`` (default for ``model=``), ``"skops"``, ``"safetensors"``, or the
+                format of ``body``.
+            iteration: Which candidate of a hyperparameter run this is.
+            model_dir: A folder to log as one version (a tar archive).
+
+        Returns:
+            The new version, or the latest one when the content (bytes, metrics, parameters,
+            extra data) is identical to it.
+
+        Raises:
+            InvalidArgumentError: A metric that is not a finite real number, conflicting
+                arguments, a bad format; nothing is stored.
+            TypeError: An MLRun keyword with no equivalent here (the message names the
+                alternative).
+            StorageError: The storage refused the bytes; no version is created.
+        """
         mlrun.check_kwargs("log_model", kwargs)
         source = mlrun.check_upload("log_model", target_path, upload)
         key = mlrun.catalog_key(key, db_key)
@@ -224,7 +279,24 @@ class ArtifactContext:
         iteration: int | None = None,
     ) -> PlotVersion:
         """Log a matplotlib figure (PNG/SVG/PDF), a plotly figure (HTML/JSON), image bytes or
-        HTML (``format="html"``, bytes or text)."""
+        HTML (``format="html"``, bytes or text).
+
+        Args:
+            key: The key.
+            figure: A matplotlib or plotly figure, image bytes, or HTML.
+            format: ``"png"``, ``"svg"``, ``"pdf"`` (matplotlib), ``"html"``, ``"json"``
+                (plotly), or the format of image bytes.
+            labels: Name → value labels.
+            tag: A tag to point at the new version.
+            description: Free text.
+            iteration: Which candidate of a hyperparameter run this is.
+
+        Returns:
+            The new version (or the identical latest one).
+
+        Raises:
+            UnsupportedTypeError: ``figure`` is not a figure, image or HTML.
+        """
         fmt = mlrun.format_name(format)
         if isinstance(figure, str) and fmt == "html":
             figure = figure.encode()
@@ -260,7 +332,28 @@ class ArtifactContext:
         """Log bytes, text, a JSON-able value or a local file (``local_path``); any other object
         with ``format="pkl"`` (pickled). HTML (``format="html"``) and a ``PlotArtifact`` are
         stored as plots and rendered. ``item`` is the key (MLRun's name for it) or a
-        ``PlotArtifact``; ``db_key`` is the key."""
+        ``PlotArtifact``; ``db_key`` is the key.
+
+        Args:
+            item: The key, or a ``PlotArtifact``.
+            body: Bytes, text, a JSON-able value, or any object with ``format="pkl"``.
+            local_path: A local file to log instead of ``body``.
+            format: The stored format (inferred from the value or the file's suffix).
+            labels: Name → value labels.
+            tag: A tag to point at the new version.
+            description: Free text.
+            iteration: Which candidate of a hyperparameter run this is.
+            target_path: With ``upload=False``: register bytes already in storage, uncopied.
+            key: The key, when ``item`` is not given.
+
+        Returns:
+            The new version (or the identical latest one).
+
+        Raises:
+            InvalidArgumentError: Neither or both of ``body`` and ``local_path``.
+            UnsupportedTypeError: No materializer stores this object (the message says how to
+                register one).
+        """
         mlrun.check_kwargs("log_artifact", kwargs)
         source = mlrun.check_upload("log_artifact", target_path, upload)
         if isinstance(item, PlotArtifact):

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 
 class LineageNode(BaseModel):
+    """An artifact version or a run in a lineage graph."""
+
     id: str  # "project/key:N" for artifacts, "task-run/<id>" or "flow-run/<id>" for runs
     type: Literal["artifact", "run"]
     label: str
@@ -25,12 +27,16 @@ class LineageNode(BaseModel):
 
 
 class LineageEdge(BaseModel):
+    """Data flowing from ``source`` to ``target``: a run produced a version, or consumed one."""
+
     source: str  # data flows from source to target
     target: str
     relation: Literal["produced", "consumed"]
 
 
 class Lineage(BaseModel):
+    """The lineage graph of the version ``root``, walked ``up`` or ``down`` (``pa.lineage``)."""
+
     root: str
     direction: Literal["up", "down"]
     depth: int
