@@ -8,6 +8,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -19,6 +21,7 @@ def demo(home: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.timeout(1800)  # two demo runs of up to 900 s each on a busy machine
 def test_the_main_job_works_on_a_fresh_prefect_home(tmp_path):
     first = demo(tmp_path / "prefect-home")
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-4000:]
