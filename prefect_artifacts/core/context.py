@@ -60,13 +60,15 @@ class ArtifactContext:
         label_column: str | list[str] | None = None,
         target_path: str | None = None,
         upload: bool | None = None,
+        lossy: str | None = None,
         **kwargs: Any,
     ) -> DatasetVersion:
         """Log a pandas/polars DataFrame or pyarrow Table: Parquet bytes, schema, a preview of the
         first ``preview`` rows (20; 0 for none) and column statistics (``stats=None``: unless the
         frame has more than 50 million cells). MLRun's ``local_path`` logs a Parquet/CSV file
         (or, with ``df``, picks the format by its suffix), ``label_column`` is recorded,
-        ``db_key`` is the key."""
+        ``db_key`` is the key. A frame the format cannot give back exactly is refused
+        (``LossyFormatError``) unless ``lossy="allow"``: then it is stored marked lossy."""
         mlrun.check_kwargs("log_dataset", kwargs)
         source = mlrun.check_upload("log_dataset", target_path, upload)
         key = mlrun.catalog_key(key, db_key)
@@ -101,7 +103,7 @@ class ArtifactContext:
             description=description,
             extra_data=extra_data,
             project=self.project,
-            options={"preview": preview, "stats": stats},
+            options={"preview": preview, "stats": stats, "lossy": lossy},
             fields={"iteration": iteration, "label_column": _labels(label_column)},
         )
 
@@ -130,6 +132,7 @@ class ArtifactContext:
         label_column: str | list[str] | None = None,
         target_path: str | None = None,
         upload: bool | None = None,
+        lossy: str | None = None,
         **kwargs: Any,
     ) -> ModelVersion:
         """Log a model: serialized ``body`` bytes (e.g. ``pickle.dumps(model)``) or a ``model``
@@ -196,7 +199,10 @@ class ArtifactContext:
             description=description,
             extra_data=extra_data,
             project=self.project,
-            options={"model_file": model_file if model_dir is None else f"{key}.tar"},
+            options={
+                "model_file": model_file if model_dir is None else f"{key}.tar",
+                "lossy": lossy,
+            },
             fields={
                 "model_file": model_file,
                 "framework": framework,
@@ -255,12 +261,14 @@ class ArtifactContext:
         target_path: str | None = None,
         upload: bool | None = None,
         key: str | None = None,
+        lossy: str | None = None,
         **kwargs: Any,
     ) -> ArtifactVersion:
         """Log bytes, text, a JSON-able value or a local file (``local_path``); any other object
         with ``format="pkl"`` (pickled). HTML (``format="html"``) and a ``PlotArtifact`` are
         stored as plots and rendered. ``item`` is the key (MLRun's name for it) or a
-        ``PlotArtifact``; ``db_key`` is the key."""
+        ``PlotArtifact``; ``db_key`` is the key. JSON that would not load back exactly (keys
+        that are not strings, tuples) is refused unless ``lossy="allow"``."""
         mlrun.check_kwargs("log_artifact", kwargs)
         source = mlrun.check_upload("log_artifact", target_path, upload)
         if isinstance(item, PlotArtifact):
@@ -317,6 +325,7 @@ class ArtifactContext:
             tag=tag,
             description=description,
             project=self.project,
+            options={"lossy": lossy},
             fields={"iteration": iteration},
         )
 

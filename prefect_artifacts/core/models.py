@@ -285,6 +285,10 @@ class ArtifactVersion(_Bound):
         description="Registered in place (not copied): the object's URL and its pin (ETag, "
         "version id, size), checked before every read.",
     )
+    lossy: list[str] | None = Field(
+        None,
+        description="Logged with lossy='allow': what loading it does not give back exactly.",
+    )
     meta: dict[str, Any] = Field(default_factory=dict, description="Custom materializer metadata.")
 
     def __str__(self) -> str:

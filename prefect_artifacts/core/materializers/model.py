@@ -169,7 +169,9 @@ class ModelSafetensorsMaterializer(Materializer):
                 "format='safetensors' stores a dict of name → numpy array (model weights); "
                 "convert the values with np.asarray(...), or use format='skops' for scikit-learn"
             )
-        return obj
+        # safetensors stores an array's memory as if it were C-ordered: a transposed, strided
+        # or Fortran-ordered array would come back as another matrix. Store C-ordered copies.
+        return {k: v if v.flags.c_contiguous else v.copy(order="C") for k, v in obj.items()}
 
     def save(self, prepared: dict[str, Any], sink: BinaryIO, fmt: str) -> None:
         import safetensors.numpy

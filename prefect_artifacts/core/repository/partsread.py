@@ -269,6 +269,8 @@ def load_some(
                 f"{v.ref} has no column(s) {missing}; its columns are "
                 f"{', '.join(data.schema.names[:20])}"
             )
+    if columns is not None and python_type(v, as_type) == "pandas":
+        columns = columns + [c for c in index_columns(data.schema) if c not in columns]
     try:
         table = data.to_table(columns=columns, filter=expression(filters))
     except OSError as exc:
@@ -282,6 +284,15 @@ def load_some(
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise InvalidArgumentError(f"cannot filter {v.ref}: {exc}") from None
     return convert(table, python_type(v, as_type))
+
+
+def index_columns(schema: pa.Schema) -> list[str]:
+    """The columns that hold a pandas frame's index (like ``pd.read_parquet(columns=)``, a
+    column selection keeps the index)."""
+    import json
+
+    described = json.loads((schema.metadata or {}).get(b"pandas", b"{}"))
+    return [n for n in described.get("index_columns", []) if isinstance(n, str)]
 
 
 def to_dask(repo: Repository, v: ArtifactVersion) -> Any:

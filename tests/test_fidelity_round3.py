@@ -1,0 +1,244 @@
+"""Issue 24, round 3: what is logged loads back exactly, or the log is refused naming what
+would be lost (``lossy="allow"`` stores it marked lossy); local copies are verified; symlinked
+model folders; non-ASCII metric sorting. One test (or more) per reproduced defect."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from prefect_artifacts import (
+    ArtifactContext,
+    InvalidArgumentError,
+    LossyFormatError,
+    Repository,
+    UnsupportedTypeError,
+)
+from prefect_artifacts.core.materializers import registry
+
+
+@pytest.fixture
+def ctx(repo: Repository) -> ArtifactContext:
+    return ArtifactContext(repo)
+
+
+# -- 1. safetensors and non-contiguous arrays -------------------------------------------------
+def test_safetensors_keeps_transposed_strided_fortran_and_0d_arrays(ctx):
+    w = np.arange(12, dtype=np.float32).reshape(3, 4)
+    weights = {
+        "transposed": w.T,
+        "strided": w[:, ::2],
+        "fortran": np.asfortranarray(w),
+        "reversed": w[::-1],
+        "scalar": np.array(3.5),
+        "plain": w,
+    }
+    loaded = ctx.log_model("weights", model=weights, format="safetensors").load()
+    assert set(loaded) == set(weights)
+    for name, array in weights.items():
+        assert loaded[name].shape == array.shape, name
+        assert loaded[name].dtype == array.dtype, name
+        np.testing.assert_array_equal(loaded[name], array, err_msg=name)
+
+
+# -- 4, 5, 7. categoricals ----------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "arrow"])
+def test_ordered_categorical_keeps_category_order(ctx, fmt):
+    df = pd.DataFrame(
+        {"c": pd.Categorical(["b", "a", None, "b"], categories=["z", "c", "b", "a"], ordered=True)}
+    )
+    loaded = ctx.log_dataset(f"ordered-{fmt}", df, format=fmt).load()
+    pd.testing.assert_frame_equal(loaded, df, check_exact=True)
+    assert loaded["c"].max() == df["c"].max() == "a"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "arrow"])
+@pytest.mark.parametrize(
+    "categories",
+    [
+        [3, 1, 2],
+        [2.5, 0.5],
+        [True, False],
+        [pd.Timestamp("2024-01-02"), pd.Timestamp("2020-05-01")],
+    ],
+    ids=["int", "float", "bool", "datetime"],
+)
+def test_categoricals_of_any_category_type_load_as_categoricals(ctx, fmt, categories):
+    df = pd.DataFrame({"c": pd.Categorical([categories[1], categories[0]], categories=categories)})
+    loaded = ctx.log_dataset(f"cat-{fmt}", df, format=fmt).load()
+    assert isinstance(loaded["c"].dtype, pd.CategoricalDtype)
+    pd.testing.assert_frame_equal(loaded, df, check_exact=True)
+
+
+def test_arrow_dictionary_of_ints_round_trips_in_csv(ctx):
+    table = pa.table(
+        {"d": pa.DictionaryArray.from_arrays(pa.array([1, 0, None, 1], pa.int8()), [7, 9])}
+    )
+    loaded = ctx.log_dataset("dict-int", table, format="csv").load()
+    assert loaded.equals(table)
+
+
+# -- 6. boolean column labels ---------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_boolean_column_labels_are_refused_naming_the_fix(ctx, fmt):
+    pivot = pd.DataFrame([[1, 2]], columns=pd.Index([False, True]))
+    with pytest.raises(LossyFormatError, match=r"column labels \[False, True\] are booleans"):
+        ctx.log_dataset(f"pivot-{fmt}", pivot, format=fmt)
+    assert ctx.repository.count() == 0
+
+
+def test_lossy_allow_stores_with_a_marker_and_a_warning(ctx, caplog):
+    pivot = pd.DataFrame([[1, 2]], columns=pd.Index([False, True]))
+    with caplog.at_level(logging.WARNING, logger="prefect_artifacts"):
+        version = ctx.log_dataset("pivot", pivot, lossy="allow")
+    assert version.lossy and "booleans" in version.lossy[0]
+    assert "stored lossy" in caplog.text
+    again = ctx.repository.get("pivot")
+    assert again.lossy == version.lossy
+    exact = ctx.log_dataset("exact", pd.DataFrame({"a": [1]}))
+    assert exact.lossy is None
+    with pytest.raises(InvalidArgumentError, match="lossy='allow'"):
+        ctx.log_dataset("pivot", pivot, lossy="yes")
+
+
+# -- 8. JSON keys ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "value, phrase",
+    [
+        ({1: "int", "1": "str"}, "the same in JSON"),
+        ({1: "a"}, "loads back as the string '1'"),
+        ({"a": [1, (2, 3)]}, "is a tuple"),
+        ((1, 2), "is a tuple"),
+        ({True: 1}, "as the string 'true'"),
+    ],
+)
+def test_json_refuses_what_it_cannot_give_back(ctx, value, phrase):
+    with pytest.raises(LossyFormatError, match=phrase):
+        ctx.log_artifact("j", value)
+    assert ctx.repository.count() == 0
+
+
+def test_json_exact_values_still_log(ctx):
+    value = {"a": [1, 2.5, None, {"b": "c"}], "é": True}
+    assert ctx.log_artifact("j", value).load() == value
+    lossy = ctx.log_artifact("k", {1: "a"}, lossy="allow")
+    assert lossy.load() == {"1": "a"} and lossy.lossy
+
+
+# -- 9. CSV NaN ------------------------------------------------------------------------------------
+def test_csv_keeps_nan_apart_from_null(ctx):
+    table = pa.table(
+        {
+            "x": pa.array([1.0, float("nan"), None, float("inf"), -0.0]),
+            "s": pa.array(["nan", "NaN", "", None, "NA"]),
+        }
+    )
+    loaded = ctx.log_dataset("nan", table, format="csv").load()
+    x = loaded.column("x").to_pylist()
+    assert x[0] == 1.0 and np.isnan(x[1]) and x[2] is None and x[3] == float("inf")
+    assert loaded.column("s").to_pylist() == ["nan", "NaN", "", None, "NA"]
+    frame = pl.DataFrame({"x": [1.0, float("nan"), None]})
+    back = ctx.log_dataset("nan-polars", frame, format="csv").load()
+    assert back["x"].is_nan().to_list() == [False, True, None]
+
+
+# -- 10. mixed time zones --------------------------------------------------------------------------
+def test_object_column_of_mixed_time_zones_is_refused(ctx):
+    mixed = pd.Series(
+        [pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-01-01", tz="Europe/Paris")],
+        dtype=object,
+    )
+    with pytest.raises(LossyFormatError, match="2 time zones"):
+        ctx.log_dataset("tz", pd.DataFrame({"t": mixed}))
+    one = pd.DataFrame({"t": pd.Series([dt.datetime(2024, 1, 1, tzinfo=dt.UTC)] * 2)})
+    pd.testing.assert_frame_equal(ctx.log_dataset("tz1", one).load(), one)
+
+
+# -- 11. a column selection keeps the named index ----------------------------------------------------
+def test_load_columns_keeps_a_named_index(ctx):
+    df = pd.DataFrame({"a": [1, 2], "b": [3, 4]}, index=pd.Index(["x", "y"], name="idx"))
+    version = ctx.log_dataset("indexed", df)
+    loaded = version.load(columns=["a"])
+    pd.testing.assert_frame_equal(loaded, df[["a"]])
+    filtered = version.load(columns=["b"], filters=[("a", ">", 1)])
+    pd.testing.assert_frame_equal(filtered, df.loc[["y"], ["b"]])
+
+
+# -- 13. a stream's later batch of another type --------------------------------------------------------
+def test_stream_batch_that_would_cast_lossy_is_refused(ctx):
+    def batches():
+        yield pa.table({"x": pa.array([1], pa.int64())})
+        yield pa.table({"x": pa.array(["01234"])})
+
+    with pytest.raises(InvalidArgumentError, match=r"x \(string → int64\)"):
+        ctx.log_dataset("stream", batches())
+    assert ctx.repository.count() == 0
+
+
+def test_stream_batch_widening_or_all_null_still_logs(ctx):
+    def batches():
+        yield pa.table({"x": pa.array([1], pa.int64()), "y": pa.array(["a"])})
+        yield pa.table({"x": pa.array([2], pa.int32()), "y": pa.nulls(1)})
+
+    loaded = ctx.log_dataset("widen", batches()).load()
+    assert loaded.column("x").to_pylist() == [1, 2]
+    assert loaded.column("y").to_pylist() == ["a", None]
+
+
+# -- 14. returns_equal decides per frame ----------------------------------------------------------------
+def test_returns_equal_is_decided_per_frame(ctx):
+    dataset = registry.by_name("dataset")
+    exact = pd.DataFrame({"a": [1, 2]})
+    assert dataset.returns_equal(exact, ctx.log_dataset("exact", exact))
+    pivot = pd.DataFrame([[1, 2]], columns=pd.Index([False, True]))
+    lossy = ctx.log_dataset("pivot", pivot, lossy="allow")
+    assert not dataset.returns_equal(pivot, lossy)
+    batch = pa.record_batch({"a": [1]})
+    assert not dataset.returns_equal(batch, ctx.log_dataset("batch", batch))  # loads a Table
+    table = pa.table({"a": [1]})
+    assert dataset.returns_equal(table, ctx.log_dataset("table", table))
+    assert not dataset.returns_equal(exact, ctx.log_dataset("as-arrow", table))
+
+
+# -- Also: unsupported Arrow types ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "column, what",
+    [
+        (pa.array([pa.MonthDayNano([1, 2, 3])], pa.month_day_nano_interval()), "interval"),
+        (
+            pa.UnionArray.from_sparse(
+                pa.array([0, 1], pa.int8()), [pa.array([1, 2]), pa.array(["a", "b"])]
+            ),
+            "union",
+        ),
+        (pa.RunEndEncodedArray.from_arrays([2], [1]), "run-end encoded"),
+    ],
+    ids=["month_day_nano", "union", "ree"],
+)
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_unsupported_arrow_types_get_a_clear_error(ctx, column, what, fmt):
+    with pytest.raises(UnsupportedTypeError, match=f"column 'x' is .*{what}.*format='arrow'"):
+        ctx.log_dataset("odd", pa.table({"x": column}), format=fmt)
+
+
+def test_unsupported_arrow_types_in_a_stream_get_a_clear_error(ctx):
+    reader = pa.RecordBatchReader.from_batches(
+        pa.schema([("x", pa.month_day_nano_interval())]),
+        [pa.record_batch([pa.array([pa.MonthDayNano([1, 2, 3])])], names=["x"])],
+    )
+    with pytest.raises(UnsupportedTypeError, match="column 'x' is a month_day_nano interval"):
+        ctx.log_dataset("odd-stream", reader)
+
+
+def test_polars_int128_gets_a_clear_error(ctx):
+    frame = pl.DataFrame({"x": pl.Series([1], dtype=pl.Int128)})
+    with pytest.raises(UnsupportedTypeError, match=r"\['x'\] are polars 128-bit integers"):
+        ctx.log_dataset("wide", frame)
+    with pytest.raises(UnsupportedTypeError, match="128-bit"):
+        ctx.log_dataset("wide-stream", iter([frame]))
