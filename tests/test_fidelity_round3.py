@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import stat
+import tarfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -242,3 +246,143 @@ def test_polars_int128_gets_a_clear_error(ctx):
         ctx.log_dataset("wide", frame)
     with pytest.raises(UnsupportedTypeError, match="128-bit"):
         ctx.log_dataset("wide-stream", iter([frame]))
+
+
+# -- 3. local copies: verified, in a private folder --------------------------------------------------
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_local_never_hands_out_a_planted_file_of_the_right_size(ctx, private_tmp):
+    version = ctx.log_model("model", body=b"genuine model bytes", model_file="model.pkl")
+    first = version.local()
+    assert Path(first).read_bytes() == b"genuine model bytes"
+    # an attacker (or a bug) replaces the cached copy with other bytes of the same size
+    planted = b"X" * len(b"genuine model bytes")
+    os.unlink(first)
+    with open(first, "wb") as handle:
+        handle.write(planted)
+    again = version.local()
+    assert Path(again).read_bytes() == b"genuine model bytes"
+    # a copy planted before the first use is not handed out either
+    other = ctx.log_model("other", body=b"second model", model_file="other.pkl")
+    root = private_tmp / f"prefect-artifacts-{os.getuid()}"
+    target = root / other.hash[:2] / other.hash / "other.pkl"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"Z" * len(b"second model"))
+    assert Path(other.local()).read_bytes() == b"second model"
+
+
+def test_local_cache_folder_is_private_and_checked_once(ctx, private_tmp):
+    version = ctx.log_model("model", body=b"bytes", model_file="m.bin")
+    path = version.local()
+    root = private_tmp / f"prefect-artifacts-{os.getuid()}"
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
+    assert os.stat(root).st_uid == os.getuid()
+    hashes = ctx.repository.storage.verified.hashes
+    assert version.local() == path
+    assert ctx.repository.storage.verified.hashes == hashes  # recorded: not hashed again
+    os.chmod(root, 0o777)
+    version.local()
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
+
+
+def test_local_cache_owned_by_someone_else_or_a_link_is_refused(ctx, private_tmp, tmp_path):
+    from prefect_artifacts import StorageError
+
+    version = ctx.log_model("model", body=b"bytes", model_file="m.bin")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, private_tmp / f"prefect-artifacts-{os.getuid()}")
+    with pytest.raises(StorageError, match="symbolic link"):
+        version.local()
+    os.unlink(private_tmp / f"prefect-artifacts-{os.getuid()}")
+    # a folder of another user: stat reports another owner
+    from prefect_artifacts.core.storage import localcache
+
+    real_lstat = os.lstat
+
+    class Foreign:
+        def __init__(self, st):
+            self._st = st
+
+        def __getattr__(self, name):
+            return 4242 if name == "st_uid" else getattr(self._st, name)
+
+    def lstat(path, *args, **kwargs):
+        st = real_lstat(path, *args, **kwargs)
+        return Foreign(st) if str(path).endswith(f"prefect-artifacts-{os.getuid()}") else st
+
+    localcache.os.lstat = lstat
+    try:
+        with pytest.raises(StorageError, match="belongs to another user"):
+            version.local()
+    finally:
+        localcache.os.lstat = real_lstat
+
+
+def test_extract_goes_to_the_private_cache(ctx, private_tmp, tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(b"w")
+    version = ctx.log_model("folder", model_dir=folder)
+    out = version.extract()
+    assert out.is_relative_to(private_tmp / f"prefect-artifacts-{os.getuid()}")
+    assert (out / "weights.bin").read_bytes() == b"w"
+
+
+# -- 16. non-ASCII metric names sort on SQLite and PostgreSQL ------------------------------------------
+def test_sort_by_a_non_ascii_metric(store):
+    ctx = ArtifactContext(store)
+    for i, value in enumerate([0.5, 0.9, 0.1, None, 0.7]):
+        metrics = {"précision": value, "ß": -i} if value is not None else {"other": 1.0}
+        ctx.log_model(f"m{i}", body=b"x%d" % i, metrics=metrics)
+    down = [v.key for v in store.list(sort="-metric:précision")]
+    assert down == ["m1", "m4", "m0", "m2", "m3"]
+    up = [v.key for v in store.list(sort="metric:précision")]
+    assert up == ["m2", "m0", "m4", "m1", "m3"]
+    assert [v.key for v in store.list(sort="metric:ß")][:4] == ["m4", "m2", "m1", "m0"]
+
+
+# -- 17. model folders with symbolic links -----------------------------------------------------------------
+def test_model_dir_follows_links_inside_and_says_what_it_stored(ctx, tmp_path):
+    snapshot = tmp_path / "snapshot"
+    (snapshot / "blobs").mkdir(parents=True)
+    (snapshot / "blobs" / "abc").write_bytes(b"weights")
+    (snapshot / "config.json").write_text("{}")
+    os.symlink("blobs/abc", snapshot / "model.safetensors")  # like a Hugging Face snapshot
+    os.symlink("blobs", snapshot / "linked")
+    version = ctx.log_model("hf", model_dir=snapshot)
+    assert version.meta["files"] == [
+        "blobs/abc",
+        "config.json",
+        "linked/abc",
+        "model.safetensors",
+    ]
+    out = version.extract(tmp_path / "out")
+    assert (out / "model.safetensors").read_bytes() == b"weights"
+    assert not (out / "model.safetensors").is_symlink()
+    assert (out / "linked" / "abc").read_bytes() == b"weights"
+    with tarfile.open(fileobj=version.open(), mode="r|") as tar:
+        assert all(member.isfile() or member.isdir() for member in tar)
+
+
+@pytest.mark.parametrize("link", ["outside", "broken", "loop"])
+def test_model_dir_refuses_links_that_leave_it(ctx, tmp_path, link):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(b"a")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not part of the model")
+    target = {"outside": secret, "broken": tmp_path / "gone", "loop": folder}[link]
+    os.symlink(target, folder / "link")
+    phrase = {"outside": "points outside it", "broken": "is broken", "loop": "a loop"}[link]
+    with pytest.raises(InvalidArgumentError, match=phrase):
+        ctx.log_model("model", model_dir=folder)
+    assert ctx.repository.count() == 0
