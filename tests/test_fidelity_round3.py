@@ -19,6 +19,7 @@ import pytest
 
 from prefect_artifacts import (
     ArtifactContext,
+    IntegrityError,
     InvalidArgumentError,
     LossyFormatError,
     Repository,
@@ -386,3 +387,41 @@ def test_model_dir_refuses_links_that_leave_it(ctx, tmp_path, link):
     with pytest.raises(InvalidArgumentError, match=phrase):
         ctx.log_model("model", model_dir=folder)
     assert ctx.repository.count() == 0
+
+
+# -- 15. push-down trusts no footer statistics it has not verified ----------------------------------------
+def _forge_footer_max(path: str, real: int, forged: int) -> None:
+    """Rewrite the footer's statistics of an int64 column: its max ``real`` becomes ``forged``
+    (the page checksums do not cover the footer)."""
+    data = bytearray(Path(path).read_bytes())
+    footer_len = int.from_bytes(data[-8:-4], "little")
+    start = len(data) - 8 - footer_len
+    footer = bytes(data[start:-8])
+    assert real.to_bytes(8, "little") in footer
+    data[start:-8] = footer.replace(real.to_bytes(8, "little"), forged.to_bytes(8, "little"))
+    Path(path).write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("parts", [True, False], ids=["multi-part", "single-file"])
+def test_push_down_refuses_a_forged_footer(ctx, parts):
+    table = pa.table({"x": pa.array(range(1000), pa.int64())})
+    version = ctx.log_dataset("forged", iter([table]) if parts else table)
+    digest = version.parts[0].hash if parts else version.hash
+    assert version.load(filters=[("x", ">", 500)]).num_rows == 499
+    _forge_footer_max(ctx.repository.storage.blob_path(digest), 999, 100)
+    with pytest.raises(IntegrityError, match="sha256"):
+        version.load(filters=[("x", ">", 500)])
+    with pytest.raises(IntegrityError):
+        version.to_arrow_dataset()
+
+
+def test_push_down_hashes_a_part_once_per_verify_mode(ctx, monkeypatch):
+    table = pa.table({"x": pa.array(range(1000), pa.int64())})
+    version = ctx.log_dataset("once", iter([table]))
+    state = ctx.repository.storage.verified
+    before = state.hashes
+    version.load(filters=[("x", ">", 500)])
+    assert state.hashes == before  # written by us: recorded as verified
+    monkeypatch.setattr(ctx.repository.settings, "verify", "always")
+    version.load(filters=[("x", ">", 500)])
+    assert state.hashes == before + 1

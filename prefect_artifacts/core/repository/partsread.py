@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from ..errors import IntegrityError, InvalidArgumentError, UnsupportedTypeError
 from ..materializers import parts as partlib
 from ..materializers.dataset import _stored_schema
-from ..storage import Storage
+from ..storage import Identity, Storage
 from .blobread import read_verified
 
 if TYPE_CHECKING:
@@ -182,12 +182,49 @@ def file_format() -> pds.ParquetFileFormat:
 
 
 def arrow_dataset(repo: Repository, v: ArtifactVersion) -> pds.Dataset:
-    """A ``pyarrow.dataset.Dataset`` over the version's parts in storage (nothing read yet)."""
+    """A ``pyarrow.dataset.Dataset`` over the version's parts in storage (no data read yet;
+    each part verified first, see :func:`check_parts`)."""
     _check_parquet(v)
+    check_parts(repo, v)
     paths = [repo.storage.blob_path(h) for h in part_hashes(repo, v)]
     return pds.dataset(
         paths, schema=schema(repo, v), format=file_format(), filesystem=filesystem(repo.storage)
     )
+
+
+def check_parts(repo: Repository, v: ArtifactVersion) -> None:
+    """Before a push-down read trusts a part's footer (its row-group statistics decide which
+    rows are read, and no page checksum covers them), the part's sha256 is checked as the
+    ``verify`` mode says: ``once`` skips parts recorded as verified with the identity their
+    file has now (every part we wrote), ``always`` hashes each, ``never`` none."""
+    mode = repo.settings.verify
+    if mode == "never":
+        return
+    storage, state = repo.storage, repo.storage.verified
+    for position, (digest, _size) in enumerate(part_sizes(repo, v)):
+        identity = _identity(storage, digest)
+        if mode == "once" and state.trusted(digest, identity):
+            continue
+        what = f"part {position} of {v.ref}" if is_parts(v) else v.ref
+        try:
+            with storage.verified_file(digest, what):
+                pass
+        except FileNotFoundError:
+            raise IntegrityError(
+                f"the bytes of {what} are missing from storage ({storage.blob_url(digest)}); "
+                "restore them or delete the version"
+            ) from None
+        if identity is not None and _identity(storage, digest) == identity:
+            state.remember(digest, identity)
+
+
+def _identity(storage: Storage, digest: str) -> Identity | None:
+    if storage.local:
+        return storage.identity(digest)
+    try:
+        return Identity.of_info(storage.fs.info(storage.blob_path(digest)))
+    except (FileNotFoundError, OSError):
+        return None
 
 
 MAX_ROWS_READ = 500
