@@ -425,3 +425,22 @@ def test_push_down_hashes_a_part_once_per_verify_mode(ctx, monkeypatch):
     monkeypatch.setattr(ctx.repository.settings, "verify", "always")
     version.load(filters=[("x", ">", 500)])
     assert state.hashes == before + 1
+
+
+# -- 12. a filtered Dask frame keeps its row labels ---------------------------------------------------
+@pytest.mark.parametrize(
+    "keep",
+    [lambda x: x >= 15, lambda x: x % 2 == 0, lambda x: (x < 3) | (x > 16), lambda x: x >= 0],
+    ids=["tail", "even", "ends", "all"],
+)
+def test_filtered_dask_frame_keeps_its_index(ctx, keep):
+    dd = pytest.importorskip("dask.dataframe")
+    import dask
+
+    frame = pd.DataFrame({"x": range(20), "y": [f"r{i}" for i in range(20)]})
+    ddf = dd.from_pandas(frame, npartitions=4)
+    filtered = ddf[keep(ddf.x)]
+    with dask.config.set(scheduler="synchronous"):
+        expected = filtered.compute()
+        loaded = ctx.log_dataset("filtered", filtered).load()
+    pd.testing.assert_frame_equal(loaded, expected, check_exact=True)

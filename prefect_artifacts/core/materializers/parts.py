@@ -43,14 +43,18 @@ class PartInfo:
     stats: dict[str, partstats.ColumnPartial]
     preview: list[dict[str, Any]] = field(default_factory=list)
     schema: bytes = b""
+    index: list[int] | None = None  # [start, step] of a pandas range index not stored
 
     def entry(self) -> dict[str, Any]:
-        return {
+        entry = {
             "hash": self.hash,
             "size": self.size,
             "rows": self.rows,
             "row_groups": self.row_groups,
         }
+        if self.index is not None:
+            entry["index"] = self.index
+        return entry
 
 
 class Batches:

@@ -125,7 +125,30 @@ def load_all(
     with ThreadPoolExecutor(min(THREADS, len(parts))) as pool:
         tables = list(pool.map(read, range(len(parts))))
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    return convert(table, python_type(v, as_type))
+    value = convert(table, python_type(v, as_type))
+    if python_type(v, as_type) == "pandas" and is_parts(v):
+        value = _with_range_index(value, index(repo, v)["parts"])
+    return value
+
+
+def _with_range_index(frame: Any, parts: list[dict[str, Any]]) -> Any:
+    """A Dask frame's partition range indexes (recorded, not stored) put back: a filtered
+    frame keeps its row labels (15, 16, ...) rather than being numbered from 0."""
+    import numpy as np
+    import pandas as pd
+
+    if not parts or any("index" not in p for p in parts):
+        return frame
+    labels = np.concatenate(
+        [np.arange(p["index"][0], p["index"][0] + p["rows"] * p["index"][1], p["index"][1])
+         for p in parts]
+    )  # fmt: skip
+    first, step = int(labels[0]), int(labels[1] - labels[0]) if len(labels) > 1 else 1
+    ranged = step != 0 and np.array_equal(
+        labels, np.arange(first, first + len(labels) * step, step)
+    )
+    frame.index = pd.RangeIndex(first, first + len(labels) * step, step) if ranged else labels
+    return frame
 
 
 def convert(table: pa.Table, python_type: str) -> Any:
