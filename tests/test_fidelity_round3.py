@@ -444,3 +444,21 @@ def test_filtered_dask_frame_keeps_its_index(ctx, keep):
         expected = filtered.compute()
         loaded = ctx.log_dataset("filtered", filtered).load()
     pd.testing.assert_frame_equal(loaded, expected, check_exact=True)
+
+
+# -- the lossy marker in the UI and the JSON API --------------------------------------------------------
+def test_the_ui_and_api_show_the_lossy_marker(ctx):
+    from fastapi.testclient import TestClient
+
+    from prefect_artifacts.web import create_app
+
+    pivot = pd.DataFrame([[1, 2]], columns=pd.Index([False, True]))
+    ctx.log_dataset("pivot", pivot, lossy="allow")
+    ctx.log_dataset("exact", pd.DataFrame({"a": [1]}))
+    client = TestClient(create_app(ctx.repository))
+    page = client.get("/projects/default/artifacts/pivot").text
+    assert 'class="kind lossy"' in page and 'id="lossy"' in page
+    assert "are booleans, which load back as text" in page
+    assert 'id="lossy"' not in client.get("/projects/default/artifacts/exact").text
+    api = client.get("/api/projects/default/artifacts/pivot/versions/1").json()
+    assert api["lossy"] and "booleans" in api["lossy"][0]
