@@ -462,3 +462,25 @@ def test_the_ui_and_api_show_the_lossy_marker(ctx):
     assert 'id="lossy"' not in client.get("/projects/default/artifacts/exact").text
     api = client.get("/api/projects/default/artifacts/pivot/versions/1").json()
     assert api["lossy"] and "booleans" in api["lossy"][0]
+
+
+def test_same_bytes_with_other_categories_or_types_is_a_new_version(ctx):
+    """What load() restores from the version's metadata (categories, a CSV's column types,
+    an index frequency) is part of its identity: identical bytes do not make it a re-log."""
+    first = pd.DataFrame({"c": pd.Categorical([], categories=[40, -9])})
+    second = pd.DataFrame({"c": pd.Categorical([], categories=[-8, -9])})
+    a, b = ctx.log_dataset("cats", first), ctx.log_dataset("cats", second)
+    assert a.hash == b.hash and (a.version, b.version) == (1, 2)
+    assert list(b.load()["c"].cat.categories) == [-8, -9]
+    small = pa.table({"x": pa.array([1], pa.int8())})
+    wide = pa.table({"x": pa.array([1], pa.int64())})
+    c, d = (
+        ctx.log_dataset("typed", small, format="csv"),
+        ctx.log_dataset("typed", wide, format="csv"),
+    )
+    assert c.hash == d.hash and d.version == 2 and d.load().schema == wide.schema
+    days = pd.DataFrame({"x": [1, 2]}, index=pd.date_range("2024-01-01", periods=2))
+    plain = days.copy()
+    plain.index = pd.DatetimeIndex(list(days.index))
+    assert ctx.log_dataset("freq", plain).load().index.freq is None
+    assert ctx.log_dataset("freq", days).load().index.freq == "D"

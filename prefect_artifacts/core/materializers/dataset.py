@@ -38,6 +38,7 @@ _PARQUET_COERCED = (
 class PreparedTable:
     table: pa.Table
     python_type: str  # "pandas" | "arrow" | "polars": what load() gives back
+    freq: str | None = None  # a pandas DatetimeIndex's frequency (Arrow keeps none)
 
 
 class DatasetMaterializer(Materializer):
@@ -58,7 +59,8 @@ class DatasetMaterializer(Materializer):
         elif type(obj).__module__.startswith("polars"):
             prepared = PreparedTable(polars_to_arrow(obj), "polars")
         else:
-            prepared = PreparedTable(_from_pandas(obj), "pandas")
+            freq = getattr(obj.index, "freqstr", None)
+            prepared = PreparedTable(_from_pandas(obj), "pandas", freq)
         _check_names(prepared.table)
         check_types(prepared.table.schema, fmt)
         if fmt == "csv":
@@ -85,7 +87,8 @@ class DatasetMaterializer(Materializer):
         length; nested, dictionary and extension columns (whose children carry offsets of their
         own) hash their IPC encoding, which writes exactly the values the column holds."""
         table = prepared.table
-        digest = blake3.blake3(f"{fmt}|{pa.__version__}|{prepared.python_type}|".encode())
+        freq = f"freq={prepared.freq}|" if prepared.freq else ""
+        digest = blake3.blake3(f"{fmt}|{pa.__version__}|{prepared.python_type}|{freq}".encode())
         digest.update(table.schema.serialize())
         digest.update(f"|rows={table.num_rows}|".encode())
         for index, column in enumerate(table.columns):
@@ -134,8 +137,10 @@ class DatasetMaterializer(Materializer):
             "stats": summary.stats_of(table) if want_stats else None,
             "python_type": prepared.python_type,
         }
+        if prepared.freq:
+            meta["index_freq"] = prepared.freq
         dictionaries = _stored_dictionaries(table, fmt)
-        if fmt == "csv" or (fmt == "parquet" and (_needs_cast(table) or dictionaries)):
+        if fmt == "csv" or dictionaries or (fmt == "parquet" and _needs_cast(table)):
             meta["arrow_schema"] = base64.b64encode(table.schema.serialize()).decode()
         if dictionaries:  # the categories and their order, which the format does not keep
             meta["dictionaries"] = {
@@ -176,7 +181,7 @@ class DatasetMaterializer(Materializer):
         ):
             import pandas as pd
 
-            return pd.read_parquet(source)  # nothing to restore: pandas' own fast path
+            return _with_freq(pd.read_parquet(source), version)  # pandas' own fast path
         with reader() as handle:  # read into memory: nothing keeps the file open or mapped
             table = read_table(handle, version.format, schema, stored_dictionaries(version))
         if table.num_columns == 0 and rows:  # Parquet keeps no row count without columns
@@ -184,12 +189,20 @@ class DatasetMaterializer(Materializer):
                 return _rows_only_frame(table.schema, rows)
             table = pa.table({"_": pa.nulls(rows)}).drop_columns(["_"])
         if python_type == "pandas":
-            return table.to_pandas()
+            return _with_freq(table.to_pandas(), version)
         if python_type == "polars":
             import polars as pl
 
             return pl.from_arrow(table)
         return table
+
+
+def _with_freq(frame: Any, version: Any) -> Any:
+    """The logged frame's DatetimeIndex frequency put back (Arrow stores the dates only)."""
+    freq = (getattr(version, "meta", None) or {}).get("index_freq")
+    if freq and hasattr(frame.index, "freq"):
+        frame.index.freq = freq
+    return frame
 
 
 SAMPLE = 8192  # rows sampled when choosing column encodings
@@ -251,7 +264,7 @@ def read_table(
         table = _read_csv(reader, schema)
     else:
         table = ipc.open_file(reader).read_all()
-    if schema is not None and table.schema != schema:
+    if schema is not None and (table.schema != schema or dictionaries):
         table = restore(table, schema, dictionaries or {})
     return table
 
@@ -274,7 +287,7 @@ def _encoded(column: pa.ChunkedArray, kind: pa.DictionaryType, values: pa.Array)
     if pa.types.is_dictionary(column.type):
         column = column.cast(kind.value_type)
     chunks = []
-    for chunk in column.chunks:
+    for chunk in column.chunks or [pa.array([], kind.value_type)]:  # no rows: the categories
         indices = pc.index_in(chunk, value_set=values).cast(kind.index_type)
         chunks.append(pa.DictionaryArray.from_arrays(indices, values, ordered=kind.ordered))
     return pa.chunked_array(chunks, type=kind)
@@ -288,13 +301,12 @@ def _stored_dictionaries(table: pa.Table, fmt: str) -> dict[str, pa.Array]:
     of Parquet whose values are not strings (Parquet reads those back as plain columns)."""
     found = {}
     for field, column in zip(table.schema, table.columns, strict=True):
-        if not pa.types.is_dictionary(field.type) or fmt == "arrow":
-            continue
+        if not pa.types.is_dictionary(field.type) or (fmt == "arrow" and len(column)):
+            continue  # Arrow IPC keeps dictionaries (but writes none without a row)
         kind = field.type.value_type
-        if fmt == "parquet" and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-            continue
-        if fmt == "parquet" and (pa.types.is_binary(kind) or pa.types.is_large_binary(kind)):
-            continue
+        text = _text_type(kind)
+        if fmt == "parquet" and text and column.null_count < len(column):
+            continue  # Parquet keeps these (with no value to write, it keeps no categories)
         chunks = column.chunks
         found[field.name] = (
             chunks[0].dictionary
@@ -304,6 +316,15 @@ def _stored_dictionaries(table: pa.Table, fmt: str) -> dict[str, pa.Array]:
             else pa.array([], kind)
         )
     return found
+
+
+def _text_type(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    )
 
 
 def _serialized(values: pa.Array) -> bytes:

@@ -557,8 +557,16 @@ def check_text(value: str, what: str) -> None:
         ) from None
 
 
+# Materializer metadata that changes what load() gives back for the same bytes (a CSV's
+# column types, categories, an index frequency): part of a version's identity too.
+LOAD_FIELDS = ("arrow_schema", "dictionaries", "index_freq")
+
+
 def _identity_fields(meta: dict[str, Any]) -> dict[str, Any]:
-    return {k: meta[k] for k in IDENTITY_FIELDS if k in meta}
+    found = {k: meta[k] for k in IDENTITY_FIELDS if k in meta}
+    custom = meta.get("meta") if isinstance(meta.get("meta"), dict) else {}
+    found.update({k: custom[k] for k in LOAD_FIELDS if k in custom})
+    return found
 
 
 def digest(document: dict[str, Any]) -> str:
