@@ -423,10 +423,13 @@ def pandas_losses(frame: Any) -> list[str]:
     return found
 
 
-UNSUPPORTED = {
-    "a union": pa.types.is_union,
-    "run-end encoded": lambda t: pa.types.is_run_end_encoded(t),
-    "a month_day_nano interval": lambda t: pa.types.is_interval(t),
+UNSUPPORTED = {  # what → (test, how to convert it)
+    "a union": (pa.types.is_union, "split it into one column per member type"),
+    "run-end encoded": (pa.types.is_run_end_encoded, "decode it with pc.run_end_decode(column)"),
+    "a month_day_nano interval": (
+        pa.types.is_interval,
+        "keep months, days and nanoseconds as three integer columns",
+    ),
 }
 
 
@@ -435,12 +438,11 @@ def check_types(schema: pa.Schema, fmt: str) -> None:
     if fmt == "arrow":
         return
     for field in schema:
-        for what, test in UNSUPPORTED.items():
+        for what, (test, fix) in UNSUPPORTED.items():
             if _any_type(field.type, test):
                 raise UnsupportedTypeError(
                     f"column {field.name!r} is {what} ({field.type}), which {fmt} cannot store; "
-                    "log the table as format='arrow', or convert the column (e.g. "
-                    "pc.run_end_decode, or split a union into one column per type)"
+                    f"log the table as format='arrow', or {fix}"
                 )
 
 
