@@ -71,7 +71,7 @@ class DatasetMaterializer(Materializer):
         """What ``fmt`` would not give back (docs/explanation/fidelity.md)."""
         found = []
         if prepared.python_type == "pandas":
-            found += pandas_losses(obj)
+            found += pandas_losses(obj, prepared.table)
         stored = _stored_dictionaries(prepared.table, fmt)
         too_big = [n for n, d in stored.items() if d.nbytes > DICTIONARY_MAX]
         found += [
@@ -393,7 +393,7 @@ def _from_pandas(frame: Any) -> pa.Table:
         ) from exc
 
 
-def pandas_losses(frame: Any) -> list[str]:
+def pandas_losses(frame: Any, table: pa.Table) -> list[str]:
     """What Arrow formats do not give back of a pandas frame: boolean column labels (stored
     as text, they load as True), and object columns of timestamps in several time zones
     (Arrow keeps one zone per column)."""
@@ -409,6 +409,9 @@ def pandas_losses(frame: Any) -> list[str]:
     for name, dtype in frame.dtypes.items():
         if getattr(dtype, "kind", "") != "O":
             continue
+        position = table.schema.get_field_index(str(name))
+        if position < 0 or not pa.types.is_timestamp(table.schema.field(position).type):
+            continue  # only object columns Arrow made timestamps of are looked at
         zones = {
             str(x.tzinfo)
             for x in frame[name]
