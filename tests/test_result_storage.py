@@ -200,8 +200,8 @@ def test_cached_models_bytes_and_text_are_references(env_repo, tmp_path: Path, m
 
 
 def test_values_that_do_not_load_back_equal_stay_pickled(env_repo, tmp_path: Path) -> None:
-    """JSON turns tuples into lists: such a result keeps its own pickle, and a cached run
-    returns exactly what the task returned."""
+    """JSON turns tuples into lists (refused unless lossy='allow'): such a result keeps its
+    own pickle, and a cached run returns exactly what the task returned."""
     suffix = uuid.uuid4().hex[:8]
     store = LocalFileSystem(basepath=str(tmp_path / "records"))
     store.save(f"json-{suffix}")
@@ -209,6 +209,7 @@ def test_values_that_do_not_load_back_equal_stay_pickled(env_repo, tmp_path: Pat
 
     @pa.artifact_task(
         key="cached-json",
+        lossy="allow",
         cache_policy=INPUTS,
         persist_result=True,
         cache_result_in_memory=False,

@@ -60,13 +60,15 @@ class ArtifactContext:
         label_column: str | list[str] | None = None,
         target_path: str | None = None,
         upload: bool | None = None,
+        lossy: str | None = None,
         **kwargs: Any,
     ) -> DatasetVersion:
         """Log a pandas/polars DataFrame or pyarrow Table: Parquet bytes, schema, a preview of the
         first ``preview`` rows (20; 0 for none) and column statistics (``stats=None``: unless the
         frame has more than 50 million cells). MLRun's ``local_path`` logs a Parquet/CSV file
         (or, with ``df``, picks the format by its suffix), ``label_column`` is recorded,
-        ``db_key`` is the key.
+        ``db_key`` is the key. A frame the format cannot give back exactly is refused
+        (``LossyFormatError``) unless ``lossy="allow"``: then it is stored marked lossy.
 
         Args:
             key: The key: letters, digits, ``.``, ``_``, ``-`` (at most 128).
@@ -82,6 +84,7 @@ class ArtifactContext:
             extra_data: Name → bytes, a local file path, a version or a ``target_path``.
             iteration: Which candidate of a hyperparameter run this is.
             target_path: With ``upload=False``: register bytes already in storage, uncopied.
+            lossy: ``"allow"`` stores a frame the format cannot give back exactly, marked lossy.
 
         Returns:
             The new version, or the latest one when the content is identical to it.
@@ -89,6 +92,8 @@ class ArtifactContext:
         Raises:
             InvalidKeyError: The key, tag or a label is malformed; nothing is stored.
             InvalidArgumentError: A bad format or argument; nothing is stored.
+            LossyFormatError: The format would not give the frame back exactly (the message
+                names what would be lost); nothing is stored.
             StorageError: The storage refused the bytes; no version is created.
             CatalogError: The catalog was unreachable past the retry window.
         """
@@ -126,7 +131,7 @@ class ArtifactContext:
             description=description,
             extra_data=extra_data,
             project=self.project,
-            options={"preview": preview, "stats": stats},
+            options={"preview": preview, "stats": stats, "lossy": lossy},
             fields={"iteration": iteration, "label_column": _labels(label_column)},
         )
 
@@ -155,6 +160,7 @@ class ArtifactContext:
         label_column: str | list[str] | None = None,
         target_path: str | None = None,
         upload: bool | None = None,
+        lossy: str | None = None,
         **kwargs: Any,
     ) -> ModelVersion:
         """Log a model: serialized ``body`` bytes (e.g. ``pickle.dumps(model)``) or a ``model``
@@ -251,7 +257,10 @@ class ArtifactContext:
             description=description,
             extra_data=extra_data,
             project=self.project,
-            options={"model_file": model_file if model_dir is None else f"{key}.tar"},
+            options={
+                "model_file": model_file if model_dir is None else f"{key}.tar",
+                "lossy": lossy,
+            },
             fields={
                 "model_file": model_file,
                 "framework": framework,
@@ -327,12 +336,14 @@ class ArtifactContext:
         target_path: str | None = None,
         upload: bool | None = None,
         key: str | None = None,
+        lossy: str | None = None,
         **kwargs: Any,
     ) -> ArtifactVersion:
         """Log bytes, text, a JSON-able value or a local file (``local_path``); any other object
         with ``format="pkl"`` (pickled). HTML (``format="html"``) and a ``PlotArtifact`` are
         stored as plots and rendered. ``item`` is the key (MLRun's name for it) or a
-        ``PlotArtifact``; ``db_key`` is the key.
+        ``PlotArtifact``; ``db_key`` is the key. JSON that would not load back exactly (keys
+        that are not strings, tuples) is refused unless ``lossy="allow"``.
 
         Args:
             item: The key, or a ``PlotArtifact``.
@@ -345,6 +356,7 @@ class ArtifactContext:
             iteration: Which candidate of a hyperparameter run this is.
             target_path: With ``upload=False``: register bytes already in storage, uncopied.
             key: The key, when ``item`` is not given.
+            lossy: ``"allow"`` stores a value the format cannot give back exactly, marked lossy.
 
         Returns:
             The new version (or the identical latest one).
@@ -353,6 +365,8 @@ class ArtifactContext:
             InvalidArgumentError: Neither or both of ``body`` and ``local_path``.
             UnsupportedTypeError: No materializer stores this object (the message says how to
                 register one).
+            LossyFormatError: The format would not give the value back exactly; nothing is
+                stored.
         """
         mlrun.check_kwargs("log_artifact", kwargs)
         source = mlrun.check_upload("log_artifact", target_path, upload)
@@ -410,6 +424,7 @@ class ArtifactContext:
             tag=tag,
             description=description,
             project=self.project,
+            options={"lossy": lossy},
             fields={"iteration": iteration},
         )
 

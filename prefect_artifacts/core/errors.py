@@ -31,6 +31,16 @@ class UnsupportedTypeError(ArtifactError, TypeError):
     """No materializer knows how to store an object of this type."""
 
 
+class LossyFormatError(UnsupportedTypeError):
+    """The format cannot give this value back exactly (see the fidelity contract); log it in
+    another format, change what would be lost, or pass ``lossy="allow"`` to store it marked lossy.
+    ``losses`` names what would be lost."""
+
+    def __init__(self, message: str, losses: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.losses = list(losses or [])
+
+
 class StorageError(ArtifactError, OSError):
     """Reading or writing the artifact storage failed."""
 

@@ -138,12 +138,43 @@ class FolderArchive:
         root = Path(model_dir).expanduser()
         if not root.is_dir():
             raise InvalidArgumentError(f"model_dir {str(model_dir)!r} is not a folder")
-        self.entries = [
-            p for p in sorted(root.rglob("*")) if not p.is_symlink() and (p.is_file() or p.is_dir())
-        ]
+        self.root = root
+        self.entries = self._walk(root, root.resolve(), ())
         if not any(p.is_file() for p in self.entries):
             raise InvalidArgumentError(f"model_dir {str(model_dir)!r} holds no files")
-        self.root = root
+
+    @property
+    def files(self) -> list[str]:
+        """The stored files, relative to the folder (a symbolic link as the file it names)."""
+        return [p.relative_to(self.root).as_posix() for p in self.entries if p.is_file()]
+
+    def _walk(self, folder: Path, inside: Path, above: tuple[Path, ...]) -> list[Path]:
+        """Files and folders under ``folder``, sorted; a symbolic link is followed when it
+        points inside the model folder (Hugging Face snapshots are links) and refused when it
+        leaves it (or is broken), so nothing is skipped silently."""
+        here = folder.resolve()
+        if here in above:
+            raise InvalidArgumentError(
+                f"model_dir links {folder.relative_to(self.root)} back to a folder it already "
+                "holds (a loop); remove the link"
+            )
+        found = []
+        for path in sorted(folder.iterdir()):
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(inside) or not target.exists():
+                    where = "is broken" if not target.exists() else f"points outside it ({target})"
+                    raise InvalidArgumentError(
+                        f"model_dir holds the symbolic link {path.relative_to(self.root)} that "
+                        f"{where}; copy the folder with its links resolved (cp -rL) and log "
+                        "the copy"
+                    )
+            if path.is_dir():
+                found.append(path)
+                found += self._walk(path, inside, (*above, here))
+            elif path.is_file():
+                found.append(path)
+        return found
 
     def write(self, sink: BinaryIO) -> None:
         with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:

@@ -285,6 +285,10 @@ class ArtifactVersion(_Bound):
         description="Registered in place (not copied): the object's URL and its pin (ETag, "
         "version id, size), checked before every read.",
     )
+    lossy: list[str] | None = Field(
+        None,
+        description="Logged with lossy='allow': what loading it does not give back exactly.",
+    )
     meta: dict[str, Any] = Field(default_factory=dict, description="Custom materializer metadata.")
 
     def __str__(self) -> str:
@@ -336,14 +340,14 @@ class ArtifactVersion(_Bound):
     def local(self) -> str:
         """The path of a verified local copy of the bytes (MLRun's ``DataItem.local``), kept in
         a per-content cache folder under the system's temporary directory."""
-        import tempfile
+        from .keys import safe_filename
+        from .storage.localcache import temp_root, verified_copy
 
-        folder = Path(tempfile.gettempdir()) / "prefect-artifacts" / self.hash[:2] / self.hash
-        target = folder / self.filename
-        if target.is_file() and target.stat().st_size == self.size:
-            return str(target)
-        folder.mkdir(parents=True, exist_ok=True)
-        return str(self.repository.download_blob(self.hash, folder, self.filename))
+        folder = temp_root() / self.hash[:2] / self.hash
+        target = folder / safe_filename(self.filename, self.hash[:16])
+        repo = self.repository
+        fetch = lambda path: repo.download_blob(self.hash, path.parent, path.name)  # noqa: E731
+        return str(verified_copy(repo.storage.verified, target, self.hash, fetch))
 
     def to_dataitem(self) -> ArtifactVersion:
         """MLRun's ``artifact.to_dataitem()``: a version already offers ``get``, ``local``,
@@ -455,15 +459,12 @@ class ModelVersion(ArtifactVersion):
         folder. The archive's bytes are verified first."""
         import io
         import tarfile
-        import tempfile
+
+        from .storage.localcache import temp_root
 
         if self.format != "tar":
             raise ValueError(f"{self.ref} is a {self.format} file, not a folder: use local()")
-        target = (
-            Path(path)
-            if path is not None
-            else (Path(tempfile.gettempdir()) / "prefect-artifacts" / "dirs" / self.hash)
-        )
+        target = Path(path) if path is not None else (temp_root() / "dirs" / self.hash)
         target.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=io.BytesIO(self.get()), mode="r") as tar:  # type: ignore[arg-type]
             if not hasattr(tarfile, "data_filter"):  # Python without extraction filters

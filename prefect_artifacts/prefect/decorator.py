@@ -75,6 +75,7 @@ def artifact_task(
     capture: bool = True,
     iteration: Any = None,
     map_order: bool = True,
+    lossy: str | None = None,
     **task_options: Any,
 ) -> Any:
     """Like ``@prefect.task`` (every option works: retries, caching, ``.submit()``, ``.map()``,
@@ -95,6 +96,8 @@ def artifact_task(
     your own ``result_serializer``; tasks that do not persist are left as they were.
     ``map_order``: the versions a ``.map()`` logs are numbered in map order (each mapped run
     logs after the runs before it; see ``prefect_artifacts.prefect.mapping``).
+    ``lossy="allow"``: store a value its format cannot give back exactly, marked lossy (else
+    it is refused, see the fidelity contract).
     """
     if __fn is None:
         return functools.partial(
@@ -112,6 +115,7 @@ def artifact_task(
             capture=capture,
             iteration=iteration,
             map_order=map_order,
+            lossy=lossy,
             **task_options,
         )
     name = task_options.get("name") or __fn.__name__
@@ -122,7 +126,7 @@ def artifact_task(
         tag=validate_tag(tag) if tag is not None else None,
         description=description,
         format=format,
-        options={"preview": 0 if preview is False else preview, "stats": stats},
+        options={"preview": 0 if preview is False else preview, "stats": stats, "lossy": lossy},
         repository=repository,
         project=project,
         capture=capture,

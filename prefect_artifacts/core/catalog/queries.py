@@ -206,7 +206,7 @@ def search(
         return _by_label(conn, f, dialect)
     if f.sort_key == "location":
         return _by_location(conn, f, dialect, blob_prefix)
-    stmt = _where(sa.select(versions_t.c.id), f, dialect).order_by(*_order(f))
+    stmt = _where(sa.select(versions_t.c.id), f, dialect).order_by(*_order(f, dialect))
     return list(conn.execute(_page(stmt, f.offset, f.limit)).scalars())
 
 
@@ -275,11 +275,14 @@ def count(conn: Connection, f: ArtifactFilter, *, dialect: str) -> int:
     return conn.execute(_where(sa.select(sa.func.count()), f, dialect)).scalar_one()
 
 
-def _order(f: ArtifactFilter) -> list[Any]:
+def _order(f: ArtifactFilter, dialect: str) -> list[Any]:
     v = versions_t.c
     latest = f.latest_only
     if f.sort_metric is not None:  # a model metric from the stored metadata; no value sorts last
-        value = v.meta[("metrics", f.sort_metric)].as_float()
+        name = f.sort_metric
+        if dialect == "sqlite":  # SQLite matches a path's key against the stored text, whose
+            name = json.dumps(name)[1:-1]  # non-ASCII letters are escaped (\u00e9)
+        value = v.meta[("metrics", name)].as_float()
         ordered = value.desc() if f.descending else value.asc()
         tiebreak = v.id.desc() if f.descending else v.id.asc()
         return [value.is_(None), ordered, tiebreak]

@@ -136,6 +136,12 @@ class Materializer:
         load only when trusted (see ``ArtifactVersion.load``)."""
         return False
 
+    def losses(self, obj: Any, prepared: Any, fmt: str) -> list[str]:
+        """What loading ``fmt`` would not give back exactly (the fidelity contract): each a
+        short phrase naming the part of ``obj`` and what changes. Non-empty: the log is
+        refused, or with ``lossy="allow"`` stored with these as its ``lossy`` marker."""
+        return []
+
     def returns_equal(self, obj: Any, version: Any) -> bool:
         """Whether loading ``version`` (stored from ``obj``) gives back a value equal to
         ``obj``, of its type: a persisted Prefect result then refers to the version instead of

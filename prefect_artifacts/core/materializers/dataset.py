@@ -38,6 +38,7 @@ _PARQUET_COERCED = (
 class PreparedTable:
     table: pa.Table
     python_type: str  # "pandas" | "arrow" | "polars": what load() gives back
+    freq: str | None = None  # a pandas DatetimeIndex's frequency (Arrow keeps none)
 
 
 class DatasetMaterializer(Materializer):
@@ -56,13 +57,29 @@ class DatasetMaterializer(Materializer):
         elif isinstance(obj, pa.RecordBatch):
             prepared = PreparedTable(pa.Table.from_batches([obj]), "arrow")
         elif type(obj).__module__.startswith("polars"):
-            prepared = PreparedTable(obj.to_arrow(), "polars")
+            prepared = PreparedTable(polars_to_arrow(obj), "polars")
         else:
-            prepared = PreparedTable(_from_pandas(obj), "pandas")
+            freq = getattr(obj.index, "freqstr", None)
+            prepared = PreparedTable(_from_pandas(obj), "pandas", freq)
         _check_names(prepared.table)
+        check_types(prepared.table.schema, fmt)
         if fmt == "csv":
             _check_csv(prepared.table)
         return prepared
+
+    def losses(self, obj: Any, prepared: PreparedTable, fmt: str) -> list[str]:
+        """What ``fmt`` would not give back (docs/explanation/fidelity.md)."""
+        found = []
+        if prepared.python_type == "pandas":
+            found += pandas_losses(obj, prepared.table)
+        stored = _stored_dictionaries(prepared.table, fmt)
+        too_big = [n for n, d in stored.items() if d.nbytes > DICTIONARY_MAX]
+        found += [
+            f"categorical column {n!r} has too many categories ({len(stored[n]):,}) to record "
+            f"their order for {fmt}; log it as format='arrow'"
+            for n in too_big
+        ]
+        return found
 
     def fingerprint(self, prepared: PreparedTable, fmt: str) -> str:
         """BLAKE3 over the Arrow schema and the data (~8 GB/s), without serializing: equal
@@ -70,7 +87,8 @@ class DatasetMaterializer(Materializer):
         length; nested, dictionary and extension columns (whose children carry offsets of their
         own) hash their IPC encoding, which writes exactly the values the column holds."""
         table = prepared.table
-        digest = blake3.blake3(f"{fmt}|{pa.__version__}|{prepared.python_type}|".encode())
+        freq = f"freq={prepared.freq}|" if prepared.freq else ""
+        digest = blake3.blake3(f"{fmt}|{pa.__version__}|{prepared.python_type}|{freq}".encode())
         digest.update(table.schema.serialize())
         digest.update(f"|rows={table.num_rows}|".encode())
         for index, column in enumerate(table.columns):
@@ -119,12 +137,29 @@ class DatasetMaterializer(Materializer):
             "stats": summary.stats_of(table) if want_stats else None,
             "python_type": prepared.python_type,
         }
-        if fmt == "csv" or (fmt == "parquet" and _needs_cast(table)):
+        if prepared.freq:
+            meta["index_freq"] = prepared.freq
+        dictionaries = _stored_dictionaries(table, fmt)
+        if fmt == "csv" or dictionaries or (fmt == "parquet" and _needs_cast(table)):
             meta["arrow_schema"] = base64.b64encode(table.schema.serialize()).decode()
+        if dictionaries:  # the categories and their order, which the format does not keep
+            meta["dictionaries"] = {
+                name: base64.b64encode(_serialized(values)).decode()
+                for name, values in dictionaries.items()
+            }
         return meta
 
     def returns_equal(self, obj: Any, version: Any) -> bool:
-        return True
+        """Per frame: not logged lossy, and of the type load() gives back (a RecordBatch
+        loads as a Table)."""
+        if getattr(version, "lossy", None):
+            return False
+        python_type = getattr(version, "python_type", None)
+        if isinstance(obj, pa.Table):
+            return python_type == "arrow"
+        if type(obj).__module__.startswith("polars"):
+            return python_type == "polars"
+        return python_type == "pandas" and type(obj).__name__ == "DataFrame"
 
     def load(self, data: bytes, version: Any, as_pandas: bool = False) -> Any:
         return self._load(io.BytesIO(data), lambda: pa.BufferReader(data), version, as_pandas)
@@ -146,20 +181,28 @@ class DatasetMaterializer(Materializer):
         ):
             import pandas as pd
 
-            return pd.read_parquet(source)  # nothing to restore: pandas' own fast path
+            return _with_freq(pd.read_parquet(source), version)  # pandas' own fast path
         with reader() as handle:  # read into memory: nothing keeps the file open or mapped
-            table = read_table(handle, version.format, schema)
+            table = read_table(handle, version.format, schema, stored_dictionaries(version))
         if table.num_columns == 0 and rows:  # Parquet keeps no row count without columns
             if python_type == "pandas":
                 return _rows_only_frame(table.schema, rows)
             table = pa.table({"_": pa.nulls(rows)}).drop_columns(["_"])
         if python_type == "pandas":
-            return table.to_pandas()
+            return _with_freq(table.to_pandas(), version)
         if python_type == "polars":
             import polars as pl
 
             return pl.from_arrow(table)
         return table
+
+
+def _with_freq(frame: Any, version: Any) -> Any:
+    """The logged frame's DatetimeIndex frequency put back (Arrow stores the dates only)."""
+    freq = (getattr(version, "meta", None) or {}).get("index_freq")
+    if freq and hasattr(frame.index, "freq"):
+        frame.index.freq = freq
+    return frame
 
 
 SAMPLE = 8192  # rows sampled when choosing column encodings
@@ -207,17 +250,98 @@ def _rows_only_frame(schema: pa.Schema, rows: int) -> Any:
     )
 
 
-def read_table(reader: Any, fmt: str, schema: pa.Schema | None = None) -> pa.Table:
-    """Parse a stored table; ``schema`` (the logged one) restores what the format changed."""
+def read_table(
+    reader: Any,
+    fmt: str,
+    schema: pa.Schema | None = None,
+    dictionaries: dict[str, pa.Array] | None = None,
+) -> pa.Table:
+    """Parse a stored table; ``schema`` (the logged one) and ``dictionaries`` (the categories
+    of dictionary columns, in order) restore what the format changed."""
     if fmt == "parquet":
         table = pq.read_table(reader)
     elif fmt == "csv":
         table = _read_csv(reader, schema)
     else:
         table = ipc.open_file(reader).read_all()
-    if schema is not None and table.schema != schema:
-        table = table.cast(schema)
+    if schema is not None and (table.schema != schema or dictionaries):
+        table = restore(table, schema, dictionaries or {})
     return table
+
+
+def restore(table: pa.Table, schema: pa.Schema, dictionaries: dict[str, pa.Array]) -> pa.Table:
+    """``table`` cast to the logged ``schema``; a dictionary column whose categories were
+    recorded is rebuilt on them (their order, unused ones, any value type)."""
+    columns = []
+    for field, column in zip(schema, table.columns, strict=True):
+        values = dictionaries.get(field.name)
+        if values is not None and pa.types.is_dictionary(field.type):
+            column = _encoded(column, field.type, values)
+        elif column.type != field.type:
+            column = column.cast(field.type)
+        columns.append(column)
+    return pa.table(columns, schema=schema)
+
+
+def _encoded(column: pa.ChunkedArray, kind: pa.DictionaryType, values: pa.Array) -> Any:
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(kind.value_type)
+    chunks = []
+    for chunk in column.chunks or [pa.array([], kind.value_type)]:  # no rows: the categories
+        indices = pc.index_in(chunk, value_set=values).cast(kind.index_type)
+        chunks.append(pa.DictionaryArray.from_arrays(indices, values, ordered=kind.ordered))
+    return pa.chunked_array(chunks, type=kind)
+
+
+DICTIONARY_MAX = 1 << 20  # categories recorded with a version (bytes of Arrow data)
+
+
+def _stored_dictionaries(table: pa.Table, fmt: str) -> dict[str, pa.Array]:
+    """The categories a format would not keep: every dictionary column of a CSV, and those
+    of Parquet whose values are not strings (Parquet reads those back as plain columns)."""
+    found = {}
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if not pa.types.is_dictionary(field.type) or (fmt == "arrow" and len(column)):
+            continue  # Arrow IPC keeps dictionaries (but writes none without a row)
+        kind = field.type.value_type
+        text = _text_type(kind)
+        if fmt == "parquet" and text and column.null_count < len(column):
+            continue  # Parquet keeps these (with no value to write, it keeps no categories)
+        chunks = column.chunks
+        found[field.name] = (
+            chunks[0].dictionary
+            if len(chunks) == 1
+            else column.unify_dictionaries().chunks[0].dictionary
+            if chunks
+            else pa.array([], kind)
+        )
+    return found
+
+
+def _text_type(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    )
+
+
+def _serialized(values: pa.Array) -> bytes:
+    batch = pa.record_batch([values], names=["v"])
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return sink.getvalue().to_pybytes()
+
+
+def stored_dictionaries(version: Any) -> dict[str, pa.Array]:
+    encoded = (getattr(version, "meta", None) or {}).get("dictionaries") or {}
+    out = {}
+    for name, text in encoded.items():
+        with ipc.open_stream(pa.py_buffer(base64.b64decode(text))) as reader:
+            out[name] = reader.read_all().column(0).combine_chunks()
+    return out
 
 
 def _stored_schema(version: Any) -> pa.Schema | None:
@@ -269,6 +393,83 @@ def _from_pandas(frame: Any) -> pa.Table:
         ) from exc
 
 
+def pandas_losses(frame: Any, table: pa.Table) -> list[str]:
+    """What Arrow formats do not give back of a pandas frame: boolean column labels (stored
+    as text, they load as True), and object columns of timestamps in several time zones
+    (Arrow keeps one zone per column)."""
+    import datetime as dt
+
+    found = []
+    labels = frame.columns
+    if getattr(labels, "nlevels", 1) == 1 and labels.dtype == bool:
+        found.append(
+            f"the column labels {list(labels)[:6]} are booleans, which load back as text "
+            "converted to bool (all True); rename them, e.g. df.columns = df.columns.map(str)"
+        )
+    for name, dtype in frame.dtypes.items():
+        if getattr(dtype, "kind", "") != "O":
+            continue
+        position = table.schema.get_field_index(str(name))
+        if position < 0 or not pa.types.is_timestamp(table.schema.field(position).type):
+            continue  # only object columns Arrow made timestamps of are looked at
+        zones = {
+            str(x.tzinfo)
+            for x in frame[name]
+            if isinstance(x, dt.datetime) and x.tzinfo is not None
+        }
+        if len(zones) > 1:
+            found.append(
+                f"column {name!r} holds timestamps in {len(zones)} time zones "
+                f"({', '.join(sorted(zones)[:3])}), which load back in one; convert them to one "
+                "zone (pd.to_datetime(df[col], utc=True)) or keep the zone in another column"
+            )
+    return found
+
+
+UNSUPPORTED = {  # what → (test, how to convert it)
+    "a union": (pa.types.is_union, "split it into one column per member type"),
+    "run-end encoded": (pa.types.is_run_end_encoded, "decode it with pc.run_end_decode(column)"),
+    "a month_day_nano interval": (
+        pa.types.is_interval,
+        "keep months, days and nanoseconds as three integer columns",
+    ),
+}
+
+
+def check_types(schema: pa.Schema, fmt: str) -> None:
+    """Refuse columns of types the format cannot store, naming them and the fix."""
+    if fmt == "arrow":
+        return
+    for field in schema:
+        for what, (test, fix) in UNSUPPORTED.items():
+            if _any_type(field.type, test):
+                raise UnsupportedTypeError(
+                    f"column {field.name!r} is {what} ({field.type}), which {fmt} cannot store; "
+                    f"log the table as format='arrow', or {fix}"
+                )
+
+
+def _any_type(kind: pa.DataType, test: Any) -> bool:
+    if test(kind):
+        return True
+    if pa.types.is_dictionary(kind):
+        return _any_type(kind.value_type, test)
+    if pa.types.is_run_end_encoded(kind):
+        return _any_type(kind.value_type, test)
+    return any(_any_type(kind.field(i).type, test) for i in range(kind.num_fields))
+
+
+def polars_to_arrow(frame: Any) -> pa.Table:
+    """A polars frame as Arrow; types Arrow cannot take (Int128) refused by name."""
+    wide = [n for n, t in frame.schema.items() if str(t).startswith(("Int128", "UInt128"))]
+    if wide:
+        raise UnsupportedTypeError(
+            f"column(s) {wide} are polars 128-bit integers, which Arrow cannot store; cast "
+            "them to pl.Int64 (if the values fit) or pl.Decimal(38, 0)"
+        )
+    return frame.to_arrow()
+
+
 def _check_names(table: pa.Table) -> None:
     repeated = sorted(name for name, n in Counter(table.column_names).items() if n > 1)
     if repeated:
@@ -314,6 +515,7 @@ def _read_csv(reader: Any, schema: pa.Schema | None) -> pa.Table:
         parse_options=pacsv.ParseOptions(ignore_empty_lines=False),  # an all-null row
         convert_options=pacsv.ConvertOptions(
             column_types=types,
+            null_values=[""],  # only an empty field: "nan" is NaN, not null
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,  # "" stays an empty string, nothing is null
         ),

@@ -77,11 +77,50 @@ class JsonMaterializer(Materializer):
                 "strings and finite numbers, or pass format='pkl' to pickle it"
             ) from exc
 
+    def losses(self, obj: Any, prepared: bytes, fmt: str) -> list[str]:
+        """JSON keeps only string keys and lists: other keys come back as strings (two that
+        stringify alike keep one entry), tuples as lists."""
+        found: list[str] = []
+        _json_losses(obj, "value", found)
+        return found[:5]
+
     def save(self, prepared: bytes, sink: BinaryIO, fmt: str) -> None:
         sink.write(prepared)
 
     def load(self, data: bytes, version: Any) -> Any:
         return json.loads(data)
+
+
+def _json_losses(value: Any, where: str, found: list[str]) -> None:
+    """Append what JSON would change in ``value`` (at ``where``) to ``found``."""
+    stack = [(value, where)]
+    while stack and len(found) < 5:
+        value, where = stack.pop()
+        if isinstance(value, tuple):
+            found.append(f"{where} is a tuple, which loads back as a list")
+            items = enumerate(value)
+        elif isinstance(value, list):
+            items = enumerate(value)
+        elif isinstance(value, dict):
+            texts: dict[str, Any] = {}
+            for key in value:
+                text = key
+                if not isinstance(key, str):
+                    text = json.loads(json.dumps({key: 0})).popitem()[0]
+                    found.append(
+                        f"{where} has the key {key!r} ({type(key).__name__}), which loads back "
+                        f"as the string {text!r}"
+                    )
+                if text in texts:
+                    found.append(
+                        f"{where} has the keys {texts[text]!r} and {key!r}, which are the same "
+                        "in JSON: one entry would be lost"
+                    )
+                texts[text] = key
+            items = ((k, v) for k, v in value.items())
+        else:
+            continue
+        stack.extend((v, f"{where}[{k!r}]") for k, v in items)
 
 
 class FileMaterializer(Materializer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import pickle
 from pathlib import Path, PurePath
 from typing import Any, BinaryIO
@@ -13,6 +14,8 @@ from ..storage.streams import copy_file
 from .base import Materializer
 
 PICKLE_FORMATS = ("pkl", "pickle")
+FILES_LISTED = 1000  # the files of a model folder named in its metadata
+logger = logging.getLogger("prefect_artifacts")
 ML_FRAMEWORKS = {
     "sklearn",
     "xgboost",
@@ -53,6 +56,14 @@ class ModelBytesMaterializer(Materializer):
 
     def filename(self, prepared: Any, fmt: str, options: dict[str, Any]) -> str | None:
         return options.get("model_file")
+
+    def metadata(self, prepared: Any, fmt: str, options: dict[str, Any]) -> dict[str, Any]:
+        """A folder (``model_dir=``): the files it stored (``meta["files"]``)."""
+        files = getattr(prepared, "files", None)
+        if files is None:
+            return {}
+        logger.info("model_dir: stored %d files (%s)", len(files), ", ".join(files[:10]))
+        return {"files": files[:FILES_LISTED], "file_count": len(files)}
 
     def load(self, data: bytes, version: Any) -> Any:
         return pickle.loads(data) if version.format in PICKLE_FORMATS else data
@@ -169,7 +180,9 @@ class ModelSafetensorsMaterializer(Materializer):
                 "format='safetensors' stores a dict of name → numpy array (model weights); "
                 "convert the values with np.asarray(...), or use format='skops' for scikit-learn"
             )
-        return obj
+        # safetensors stores an array's memory as if it were C-ordered: a transposed, strided
+        # or Fortran-ordered array would come back as another matrix. Store C-ordered copies.
+        return {k: v if v.flags.c_contiguous else v.copy(order="C") for k, v in obj.items()}
 
     def save(self, prepared: dict[str, Any], sink: BinaryIO, fmt: str) -> None:
         import safetensors.numpy

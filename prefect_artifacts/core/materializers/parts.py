@@ -43,14 +43,18 @@ class PartInfo:
     stats: dict[str, partstats.ColumnPartial]
     preview: list[dict[str, Any]] = field(default_factory=list)
     schema: bytes = b""
+    index: list[int] | None = None  # [start, step] of a pandas range index not stored
 
     def entry(self) -> dict[str, Any]:
-        return {
+        entry = {
             "hash": self.hash,
             "size": self.size,
             "rows": self.rows,
             "row_groups": self.row_groups,
         }
+        if self.index is not None:
+            entry["index"] = self.index
+        return entry
 
 
 class Batches:
@@ -97,7 +101,10 @@ class Batches:
 
     def _conform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if self.schema is None:
+            from .dataset import check_types
+
             check_names(batch.schema.names)
+            check_types(batch.schema, "parquet")
             self.schema = batch.schema
             return batch
         if batch.schema.equals(self.schema):
@@ -108,18 +115,48 @@ class Batches:
                 f"not {self.schema.names[:8]} like the first one; every batch of a dataset "
                 "needs the same columns in the same order"
             )
+        changed = [
+            f"{g.name} ({g.type} → {f.type})"
+            for f, g in zip(self.schema, batch.schema, strict=True)
+            if f.type != g.type
+        ]
         try:
-            return batch.cast(self.schema)
+            cast = batch.cast(self.schema)
+            # only a cast that changes no value: every column casts back to what it was
+            # ("01234" → 1234 → "1234" does not)
+            exact = all(
+                pa.types.is_null(g.type)
+                or f.type == g.type
+                or (_text(f.type) == _text(g.type) and after.cast(g.type).equals(before))
+                for f, g, before, after in zip(
+                    self.schema, batch.schema, batch.columns, cast.columns, strict=True
+                )
+            )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-            changed = [
-                f"{f.name} ({f.type} → {g.type})"
-                for f, g in zip(self.schema, batch.schema, strict=True)
-                if f.type != g.type
-            ]
             raise InvalidArgumentError(
                 f"a batch {self.rows:,} rows into the stream changes column types: "
                 f"{', '.join(changed)} ({exc}); cast every batch to one schema first"
             ) from None
+        if not exact:
+            raise InvalidArgumentError(
+                f"a batch {self.rows:,} rows into the stream has other column types: "
+                f"{', '.join(changed)}; casting it would change values, so it is refused. "
+                "Give every batch one schema (e.g. batch.cast(schema) where that is what you "
+                "mean)"
+            )
+        return cast
+
+
+def _text(kind: pa.DataType) -> bool:
+    """Whether values of ``kind`` are text (or bytes): a cast to or from them parses."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    )
 
 
 def _sliced(batch: pa.RecordBatch, max_bytes: int) -> list[pa.RecordBatch]:
@@ -137,7 +174,9 @@ def as_batches(item: Any) -> list[pa.RecordBatch]:
     if isinstance(item, pa.Table):
         return item.to_batches() or [pa.RecordBatch.from_pylist([], schema=item.schema)]
     if type(item).__module__.startswith("polars"):
-        return as_batches(item.to_arrow())
+        from .dataset import polars_to_arrow
+
+        return as_batches(polars_to_arrow(item))
     if type(item).__module__.startswith("pandas") and hasattr(item, "dtypes"):
         return as_batches(from_pandas(item))
     raise UnsupportedTypeError(

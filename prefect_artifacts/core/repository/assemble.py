@@ -23,6 +23,8 @@ import pyarrow.parquet as pq
 from ..errors import IntegrityError
 from ..keys import safe_filename
 from ..settings import prefect_home
+from ..storage import localcache
+from ..storage.localcache import private_folder
 from ..storage.streams import HashingWriter
 from . import partsread
 from .blobread import read_verified
@@ -171,7 +173,7 @@ def cached_file(repo: Repository, v: ArtifactVersion) -> tuple[Path, str]:
     an ETag and byte ranges) and its sha256: built on first use under
     ``$PREFECT_HOME/artifacts/downloads/<index sha256>/<file sha256>.parquet``; the last
     CACHE_KEEP are kept."""
-    cache = prefect_home() / "artifacts" / "downloads"
+    cache = private_folder(prefect_home() / "artifacts" / "downloads")
     folder = cache / v.hash
     with _builds_lock:
         build = _builds.get(v.hash)
@@ -179,14 +181,17 @@ def cached_file(repo: Repository, v: ArtifactVersion) -> tuple[Path, str]:
             build = _builds[v.hash] = _Build()
     with build.lock:  # one build per version at a time; others wait for it
         found = _found(folder)
-        if found is not None:
+        if found is not None and localcache.holds(repo.storage.verified, *found):
             os.utime(folder)
             return found
+        if found is not None:  # changed since it was built: build it again
+            found[0].unlink(missing_ok=True)
         folder.mkdir(parents=True, exist_ok=True)
         built = folder / f".build-{uuid.uuid4().hex[:8]}.parquet"
         digest = _write(repo, v, built, None, hashed=True)
         final = folder / f"{digest}.parquet"
         os.replace(built, final)
+        localcache.remember(repo.storage.verified, final, digest)
         _evict(cache)
         return final, digest
 

@@ -269,16 +269,33 @@ def write_dask(
     merged: dict[str, partstats.ColumnPartial] = {}
     for part in parts:
         merged = fold_stats(merged, part)
+    if _numbered_in_order(parts):  # the range index load() rebuilds anyway: 0, 1, 2, ...
+        for part in parts:
+            part.index = None
     return parts, python_type, merged
+
+
+def _numbered_in_order(parts: list[partlib.PartInfo]) -> bool:
+    """Whether the partitions' range indexes (not stored) continue each other from 0."""
+    start = 0
+    for part in parts:
+        if part.index != [start, 1]:
+            return False
+        start += part.rows
+    return True
 
 
 def write_partition(
     frame: Any, storage: Storage, preview_rows: int, want_stats: bool
 ) -> partlib.PartInfo | None:
     """On a worker: one partition → one content-addressed Parquet part in storage."""
+    import pandas as pd
+
     table = partlib.from_pandas(frame)
     if table.num_rows == 0:
         return None
+    index = frame.index  # a range index is not stored: its start and step are
+    dropped = isinstance(index, pd.RangeIndex) and index.name is None
     batches = partlib.Batches([table], "pandas")
     holder: dict[str, partlib.PartInfo] = {}
 
@@ -290,4 +307,5 @@ def write_partition(
     blob = storage.write_blob(write)
     part = holder["part"]
     part.hash, part.size = blob.hash, blob.size
+    part.index = [index.start, index.step] if dropped else None
     return part

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from ..errors import IntegrityError, InvalidArgumentError, UnsupportedTypeError
 from ..materializers import parts as partlib
 from ..materializers.dataset import _stored_schema
-from ..storage import Storage
+from ..storage import Identity, Storage
 from .blobread import read_verified
 
 if TYPE_CHECKING:
@@ -125,7 +125,30 @@ def load_all(
     with ThreadPoolExecutor(min(THREADS, len(parts))) as pool:
         tables = list(pool.map(read, range(len(parts))))
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    return convert(table, python_type(v, as_type))
+    value = convert(table, python_type(v, as_type))
+    if python_type(v, as_type) == "pandas" and is_parts(v):
+        value = _with_range_index(value, index(repo, v)["parts"])
+    return value
+
+
+def _with_range_index(frame: Any, parts: list[dict[str, Any]]) -> Any:
+    """A Dask frame's partition range indexes (recorded, not stored) put back: a filtered
+    frame keeps its row labels (15, 16, ...) rather than being numbered from 0."""
+    import numpy as np
+    import pandas as pd
+
+    if not parts or any("index" not in p for p in parts):
+        return frame
+    labels = np.concatenate(
+        [np.arange(p["index"][0], p["index"][0] + p["rows"] * p["index"][1], p["index"][1])
+         for p in parts]
+    )  # fmt: skip
+    first, step = int(labels[0]), int(labels[1] - labels[0]) if len(labels) > 1 else 1
+    ranged = step != 0 and np.array_equal(
+        labels, np.arange(first, first + len(labels) * step, step)
+    )
+    frame.index = pd.RangeIndex(first, first + len(labels) * step, step) if ranged else labels
+    return frame
 
 
 def convert(table: pa.Table, python_type: str) -> Any:
@@ -182,12 +205,49 @@ def file_format() -> pds.ParquetFileFormat:
 
 
 def arrow_dataset(repo: Repository, v: ArtifactVersion) -> pds.Dataset:
-    """A ``pyarrow.dataset.Dataset`` over the version's parts in storage (nothing read yet)."""
+    """A ``pyarrow.dataset.Dataset`` over the version's parts in storage (no data read yet;
+    each part verified first, see :func:`check_parts`)."""
     _check_parquet(v)
+    check_parts(repo, v)
     paths = [repo.storage.blob_path(h) for h in part_hashes(repo, v)]
     return pds.dataset(
         paths, schema=schema(repo, v), format=file_format(), filesystem=filesystem(repo.storage)
     )
+
+
+def check_parts(repo: Repository, v: ArtifactVersion) -> None:
+    """Before a push-down read trusts a part's footer (its row-group statistics decide which
+    rows are read, and no page checksum covers them), the part's sha256 is checked as the
+    ``verify`` mode says: ``once`` skips parts recorded as verified with the identity their
+    file has now (every part we wrote), ``always`` hashes each, ``never`` none."""
+    mode = repo.settings.verify
+    if mode == "never":
+        return
+    storage, state = repo.storage, repo.storage.verified
+    for position, (digest, _size) in enumerate(part_sizes(repo, v)):
+        identity = _identity(storage, digest)
+        if mode == "once" and state.trusted(digest, identity):
+            continue
+        what = f"part {position} of {v.ref}" if is_parts(v) else v.ref
+        try:
+            with storage.verified_file(digest, what):
+                pass
+        except FileNotFoundError:
+            raise IntegrityError(
+                f"the bytes of {what} are missing from storage ({storage.blob_url(digest)}); "
+                "restore them or delete the version"
+            ) from None
+        if identity is not None and _identity(storage, digest) == identity:
+            state.remember(digest, identity)
+
+
+def _identity(storage: Storage, digest: str) -> Identity | None:
+    if storage.local:
+        return storage.identity(digest)
+    try:
+        return Identity.of_info(storage.fs.info(storage.blob_path(digest)))
+    except (FileNotFoundError, OSError):
+        return None
 
 
 MAX_ROWS_READ = 500
@@ -269,6 +329,8 @@ def load_some(
                 f"{v.ref} has no column(s) {missing}; its columns are "
                 f"{', '.join(data.schema.names[:20])}"
             )
+    if columns is not None and python_type(v, as_type) == "pandas":
+        columns = columns + [c for c in index_columns(data.schema) if c not in columns]
     try:
         table = data.to_table(columns=columns, filter=expression(filters))
     except OSError as exc:
@@ -282,6 +344,15 @@ def load_some(
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise InvalidArgumentError(f"cannot filter {v.ref}: {exc}") from None
     return convert(table, python_type(v, as_type))
+
+
+def index_columns(schema: pa.Schema) -> list[str]:
+    """The columns that hold a pandas frame's index (like ``pd.read_parquet(columns=)``, a
+    column selection keeps the index)."""
+    import json
+
+    described = json.loads((schema.metadata or {}).get(b"pandas", b"{}"))
+    return [n for n in described.get("index_columns", []) if isinstance(n, str)]
 
 
 def to_dask(repo: Repository, v: ArtifactVersion) -> Any:

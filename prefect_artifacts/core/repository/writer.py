@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..catalog import BlobsMissing, Committed, NewVersion, utcnow
-from ..errors import IntegrityError, InvalidArgumentError
+from ..errors import IntegrityError, InvalidArgumentError, LossyFormatError
 from ..events import VersionLogged, emit
 from ..faults import fault_point
 from ..keys import safe_filename, validate_key, validate_labels, validate_project, validate_tag
@@ -63,6 +63,7 @@ KIND_FIELDS = {
     "outputs",
     "feature_stats",
     "source",
+    "lossy",
 }
 DETAIL_FIELDS = (
     "preview",
@@ -119,6 +120,7 @@ def log(
     description = check_description(description)
     tag = validate_tag(tag) if tag is not None else None
     options = {k: v for k, v in (options or {}).items() if v is not None}
+    lossy = _lossy_option(options)
     fields = check_fields({k: v for k, v in (fields or {}).items() if v is not None})
     fmt = format.lower().lstrip(".") if format else None
     if fmt is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_+-]{0,15}", fmt):
@@ -140,6 +142,10 @@ def log(
     materializer = registry.resolve(obj, kind=kind, fmt=fmt)
     fmt = fmt or materializer.default_format(obj, options)
     prepared = materializer.prepare(obj, fmt, options)
+    losses = materializer.losses(obj, prepared, fmt)
+    if losses:
+        check_losses(losses, lossy, f"{key} as {fmt}")
+        fields = {**fields, "lossy": losses}
     extra_data = {**materializer.extras(prepared, fmt, options), **(extra_data or {})}
     stored_extras = extras.store(repo, extra_data)
     identity = {
@@ -353,6 +359,31 @@ def _log_parts(
     )
 
 
+LOSSY = (None, "refuse", "allow")
+
+
+def _lossy_option(options: dict[str, Any]) -> str | None:
+    lossy = options.pop("lossy", None)
+    if lossy not in LOSSY:
+        raise InvalidArgumentError(
+            f"lossy={lossy!r} is not an option; use lossy='allow' to store a value its format "
+            "cannot give back exactly (marked lossy), or leave it out to refuse such values"
+        )
+    return lossy
+
+
+def check_losses(losses: list[str], lossy: str | None, what: str) -> None:
+    """Refuse a value its format cannot give back exactly, or (``lossy="allow"``) warn."""
+    if lossy != "allow":
+        raise LossyFormatError(
+            f"{what} would not load back as logged: {'; '.join(losses)}. Fix that, log another "
+            "format (see the fidelity table in the docs), or pass lossy='allow' to store it "
+            "anyway, marked lossy",
+            losses,
+        )
+    logger.warning("%s is stored lossy (lossy='allow'): %s", what, "; ".join(losses))
+
+
 def _split(metadata: dict[str, Any], fields: dict[str, Any]) -> tuple[dict, dict]:
     """(metadata kept in the row, large per-version details) from a materializer's metadata
     and the caller's kind-specific fields (which win)."""
@@ -526,8 +557,16 @@ def check_text(value: str, what: str) -> None:
         ) from None
 
 
+# Materializer metadata that changes what load() gives back for the same bytes (a CSV's
+# column types, categories, an index frequency): part of a version's identity too.
+LOAD_FIELDS = ("arrow_schema", "dictionaries", "index_freq")
+
+
 def _identity_fields(meta: dict[str, Any]) -> dict[str, Any]:
-    return {k: meta[k] for k in IDENTITY_FIELDS if k in meta}
+    found = {k: meta[k] for k in IDENTITY_FIELDS if k in meta}
+    custom = meta.get("meta") if isinstance(meta.get("meta"), dict) else {}
+    found.update({k: custom[k] for k in LOAD_FIELDS if k in custom})
+    return found
 
 
 def digest(document: dict[str, Any]) -> str:
