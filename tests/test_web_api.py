@@ -305,7 +305,8 @@ def test_bearer_token(shared):
     signed = client.post(
         "/login", data={"token": "s3cret", "next": "/projects"}, follow_redirects=False
     )
-    assert signed.status_code == 303 and "pa_token" in signed.cookies
+    cookie = signed.cookies["pa_session"]  # a signed session, never the token itself
+    assert signed.status_code == 303 and "s3cret" not in cookie
     assert client.get("/projects").status_code == 200  # the cookie now authenticates
 
 

@@ -7,7 +7,6 @@ version (or its extra data) references. Everything the pages load is served from
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 from datetime import datetime, timezone
@@ -34,6 +33,7 @@ from ..core.formatting import size_text, sparkline
 from ..core.models import run_link
 from ..core.repository import Repository
 from . import api, assets, display, pages
+from .auth import Access, path_project
 from .views import error_response
 
 HERE = Path(__file__).parent
@@ -48,11 +48,15 @@ def create_app(
     allow_writes: bool = False,
     token: str | None = None,
     allowed_hosts: list[str] | None = None,
+    access: Access | None = None,
 ) -> FastAPI:
     """The UI for ``repository`` (default: the configured one). Read-only unless
     ``allow_writes``; with ``token``, every request needs ``Authorization: Bearer <token>``
-    (browsers: sign in once at /login, which sets a cookie). ``allowed_hosts`` limits the
-    Host header (against DNS rebinding); ``prefect-artifacts ui`` sets it for loopback."""
+    (browsers: sign in once at /login, which sets a signed, expiring session cookie).
+    ``access``: team access (users, roles, a trusted proxy's identity header; see
+    :class:`~prefect_artifacts.web.auth.Access`); ``token`` is its shared token.
+    ``allowed_hosts`` limits the Host header (against DNS rebinding); ``prefect-artifacts ui``
+    sets it for loopback."""
     from .. import __version__
 
     if repository is None:
@@ -68,7 +72,10 @@ def create_app(
     )
     app.state.repo = repository
     app.state.allow_writes = allow_writes
-    app.state.token = token
+    access = access or Access()
+    if token:
+        access.token = token
+    app.state.access = access
     app.state.csrf = secrets.token_urlsafe(32)  # every write form carries it
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters.update(size=size_text, when=_when, spark=sparkline, ago=_ago)
@@ -143,25 +150,31 @@ def _install_middleware(app: FastAPI) -> None:
                 414,
                 f"the query string is longer than {MAX_QUERY} characters; narrow the search",
             )
-        token = request.app.state.token
+        access: Access = request.app.state.access
         path = request.url.path
-        if token and not path.startswith(("/login", "/static", "/assets", "/favicon.ico")):
-            given = request.headers.get("authorization", "")
-            given = (
-                given[7:]
-                if given.lower().startswith("bearer ")
-                else request.cookies.get("pa_token", "")
-            )
-            if not hmac.compare_digest(given.encode(), token.encode()):
+        if not path.startswith(("/login", "/static", "/assets", "/favicon.ico")):
+            who = access.identify(request)
+            if who is None:
                 if path.startswith("/api") or path in ("/docs", "/openapi.json"):
                     return JSONResponse(
                         {
                             "detail": "missing or wrong bearer token: send "
-                            "'Authorization: Bearer <token>'"
+                            "'Authorization: Bearer <token>' (a token from "
+                            "`prefect-artifacts users token <name>`, or the UI's --token)"
                         },
                         status_code=401,
                     )
                 return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
+            request.state.identity = who
+            project = path_project(path)
+            if project is not None and who.role(project) is None:
+                where = "every project" if project == "*" else f"project {project!r}"
+                return error_response(
+                    request,
+                    403,
+                    f"{who.name} has no role on {where}: an admin runs `prefect-artifacts "
+                    f"users add {who.name} --project {project} --role reader`",
+                )
         if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(request):
             return error_response(
                 request,

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ..core.access import rank
 from ..core.compare import compare, lower_is_better
 from ..core.diff import diff_versions
 from ..core.errors import ArtifactError, ArtifactNotFoundError, InvalidArgumentError
@@ -21,9 +22,10 @@ from ..core.models import ArtifactVersion, run_link
 from ..core.repository.reader import download_name
 from . import charts
 from .assets import light_plot
+from .auth import SESSION_COOKIE, audit, identity_of, require
 from .display import pretty_json, sorted_drift
 from .serve import form, text_preview
-from .views import PAGE_SIZE, error_response, find_version, repo_of, require_writes, search
+from .views import PAGE_SIZE, error_response, find_version, repo_of, search
 
 router = APIRouter(include_in_schema=False)
 IMAGE_FORMATS = {"png", "jpeg", "gif", "webp", "svg"}
@@ -36,11 +38,13 @@ MAX_COMPARE = 50
 LIGHT_PLOT_MAX = 64 << 20
 EXTRA_PREVIEW_MAX = 1 << 20
 MORE_ROWS = 50
+AUDIT_PAGE = 100
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("allow_writes", request.app.state.allow_writes)
     context.setdefault("csrf", request.app.state.csrf)
+    context.setdefault("who", identity_of(request))
     return request.app.state.templates.TemplateResponse(
         request, template, context, status_code=status
     )
@@ -192,6 +196,8 @@ def detail_page(
     ]
     kept = [(k, val) for k, val in request.query_params.multi_items() if val]
     text = text_preview(repo, v)
+    older = [x.version for x in shown if x.version < v.version]
+    role = identity_of(request).role(v.project)
     return render(
         request,
         "detail.html",
@@ -224,6 +230,11 @@ def detail_page(
         image=v.format in IMAGE_FORMATS,
         histogram=charts.histogram,
         run_link=run_link,
+        ticked={v.version, max(older, default=v.version)},
+        history=[e for _, e in repo.catalog.audit(v.project, v.key, v.version, limit=50)],
+        can_write=rank(role) >= rank("writer"),
+        can_delete=rank(role) >= rank("admin"),
+        done=request.query_params.get("done", "")[:200],
     )
 
 
@@ -383,34 +394,45 @@ def compare_page(request: Request, project: str) -> HTMLResponse:
 
 
 # -- writes -----------------------------------------------------------------------------------------
-async def checked_form(request: Request) -> dict[str, str]:
-    """The posted form, after the write switch and the CSRF token it must carry."""
-    require_writes(request)
+async def checked_form(request: Request, project: str, action: str) -> dict[str, str]:
+    """The posted form, after the caller's role for ``action`` and the CSRF token it carries."""
+    require(request, validate_project(project), action)
     fields = await form(request)
     if not hmac.compare_digest(fields.get("csrf", "").encode(), request.app.state.csrf.encode()):
         raise PermissionError("the form's CSRF token is missing or stale: reload the page")
     return fields
 
 
+def done(v: ArtifactVersion, message: str) -> RedirectResponse:
+    """Back to the version's page, which confirms what was done."""
+    query = urlencode({"version": v.version, "done": message})
+    return RedirectResponse(f"{page_base(v)}?{query}", status_code=303)
+
+
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/tag")
 async def tag_form(request: Request, project: str, key: str, version: int) -> RedirectResponse:
-    fields = await checked_form(request)
+    fields = await checked_form(request, project, "tag")
     v = find_version(repo_of(request), project, key, version)
-    repo_of(request).tag(v.ref, fields.get("tag", ""))
-    return RedirectResponse(f"{page_base(v)}?version={version}", status_code=303)
+    tag = fields.get("tag", "").strip()
+    repo_of(request).tag(v.ref, tag)
+    audit(request, "tag", v.project, v.key, v.version, tag=tag)
+    return done(v, f"tagged {tag}")
 
 
 @router.post("/projects/{project}/artifacts/{key}/tags/{tag}/remove")
 async def untag_form(request: Request, project: str, key: str, tag: str) -> RedirectResponse:
-    await checked_form(request)
-    repo_of(request).untag(validate_key(key), validate_tag(tag), project=validate_project(project))
-    return RedirectResponse(f"/projects/{quote(project)}/artifacts/{quote(key)}", status_code=303)
+    await checked_form(request, project, "untag")
+    project, key = validate_project(project), validate_key(key)
+    number = repo_of(request).untag(key, validate_tag(tag), project=project)
+    audit(request, "untag", project, key, number, tag=tag)
+    query = urlencode({"done": f"removed tag {tag}"})
+    return RedirectResponse(f"/projects/{quote(project)}/artifacts/{quote(key)}?{query}", 303)
 
 
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/labels")
 async def labels_form(request: Request, project: str, key: str, version: int) -> RedirectResponse:
     """Replace the labels with the ``name=value`` lines of the form."""
-    fields = await checked_form(request)
+    fields = await checked_form(request, project, "labels")
     v = find_version(repo_of(request), project, key, version)
     labels: dict[str, str] = {}
     for line in fields.get("labels", "").splitlines():
@@ -421,29 +443,35 @@ async def labels_form(request: Request, project: str, key: str, version: int) ->
             raise InvalidArgumentError(f"write each label as name=value, got {line.strip()[:60]!r}")
         labels[name.strip()] = value.strip()
     repo_of(request).set_labels(v.ref, labels, replace=True)
-    return RedirectResponse(f"{page_base(v)}?version={version}", status_code=303)
+    audit(request, "labels", v.project, v.key, v.version, labels=labels)
+    return done(v, "labels saved")
 
 
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/description")
 async def description_form(
     request: Request, project: str, key: str, version: int
 ) -> RedirectResponse:
-    fields = await checked_form(request)
+    fields = await checked_form(request, project, "description")
     v = find_version(repo_of(request), project, key, version)
-    repo_of(request).set_description(v.ref, fields.get("description", "").strip() or None)
-    return RedirectResponse(f"{page_base(v)}?version={version}", status_code=303)
+    text = fields.get("description", "").strip() or None
+    repo_of(request).set_description(v.ref, text)
+    audit(request, "description", v.project, v.key, v.version, description=text)
+    return done(v, "description saved")
 
 
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/delete")
 async def delete_form(request: Request, project: str, key: str, version: int) -> RedirectResponse:
-    fields = await checked_form(request)
+    fields = await checked_form(request, project, "delete")
     v = find_version(repo_of(request), project, key, version)
     if fields.get("confirm") != v.key:
         raise InvalidArgumentError(f"type the key {v.key!r} to confirm deleting {v.ref}")
     repo_of(request).delete(v.ref)
-    return RedirectResponse(f"/projects/{quote(project)}/artifacts", status_code=303)
+    audit(request, "delete", v.project, v.key, v.version)
+    query = urlencode({"done": f"deleted {v.ref}"})
+    return RedirectResponse(f"/projects/{quote(project)}/artifacts?{query}", status_code=303)
 
 
+# -- sign-in and the audit trail ------------------------------------------------------------------
 @router.get("/login")
 def login_page(request: Request, next: str = "/projects") -> HTMLResponse:
     return render(request, "login.html", next=local_path(next))
@@ -451,13 +479,63 @@ def login_page(request: Request, next: str = "/projects") -> HTMLResponse:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
+    """A token (the shared one, or a user's) for a signed session cookie that expires."""
+    access = request.app.state.access
+    client = request.client.host if request.client else ""
+    wait = access.blocked(client)
+    if wait:
+        response = error_response(
+            request, 429, f"too many wrong sign-ins from {client}: try again in {int(wait) + 1} s"
+        )
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
     fields = await form(request)
-    token, expected = fields.get("token", ""), request.app.state.token or ""
-    if not hmac.compare_digest(token.encode(), expected.encode()):
-        return error_response(request, 401, "wrong token")
+    who = access.check_token(repo_of(request), fields.get("token", "").strip())
+    if who is None:
+        access.failed(client)
+        return render(request, "login.html", 401, next=local_path(fields.get("next", "")),
+                      error="wrong token")  # fmt: skip
+    access.succeeded(client)
     response = RedirectResponse(local_path(fields.get("next", "/projects")), status_code=303)
-    response.set_cookie("pa_token", token, httponly=True, samesite="strict")
+    response.set_cookie(
+        SESSION_COOKIE,
+        access.new_session(who),
+        max_age=int(access.session_hours * 3600),
+        httponly=True,
+        samesite="strict",
+        secure=access.secure(request),
+    )
     return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/projects/{project}/audit")
+def audit_page(
+    request: Request, project: str, key: str | None = None, before: int | None = None
+) -> HTMLResponse:
+    """Every write through the UI and the API in ``project``, newest first, with who made it."""
+    project = validate_project(project)
+    entries = repo_of(request).catalog.audit(
+        project, validate_key(key) if key else None, before=before, limit=AUDIT_PAGE + 1
+    )
+    more = len(entries) > AUDIT_PAGE
+    entries = entries[:AUDIT_PAGE]
+    query = [("key", key)] if key else []
+    next_url = "?" + urlencode([*query, ("before", entries[-1][0])]) if more else None
+    return render(
+        request,
+        "audit.html",
+        project=project,
+        key=key,
+        entries=[e for _, e in entries],
+        next_url=next_url,
+    )
 
 
 # -- links ------------------------------------------------------------------------------------------

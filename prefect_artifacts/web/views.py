@@ -13,6 +13,7 @@ from ..core.keys import MAX_VERSION, validate_key, validate_project, validate_ta
 from ..core.models import ArtifactVersion, ExtraData
 from ..core.repository import Repository
 from ..core.repository.reader import download_type
+from .auth import identity_of
 from .schemas import Page
 
 PAGE_SIZE = 50
@@ -20,11 +21,6 @@ PAGE_SIZE = 50
 
 def repo_of(request: Request) -> Repository:
     return request.app.state.repo
-
-
-def require_writes(request: Request) -> None:
-    if not request.app.state.allow_writes:
-        raise PermissionError
 
 
 def find_version(
@@ -50,8 +46,14 @@ def error_response(request: Request, status: int, message: str) -> Response:
     """JSON for the API and scripts; a styled page for browsers."""
     if request.url.path.startswith("/api") or "text/html" not in request.headers.get("accept", ""):
         return JSONResponse({"detail": message}, status_code=status)
+    context = {
+        "status": status,
+        "message": message,
+        "allow_writes": request.app.state.allow_writes,
+        "who": identity_of(request),
+    }
     return request.app.state.templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message}, status_code=status
+        request, "error.html", context, status_code=status
     )
 
 
