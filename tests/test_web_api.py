@@ -1,6 +1,8 @@
 """The JSON API (and page routes) through FastAPI's test client against a real repository."""
 
 import hashlib
+import html
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -349,3 +351,42 @@ def test_openapi_lists_every_endpoint(client):
     ):
         assert path in paths
     assert client.get("/docs").status_code == 200
+
+
+def test_search_every_project_with_star(repo):
+    from prefect_artifacts import ArtifactContext
+
+    ArtifactContext(repo).log_artifact("here", b"1")
+    ArtifactContext(repo, project="far").log_artifact("there", b"2")
+    client = TestClient(create_app(repo))
+    found = client.get("/api/projects/*/artifacts")
+    assert found.status_code == 200, found.text
+    assert {(i["project"], i["key"]) for i in found.json()["items"]} == {
+        ("default", "here"),
+        ("far", "there"),
+    }
+    page = client.get("/projects/*/artifacts", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "Artifacts in every project" in page.text
+    assert 'href="/projects/far/artifacts/there?version=1"' in page.text
+
+
+def test_label_values_with_spaces_from_the_search_form(repo):
+    from prefect_artifacts import ArtifactContext
+
+    ctx = ArtifactContext(repo)
+    ctx.log_artifact("spaced", b"1", labels={"note": "hello world", "team": "ml"})
+    ctx.log_artifact("hello", b"2", labels={"note": "hello", "world": "x"})
+    client = TestClient(create_app(repo))
+
+    def found(text: str) -> list[str]:
+        page = client.get("/projects/default/artifacts", params={"labels": text})
+        assert page.status_code == 200, page.text
+        return sorted(set(re.findall(r'<tr data-key="([^"]+)"', page.text)))
+
+    assert found("note=hello world") == ["spaced"]
+    assert found('team=ml note="hello world"') == ["spaced"]
+    assert found('"note=hello world" team=ml') == ["spaced"]
+    assert found("note=hello") == ["hello"]
+    page = client.get("/projects/default/artifacts", params={"labels": "note=hello world"})
+    field = re.search(r'<input name="labels" value="([^"]*)"', page.text)[1]
+    assert html.unescape(field) == 'note="hello world"'  # shown as one label

@@ -29,7 +29,7 @@ from .schemas import (
     TagRemoved,
 )
 from .serve import stream_blob
-from .views import extra_type, find_version, repo_of, search
+from .views import extra_type, find_version, repo_of, search, visible_projects
 
 router = APIRouter(tags=["artifacts"])
 VERSION = "/projects/{project}/artifacts/{key}/versions/{version}"
@@ -37,7 +37,7 @@ VERSION = "/projects/{project}/artifacts/{key}/versions/{version}"
 
 @router.get("/projects", summary="Projects with their number of keys and last update")
 def projects(request: Request) -> list[Project]:
-    return [Project(**vars(p)) for p in repo_of(request).projects()]
+    return [Project(**vars(p)) for p in visible_projects(request)]
 
 
 @router.get(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import shlex
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -25,7 +26,16 @@ from .assets import light_plot
 from .auth import SESSION_COOKIE, audit, identity_of, require
 from .display import pretty_json, sorted_drift
 from .serve import form, text_preview
-from .views import PAGE_SIZE, error_response, find_version, repo_of, search
+from .views import (
+    PAGE_SIZE,
+    error_response,
+    find_version,
+    repo_of,
+    search,
+    search_project,
+    split_labels,
+    visible_projects,
+)
 
 router = APIRouter(include_in_schema=False)
 IMAGE_FORMATS = {"png", "jpeg", "gif", "webp", "svg"}
@@ -75,7 +85,7 @@ def projects_page(request: Request, sort: str = "project") -> HTMLResponse:
         )
     attr = "updated_at" if column == "updated" else column
     found = sorted(
-        repo_of(request).projects(), key=lambda p: getattr(p, attr), reverse=sort.startswith("-")
+        visible_projects(request), key=lambda p: getattr(p, attr), reverse=sort.startswith("-")
     )
     kept = [("sort", sort)]
     return render(
@@ -94,7 +104,7 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
     params: dict[str, Any] = {}
     for name, value in request.query_params.multi_items():
         if name == "labels":
-            params.setdefault("labels", []).append(value)
+            params.setdefault("labels", []).extend(split_labels(value))
         elif value:
             params[name] = value
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "offset" and v]
@@ -106,6 +116,7 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
         "tabs": TABS,
         "spans": SPANS,
         "kept": kept,
+        "label_text": " ".join(label_word(i) for i in params.get("labels", [])),
         "sort": current,
         "sort_url": lambda column: sort_url(kept, current, column),
         "page_url": lambda offset: "?" + urlencode([*kept, ("offset", offset)]),
@@ -118,7 +129,7 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
     }
     try:
         filters = ArtifactFilter.of(**params)
-        result = search(repo_of(request), validate_project(project), filters)
+        result = search(repo_of(request), project, filters)
     except (InvalidArgumentError, ArtifactNotFoundError) as exc:
         status = 404 if isinstance(exc, ArtifactNotFoundError) else 400
         message = str(exc).strip("'\"")
@@ -127,7 +138,7 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
     metric_names = sorted({m for v in models for m in getattr(v, "metrics", {}) or {}})[:6]
     if filters.sort_metric and filters.sort_metric not in metric_names:  # the sorted one shows
         metric_names = [filters.sort_metric, *metric_names[:5]]
-    label_names = repo_of(request).catalog.label_names(validate_project(project))
+    label_names = label_names_in(request, search_project(project))
     if filters.sort_label and filters.sort_label not in label_names:  # the sorted one shows
         label_names = [filters.sort_label, *label_names]
     return render(
@@ -139,6 +150,23 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
         metric_names=metric_names if context["tab"] == "models" else [],
         **context,
     )
+
+
+def label_word(item: str) -> str:
+    """A label filter as the form's field shows it: ``note="hello world"`` keeps its spaces."""
+    name, _, value = item.partition("=")
+    if not (set(value) & {" ", '"', "'"}):
+        return item
+    return f'{name}="{value}"' if '"' not in value else shlex.quote(item)
+
+
+def label_names_in(request: Request, project: str) -> list[str]:
+    """The label names of a project, or of every visible project for ``*``."""
+    catalog = repo_of(request).catalog
+    if project != "*":
+        return catalog.label_names(project)
+    found = {n for p in visible_projects(request) for n in catalog.label_names(p.project)}
+    return sorted(found)[:100]
 
 
 @router.get("/projects/{project}/artifacts/{key}")

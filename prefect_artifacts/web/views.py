@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -23,6 +25,34 @@ def repo_of(request: Request) -> Repository:
     return request.app.state.repo
 
 
+def search_project(project: str) -> str:
+    """A project name, or ``*``: every project."""
+    return "*" if project == "*" else validate_project(project)
+
+
+def split_labels(text: str) -> list[str]:
+    """The search form's labels field as filter items: ``team=ml note=hello world`` is two
+    (a word without ``=`` continues the value before it), and quotes keep spaces too
+    (``note="a b"`` or ``"note=a b"``); a name alone before any ``name=value`` means "has it"."""
+    try:
+        words = shlex.split(text)
+    except ValueError:  # an unbalanced quote: take the words as they are
+        words = text.split()
+    items: list[str] = []
+    for word in words:
+        if items and "=" in items[-1] and "=" not in word:
+            items[-1] = f"{items[-1]} {word}" if not items[-1].endswith("=") else items[-1] + word
+        elif word.strip():
+            items.append(word.strip())
+    return items
+
+
+def visible_projects(request: Request) -> list[Any]:
+    """The projects the caller has a role on."""
+    who = identity_of(request)
+    return [p for p in repo_of(request).projects() if who.role(p.project)]
+
+
 def find_version(
     repo: Repository, project: str, key: str, version: int | None = None, tag: str | None = None
 ) -> ArtifactVersion:
@@ -34,7 +64,7 @@ def find_version(
 
 def search(repo: Repository, project: str, filters: ArtifactFilter) -> Page:
     """One page of ``filters`` in ``project`` (the path's project wins over a query's)."""
-    f = ArtifactFilter.of(filters, project=validate_project(project))
+    f = ArtifactFilter.of(filters, project=search_project(project))
     if f.limit is None:
         f = f.model_copy(update={"limit": PAGE_SIZE})
     items = repo.list(f)
