@@ -56,11 +56,40 @@ def artifact(
     return find_version(repo_of(request), project, key, version, tag)
 
 
-@router.get("/projects/{project}/artifacts/{key}/versions", summary="Every version, newest first")
-def versions(request: Request, project: str, key: str) -> list[AnyVersion]:
-    found = repo_of(request).versions(validate_key(key), project=validate_project(project))
-    if not found:
+@router.get(
+    "/projects/{project}/artifacts/{key}/versions",
+    summary="Versions, newest first, one page at a time (Link: rel=next)",
+)
+def versions(
+    request: Request,
+    response: Response,
+    project: str,
+    key: str,
+    limit: int = Query(100, ge=1, le=1000, description="Versions per page"),
+    offset: int = Query(0, ge=0, description="Versions to skip"),
+) -> list[AnyVersion]:
+    """A page of versions; the ``Link`` header names the next and previous pages and
+    ``X-Total-Count`` the number of versions."""
+    repo = repo_of(request)
+    f = ArtifactFilter.of(
+        project=validate_project(project), key=validate_key(key), all_versions=True, sort="-version"
+    )
+    total = repo.count(f)
+    if not total:
         raise ArtifactNotFoundError(f"artifact {key!r} not found in project {project!r}")
+    found = repo.list(ArtifactFilter.of(f, limit=limit, offset=offset))
+    links = []
+    if offset + limit < total:
+        links.append((offset + limit, "next"))
+    if offset > 0:
+        links.append((max(offset - limit, 0), "prev"))
+    url = request.url.remove_query_params(["offset", "limit"])
+    response.headers["X-Total-Count"] = str(total)
+    if links:
+        response.headers["Link"] = ", ".join(
+            f'<{url.include_query_params(limit=limit, offset=at)}>; rel="{rel}"'
+            for at, rel in links
+        )
     return found
 
 

@@ -44,6 +44,7 @@ SPANS = ("1h", "24h", "7d", "30d")
 DESCENDING_FIRST = {"updated", "created", "size", "version", "keys"}
 VERSION_SORTS = {"version", "created", "updated", "size"}
 VERSIONS_SHOWN = 30
+VERSIONS_PAGE = 100
 MAX_COMPARE = 50
 LIGHT_PLOT_MAX = 64 << 20
 EXTRA_PREVIEW_MAX = 1 << 20
@@ -179,6 +180,8 @@ def detail_page(
     depth: int = 2,
     vsort: str = "-version",
     versions: str | None = None,
+    voffset: int = 0,
+    vlimit: int = 0,
     rows_from: int | None = None,
 ) -> HTMLResponse:
     repo = repo_of(request)
@@ -191,14 +194,19 @@ def detail_page(
             f"cannot sort versions by {vsort[:40]!r}; use {', '.join(sorted(VERSION_SORTS))} "
             "or metric:<name> (a leading '-' sorts descending)"
         )
-    show_all = versions == "all"
+    vlimit = vlimit or (VERSIONS_PAGE if versions == "all" else VERSIONS_SHOWN)
+    if not 1 <= vlimit <= VERSIONS_PAGE or voffset < 0:
+        raise InvalidArgumentError(
+            f"vlimit must be between 1 and {VERSIONS_PAGE} and voffset at least 0, got "
+            f"{vlimit} and {voffset}"
+        )
     # the metrics of every version (only they are read) feed a model's charts; the table is
     # one page through the shared filter, sorted (by a metric too) and cut by the catalog
     history = repo.metric_history(v.ref) if v.kind == "model" else []
     if v.kind != "model" and vsort.lstrip("-").startswith("metric:"):
         vsort = "-version"
     f = ArtifactFilter.of(project=v.project, key=v.key, all_versions=True, sort=vsort)
-    shown = repo.list(f if show_all else ArtifactFilter.of(f, limit=VERSIONS_SHOWN))
+    shown = repo.list(ArtifactFilter.of(f, limit=vlimit, offset=voffset))
     version_count = len(history) if history else repo.count(f)
     metric_names = sorted({m for _, metrics in history for m in metrics})
     chosen = [m for m in request.query_params.getlist("metric") if m in metric_names]
@@ -234,7 +242,16 @@ def detail_page(
         revisions=v.revisions(),
         versions=shown,
         version_count=version_count,
-        show_all=show_all,
+        voffset=voffset,
+        vlimit=vlimit,
+        vpage_url=lambda at, size=vlimit: (
+            "?"
+            + urlencode(
+                [(k, x) for k, x in kept if k not in ("voffset", "vlimit", "versions")]
+                + [("voffset", max(at, 0)), ("vlimit", size)]
+            )
+            + "#versions"
+        ),
         vsort=vsort,
         vsort_url=lambda column: sort_url(kept, vsort, column, "vsort"),
         metric_names=metric_names,
