@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
+from ..core.compare import metric_direction
 from ..core.errors import (
     ArtifactNotFoundError,
     CatalogError,
@@ -81,6 +82,7 @@ def create_app(
     templates.env.filters.update(size=size_text, when=_when, spark=sparkline, ago=_ago)
     templates.env.filters.update(display.FILTERS)
     templates.env.globals.update(quote=quote, run_link=run_link, **display.GLOBALS)
+    templates.env.globals.update(metric_direction=metric_direction)
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _install_middleware(app)

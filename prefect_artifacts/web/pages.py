@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..core.access import rank
-from ..core.compare import compare, lower_is_better
+from ..core.compare import compare, lower_is_better, metric_direction
 from ..core.diff import diff_versions
 from ..core.errors import ArtifactError, ArtifactNotFoundError, InvalidArgumentError
 from ..core.filters import ArtifactFilter
@@ -50,6 +50,7 @@ LIGHT_PLOT_MAX = 64 << 20
 EXTRA_PREVIEW_MAX = 1 << 20
 MORE_ROWS = 50
 AUDIT_PAGE = 100
+MAX_COLUMNS = 24
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -106,6 +107,8 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
     for name, value in request.query_params.multi_items():
         if name == "labels":
             params.setdefault("labels", []).extend(split_labels(value))
+        elif name == "col":
+            continue  # the Models tab's chosen columns, not a filter
         elif value:
             params[name] = value
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "offset" and v]
@@ -136,9 +139,16 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
         message = str(exc).strip("'\"")
         return render(request, "artifacts.html", status, error=message, result=None, **context)
     models = [v for v in result.items if v.kind == "model"]
-    metric_names = sorted({m for v in models for m in getattr(v, "metrics", {}) or {}})[:6]
+    all_metrics = sorted({m for v in models for m in getattr(v, "metrics", {}) or {}})
+    all_params = sorted({p for v in models for p in getattr(v, "parameters", {}) or {}})
+    try:
+        chosen = chosen_columns(request.query_params.getlist("col"))
+    except InvalidArgumentError as exc:
+        return render(request, "artifacts.html", 400, error=str(exc), result=None, **context)
+    metric_names = [n for kind, n in chosen if kind == "metric"] if chosen else all_metrics[:6]
+    param_names = [n for kind, n in chosen if kind == "param"]
     if filters.sort_metric and filters.sort_metric not in metric_names:  # the sorted one shows
-        metric_names = [filters.sort_metric, *metric_names[:5]]
+        metric_names = [filters.sort_metric, *metric_names]
     label_names = label_names_in(request, search_project(project))
     if filters.sort_label and filters.sort_label not in label_names:  # the sorted one shows
         label_names = [filters.sort_label, *label_names]
@@ -149,8 +159,28 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
         page_size=PAGE_SIZE,
         label_names=label_names,
         metric_names=metric_names if context["tab"] == "models" else [],
+        param_names=param_names if context["tab"] == "models" else [],
+        all_metrics=sorted({*all_metrics, *metric_names}),
+        all_params=sorted({*all_params, *param_names}),
+        directions={n: metric_direction(n) for n in {*all_metrics, *metric_names}},
         **context,
     )
+
+
+def chosen_columns(values: list[str]) -> list[tuple[str, str]]:
+    """The Models tab's ``?col=metric:auc&col=param:lr`` as (kind, name) pairs, in order."""
+    if len(values) > MAX_COLUMNS:
+        raise InvalidArgumentError(f"choose at most {MAX_COLUMNS} columns, got {len(values)}")
+    out: list[tuple[str, str]] = []
+    for value in values:
+        kind, _, name = value.partition(":")
+        if kind not in ("metric", "param") or not 0 < len(name) <= 128:
+            raise InvalidArgumentError(
+                f"invalid column {value[:60]!r}: use metric:<name> or param:<name>"
+            )
+        if (kind, name) not in out:
+            out.append((kind, name))
+    return out
 
 
 def label_word(item: str) -> str:
