@@ -107,11 +107,13 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
     for name, value in request.query_params.multi_items():
         if name == "labels":
             params.setdefault("labels", []).extend(split_labels(value))
-        elif name == "col":
-            continue  # the Models tab's chosen columns, not a filter
+        elif name in ("col", "done"):
+            continue  # the Models tab's chosen columns, a confirmation: not filters
         elif value:
             params[name] = value
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "offset" and v]
+    kept = [
+        (k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "done") and v
+    ]
     current = str(params.get("sort") or "-updated")
     context: dict[str, Any] = {
         "project": project,
@@ -121,6 +123,7 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
         "spans": SPANS,
         "kept": kept,
         "label_text": " ".join(label_word(i) for i in params.get("labels", [])),
+        "done": request.query_params.get("done", "")[:200],
         "sort": current,
         "sort_url": lambda column: sort_url(kept, current, column),
         "page_url": lambda offset: "?" + urlencode([*kept, ("offset", offset)]),
@@ -260,7 +263,7 @@ def detail_page(
         )
         for name in shown_metrics
     ]
-    kept = [(k, val) for k, val in request.query_params.multi_items() if val]
+    kept = [(k, val) for k, val in request.query_params.multi_items() if val and k != "done"]
     text = text_preview(repo, v)
     older = [x.version for x in shown if x.version < v.version]
     role = identity_of(request).role(v.project)
@@ -310,6 +313,8 @@ def detail_page(
         can_write=rank(role) >= rank("writer"),
         can_delete=rank(role) >= rank("admin"),
         done=request.query_params.get("done", "")[:200],
+        form_error=getattr(request.state, "form_error", None),
+        draft=getattr(request.state, "draft", None) or {},
     )
 
 
@@ -484,9 +489,30 @@ def done(v: ArtifactVersion, message: str) -> RedirectResponse:
     return RedirectResponse(f"{page_base(v)}?{query}", status_code=303)
 
 
+def kept_input(
+    request: Request, project: str, key: str, version: int, fields: dict[str, str], exc: Exception
+) -> HTMLResponse:
+    """The version's page again, with the error above the forms and what was typed still in
+    them (a form error never loses the input)."""
+    request.state.form_error = str(exc).strip("'\"")
+    request.state.draft = {k: x for k, x in fields.items() if k != "csrf"}
+    response = detail_page(request, project, key, version=version)
+    response.status_code = 400
+    return response
+
+
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/tag")
-async def tag_form(request: Request, project: str, key: str, version: int) -> RedirectResponse:
+async def tag_form(request: Request, project: str, key: str, version: int) -> Response:
     fields = await checked_form(request, project, "tag")
+    try:
+        return tag_version(request, project, key, version, fields)
+    except InvalidArgumentError as exc:
+        return kept_input(request, project, key, version, fields, exc)
+
+
+def tag_version(
+    request: Request, project: str, key: str, version: int, fields: dict[str, str]
+) -> RedirectResponse:
     v = find_version(repo_of(request), project, key, version)
     tag = fields.get("tag", "").strip()
     repo_of(request).tag(v.ref, tag)
@@ -505,9 +531,18 @@ async def untag_form(request: Request, project: str, key: str, tag: str) -> Redi
 
 
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/labels")
-async def labels_form(request: Request, project: str, key: str, version: int) -> RedirectResponse:
+async def labels_form(request: Request, project: str, key: str, version: int) -> Response:
     """Replace the labels with the ``name=value`` lines of the form."""
     fields = await checked_form(request, project, "labels")
+    try:
+        return set_labels(request, project, key, version, fields)
+    except InvalidArgumentError as exc:
+        return kept_input(request, project, key, version, fields, exc)
+
+
+def set_labels(
+    request: Request, project: str, key: str, version: int, fields: dict[str, str]
+) -> RedirectResponse:
     v = find_version(repo_of(request), project, key, version)
     labels: dict[str, str] = {}
     for line in fields.get("labels", "").splitlines():
@@ -523,10 +558,17 @@ async def labels_form(request: Request, project: str, key: str, version: int) ->
 
 
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/description")
-async def description_form(
-    request: Request, project: str, key: str, version: int
-) -> RedirectResponse:
+async def description_form(request: Request, project: str, key: str, version: int) -> Response:
     fields = await checked_form(request, project, "description")
+    try:
+        return set_description(request, project, key, version, fields)
+    except InvalidArgumentError as exc:
+        return kept_input(request, project, key, version, fields, exc)
+
+
+def set_description(
+    request: Request, project: str, key: str, version: int, fields: dict[str, str]
+) -> RedirectResponse:
     v = find_version(repo_of(request), project, key, version)
     text = fields.get("description", "").strip() or None
     repo_of(request).set_description(v.ref, text)
@@ -535,11 +577,12 @@ async def description_form(
 
 
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/delete")
-async def delete_form(request: Request, project: str, key: str, version: int) -> RedirectResponse:
+async def delete_form(request: Request, project: str, key: str, version: int) -> Response:
     fields = await checked_form(request, project, "delete")
     v = find_version(repo_of(request), project, key, version)
     if fields.get("confirm") != v.key:
-        raise InvalidArgumentError(f"type the key {v.key!r} to confirm deleting {v.ref}")
+        exc = InvalidArgumentError(f"type the key {v.key!r} to confirm deleting {v.ref}")
+        return kept_input(request, project, key, version, fields, exc)
     repo_of(request).delete(v.ref)
     audit(request, "delete", v.project, v.key, v.version)
     query = urlencode({"done": f"deleted {v.ref}"})
