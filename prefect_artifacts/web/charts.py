@@ -66,7 +66,7 @@ def line_chart(
 
     best = (min if lower_better else max)(range(n), key=lambda i: points[i].value)
     out = [
-        f'<svg class="chart line" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="chart line" viewBox="0 0 {width} {height}" role="group" '
         f'data-points="{n}" aria-label="{escape(name)} across {n} versions">'
     ]
     for t in _ticks(lo, hi):
@@ -115,7 +115,7 @@ def bar_chart(
     zero = left + plot_w * (0 - lo) / span
     best = (min if lower_better else max)(range(len(points)), key=lambda i: points[i].value)
     out = [
-        f'<svg class="chart bars" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="chart bars" viewBox="0 0 {width} {height}" role="group" '
         f'data-points="{len(points)}" aria-label="{escape(name)} by version">'
     ]
     for i, p in enumerate(points):
@@ -208,7 +208,7 @@ def lineage_graph(
     out = [
         f'<svg class="lineage" viewBox="0 0 {width} {height}" '
         f'style="width: min(100%, {width}px); min-width: {int(width * 0.7)}px" '
-        f'role="img" data-points="{len(nodes)}" aria-label="lineage graph">'
+        f'role="group" data-points="{len(nodes)}" aria-label="lineage graph">'
         '<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" '
         'markerHeight="7" orient="auto"><path d="M0,0 L8,4 L0,8 z"/></marker></defs>'
     ]
