@@ -39,6 +39,17 @@ def _bench_ui(work: Path, args: argparse.Namespace, backend: str) -> list:
     populate(repo.catalog, scale)  # 100 versions per key
     populate(repo.catalog, 1_000, project="deep", per_key=1_000)  # one key, 1,000 versions
     populate(repo.catalog, 1_000, project="models", per_key=1_000, metrics=5)  # 5 metrics each
+    if backend == "postgres":  # populate wrote the ids itself: move the sequences past them
+        import sqlalchemy as sa
+
+        with repo.catalog.engine.begin() as conn:
+            for table in ("artifact_keys", "artifact_versions"):
+                conn.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
     ctx = ArtifactContext(repo)
     for i in range(10):
         ctx.log_model(

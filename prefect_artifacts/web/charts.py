@@ -3,9 +3,11 @@ a metric across compared versions, a histogram with axes, and a lineage graph.""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -172,39 +174,31 @@ def lineage_graph(
     artifact_href: Callable[[LineageNode], str],
     run_href: Callable[[LineageNode], str | None],
 ) -> Markup:
-    """Upstream and downstream in one drawing: columns by distance from the root (inputs on the
-    left, consumers on the right), artifacts as boxes, runs as rounded pills, data flowing left
-    to right. Every artifact links to its page, every run to Prefect's UI when known."""
-    level: dict[str, int] = {up.root: 0}
+    """Upstream and downstream in one layered drawing: each node in the column of its longest
+    path from an input (so every edge runs left to right), artifacts as boxes, runs as rounded
+    pills. An edge that skips columns passes through a free slot of each column it crosses,
+    never behind a node. Every artifact links to its page, every run to Prefect's UI."""
     nodes: dict[str, LineageNode] = {}
-    for graph, sign in ((up, -1), (down, 1)):
+    for graph in (up, down):
         for node in graph.nodes:
             nodes.setdefault(node.id, node)
-        changed = True
-        while changed:  # distances along the edges (graphs are small: at most a few hundred)
-            changed = False
-            for e in graph.edges:
-                near, far = (e.target, e.source) if sign < 0 else (e.source, e.target)
-                if near in level and far not in level:
-                    level[far] = level[near] + sign
-                    changed = True
-    edges = {(e.source, e.target) for g in (up, down) for e in g.edges}
+    edges = sorted(
+        {(e.source, e.target) for g in (up, down) for e in g.edges}
+        & {(a, b) for a in nodes for b in nodes if a != b}
+    )
     if len(nodes) <= 1:
         return Markup("")
-    columns: dict[int, list[str]] = {}
-    for node_id in nodes:
-        columns.setdefault(level.get(node_id, 0), []).append(node_id)
-    order = sorted(columns)
+    layer = dag_layers(list(nodes), edges)
+    columns, routes = layered_slots(layer, edges)
     box_w, box_h, gap_x, gap_y, pad = 170, 34, 56, 14, 10
-    tallest = max(len(c) for c in columns.values())
-    width = len(order) * (box_w + gap_x) - gap_x + 2 * pad
+    tallest = max(len(c) for c in columns)
+    width = len(columns) * (box_w + gap_x) - gap_x + 2 * pad
     height = tallest * (box_h + gap_y) - gap_y + 2 * pad
-    where: dict[str, tuple[float, float]] = {}
-    for ci, lv in enumerate(order):
-        ids = columns[lv]
-        offset = (height - 2 * pad - (len(ids) * (box_h + gap_y) - gap_y)) / 2
-        for ri, node_id in enumerate(ids):
-            where[node_id] = (pad + ci * (box_w + gap_x), pad + offset + ri * (box_h + gap_y))
+    where: dict[str, tuple[float, float]] = {}  # node or (edge, column) slot → its box corner
+    for ci, slots in enumerate(columns):
+        offset = (height - 2 * pad - (len(slots) * (box_h + gap_y) - gap_y)) / 2
+        for ri, slot in enumerate(slots):
+            where[slot] = (pad + ci * (box_w + gap_x), pad + offset + ri * (box_h + gap_y))
     out = [
         f'<svg class="lineage" viewBox="0 0 {width} {height}" '
         f'style="width: min(100%, {width}px); min-width: {int(width * 0.7)}px" '
@@ -212,17 +206,20 @@ def lineage_graph(
         '<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" '
         'markerHeight="7" orient="auto"><path d="M0,0 L8,4 L0,8 z"/></marker></defs>'
     ]
-    for source, target in sorted(edges):
-        if source not in where or target not in where:
-            continue
-        (x1, y1), (x2, y2) = where[source], where[target]
-        sx, sy, tx, ty = x1 + box_w, y1 + box_h / 2, x2, y2 + box_h / 2
-        if x2 <= x1:  # same column: go around
-            sx, tx = x1 + box_w, x2 + box_w
-        mid = (sx + tx) / 2
+    for source, target in edges:
+        stops = [where[s] for s in routes[(source, target)]]  # source, free slots, target
+        x, y = stops[0]
+        d = [f"M{x + box_w:.1f},{y + box_h / 2:.1f}"]
+        for i, (nx, ny) in enumerate(stops[1:], 1):
+            sx, sy = stops[i - 1][0] + box_w, stops[i - 1][1] + box_h / 2
+            tx, ty = nx, ny + box_h / 2
+            mid = (sx + tx) / 2
+            d.append(f"C{mid:.1f},{sy:.1f} {mid:.1f},{ty:.1f} {tx:.1f},{ty:.1f}")
+            if i < len(stops) - 1:  # across the free slot of a column it passes
+                d.append(f"L{tx + box_w:.1f},{ty:.1f}")
         out.append(
-            f'<path class="edge" d="M{sx:.1f},{sy:.1f} C{mid:.1f},{sy:.1f} {mid:.1f},{ty:.1f} '
-            f'{tx:.1f},{ty:.1f}" marker-end="url(#arrow)"/>'
+            f'<path class="edge" data-edge="{escape(source)} {escape(target)}" '
+            f'd="{" ".join(d)}" marker-end="url(#arrow)"/>'
         )
     for node_id, node in nodes.items():
         x, y = where[node_id]
@@ -251,3 +248,63 @@ def lineage_graph(
         out.append(body)
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def dag_layers(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
+    """Each node's column: the length of the longest path reaching it (a cycle, which lineage
+    never has, is cut where it closes)."""
+    incoming: dict[str, list[str]] = {n: [] for n in nodes}
+    for source, target in edges:
+        incoming[target].append(source)
+    layer: dict[str, int] = {}
+
+    def depth(node: str, seen: frozenset[str]) -> int:
+        if node not in layer:
+            before = [depth(s, seen | {node}) for s in incoming[node] if s not in seen]
+            layer[node] = max(before, default=-1) + 1
+        return layer[node]
+
+    for node in nodes:
+        depth(node, frozenset())
+    return layer
+
+
+def layered_slots(
+    layer: dict[str, int], edges: list[tuple[str, str]]
+) -> tuple[list[list[Any]], dict[tuple[str, str], list[Any]]]:
+    """The slots of each column, top to bottom (nodes, and one free slot per edge crossing the
+    column), ordered by the mean position of their neighbours to keep crossings few; and each
+    edge's route as the slots it passes."""
+    count = max(layer.values()) + 1
+    columns: list[list[Any]] = [[] for _ in range(count)]
+    for node in layer:  # insertion order: the graph's own order first
+        columns[layer[node]].append(node)
+    routes: dict[tuple[str, str], list[Any]] = {}
+    links: dict[Any, list[Any]] = {}
+    for edge in edges:
+        source, target = edge
+        route = [source, *[(edge, c) for c in range(layer[source] + 1, layer[target])], target]
+        for c in range(layer[source] + 1, layer[target]):
+            columns[c].append((edge, c))
+        for a, b in itertools.pairwise(route):
+            links.setdefault(a, []).append(b)
+            links.setdefault(b, []).append(a)
+        routes[edge] = route
+    for sweep in range(4):  # barycentre ordering, left to right then right to left
+        for c in range(count) if sweep % 2 == 0 else range(count - 1, -1, -1):
+            side = c - 1 if sweep % 2 == 0 else c + 1
+            if not 0 <= side < count:
+                continue
+            rank = {slot: i for i, slot in enumerate(columns[side])}
+
+            def centre(slot: Any, current: int, rank: dict = rank) -> float:
+                near = [rank[n] for n in links.get(slot, []) if n in rank]
+                return sum(near) / len(near) if near else current
+
+            columns[c] = [
+                slot
+                for _, _, slot in sorted(
+                    (centre(slot, i), i, slot) for i, slot in enumerate(columns[c])
+                )
+            ] if len(columns[c]) > 1 else columns[c]  # fmt: skip
+    return columns, routes
