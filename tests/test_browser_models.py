@@ -135,3 +135,44 @@ def test_column_chooser_in_the_url_remembered_and_sortable(site, browser):
         expect(page.locator("#artifacts thead th.param")).to_have_count(0)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_sweep_charts_name_each_version(site, browser, width):
+    base, _ = site
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/projects/ml/compare?ref=*&all_versions=true")
+        lines = page.locator("#parallel svg.parallel polyline.run")
+        assert lines.count() == 2 * len(KEYS)
+        names = lines.evaluate_all("ls => ls.map(l => l.querySelector('title').textContent)")
+        assert all(n.split(":")[0] in KEYS for n in names)
+        assert any(n.startswith("s:2: ") for n in names) and all("lr=" in n for n in names)
+        axes = page.locator("#parallel text.axis-name").evaluate_all(
+            "ts => ts.map(t => t.lastChild.textContent)"
+        )
+        assert axes[:2] == ["lr", "depth"] or axes[:2] == ["depth", "lr"]
+        assert "auc" in axes and "zz_latency_ms" in axes
+        # hovering a line lifts it; its link opens the version
+        lines.last.scroll_into_view_if_needed()
+        x, y = lines.last.evaluate(
+            """l => { const p = l.getPointAtLength(l.getTotalLength() * 0.07);
+                      const m = l.getScreenCTM(); return [p.x * m.a + m.e, p.y * m.d + m.f]; }"""
+        )
+        page.mouse.move(x, y)
+        assert lines.last.evaluate("l => getComputedStyle(l).strokeWidth") == "3.5px"
+        page.select_option("#scatter-form select[name=x]", "lr")
+        page.select_option("#scatter-form select[name=y]", "zz_latency_ms")
+        page.click("#scatter-form button")
+        assert "x=lr" in page.url and "y=zz_latency_ms" in page.url
+        dots = page.locator("#scatter svg.scatter circle.point")
+        assert dots.count() == 2 * len(KEYS)
+        label = dots.first.locator("title").text_content()
+        assert "lr=" in label and "zz_latency_ms=" in label
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        shot(page, f"sweep-{width}")
+        bad = page.goto(f"{base}/projects/ml/compare?ref=*&all_versions=true&x=nope")
+        assert bad.status == 400
+    finally:
+        context.close()

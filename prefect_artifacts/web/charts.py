@@ -308,3 +308,139 @@ def layered_slots(
                 )
             ] if len(columns[c]) > 1 else columns[c]  # fmt: skip
     return columns, routes
+
+
+@dataclass
+class Run:
+    """One version in a sweep chart: its label (hover), page, and values by axis name."""
+
+    label: str
+    href: str | None
+    values: dict[str, Any]
+
+
+def _axis_scale(values: list[Any]) -> tuple[Callable[[Any], float], list[tuple[float, str]]]:
+    """A value → 0..1 map and tick labels: numbers linearly, anything else as categories."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if numbers and len(numbers) == len(values) and all(math.isfinite(v) for v in numbers):
+        lo, hi = min(numbers), max(numbers)
+        if lo > 0 and hi / lo >= 100:  # learning rates and the like: a log scale
+            a, b = math.log10(lo), math.log10(hi)
+            marks = sorted({lo, hi, *(10.0**e for e in range(math.ceil(a), math.floor(b) + 1))})
+            to = lambda v: (math.log10(v) - a) / (b - a)  # noqa: E731
+            return to, [(to(m), num(m)) for m in marks]
+        span = (hi - lo) or 1.0
+        ticks = [(0.0, num(lo)), (1.0, num(hi))] if hi != lo else [(0.5, num(lo))]
+        return (lambda v: (v - lo) / span if hi != lo else 0.5), ticks
+    names = sorted({str(v) for v in values})
+    step = 1 / max(len(names) - 1, 1)
+    where = {n: (i * step if len(names) > 1 else 0.5) for i, n in enumerate(names)}
+    return (lambda v: where[str(v)]), [(where[n], n) for n in names]
+
+
+def parallel_coordinates(
+    axes: list[str], runs: list[Run], *, colour_by: str | None, lower_better: bool = False
+) -> Markup:
+    """A vertical axis per parameter and metric, a line per version through its values
+    (hover names the version, click opens it), coloured by ``colour_by`` (darker: better)."""
+    runs = [r for r in runs if any(a in r.values for a in axes)]
+    if len(axes) < 2 or not runs:
+        return Markup("")
+    left, right, top, bottom = 56, 72, 28, 22
+    width, height = max(480, 120 * len(axes) + 60), 260
+    plot_h = height - top - bottom
+    step = (width - left - right) / (len(axes) - 1)
+    scales = {a: _axis_scale([r.values[a] for r in runs if a in r.values]) for a in axes}
+    shade: Callable[[Run], float] = lambda r: 0.5  # noqa: E731
+    if colour_by in axes:
+        to_unit = scales[colour_by][0]
+        shade = lambda r: (  # noqa: E731
+            (1 - to_unit(r.values[colour_by]) if lower_better else to_unit(r.values[colour_by]))
+            if colour_by in r.values
+            else 0.0
+        )
+    out = [
+        f'<svg class="chart sweep parallel" viewBox="0 0 {width} {height}" role="group" '
+        f'style="min-width: {90 * len(axes) + 60}px" '
+        f'data-points="{len(runs)}" aria-label="parallel coordinates of {len(runs)} versions">'
+    ]
+    for i, axis in enumerate(axes):
+        x = left + i * step
+        out.append(
+            f'<line class="axis-line" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}"/>'
+            f'<text class="axis-name" x="{x:.1f}" y="{top - 10}" text-anchor="middle">'
+            f"<title>{escape(axis)}</title>{escape(axis if len(axis) <= 18 else axis[:17] + '…')}"
+            "</text>"
+        )
+        for at, text in scales[axis][1][:8]:
+            y = top + plot_h * (1 - at)
+            out.append(
+                f'<text class="axis" x="{x + 4:.1f}" y="{y + 3:.1f}">'
+                f"{escape(text if len(text) <= 12 else text[:11] + '…')}</text>"
+            )
+    for run in sorted(runs, key=shade):  # the best drawn last, on top
+        points = [
+            f"{left + i * step:.1f},{top + plot_h * (1 - scales[a][0](run.values[a])):.1f}"
+            for i, a in enumerate(axes)
+            if a in run.values
+        ]
+        tone = shade(run)
+        line = (
+            f'<polyline class="run" points="{" ".join(points)}" '
+            f'style="stroke-opacity: {0.25 + 0.75 * tone:.2f}" data-version="{escape(run.label)}">'
+            f"<title>{escape(run.label)}: "
+            + str(escape(", ".join(f"{a}={num(run.values[a])}" for a in axes if a in run.values)))
+            + "</title></polyline>"
+        )
+        out.append(f'<a href="{escape(run.href)}">{line}</a>' if run.href else line)
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def scatter(
+    x_name: str, y_name: str, runs: list[Run], width: int = 480, height: int = 300
+) -> Markup:
+    """``y_name`` against ``x_name``, a dot per version that has both (hover names it, click
+    opens it); categories are spread along their axis."""
+    runs = [r for r in runs if x_name in r.values and y_name in r.values]
+    if not runs:
+        return Markup("")
+    left, right, top, bottom = 64, 16, 12, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    (fx, xticks), (fy, yticks) = (
+        _axis_scale([r.values[x_name] for r in runs]),
+        _axis_scale([r.values[y_name] for r in runs]),
+    )
+    out = [
+        f'<svg class="chart scatter" viewBox="0 0 {width} {height}" role="group" '
+        f'data-points="{len(runs)}" aria-label="{escape(y_name)} against {escape(x_name)}">',
+        f'<rect class="frame" x="{left}" y="{top}" width="{plot_w}" height="{plot_h}"/>',
+    ]
+    for at, text in xticks[:8]:
+        x = left + plot_w * (0.05 + 0.9 * at)
+        out.append(
+            f'<text class="axis" x="{x:.1f}" y="{top + plot_h + 14}" text-anchor="middle">'
+            f"{escape(text if len(text) <= 12 else text[:11] + '…')}</text>"
+        )
+    for at, text in yticks[:8]:
+        y = top + plot_h * (0.95 - 0.9 * at)
+        out.append(
+            f'<text class="axis" x="{left - 6}" y="{y + 3:.1f}" text-anchor="end">'
+            f"{escape(text if len(text) <= 10 else text[:9] + '…')}</text>"
+        )
+    out.append(
+        f'<text class="axis-name" x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle">'
+        f"{escape(x_name)}</text>"
+    )
+    for run in runs:
+        x = left + plot_w * (0.05 + 0.9 * fx(run.values[x_name]))
+        y = top + plot_h * (0.95 - 0.9 * fy(run.values[y_name]))
+        dot = (
+            f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="4.5" '
+            f'data-version="{escape(run.label)}"><title>{escape(run.label)}: {escape(x_name)}='
+            f"{escape(num(run.values[x_name]))}, {escape(y_name)}={escape(num(run.values[y_name]))}"
+            "</title></circle>"
+        )
+        out.append(f'<a href="{escape(run.href)}">{dot}</a>' if run.href else dot)
+    out.append("</svg>")
+    return Markup("".join(out))

@@ -450,6 +450,7 @@ def compare_page(request: Request, project: str) -> HTMLResponse:
         > 1
         for name in c.parameters
     }
+    sweep = sweep_charts(request, c, shown, differs)
     datasets = [x for x in versions if x.kind == "dataset"]
     diffs = [diff_versions(datasets[0], x) for x in datasets[1:]] if len(datasets) > 1 else []
     columns = sorted({col["name"] for x in datasets for col in x.schema}) if datasets else []
@@ -470,7 +471,54 @@ def compare_page(request: Request, project: str) -> HTMLResponse:
         diffs=diffs,
         columns=columns,
         ref_href=ref_href,
+        sweep=sweep,
     )
+
+
+def sweep_charts(
+    request: Request, c: Any, metrics: list[str], differs: dict[str, bool]
+) -> dict[str, Any] | None:
+    """Parallel coordinates (the parameters that vary → the metrics) and a scatter of any two
+    of them (``?x=`` and ``?y=``) for the compared versions: a sweep's runs side by side."""
+    if len(c.versions) < 2:
+        return None
+    scalar = (int, float, str, bool)
+    params = [n for n in c.parameters if differs.get(n)][:8]
+    runs = [
+        charts.Run(
+            row.ref.split("/", 1)[-1],
+            ref_href(row.ref),
+            {
+                **{
+                    n: (str(v) if isinstance(v, bool) else v)
+                    for n, v in row.parameters.items()
+                    if n in params and isinstance(v, scalar)
+                },
+                **{n: v for n, v in row.metrics.items() if n in metrics},
+            },
+        )
+        for row in c.versions
+    ]
+    axes = [*params, *metrics[:8]]
+    if len(axes) < 2:
+        return None
+    colour = request.query_params.get("colour") or (metrics[0] if metrics else None)
+    x = request.query_params.get("x") or axes[0]
+    y = request.query_params.get("y") or (metrics[0] if metrics and metrics[0] != x else axes[1])
+    for name, value in (("x", x), ("y", y), ("colour", colour)):
+        if value is not None and value not in axes:
+            raise InvalidArgumentError(
+                f"cannot plot {value[:60]!r} as {name}: choose one of {', '.join(axes)}"
+            )
+    lower = bool(colour) and c.lower_is_better.get(colour, lower_is_better(colour or ""))
+    return {
+        "axes": axes,
+        "x": x,
+        "y": y,
+        "colour": colour,
+        "parallel": charts.parallel_coordinates(axes, runs, colour_by=colour, lower_better=lower),
+        "scatter": charts.scatter(x, y, runs),
+    }
 
 
 # -- writes -----------------------------------------------------------------------------------------
