@@ -70,3 +70,27 @@ def test_compare_ticks_the_current_version_and_the_one_before(repo):
     page = TestClient(create_app(repo)).get("/projects/default/artifacts/doc?version=2").text
     ticked = re.findall(r'value="doc:(\d+)" checked', page)
     assert ticked == ["2", "1"]
+
+
+def test_compare_shows_iterations_only_differing_rows_and_aligned_gaps(repo):
+    ctx = ArtifactContext(repo)
+    for i, (lr, seed) in enumerate([(0.1, 1), (0.01, 1), (0.001, 1)]):
+        ctx.log_model(
+            "sweep",
+            model={"i": i},
+            iteration=i,
+            metrics={"auc": 0.7 + i / 10, "fixed": 1.0},
+            parameters={"lr": lr, "seed": seed, **({"depth": 3} if i else {})},
+        )
+    client = TestClient(create_app(repo))
+    url = "/projects/default/compare?ref=sweep&all_versions=true"
+    page = client.get(url).text
+    row = re.search(r'<tr id="iteration-row">(.*?)</tr>', page, re.S)[1]
+    assert sorted(re.findall(r"<td class=\"num\">(\d)</td>", row)) == ["0", "1", "2"]
+    assert 'data-parameter="seed"' in page and 'data-metric="fixed"' in page
+    # a missing number lines up with the numbers of its row
+    depth = re.search(r'<tr data-parameter="depth".*?</tr>', page, re.S)[0]
+    assert '<td class="num"><span class="muted">—</span></td>' in depth
+    only = client.get(url + "&only_differing=true").text
+    assert 'data-parameter="seed"' not in only and '<tr data-metric="fixed"' not in only
+    assert 'data-parameter="lr"' in only and 'data-metric="auc"' in only

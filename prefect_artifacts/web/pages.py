@@ -450,6 +450,10 @@ def compare_page(request: Request, project: str) -> HTMLResponse:
         > 1
         for name in c.parameters
     }
+    metric_differs = {
+        name: len({row.metrics.get(name) for row in c.versions}) > 1 for name in c.metrics
+    }
+    only_differing = request.query_params.get("only_differing", "").lower() in ("1", "true", "on")
     sweep = sweep_charts(request, c, shown, differs)
     datasets = [x for x in versions if x.kind == "dataset"]
     diffs = [diff_versions(datasets[0], x) for x in datasets[1:]] if len(datasets) > 1 else []
@@ -472,6 +476,8 @@ def compare_page(request: Request, project: str) -> HTMLResponse:
         columns=columns,
         ref_href=ref_href,
         sweep=sweep,
+        metric_differs=metric_differs,
+        only_differing=only_differing,
     )
 
 
