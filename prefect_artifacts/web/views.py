@@ -33,7 +33,10 @@ def search_project(project: str) -> str:
 def split_labels(text: str) -> list[str]:
     """The search form's labels field as filter items: ``team=ml note=hello world`` is two
     (a word without ``=`` continues the value before it), and quotes keep spaces too
-    (``note="a b"`` or ``"note=a b"``); a name alone before any ``name=value`` means "has it"."""
+    (``note="a b"`` or ``"note=a b"``); a name alone before any ``name=value`` means "has it".
+    Without any ``=`` the field is one label name, checked as every surface checks it."""
+    if "=" not in text:
+        return [text.strip()] if text.strip() else []
     try:
         words = shlex.split(text)
     except ValueError:  # an unbalanced quote: take the words as they are
