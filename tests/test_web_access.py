@@ -245,6 +245,13 @@ def test_wrong_sign_ins_are_rate_limited_per_address(team):
         assert attacker.post("/login", data={"token": "guess"}).status_code == 401
     blocked = attacker.post("/login", data={"token": tokens["reader"]}, follow_redirects=False)
     assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+    # wrong bearer tokens on the API count the same way
+    script = TestClient(app, client=("192.0.2.3", 1))
+    for _ in range(3):
+        wrong = script.get("/api/projects", headers={"Authorization": "Bearer pat_guess"})
+        assert wrong.status_code == 401
+    right = script.get("/api/projects", headers={"Authorization": f"Bearer {tokens['reader']}"})
+    assert right.status_code == 429 and "too many wrong tokens" in right.json()["detail"]
     other = TestClient(app, client=("192.0.2.2", 1))
     assert (
         other.post("/login", data={"token": tokens["reader"]}, follow_redirects=False).status_code

@@ -155,7 +155,19 @@ def _install_middleware(app: FastAPI) -> None:
         access: Access = request.app.state.access
         path = request.url.path
         if not path.startswith(("/login", "/static", "/assets", "/favicon.ico")):
+            client = request.client.host if request.client else ""
+            bearer = request.headers.get("authorization", "").lower().startswith("bearer ")
+            wait = access.blocked(client) if bearer else 0
+            if wait:  # wrong bearer tokens count like wrong sign-ins
+                response = error_response(
+                    request, 429, f"too many wrong tokens from {client}: try again in "
+                    f"{int(wait) + 1} s"
+                )  # fmt: skip
+                response.headers["Retry-After"] = str(int(wait) + 1)
+                return response
             who = access.identify(request)
+            if who is None and bearer:
+                access.failed(client)
             if who is None:
                 if path.startswith("/api") or path in ("/docs", "/openapi.json"):
                     return JSONResponse(
