@@ -140,8 +140,8 @@ class Access:
             return Identity(SHARED, {ALL: "admin"}, "session") if self.token else None
         if not self.users:
             return None
-        found = self.user(repo, str(body.get("u")), "session")
-        return found if repo.catalog.roles_of(found.name) is not None else None
+        roles = repo.catalog.roles_of(str(body.get("u")))  # None: the user was removed
+        return Identity(str(body.get("u")), roles, "session") if roles is not None else None
 
     def _sign(self, data: str) -> str:
         return hmac.new(self.secret, data.encode(), hashlib.sha256).hexdigest()
