@@ -17,18 +17,39 @@ TARGET_MS = 100.0
 
 
 def bench_ui(work: Path, args: argparse.Namespace) -> list:
+    """On SQLite, and on PostgreSQL unless ``--quick`` (``PA_BENCH_UI_BACKENDS`` chooses)."""
+    default = "sqlite" if args.quick else "sqlite,postgres"
+    backends = os.environ.get("PA_BENCH_UI_BACKENDS", default).split(",")
+    return [r for backend in backends for r in _bench_ui(work, args, backend.strip())]
+
+
+def _bench_ui(work: Path, args: argparse.Namespace, backend: str) -> list:
     from fastapi.responses import HTMLResponse
     from fastapi.testclient import TestClient
-    from run import Result, median_ms, repository  # run.py imports this module
+    from run import Result, _fresh_pg, median_ms, repository  # run.py imports this module
 
     from prefect_artifacts import ArtifactContext
+    from prefect_artifacts.core.access import new_token, token_hash
     from prefect_artifacts.web import create_app
+    from prefect_artifacts.web.auth import Access
 
     scale = int(os.environ.get("PA_BENCH_UI_VERSIONS") or (10_000 if args.quick else 100_000))
-    repo = repository(work / "ui")
+    url = _fresh_pg("pa_bench_ui") if backend == "postgres" else None
+    repo = repository(work / "ui", url)
     populate(repo.catalog, scale)  # 100 versions per key
     populate(repo.catalog, 1_000, project="deep", per_key=1_000)  # one key, 1,000 versions
     populate(repo.catalog, 1_000, project="models", per_key=1_000, metrics=5)  # 5 metrics each
+    if backend == "postgres":  # populate wrote the ids itself: move the sequences past them
+        import sqlalchemy as sa
+
+        with repo.catalog.engine.begin() as conn:
+            for table in ("artifact_keys", "artifact_versions"):
+                conn.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
     ctx = ArtifactContext(repo)
     for i in range(10):
         ctx.log_model(
@@ -39,6 +60,12 @@ def bench_ui(work: Path, args: argparse.Namespace) -> list:
             parameters={"depth": i},
         )
     app = create_app(repo)
+    repo.catalog.add_user("bench", {"*": "admin"})
+    token = new_token()
+    repo.catalog.add_token("bench", "default", token_hash(token))
+    for n in range(1, 11):
+        repo.catalog.record_audit("bench", "tag", "default", "churn", n, {"tag": f"t{n}"})
+    team = create_app(repo, access=Access(users=True))
 
     @app.get("/bare", include_in_schema=False)
     def bare() -> HTMLResponse:
@@ -50,6 +77,16 @@ def bench_ui(work: Path, args: argparse.Namespace) -> list:
     def page(url: str):
         def fetch() -> None:
             response = client.get(url, headers=html)
+            assert response.status_code == 200, (url, response.status_code, response.text[:300])
+
+        return fetch
+
+    team_client = TestClient(team)
+    signed_in = {**html, "authorization": f"Bearer {token}"}
+
+    def team_page(url: str):
+        def fetch() -> None:
+            response = team_client.get(url, headers=signed_in)
             assert response.status_code == 200, (url, response.status_code, response.text[:300])
 
         return fetch
@@ -88,9 +125,37 @@ def bench_ui(work: Path, args: argparse.Namespace) -> list:
             "/projects/models/artifacts/model-0000000",
         ),
         ("compare page, 10 versions", f"/projects/default/compare?{refs}"),
+        # issue 26: paging, search everywhere, chosen columns, the audit trail
+        (
+            "model page, last page of 1,000 versions (100 a page)",
+            "/projects/models/artifacts/model-0000000?voffset=900&vlimit=100",
+        ),
+        (
+            "JSON versions, first page of 1,000 (100)",
+            "/api/projects/models/artifacts/model-0000000/versions",
+        ),
+        (
+            "JSON versions, last page of 1,000 (100)",
+            "/api/projects/models/artifacts/model-0000000/versions?offset=900",
+        ),
+        ("list page of every project (*)", "/projects/*/artifacts"),
+        (
+            "models tab, 3 chosen columns sorted by a metric",
+            "/projects/models/artifacts?kind=models&col=metric:auc&col=metric:f1"
+            "&col=param:depth&sort=-metric:f1",
+        ),
+        ("project audit page", "/projects/default/audit"),
     ]
-    note = f"{scale:,} versions, {os.cpu_count()} cores; bare route {baseline:.1f} ms"
+    team_pages = [
+        ("list page, signed in with a user token", "/projects/default/artifacts"),
+        ("model page of 1,000 versions, signed in", "/projects/models/artifacts/model-0000000"),
+    ]
+    note = f"{scale:,} versions, {backend}, {os.cpu_count()} cores; bare route {baseline:.1f} ms"
+    label = "" if backend == "sqlite" else f" [{backend}]"
     return [
-        Result(f"13 UI {name}", median_ms(page(url), rounds), None, TARGET_MS, note=note)
+        Result(f"13 UI {name}{label}", median_ms(page(url), rounds), None, TARGET_MS, note=note)
         for name, url in pages
+    ] + [
+        Result(f"26 UI {name}{label}", median_ms(team_page(u), rounds), None, TARGET_MS, note=note)
+        for name, u in team_pages
     ]

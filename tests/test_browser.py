@@ -70,7 +70,7 @@ def test_search_by_label_and_time(site, page):
     page.click("button:has-text('Search')")
     expect(page.locator("#count")).to_have_text("1 artifact")
     assert rows(page) == ["events"]
-    assert "labels=team%3Dml&labels=source%3Dweb" in page.url  # bookmarkable search
+    assert "labels=team%3Dml+source%3Dweb" in page.url  # bookmarkable search
     page.goto(f"{base}/projects/default/artifacts")
     page.fill("input[name=since]", data["mark"].strftime("%Y-%m-%dT%H:%M:%S"))
     page.click("button:has-text('Search')")

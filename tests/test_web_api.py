@@ -1,6 +1,8 @@
 """The JSON API (and page routes) through FastAPI's test client against a real repository."""
 
 import hashlib
+import html
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -305,7 +307,8 @@ def test_bearer_token(shared):
     signed = client.post(
         "/login", data={"token": "s3cret", "next": "/projects"}, follow_redirects=False
     )
-    assert signed.status_code == 303 and "pa_token" in signed.cookies
+    cookie = signed.cookies["pa_session"]  # a signed session, never the token itself
+    assert signed.status_code == 303 and "s3cret" not in cookie
     assert client.get("/projects").status_code == 200  # the cookie now authenticates
 
 
@@ -348,3 +351,77 @@ def test_openapi_lists_every_endpoint(client):
     ):
         assert path in paths
     assert client.get("/docs").status_code == 200
+
+
+def test_search_every_project_with_star(repo):
+    from prefect_artifacts import ArtifactContext
+
+    ArtifactContext(repo).log_artifact("here", b"1")
+    ArtifactContext(repo, project="far").log_artifact("there", b"2")
+    client = TestClient(create_app(repo))
+    found = client.get("/api/projects/*/artifacts")
+    assert found.status_code == 200, found.text
+    assert {(i["project"], i["key"]) for i in found.json()["items"]} == {
+        ("default", "here"),
+        ("far", "there"),
+    }
+    page = client.get("/projects/*/artifacts", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "Artifacts in every project" in page.text
+    assert 'href="/projects/far/artifacts/there?version=1"' in page.text
+
+
+def test_label_values_with_spaces_from_the_search_form(repo):
+    from prefect_artifacts import ArtifactContext
+
+    ctx = ArtifactContext(repo)
+    ctx.log_artifact("spaced", b"1", labels={"note": "hello world", "team": "ml"})
+    ctx.log_artifact("hello", b"2", labels={"note": "hello", "world": "x"})
+    client = TestClient(create_app(repo))
+
+    def found(text: str) -> list[str]:
+        page = client.get("/projects/default/artifacts", params={"labels": text})
+        assert page.status_code == 200, page.text
+        return sorted(set(re.findall(r'<tr data-key="([^"]+)"', page.text)))
+
+    assert found("note=hello world") == ["spaced"]
+    assert found('team=ml note="hello world"') == ["spaced"]
+    assert found('"note=hello world" team=ml') == ["spaced"]
+    assert found("note=hello") == ["hello"]
+    page = client.get("/projects/default/artifacts", params={"labels": "note=hello world"})
+    field = re.search(r'<input name="labels" value="([^"]*)"', page.text)[1]
+    assert html.unescape(field) == 'note="hello world"'  # shown as one label
+
+
+def test_versions_are_paged_to_the_last_version(repo):
+    from prefect_artifacts import ArtifactContext
+
+    ctx = ArtifactContext(repo)
+    for n in range(1, 231):
+        ctx.log_model("many", model={"n": n}, metrics={"auc": n / 1000})
+    client = TestClient(create_app(repo))
+    url, seen, pages = f"{API}/many/versions", [], 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200 and response.headers["x-total-count"] == "230"
+        batch = [v["version"] for v in response.json()]
+        assert 0 < len(batch) <= 100  # the default page
+        seen += batch
+        pages += 1
+        found = re.search(r'<([^>]+)>; rel="next"', response.headers.get("link", ""))
+        url = found[1] if found else None
+    assert seen == list(range(230, 0, -1)) and pages == 3
+    tail = client.get(f"{API}/many/versions", params={"limit": 50, "offset": 200})
+    assert [v["version"] for v in tail.json()] == list(range(30, 0, -1))
+    assert 'rel="prev"' in tail.headers["link"] and 'rel="next"' not in tail.headers["link"]
+    assert client.get(f"{API}/many/versions", params={"limit": 5000}).status_code == 400
+    # the page: 30 by default, then pages of at most 100 up to the oldest
+    page = client.get("/projects/default/artifacts/many").text
+    assert len(re.findall(r'data-version="(\d+)"', page)) == 30
+    oldest = re.search(r'href="([^"]+)" id="versions-last"', page)[1]
+    last = client.get("/projects/default/artifacts/many" + html.unescape(oldest)).text
+    assert 'data-version="1"' in last and 'data-version="31"' not in last
+    hundred = client.get("/projects/default/artifacts/many", params={"vlimit": 100, "voffset": 100})
+    assert re.findall(r'data-version="(\d+)"', hundred.text)[:1] == ["130"]
+    assert len(re.findall(r'data-version="(\d+)"', hundred.text)) == 100
+    refused = client.get("/projects/default/artifacts/many", params={"vlimit": 1000})
+    assert refused.status_code == 400 and "vlimit must be between 1 and 100" in refused.text

@@ -161,16 +161,18 @@ def populate_hostile(repo: Repository, *, versions: int = 150) -> dict[str, obje
 
 
 @contextlib.contextmanager
-def serving(repo: Repository) -> Iterator[str]:
-    """The browser UI of ``repo`` served by uvicorn on a free loopback port in a thread;
-    yields its base URL and stops the server on exit."""
+def serving(repo: Repository, **options: object) -> Iterator[str]:
+    """The browser UI of ``repo`` (``create_app(repo, **options)``) served by uvicorn on a free
+    loopback port in a thread; yields its base URL and stops the server on exit."""
     import uvicorn
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(repo), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(repo, **options), host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -24,6 +24,29 @@ def ui(
             help="Require this bearer token (env PREFECT_ARTIFACTS_UI_TOKEN).",
         ),
     ] = None,
+    users: Annotated[
+        bool,
+        typer.Option(
+            "--users",
+            envvar="PREFECT_ARTIFACTS_UI_USERS",
+            help="Sign in with per-user tokens (`prefect-artifacts users`); roles per project.",
+        ),
+    ] = False,
+    proxy_header: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PREFECT_ARTIFACTS_UI_PROXY_HEADER",
+            help="Take the user name from this header (e.g. X-Forwarded-User), only from "
+            "--trusted-proxy addresses; implies --users.",
+        ),
+    ] = None,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(help="Address or network (CIDR) of the proxy that sets --proxy-header."),
+    ] = None,
+    session_hours: Annotated[
+        float, typer.Option(help="How long a browser sign-in lasts.", min=0.01)
+    ] = 12.0,
 ) -> None:
     """Start the browser UI (and its JSON API; OpenAPI at /docs)."""
     try:
@@ -38,15 +61,35 @@ def ui(
                 "prefect-artifacts (pip install --force-reinstall prefect-artifacts)"
             )
         )
-    if allow_writes and not token and host not in LOOPBACK_HOSTS:
+    try:
+        from ..web.auth import Access
+
+        access = Access(
+            token=token,
+            users=users,
+            proxy_header=proxy_header,
+            trusted_proxies=trusted_proxy or [],
+            session_hours=session_hours,
+        )
+    except ValueError as exc:
+        fail(InvalidArgumentError(f"invalid --trusted-proxy: {exc}"))
+    if proxy_header and not trusted_proxy:
         fail(
             InvalidArgumentError(
-                "--allow-writes on a non-loopback address needs --token (or "
-                "PREFECT_ARTIFACTS_UI_TOKEN): otherwise anyone who reaches the port can delete"
+                "--proxy-header needs --trusted-proxy (the proxy's address): otherwise anyone "
+                "could send the header and be whoever they name"
+            )
+        )
+    if allow_writes and access.open and host not in LOOPBACK_HOSTS:
+        fail(
+            InvalidArgumentError(
+                "--allow-writes on a non-loopback address needs --users, --proxy-header or "
+                "--token (PREFECT_ARTIFACTS_UI_TOKEN): otherwise anyone who reaches the port can "
+                "delete"
             )
         )
     hosts = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else None
-    if hosts is None and not token:
+    if hosts is None and access.open:
         err.print(
             f"[bold yellow]warning:[/bold yellow] serving on {host} without a token: anyone "
             "who can reach this port can read every artifact (and change them with "
@@ -54,11 +97,11 @@ def ui(
             "127.0.0.1"
         )
     application = run(
-        lambda: create_app(repo(), allow_writes=allow_writes, token=token, allowed_hosts=hosts)
+        lambda: create_app(repo(), allow_writes=allow_writes, allowed_hosts=hosts, access=access)
     )
     err.print(
         f"prefect-artifacts UI on http://{host}:{port}  "
         f"({'read-write' if allow_writes else 'read-only'}"
-        f"{', token required' if token else ''})"
+        f"{'' if access.open else ', sign-in required'})"
     )
     uvicorn.run(application, host=host, port=port, log_level="warning")

@@ -3,9 +3,14 @@ across keys and across versions of one key; the best version by a metric."""
 
 from __future__ import annotations
 
+import fnmatch
+import functools
+import json
+import os
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -21,17 +26,66 @@ if TYPE_CHECKING:
     from .repository import Repository
 
 LOWER_IS_BETTER = re.compile(
-    r"(^|[^a-z])(loss|logloss|log_loss|error|err|rmse|mse|mae|mape|smape|wer|cer|"
-    r"perplexity|latency|fpr|fnr|brier)([^a-z]|$)",
+    r"(^|[^a-z])(loss|logloss|log_loss|error|errors|err|rmse|mse|mae|mape|smape|wer|cer|"
+    r"perplexity|latency|duration|time|size|cost|regret|fpr|fnr|brier)([^a-z]|$)"
+    r"|_(s|ms|us|ns|sec|secs|seconds|bytes|kb|mb|gb)$",
     re.IGNORECASE,
 )
+DIRECTIONS_ENV = "PREFECT_ARTIFACTS_METRIC_DIRECTIONS"
 MAX_VERSIONS = 500
 MODES = ("max", "min")
 
 
 def lower_is_better(metric: str) -> bool:
-    """Whether a smaller value of ``metric`` is an improvement (losses, errors, rmse, ...)."""
-    return bool(LOWER_IS_BETTER.search(metric))
+    """Whether a smaller value of ``metric`` is an improvement (see :func:`metric_direction`)."""
+    return metric_direction(metric)[0] == "min"
+
+
+def metric_direction(metric: str) -> tuple[str, str]:
+    """``("min" | "max", why)`` for ``metric``: from ``PREFECT_ARTIFACTS_METRIC_DIRECTIONS``
+    (``name=min,pattern*=max``, a JSON object, or the path of a file holding either), else from
+    its name (losses, errors, times, latencies, durations, sizes and names ending in a unit
+    such as ``_ms`` or ``_s`` are lower-is-better), else higher-is-better."""
+    for pattern, direction in metric_overrides(os.environ.get(DIRECTIONS_ENV, "")):
+        if fnmatch.fnmatchcase(metric, pattern):
+            return direction, f"set in {DIRECTIONS_ENV}"
+    found = LOWER_IS_BETTER.search(metric)
+    if found:
+        word = found[2] or f"_{found[4]}"
+        return "min", f"assumed: the name has {word!r}"
+    return "max", "assumed: higher is better"
+
+
+@functools.lru_cache(maxsize=8)
+def metric_overrides(value: str) -> tuple[tuple[str, str], ...]:
+    """The parsed ``PREFECT_ARTIFACTS_METRIC_DIRECTIONS`` (exact names before patterns)."""
+    text = value.strip()
+    if text and not text.startswith("{") and "=" not in text:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise InvalidArgumentError(
+                f"{DIRECTIONS_ENV}={text[:80]!r} is neither name=min|max pairs, a JSON object, nor "
+                "an existing file holding either"
+            )
+        text = path.read_text().strip()
+    if text.startswith("{"):
+        try:
+            pairs = list(json.loads(text).items())
+        except (ValueError, AttributeError) as exc:
+            raise InvalidArgumentError(f"{DIRECTIONS_ENV}: invalid JSON: {exc}") from None
+    else:
+        items = [i.strip() for i in re.split(r"[,\n]", text) if i.strip() and not i.startswith("#")]
+        pairs = [tuple(x.strip() for x in i.partition("=")[::2]) for i in items]
+    out = []
+    for name, direction in pairs:
+        aliases = {"min": "min", "lower": "min", "max": "max", "higher": "max"}
+        if not name or str(direction).lower() not in aliases:
+            raise InvalidArgumentError(
+                f"{DIRECTIONS_ENV}: write each entry as name=min or name=max "
+                f"(got {name!r}: {direction!r})"
+            )
+        out.append((name, aliases[str(direction).lower()]))
+    return tuple(sorted(out, key=lambda p: any(c in p[0] for c in "*?[")))
 
 
 class ComparedVersion(BaseModel):

@@ -17,9 +17,19 @@ from ..core.lineage import Lineage
 from ..core.models import Revision
 from ..core.repository import assemble, partsread
 from ..core.repository.reader import download_name, download_type
-from .schemas import AnyVersion, Deleted, Page, Project, TagRemoved
+from .auth import audit, require
+from .schemas import (
+    AnyVersion,
+    AuditItem,
+    AuditPage,
+    Deleted,
+    Description,
+    Page,
+    Project,
+    TagRemoved,
+)
 from .serve import stream_blob
-from .views import extra_type, find_version, repo_of, require_writes, search
+from .views import extra_type, find_version, repo_of, search, visible_projects
 
 router = APIRouter(tags=["artifacts"])
 VERSION = "/projects/{project}/artifacts/{key}/versions/{version}"
@@ -27,7 +37,7 @@ VERSION = "/projects/{project}/artifacts/{key}/versions/{version}"
 
 @router.get("/projects", summary="Projects with their number of keys and last update")
 def projects(request: Request) -> list[Project]:
-    return [Project(**vars(p)) for p in repo_of(request).projects()]
+    return [Project(**vars(p)) for p in visible_projects(request)]
 
 
 @router.get(
@@ -46,11 +56,40 @@ def artifact(
     return find_version(repo_of(request), project, key, version, tag)
 
 
-@router.get("/projects/{project}/artifacts/{key}/versions", summary="Every version, newest first")
-def versions(request: Request, project: str, key: str) -> list[AnyVersion]:
-    found = repo_of(request).versions(validate_key(key), project=validate_project(project))
-    if not found:
+@router.get(
+    "/projects/{project}/artifacts/{key}/versions",
+    summary="Versions, newest first, one page at a time (Link: rel=next)",
+)
+def versions(
+    request: Request,
+    response: Response,
+    project: str,
+    key: str,
+    limit: int = Query(100, ge=1, le=1000, description="Versions per page"),
+    offset: int = Query(0, ge=0, description="Versions to skip"),
+) -> list[AnyVersion]:
+    """A page of versions; the ``Link`` header names the next and previous pages and
+    ``X-Total-Count`` the number of versions."""
+    repo = repo_of(request)
+    f = ArtifactFilter.of(
+        project=validate_project(project), key=validate_key(key), all_versions=True, sort="-version"
+    )
+    total = repo.count(f)
+    if not total:
         raise ArtifactNotFoundError(f"artifact {key!r} not found in project {project!r}")
+    found = repo.list(ArtifactFilter.of(f, limit=limit, offset=offset))
+    links = []
+    if offset + limit < total:
+        links.append((offset + limit, "next"))
+    if offset > 0:
+        links.append((max(offset - limit, 0), "prev"))
+    url = request.url.remove_query_params(["offset", "limit"])
+    response.headers["X-Total-Count"] = str(total)
+    if links:
+        response.headers["Link"] = ", ".join(
+            f'<{url.include_query_params(limit=limit, offset=at)}>; rel="{rel}"'
+            for at, rel in links
+        )
     return found
 
 
@@ -143,35 +182,89 @@ def compare_versions(
     )
 
 
-@router.put(f"{VERSION}/tags/{{tag}}", summary="Point a tag at a version (needs --allow-writes)")
+@router.put(f"{VERSION}/tags/{{tag}}", summary="Point a tag at a version (writer role)")
 def put_tag(request: Request, project: str, key: str, version: int, tag: str) -> AnyVersion:
-    require_writes(request)
+    require(request, validate_project(project), "tag")
     v = find_version(repo_of(request), project, key, version)
-    return repo_of(request).tag(v.ref, tag)
+    tagged = repo_of(request).tag(v.ref, tag)
+    audit(request, "tag", v.project, v.key, v.version, tag=tag)
+    return tagged
+
+
+@router.put(f"{VERSION}/labels", summary="Replace a version's labels (writer role)")
+def put_labels(
+    request: Request, project: str, key: str, version: int, labels: dict[str, str]
+) -> AnyVersion:
+    require(request, validate_project(project), "labels")
+    v = find_version(repo_of(request), project, key, version)
+    changed = repo_of(request).set_labels(v.ref, labels, replace=True)
+    audit(request, "labels", v.project, v.key, v.version, labels=labels)
+    return changed
+
+
+@router.put(f"{VERSION}/description", summary="Set a version's description (writer role)")
+def put_description(
+    request: Request, project: str, key: str, version: int, description: Description
+) -> AnyVersion:
+    require(request, validate_project(project), "description")
+    v = find_version(repo_of(request), project, key, version)
+    changed = repo_of(request).set_description(v.ref, description.description)
+    audit(request, "description", v.project, v.key, v.version, description=description.description)
+    return changed
+
+
+@router.get("/projects/{project}/audit", summary="Writes through the UI and API, newest first")
+def audit_trail(
+    request: Request,
+    project: str,
+    key: str | None = None,
+    version: int | None = None,
+    before: Annotated[
+        int | None, Query(description="The `next` cursor of the previous page")
+    ] = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> AuditPage:
+    found = repo_of(request).catalog.audit(
+        validate_project(project),
+        validate_key(key) if key else None,
+        version,
+        limit=limit + 1,
+        before=before,
+    )
+    more = len(found) > limit
+    found = found[:limit]
+    return AuditPage(
+        items=[AuditItem(**vars(entry)) for _, entry in found],
+        next=found[-1][0] if more else None,
+    )
 
 
 @router.delete(
-    "/projects/{project}/artifacts/{key}/tags/{tag}", summary="Remove a tag (needs --allow-writes)"
+    "/projects/{project}/artifacts/{key}/tags/{tag}", summary="Remove a tag (writer role)"
 )
 def delete_tag(request: Request, project: str, key: str, tag: str) -> TagRemoved:
-    require_writes(request)
+    require(request, validate_project(project), "untag")
     number = repo_of(request).untag(
         validate_key(key), validate_tag(tag), project=validate_project(project)
     )
+    audit(request, "untag", project, key, number, tag=tag)
     return TagRemoved(tag=tag, was_on_version=number)
 
 
-@router.delete(VERSION, summary="Delete a version (needs --allow-writes)")
+@router.delete(VERSION, summary="Delete a version (admin role)")
 def delete_version(request: Request, project: str, key: str, version: int) -> Deleted:
-    require_writes(request)
+    require(request, validate_project(project), "delete")
     v = find_version(repo_of(request), project, key, version)
-    return Deleted(deleted=repo_of(request).delete(v.ref))
+    deleted = repo_of(request).delete(v.ref)
+    audit(request, "delete", v.project, v.key, v.version)
+    return Deleted(deleted=deleted)
 
 
 @router.delete(
-    "/projects/{project}/artifacts/{key}", summary="Delete every version of a key (--allow-writes)"
+    "/projects/{project}/artifacts/{key}", summary="Delete every version of a key (admin role)"
 )
 def delete_key(request: Request, project: str, key: str) -> Deleted:
-    require_writes(request)
+    require(request, validate_project(project), "delete-key")
     deleted = repo_of(request).delete(validate_key(key), project=validate_project(project))
+    audit(request, "delete-key", project, key, None, versions=deleted)
     return Deleted(deleted=deleted)

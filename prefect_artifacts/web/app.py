@@ -7,7 +7,6 @@ version (or its extra data) references. Everything the pages load is served from
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 from datetime import datetime, timezone
@@ -22,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
+from ..core.compare import metric_direction
 from ..core.errors import (
     ArtifactNotFoundError,
     CatalogError,
@@ -34,6 +34,7 @@ from ..core.formatting import size_text, sparkline
 from ..core.models import run_link
 from ..core.repository import Repository
 from . import api, assets, display, pages
+from .auth import Access, path_project
 from .views import error_response
 
 HERE = Path(__file__).parent
@@ -48,11 +49,15 @@ def create_app(
     allow_writes: bool = False,
     token: str | None = None,
     allowed_hosts: list[str] | None = None,
+    access: Access | None = None,
 ) -> FastAPI:
     """The UI for ``repository`` (default: the configured one). Read-only unless
     ``allow_writes``; with ``token``, every request needs ``Authorization: Bearer <token>``
-    (browsers: sign in once at /login, which sets a cookie). ``allowed_hosts`` limits the
-    Host header (against DNS rebinding); ``prefect-artifacts ui`` sets it for loopback."""
+    (browsers: sign in once at /login, which sets a signed, expiring session cookie).
+    ``access``: team access (users, roles, a trusted proxy's identity header; see
+    :class:`~prefect_artifacts.web.auth.Access`); ``token`` is its shared token.
+    ``allowed_hosts`` limits the Host header (against DNS rebinding); ``prefect-artifacts ui``
+    sets it for loopback."""
     from .. import __version__
 
     if repository is None:
@@ -68,12 +73,16 @@ def create_app(
     )
     app.state.repo = repository
     app.state.allow_writes = allow_writes
-    app.state.token = token
+    access = access or Access()
+    if token:
+        access.token = token
+    app.state.access = access
     app.state.csrf = secrets.token_urlsafe(32)  # every write form carries it
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters.update(size=size_text, when=_when, spark=sparkline, ago=_ago)
     templates.env.filters.update(display.FILTERS)
     templates.env.globals.update(quote=quote, run_link=run_link, **display.GLOBALS)
+    templates.env.globals.update(metric_direction=metric_direction)
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _install_middleware(app)
@@ -143,25 +152,43 @@ def _install_middleware(app: FastAPI) -> None:
                 414,
                 f"the query string is longer than {MAX_QUERY} characters; narrow the search",
             )
-        token = request.app.state.token
+        access: Access = request.app.state.access
         path = request.url.path
-        if token and not path.startswith(("/login", "/static", "/assets", "/favicon.ico")):
-            given = request.headers.get("authorization", "")
-            given = (
-                given[7:]
-                if given.lower().startswith("bearer ")
-                else request.cookies.get("pa_token", "")
-            )
-            if not hmac.compare_digest(given.encode(), token.encode()):
+        if not path.startswith(("/login", "/static", "/assets", "/favicon.ico")):
+            client = request.client.host if request.client else ""
+            bearer = request.headers.get("authorization", "").lower().startswith("bearer ")
+            wait = access.blocked(client) if bearer else 0
+            if wait:  # wrong bearer tokens count like wrong sign-ins
+                response = error_response(
+                    request, 429, f"too many wrong tokens from {client}: try again in "
+                    f"{int(wait) + 1} s"
+                )  # fmt: skip
+                response.headers["Retry-After"] = str(int(wait) + 1)
+                return response
+            who = access.identify(request)
+            if who is None and bearer:
+                access.failed(client)
+            if who is None:
                 if path.startswith("/api") or path in ("/docs", "/openapi.json"):
                     return JSONResponse(
                         {
                             "detail": "missing or wrong bearer token: send "
-                            "'Authorization: Bearer <token>'"
+                            "'Authorization: Bearer <token>' (a token from "
+                            "`prefect-artifacts users token <name>`, or the UI's --token)"
                         },
                         status_code=401,
                     )
                 return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
+            request.state.identity = who
+            project = path_project(path)
+            if project is not None and who.role(project) is None:
+                where = "every project" if project == "*" else f"project {project!r}"
+                return error_response(
+                    request,
+                    403,
+                    f"{who.name} has no role on {where}: an admin runs `prefect-artifacts "
+                    f"users add {who.name} --project {project} --role reader`",
+                )
         if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(request):
             return error_response(
                 request,

@@ -3,9 +3,11 @@ a metric across compared versions, a histogram with axes, and a lineage graph.""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -66,7 +68,7 @@ def line_chart(
 
     best = (min if lower_better else max)(range(n), key=lambda i: points[i].value)
     out = [
-        f'<svg class="chart line" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="chart line" viewBox="0 0 {width} {height}" role="group" '
         f'data-points="{n}" aria-label="{escape(name)} across {n} versions">'
     ]
     for t in _ticks(lo, hi):
@@ -115,7 +117,7 @@ def bar_chart(
     zero = left + plot_w * (0 - lo) / span
     best = (min if lower_better else max)(range(len(points)), key=lambda i: points[i].value)
     out = [
-        f'<svg class="chart bars" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="chart bars" viewBox="0 0 {width} {height}" role="group" '
         f'data-points="{len(points)}" aria-label="{escape(name)} by version">'
     ]
     for i, p in enumerate(points):
@@ -172,57 +174,52 @@ def lineage_graph(
     artifact_href: Callable[[LineageNode], str],
     run_href: Callable[[LineageNode], str | None],
 ) -> Markup:
-    """Upstream and downstream in one drawing: columns by distance from the root (inputs on the
-    left, consumers on the right), artifacts as boxes, runs as rounded pills, data flowing left
-    to right. Every artifact links to its page, every run to Prefect's UI when known."""
-    level: dict[str, int] = {up.root: 0}
+    """Upstream and downstream in one layered drawing: each node in the column of its longest
+    path from an input (so every edge runs left to right), artifacts as boxes, runs as rounded
+    pills. An edge that skips columns passes through a free slot of each column it crosses,
+    never behind a node. Every artifact links to its page, every run to Prefect's UI."""
     nodes: dict[str, LineageNode] = {}
-    for graph, sign in ((up, -1), (down, 1)):
+    for graph in (up, down):
         for node in graph.nodes:
             nodes.setdefault(node.id, node)
-        changed = True
-        while changed:  # distances along the edges (graphs are small: at most a few hundred)
-            changed = False
-            for e in graph.edges:
-                near, far = (e.target, e.source) if sign < 0 else (e.source, e.target)
-                if near in level and far not in level:
-                    level[far] = level[near] + sign
-                    changed = True
-    edges = {(e.source, e.target) for g in (up, down) for e in g.edges}
+    edges = sorted(
+        {(e.source, e.target) for g in (up, down) for e in g.edges}
+        & {(a, b) for a in nodes for b in nodes if a != b}
+    )
     if len(nodes) <= 1:
         return Markup("")
-    columns: dict[int, list[str]] = {}
-    for node_id in nodes:
-        columns.setdefault(level.get(node_id, 0), []).append(node_id)
-    order = sorted(columns)
+    layer = dag_layers(list(nodes), edges)
+    columns, routes = layered_slots(layer, edges)
     box_w, box_h, gap_x, gap_y, pad = 170, 34, 56, 14, 10
-    tallest = max(len(c) for c in columns.values())
-    width = len(order) * (box_w + gap_x) - gap_x + 2 * pad
+    tallest = max(len(c) for c in columns)
+    width = len(columns) * (box_w + gap_x) - gap_x + 2 * pad
     height = tallest * (box_h + gap_y) - gap_y + 2 * pad
-    where: dict[str, tuple[float, float]] = {}
-    for ci, lv in enumerate(order):
-        ids = columns[lv]
-        offset = (height - 2 * pad - (len(ids) * (box_h + gap_y) - gap_y)) / 2
-        for ri, node_id in enumerate(ids):
-            where[node_id] = (pad + ci * (box_w + gap_x), pad + offset + ri * (box_h + gap_y))
+    where: dict[str, tuple[float, float]] = {}  # node or (edge, column) slot → its box corner
+    for ci, slots in enumerate(columns):
+        offset = (height - 2 * pad - (len(slots) * (box_h + gap_y) - gap_y)) / 2
+        for ri, slot in enumerate(slots):
+            where[slot] = (pad + ci * (box_w + gap_x), pad + offset + ri * (box_h + gap_y))
     out = [
         f'<svg class="lineage" viewBox="0 0 {width} {height}" '
         f'style="width: min(100%, {width}px); min-width: {int(width * 0.7)}px" '
-        f'role="img" data-points="{len(nodes)}" aria-label="lineage graph">'
+        f'role="group" data-points="{len(nodes)}" aria-label="lineage graph">'
         '<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" '
         'markerHeight="7" orient="auto"><path d="M0,0 L8,4 L0,8 z"/></marker></defs>'
     ]
-    for source, target in sorted(edges):
-        if source not in where or target not in where:
-            continue
-        (x1, y1), (x2, y2) = where[source], where[target]
-        sx, sy, tx, ty = x1 + box_w, y1 + box_h / 2, x2, y2 + box_h / 2
-        if x2 <= x1:  # same column: go around
-            sx, tx = x1 + box_w, x2 + box_w
-        mid = (sx + tx) / 2
+    for source, target in edges:
+        stops = [where[s] for s in routes[(source, target)]]  # source, free slots, target
+        x, y = stops[0]
+        d = [f"M{x + box_w:.1f},{y + box_h / 2:.1f}"]
+        for i, (nx, ny) in enumerate(stops[1:], 1):
+            sx, sy = stops[i - 1][0] + box_w, stops[i - 1][1] + box_h / 2
+            tx, ty = nx, ny + box_h / 2
+            mid = (sx + tx) / 2
+            d.append(f"C{mid:.1f},{sy:.1f} {mid:.1f},{ty:.1f} {tx:.1f},{ty:.1f}")
+            if i < len(stops) - 1:  # across the free slot of a column it passes
+                d.append(f"L{tx + box_w:.1f},{ty:.1f}")
         out.append(
-            f'<path class="edge" d="M{sx:.1f},{sy:.1f} C{mid:.1f},{sy:.1f} {mid:.1f},{ty:.1f} '
-            f'{tx:.1f},{ty:.1f}" marker-end="url(#arrow)"/>'
+            f'<path class="edge" data-edge="{escape(source)} {escape(target)}" '
+            f'd="{" ".join(d)}" marker-end="url(#arrow)"/>'
         )
     for node_id, node in nodes.items():
         x, y = where[node_id]
@@ -249,5 +246,201 @@ def lineage_graph(
             target = ' target="_blank" rel="noopener"' if node.type == "run" else ""
             body = f'<a href="{escape(href)}"{target}>{body}</a>'
         out.append(body)
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def dag_layers(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
+    """Each node's column: the length of the longest path reaching it (a cycle, which lineage
+    never has, is cut where it closes)."""
+    incoming: dict[str, list[str]] = {n: [] for n in nodes}
+    for source, target in edges:
+        incoming[target].append(source)
+    layer: dict[str, int] = {}
+
+    def depth(node: str, seen: frozenset[str]) -> int:
+        if node not in layer:
+            before = [depth(s, seen | {node}) for s in incoming[node] if s not in seen]
+            layer[node] = max(before, default=-1) + 1
+        return layer[node]
+
+    for node in nodes:
+        depth(node, frozenset())
+    return layer
+
+
+def layered_slots(
+    layer: dict[str, int], edges: list[tuple[str, str]]
+) -> tuple[list[list[Any]], dict[tuple[str, str], list[Any]]]:
+    """The slots of each column, top to bottom (nodes, and one free slot per edge crossing the
+    column), ordered by the mean position of their neighbours to keep crossings few; and each
+    edge's route as the slots it passes."""
+    count = max(layer.values()) + 1
+    columns: list[list[Any]] = [[] for _ in range(count)]
+    for node in layer:  # insertion order: the graph's own order first
+        columns[layer[node]].append(node)
+    routes: dict[tuple[str, str], list[Any]] = {}
+    links: dict[Any, list[Any]] = {}
+    for edge in edges:
+        source, target = edge
+        route = [source, *[(edge, c) for c in range(layer[source] + 1, layer[target])], target]
+        for c in range(layer[source] + 1, layer[target]):
+            columns[c].append((edge, c))
+        for a, b in itertools.pairwise(route):
+            links.setdefault(a, []).append(b)
+            links.setdefault(b, []).append(a)
+        routes[edge] = route
+    for sweep in range(4):  # barycentre ordering, left to right then right to left
+        for c in range(count) if sweep % 2 == 0 else range(count - 1, -1, -1):
+            side = c - 1 if sweep % 2 == 0 else c + 1
+            if not 0 <= side < count:
+                continue
+            rank = {slot: i for i, slot in enumerate(columns[side])}
+
+            def centre(slot: Any, current: int, rank: dict = rank) -> float:
+                near = [rank[n] for n in links.get(slot, []) if n in rank]
+                return sum(near) / len(near) if near else current
+
+            columns[c] = [
+                slot
+                for _, _, slot in sorted(
+                    (centre(slot, i), i, slot) for i, slot in enumerate(columns[c])
+                )
+            ] if len(columns[c]) > 1 else columns[c]  # fmt: skip
+    return columns, routes
+
+
+@dataclass
+class Run:
+    """One version in a sweep chart: its label (hover), page, and values by axis name."""
+
+    label: str
+    href: str | None
+    values: dict[str, Any]
+
+
+def _axis_scale(values: list[Any]) -> tuple[Callable[[Any], float], list[tuple[float, str]]]:
+    """A value → 0..1 map and tick labels: numbers linearly, anything else as categories."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if numbers and len(numbers) == len(values) and all(math.isfinite(v) for v in numbers):
+        lo, hi = min(numbers), max(numbers)
+        if lo > 0 and hi / lo >= 100:  # learning rates and the like: a log scale
+            a, b = math.log10(lo), math.log10(hi)
+            marks = sorted({lo, hi, *(10.0**e for e in range(math.ceil(a), math.floor(b) + 1))})
+            to = lambda v: (math.log10(v) - a) / (b - a)  # noqa: E731
+            return to, [(to(m), num(m)) for m in marks]
+        span = (hi - lo) or 1.0
+        ticks = [(0.0, num(lo)), (1.0, num(hi))] if hi != lo else [(0.5, num(lo))]
+        return (lambda v: (v - lo) / span if hi != lo else 0.5), ticks
+    names = sorted({str(v) for v in values})
+    step = 1 / max(len(names) - 1, 1)
+    where = {n: (i * step if len(names) > 1 else 0.5) for i, n in enumerate(names)}
+    return (lambda v: where[str(v)]), [(where[n], n) for n in names]
+
+
+def parallel_coordinates(
+    axes: list[str], runs: list[Run], *, colour_by: str | None, lower_better: bool = False
+) -> Markup:
+    """A vertical axis per parameter and metric, a line per version through its values
+    (hover names the version, click opens it), coloured by ``colour_by`` (darker: better)."""
+    runs = [r for r in runs if any(a in r.values for a in axes)]
+    if len(axes) < 2 or not runs:
+        return Markup("")
+    left, right, top, bottom = 56, 72, 28, 22
+    width, height = max(480, 120 * len(axes) + 60), 260
+    plot_h = height - top - bottom
+    step = (width - left - right) / (len(axes) - 1)
+    scales = {a: _axis_scale([r.values[a] for r in runs if a in r.values]) for a in axes}
+    shade: Callable[[Run], float] = lambda r: 0.5  # noqa: E731
+    if colour_by in axes:
+        to_unit = scales[colour_by][0]
+        shade = lambda r: (  # noqa: E731
+            (1 - to_unit(r.values[colour_by]) if lower_better else to_unit(r.values[colour_by]))
+            if colour_by in r.values
+            else 0.0
+        )
+    out = [
+        f'<svg class="chart sweep parallel" viewBox="0 0 {width} {height}" role="group" '
+        f'style="min-width: {90 * len(axes) + 60}px" '
+        f'data-points="{len(runs)}" aria-label="parallel coordinates of {len(runs)} versions">'
+    ]
+    for i, axis in enumerate(axes):
+        x = left + i * step
+        out.append(
+            f'<line class="axis-line" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}"/>'
+            f'<text class="axis-name" x="{x:.1f}" y="{top - 10}" text-anchor="middle">'
+            f"<title>{escape(axis)}</title>{escape(axis if len(axis) <= 18 else axis[:17] + '…')}"
+            "</text>"
+        )
+        for at, text in scales[axis][1][:8]:
+            y = top + plot_h * (1 - at)
+            out.append(
+                f'<text class="axis" x="{x + 4:.1f}" y="{y + 3:.1f}">'
+                f"{escape(text if len(text) <= 12 else text[:11] + '…')}</text>"
+            )
+    for run in sorted(runs, key=shade):  # the best drawn last, on top
+        points = [
+            f"{left + i * step:.1f},{top + plot_h * (1 - scales[a][0](run.values[a])):.1f}"
+            for i, a in enumerate(axes)
+            if a in run.values
+        ]
+        tone = shade(run)
+        line = (
+            f'<polyline class="run" points="{" ".join(points)}" '
+            f'style="stroke-opacity: {0.25 + 0.75 * tone:.2f}" data-version="{escape(run.label)}">'
+            f"<title>{escape(run.label)}: "
+            + str(escape(", ".join(f"{a}={num(run.values[a])}" for a in axes if a in run.values)))
+            + "</title></polyline>"
+        )
+        out.append(f'<a href="{escape(run.href)}">{line}</a>' if run.href else line)
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def scatter(
+    x_name: str, y_name: str, runs: list[Run], width: int = 480, height: int = 300
+) -> Markup:
+    """``y_name`` against ``x_name``, a dot per version that has both (hover names it, click
+    opens it); categories are spread along their axis."""
+    runs = [r for r in runs if x_name in r.values and y_name in r.values]
+    if not runs:
+        return Markup("")
+    left, right, top, bottom = 64, 16, 12, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    (fx, xticks), (fy, yticks) = (
+        _axis_scale([r.values[x_name] for r in runs]),
+        _axis_scale([r.values[y_name] for r in runs]),
+    )
+    out = [
+        f'<svg class="chart scatter" viewBox="0 0 {width} {height}" role="group" '
+        f'data-points="{len(runs)}" aria-label="{escape(y_name)} against {escape(x_name)}">',
+        f'<rect class="frame" x="{left}" y="{top}" width="{plot_w}" height="{plot_h}"/>',
+    ]
+    for at, text in xticks[:8]:
+        x = left + plot_w * (0.05 + 0.9 * at)
+        out.append(
+            f'<text class="axis" x="{x:.1f}" y="{top + plot_h + 14}" text-anchor="middle">'
+            f"{escape(text if len(text) <= 12 else text[:11] + '…')}</text>"
+        )
+    for at, text in yticks[:8]:
+        y = top + plot_h * (0.95 - 0.9 * at)
+        out.append(
+            f'<text class="axis" x="{left - 6}" y="{y + 3:.1f}" text-anchor="end">'
+            f"{escape(text if len(text) <= 10 else text[:9] + '…')}</text>"
+        )
+    out.append(
+        f'<text class="axis-name" x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle">'
+        f"{escape(x_name)}</text>"
+    )
+    for run in runs:
+        x = left + plot_w * (0.05 + 0.9 * fx(run.values[x_name]))
+        y = top + plot_h * (0.95 - 0.9 * fy(run.values[y_name]))
+        dot = (
+            f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="4.5" '
+            f'data-version="{escape(run.label)}"><title>{escape(run.label)}: {escape(x_name)}='
+            f"{escape(num(run.values[x_name]))}, {escape(y_name)}={escape(num(run.values[y_name]))}"
+            "</title></circle>"
+        )
+        out.append(f'<a href="{escape(run.href)}">{dot}</a>' if run.href else dot)
     out.append("</svg>")
     return Markup("".join(out))

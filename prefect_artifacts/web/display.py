@@ -53,7 +53,7 @@ def cell(value: Any, limit: int = 200) -> Markup:
         return Markup('<td class="num" data-v="{}">{}</td>').format(value, num(value))
     if isinstance(value, bool):
         return Markup('<td class="bool">{}</td>').format(num(value))
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     shown = text if len(text) <= limit else text[:limit] + "…"
     return Markup('<td class="trunc" title="{}">{}</td>').format(text[:2000], shown)
 

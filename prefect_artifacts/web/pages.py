@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import hmac
 import json
+import shlex
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ..core.compare import compare, lower_is_better
+from ..core.access import rank
+from ..core.compare import compare, lower_is_better, metric_direction
 from ..core.diff import diff_versions
 from ..core.errors import ArtifactError, ArtifactNotFoundError, InvalidArgumentError
 from ..core.filters import ArtifactFilter
@@ -21,9 +23,19 @@ from ..core.models import ArtifactVersion, run_link
 from ..core.repository.reader import download_name
 from . import charts
 from .assets import light_plot
+from .auth import SESSION_COOKIE, audit, identity_of, require
 from .display import pretty_json, sorted_drift
 from .serve import form, text_preview
-from .views import PAGE_SIZE, error_response, find_version, repo_of, require_writes, search
+from .views import (
+    PAGE_SIZE,
+    error_response,
+    find_version,
+    repo_of,
+    search,
+    search_project,
+    split_labels,
+    visible_projects,
+)
 
 router = APIRouter(include_in_schema=False)
 IMAGE_FORMATS = {"png", "jpeg", "gif", "webp", "svg"}
@@ -32,15 +44,19 @@ SPANS = ("1h", "24h", "7d", "30d")
 DESCENDING_FIRST = {"updated", "created", "size", "version", "keys"}
 VERSION_SORTS = {"version", "created", "updated", "size"}
 VERSIONS_SHOWN = 30
+VERSIONS_PAGE = 100
 MAX_COMPARE = 50
 LIGHT_PLOT_MAX = 64 << 20
 EXTRA_PREVIEW_MAX = 1 << 20
 MORE_ROWS = 50
+AUDIT_PAGE = 100
+MAX_COLUMNS = 24
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("allow_writes", request.app.state.allow_writes)
     context.setdefault("csrf", request.app.state.csrf)
+    context.setdefault("who", identity_of(request))
     return request.app.state.templates.TemplateResponse(
         request, template, context, status_code=status
     )
@@ -71,7 +87,7 @@ def projects_page(request: Request, sort: str = "project") -> HTMLResponse:
         )
     attr = "updated_at" if column == "updated" else column
     found = sorted(
-        repo_of(request).projects(), key=lambda p: getattr(p, attr), reverse=sort.startswith("-")
+        visible_projects(request), key=lambda p: getattr(p, attr), reverse=sort.startswith("-")
     )
     kept = [("sort", sort)]
     return render(
@@ -90,10 +106,14 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
     params: dict[str, Any] = {}
     for name, value in request.query_params.multi_items():
         if name == "labels":
-            params.setdefault("labels", []).append(value)
+            params.setdefault("labels", []).extend(split_labels(value))
+        elif name in ("col", "done"):
+            continue  # the Models tab's chosen columns, a confirmation: not filters
         elif value:
             params[name] = value
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "offset" and v]
+    kept = [
+        (k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "done") and v
+    ]
     current = str(params.get("sort") or "-updated")
     context: dict[str, Any] = {
         "project": project,
@@ -102,6 +122,8 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
         "tabs": TABS,
         "spans": SPANS,
         "kept": kept,
+        "label_text": " ".join(label_word(i) for i in params.get("labels", [])),
+        "done": request.query_params.get("done", "")[:200],
         "sort": current,
         "sort_url": lambda column: sort_url(kept, current, column),
         "page_url": lambda offset: "?" + urlencode([*kept, ("offset", offset)]),
@@ -114,16 +136,23 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
     }
     try:
         filters = ArtifactFilter.of(**params)
-        result = search(repo_of(request), validate_project(project), filters)
+        result = search(repo_of(request), project, filters)
     except (InvalidArgumentError, ArtifactNotFoundError) as exc:
         status = 404 if isinstance(exc, ArtifactNotFoundError) else 400
         message = str(exc).strip("'\"")
         return render(request, "artifacts.html", status, error=message, result=None, **context)
     models = [v for v in result.items if v.kind == "model"]
-    metric_names = sorted({m for v in models for m in getattr(v, "metrics", {}) or {}})[:6]
+    all_metrics = sorted({m for v in models for m in getattr(v, "metrics", {}) or {}})
+    all_params = sorted({p for v in models for p in getattr(v, "parameters", {}) or {}})
+    try:
+        chosen = chosen_columns(request.query_params.getlist("col"))
+    except InvalidArgumentError as exc:
+        return render(request, "artifacts.html", 400, error=str(exc), result=None, **context)
+    metric_names = [n for kind, n in chosen if kind == "metric"] if chosen else all_metrics[:6]
+    param_names = [n for kind, n in chosen if kind == "param"]
     if filters.sort_metric and filters.sort_metric not in metric_names:  # the sorted one shows
-        metric_names = [filters.sort_metric, *metric_names[:5]]
-    label_names = repo_of(request).catalog.label_names(validate_project(project))
+        metric_names = [filters.sort_metric, *metric_names]
+    label_names = label_names_in(request, search_project(project))
     if filters.sort_label and filters.sort_label not in label_names:  # the sorted one shows
         label_names = [filters.sort_label, *label_names]
     return render(
@@ -133,8 +162,45 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
         page_size=PAGE_SIZE,
         label_names=label_names,
         metric_names=metric_names if context["tab"] == "models" else [],
+        param_names=param_names if context["tab"] == "models" else [],
+        all_metrics=sorted({*all_metrics, *metric_names}),
+        all_params=sorted({*all_params, *param_names}),
+        directions={n: metric_direction(n) for n in {*all_metrics, *metric_names}},
         **context,
     )
+
+
+def chosen_columns(values: list[str]) -> list[tuple[str, str]]:
+    """The Models tab's ``?col=metric:auc&col=param:lr`` as (kind, name) pairs, in order."""
+    if len(values) > MAX_COLUMNS:
+        raise InvalidArgumentError(f"choose at most {MAX_COLUMNS} columns, got {len(values)}")
+    out: list[tuple[str, str]] = []
+    for value in values:
+        kind, _, name = value.partition(":")
+        if kind not in ("metric", "param") or not 0 < len(name) <= 128:
+            raise InvalidArgumentError(
+                f"invalid column {value[:60]!r}: use metric:<name> or param:<name>"
+            )
+        if (kind, name) not in out:
+            out.append((kind, name))
+    return out
+
+
+def label_word(item: str) -> str:
+    """A label filter as the form's field shows it: ``note="hello world"`` keeps its spaces."""
+    name, _, value = item.partition("=")
+    if not (set(value) & {" ", '"', "'"}):
+        return item
+    return f'{name}="{value}"' if '"' not in value else shlex.quote(item)
+
+
+def label_names_in(request: Request, project: str) -> list[str]:
+    """The label names of a project, or of every visible project for ``*``."""
+    catalog = repo_of(request).catalog
+    if project != "*":
+        return catalog.label_names(project)
+    found = {n for p in visible_projects(request) for n in catalog.label_names(p.project)}
+    return sorted(found)[:100]
 
 
 @router.get("/projects/{project}/artifacts/{key}")
@@ -147,6 +213,8 @@ def detail_page(
     depth: int = 2,
     vsort: str = "-version",
     versions: str | None = None,
+    voffset: int = 0,
+    vlimit: int = 0,
     rows_from: int | None = None,
 ) -> HTMLResponse:
     repo = repo_of(request)
@@ -159,14 +227,19 @@ def detail_page(
             f"cannot sort versions by {vsort[:40]!r}; use {', '.join(sorted(VERSION_SORTS))} "
             "or metric:<name> (a leading '-' sorts descending)"
         )
-    show_all = versions == "all"
+    vlimit = vlimit or (VERSIONS_PAGE if versions == "all" else VERSIONS_SHOWN)
+    if not 1 <= vlimit <= VERSIONS_PAGE or voffset < 0:
+        raise InvalidArgumentError(
+            f"vlimit must be between 1 and {VERSIONS_PAGE} and voffset at least 0, got "
+            f"{vlimit} and {voffset}"
+        )
     # the metrics of every version (only they are read) feed a model's charts; the table is
     # one page through the shared filter, sorted (by a metric too) and cut by the catalog
     history = repo.metric_history(v.ref) if v.kind == "model" else []
     if v.kind != "model" and vsort.lstrip("-").startswith("metric:"):
         vsort = "-version"
     f = ArtifactFilter.of(project=v.project, key=v.key, all_versions=True, sort=vsort)
-    shown = repo.list(f if show_all else ArtifactFilter.of(f, limit=VERSIONS_SHOWN))
+    shown = repo.list(ArtifactFilter.of(f, limit=vlimit, offset=voffset))
     version_count = len(history) if history else repo.count(f)
     metric_names = sorted({m for _, metrics in history for m in metrics})
     chosen = [m for m in request.query_params.getlist("metric") if m in metric_names]
@@ -190,8 +263,10 @@ def detail_page(
         )
         for name in shown_metrics
     ]
-    kept = [(k, val) for k, val in request.query_params.multi_items() if val]
+    kept = [(k, val) for k, val in request.query_params.multi_items() if val and k != "done"]
     text = text_preview(repo, v)
+    older = [x.version for x in shown if x.version < v.version]
+    role = identity_of(request).role(v.project)
     return render(
         request,
         "detail.html",
@@ -200,7 +275,16 @@ def detail_page(
         revisions=v.revisions(),
         versions=shown,
         version_count=version_count,
-        show_all=show_all,
+        voffset=voffset,
+        vlimit=vlimit,
+        vpage_url=lambda at, size=vlimit: (
+            "?"
+            + urlencode(
+                [(k, x) for k, x in kept if k not in ("voffset", "vlimit", "versions")]
+                + [("voffset", max(at, 0)), ("vlimit", size)]
+            )
+            + "#versions"
+        ),
         vsort=vsort,
         vsort_url=lambda column: sort_url(kept, vsort, column, "vsort"),
         metric_names=metric_names,
@@ -224,6 +308,13 @@ def detail_page(
         image=v.format in IMAGE_FORMATS,
         histogram=charts.histogram,
         run_link=run_link,
+        ticked={v.version, max(older, default=v.version)},
+        history=[e for _, e in repo.catalog.audit(v.project, v.key, v.version, limit=50)],
+        can_write=rank(role) >= rank("writer"),
+        can_delete=rank(role) >= rank("admin"),
+        done=request.query_params.get("done", "")[:200],
+        form_error=getattr(request.state, "form_error", None),
+        draft=getattr(request.state, "draft", None) or {},
     )
 
 
@@ -359,6 +450,11 @@ def compare_page(request: Request, project: str) -> HTMLResponse:
         > 1
         for name in c.parameters
     }
+    metric_differs = {
+        name: len({row.metrics.get(name) for row in c.versions}) > 1 for name in c.metrics
+    }
+    only_differing = request.query_params.get("only_differing", "").lower() in ("1", "true", "on")
+    sweep = sweep_charts(request, c, shown, differs)
     datasets = [x for x in versions if x.kind == "dataset"]
     diffs = [diff_versions(datasets[0], x) for x in datasets[1:]] if len(datasets) > 1 else []
     columns = sorted({col["name"] for x in datasets for col in x.schema}) if datasets else []
@@ -379,38 +475,128 @@ def compare_page(request: Request, project: str) -> HTMLResponse:
         diffs=diffs,
         columns=columns,
         ref_href=ref_href,
+        sweep=sweep,
+        metric_differs=metric_differs,
+        only_differing=only_differing,
     )
 
 
+def sweep_charts(
+    request: Request, c: Any, metrics: list[str], differs: dict[str, bool]
+) -> dict[str, Any] | None:
+    """Parallel coordinates (the parameters that vary → the metrics) and a scatter of any two
+    of them (``?x=`` and ``?y=``) for the compared versions: a sweep's runs side by side."""
+    if len(c.versions) < 2:
+        return None
+    scalar = (int, float, str, bool)
+    params = [n for n in c.parameters if differs.get(n)][:8]
+    runs = [
+        charts.Run(
+            row.ref.split("/", 1)[-1],
+            ref_href(row.ref),
+            {
+                **{
+                    n: (str(v) if isinstance(v, bool) else v)
+                    for n, v in row.parameters.items()
+                    if n in params and isinstance(v, scalar)
+                },
+                **{n: v for n, v in row.metrics.items() if n in metrics},
+            },
+        )
+        for row in c.versions
+    ]
+    axes = [*params, *metrics[:8]]
+    if len(axes) < 2:
+        return None
+    colour = request.query_params.get("colour") or (metrics[0] if metrics else None)
+    x = request.query_params.get("x") or axes[0]
+    y = request.query_params.get("y") or (metrics[0] if metrics and metrics[0] != x else axes[1])
+    for name, value in (("x", x), ("y", y), ("colour", colour)):
+        if value is not None and value not in axes:
+            raise InvalidArgumentError(
+                f"cannot plot {value[:60]!r} as {name}: choose one of {', '.join(axes)}"
+            )
+    lower = bool(colour) and c.lower_is_better.get(colour, lower_is_better(colour or ""))
+    return {
+        "axes": axes,
+        "x": x,
+        "y": y,
+        "colour": colour,
+        "parallel": charts.parallel_coordinates(axes, runs, colour_by=colour, lower_better=lower),
+        "scatter": charts.scatter(x, y, runs),
+    }
+
+
 # -- writes -----------------------------------------------------------------------------------------
-async def checked_form(request: Request) -> dict[str, str]:
-    """The posted form, after the write switch and the CSRF token it must carry."""
-    require_writes(request)
+async def checked_form(request: Request, project: str, action: str) -> dict[str, str]:
+    """The posted form, after the caller's role for ``action`` and the CSRF token it carries."""
+    require(request, validate_project(project), action)
     fields = await form(request)
     if not hmac.compare_digest(fields.get("csrf", "").encode(), request.app.state.csrf.encode()):
         raise PermissionError("the form's CSRF token is missing or stale: reload the page")
     return fields
 
 
+def done(v: ArtifactVersion, message: str) -> RedirectResponse:
+    """Back to the version's page, which confirms what was done."""
+    query = urlencode({"version": v.version, "done": message})
+    return RedirectResponse(f"{page_base(v)}?{query}", status_code=303)
+
+
+def kept_input(
+    request: Request, project: str, key: str, version: int, fields: dict[str, str], exc: Exception
+) -> HTMLResponse:
+    """The version's page again, with the error above the forms and what was typed still in
+    them (a form error never loses the input)."""
+    request.state.form_error = str(exc).strip("'\"")
+    request.state.draft = {k: x for k, x in fields.items() if k != "csrf"}
+    response = detail_page(request, project, key, version=version)
+    response.status_code = 400
+    return response
+
+
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/tag")
-async def tag_form(request: Request, project: str, key: str, version: int) -> RedirectResponse:
-    fields = await checked_form(request)
+async def tag_form(request: Request, project: str, key: str, version: int) -> Response:
+    fields = await checked_form(request, project, "tag")
+    try:
+        return tag_version(request, project, key, version, fields)
+    except InvalidArgumentError as exc:
+        return kept_input(request, project, key, version, fields, exc)
+
+
+def tag_version(
+    request: Request, project: str, key: str, version: int, fields: dict[str, str]
+) -> RedirectResponse:
     v = find_version(repo_of(request), project, key, version)
-    repo_of(request).tag(v.ref, fields.get("tag", ""))
-    return RedirectResponse(f"{page_base(v)}?version={version}", status_code=303)
+    tag = fields.get("tag", "").strip()
+    repo_of(request).tag(v.ref, tag)
+    audit(request, "tag", v.project, v.key, v.version, tag=tag)
+    return done(v, f"tagged {tag}")
 
 
 @router.post("/projects/{project}/artifacts/{key}/tags/{tag}/remove")
 async def untag_form(request: Request, project: str, key: str, tag: str) -> RedirectResponse:
-    await checked_form(request)
-    repo_of(request).untag(validate_key(key), validate_tag(tag), project=validate_project(project))
-    return RedirectResponse(f"/projects/{quote(project)}/artifacts/{quote(key)}", status_code=303)
+    await checked_form(request, project, "untag")
+    project, key = validate_project(project), validate_key(key)
+    number = repo_of(request).untag(key, validate_tag(tag), project=project)
+    audit(request, "untag", project, key, number, tag=tag)
+    query = urlencode({"done": f"removed tag {tag}"})
+    return RedirectResponse(f"/projects/{quote(project)}/artifacts/{quote(key)}?{query}", 303)
 
 
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/labels")
-async def labels_form(request: Request, project: str, key: str, version: int) -> RedirectResponse:
+async def labels_form(request: Request, project: str, key: str, version: int) -> Response:
     """Replace the labels with the ``name=value`` lines of the form."""
-    fields = await checked_form(request)
+    fields = await checked_form(request, project, "labels")
+    try:
+        return set_labels(request, project, key, version, fields)
+    except InvalidArgumentError as exc:
+        return kept_input(request, project, key, version, fields, exc)
+
+
+def set_labels(
+    request: Request, project: str, key: str, version: int, fields: dict[str, str]
+) -> RedirectResponse:
     v = find_version(repo_of(request), project, key, version)
     labels: dict[str, str] = {}
     for line in fields.get("labels", "").splitlines():
@@ -421,29 +607,43 @@ async def labels_form(request: Request, project: str, key: str, version: int) ->
             raise InvalidArgumentError(f"write each label as name=value, got {line.strip()[:60]!r}")
         labels[name.strip()] = value.strip()
     repo_of(request).set_labels(v.ref, labels, replace=True)
-    return RedirectResponse(f"{page_base(v)}?version={version}", status_code=303)
+    audit(request, "labels", v.project, v.key, v.version, labels=labels)
+    return done(v, "labels saved")
 
 
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/description")
-async def description_form(
-    request: Request, project: str, key: str, version: int
+async def description_form(request: Request, project: str, key: str, version: int) -> Response:
+    fields = await checked_form(request, project, "description")
+    try:
+        return set_description(request, project, key, version, fields)
+    except InvalidArgumentError as exc:
+        return kept_input(request, project, key, version, fields, exc)
+
+
+def set_description(
+    request: Request, project: str, key: str, version: int, fields: dict[str, str]
 ) -> RedirectResponse:
-    fields = await checked_form(request)
     v = find_version(repo_of(request), project, key, version)
-    repo_of(request).set_description(v.ref, fields.get("description", "").strip() or None)
-    return RedirectResponse(f"{page_base(v)}?version={version}", status_code=303)
+    text = fields.get("description", "").strip() or None
+    repo_of(request).set_description(v.ref, text)
+    audit(request, "description", v.project, v.key, v.version, description=text)
+    return done(v, "description saved")
 
 
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/delete")
-async def delete_form(request: Request, project: str, key: str, version: int) -> RedirectResponse:
-    fields = await checked_form(request)
+async def delete_form(request: Request, project: str, key: str, version: int) -> Response:
+    fields = await checked_form(request, project, "delete")
     v = find_version(repo_of(request), project, key, version)
     if fields.get("confirm") != v.key:
-        raise InvalidArgumentError(f"type the key {v.key!r} to confirm deleting {v.ref}")
+        exc = InvalidArgumentError(f"type the key {v.key!r} to confirm deleting {v.ref}")
+        return kept_input(request, project, key, version, fields, exc)
     repo_of(request).delete(v.ref)
-    return RedirectResponse(f"/projects/{quote(project)}/artifacts", status_code=303)
+    audit(request, "delete", v.project, v.key, v.version)
+    query = urlencode({"done": f"deleted {v.ref}"})
+    return RedirectResponse(f"/projects/{quote(project)}/artifacts?{query}", status_code=303)
 
 
+# -- sign-in and the audit trail ------------------------------------------------------------------
 @router.get("/login")
 def login_page(request: Request, next: str = "/projects") -> HTMLResponse:
     return render(request, "login.html", next=local_path(next))
@@ -451,13 +651,63 @@ def login_page(request: Request, next: str = "/projects") -> HTMLResponse:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
+    """A token (the shared one, or a user's) for a signed session cookie that expires."""
+    access = request.app.state.access
+    client = request.client.host if request.client else ""
+    wait = access.blocked(client)
+    if wait:
+        response = error_response(
+            request, 429, f"too many wrong sign-ins from {client}: try again in {int(wait) + 1} s"
+        )
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
     fields = await form(request)
-    token, expected = fields.get("token", ""), request.app.state.token or ""
-    if not hmac.compare_digest(token.encode(), expected.encode()):
-        return error_response(request, 401, "wrong token")
+    who = access.check_token(repo_of(request), fields.get("token", "").strip())
+    if who is None:
+        access.failed(client)
+        return render(request, "login.html", 401, next=local_path(fields.get("next", "")),
+                      error="wrong token")  # fmt: skip
+    access.succeeded(client)
     response = RedirectResponse(local_path(fields.get("next", "/projects")), status_code=303)
-    response.set_cookie("pa_token", token, httponly=True, samesite="strict")
+    response.set_cookie(
+        SESSION_COOKIE,
+        access.new_session(who),
+        max_age=int(access.session_hours * 3600),
+        httponly=True,
+        samesite="strict",
+        secure=access.secure(request),
+    )
     return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/projects/{project}/audit")
+def audit_page(
+    request: Request, project: str, key: str | None = None, before: int | None = None
+) -> HTMLResponse:
+    """Every write through the UI and the API in ``project``, newest first, with who made it."""
+    project = validate_project(project)
+    entries = repo_of(request).catalog.audit(
+        project, validate_key(key) if key else None, before=before, limit=AUDIT_PAGE + 1
+    )
+    more = len(entries) > AUDIT_PAGE
+    entries = entries[:AUDIT_PAGE]
+    query = [("key", key)] if key else []
+    next_url = "?" + urlencode([*query, ("before", entries[-1][0])]) if more else None
+    return render(
+        request,
+        "audit.html",
+        project=project,
+        key=key,
+        entries=[e for _, e in entries],
+        next_url=next_url,
+    )
 
 
 # -- links ------------------------------------------------------------------------------------------

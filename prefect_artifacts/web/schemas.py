@@ -33,3 +33,22 @@ class TagRemoved(BaseModel):
 
 class Deleted(BaseModel):
     deleted: list[int] = Field(description="The version numbers deleted.")
+
+
+class Description(BaseModel):
+    description: str | None = Field(description="The new description (null clears it).")
+
+
+class AuditItem(BaseModel):
+    at: datetime
+    user: str
+    action: str = Field(description="tag, untag, labels, description, delete or delete-key.")
+    project: str
+    key: str | None
+    version: int | None
+    detail: dict
+
+
+class AuditPage(BaseModel):
+    items: list[AuditItem]
+    next: int | None = Field(description="Pass as `before` for the next (older) page.")

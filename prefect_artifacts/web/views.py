@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -13,6 +15,7 @@ from ..core.keys import MAX_VERSION, validate_key, validate_project, validate_ta
 from ..core.models import ArtifactVersion, ExtraData
 from ..core.repository import Repository
 from ..core.repository.reader import download_type
+from .auth import identity_of
 from .schemas import Page
 
 PAGE_SIZE = 50
@@ -22,9 +25,35 @@ def repo_of(request: Request) -> Repository:
     return request.app.state.repo
 
 
-def require_writes(request: Request) -> None:
-    if not request.app.state.allow_writes:
-        raise PermissionError
+def search_project(project: str) -> str:
+    """A project name, or ``*``: every project."""
+    return "*" if project == "*" else validate_project(project)
+
+
+def split_labels(text: str) -> list[str]:
+    """The search form's labels field as filter items: ``team=ml note=hello world`` is two
+    (a word without ``=`` continues the value before it), and quotes keep spaces too
+    (``note="a b"`` or ``"note=a b"``); a name alone before any ``name=value`` means "has it".
+    Without any ``=`` the field is one label name, checked as every surface checks it."""
+    if "=" not in text:
+        return [text.strip()] if text.strip() else []
+    try:
+        words = shlex.split(text)
+    except ValueError:  # an unbalanced quote: take the words as they are
+        words = text.split()
+    items: list[str] = []
+    for word in words:
+        if items and "=" in items[-1] and "=" not in word:
+            items[-1] = f"{items[-1]} {word}" if not items[-1].endswith("=") else items[-1] + word
+        elif word.strip():
+            items.append(word.strip())
+    return items
+
+
+def visible_projects(request: Request) -> list[Any]:
+    """The projects the caller has a role on."""
+    who = identity_of(request)
+    return [p for p in repo_of(request).projects() if who.role(p.project)]
 
 
 def find_version(
@@ -38,7 +67,7 @@ def find_version(
 
 def search(repo: Repository, project: str, filters: ArtifactFilter) -> Page:
     """One page of ``filters`` in ``project`` (the path's project wins over a query's)."""
-    f = ArtifactFilter.of(filters, project=validate_project(project))
+    f = ArtifactFilter.of(filters, project=search_project(project))
     if f.limit is None:
         f = f.model_copy(update={"limit": PAGE_SIZE})
     items = repo.list(f)
@@ -50,8 +79,14 @@ def error_response(request: Request, status: int, message: str) -> Response:
     """JSON for the API and scripts; a styled page for browsers."""
     if request.url.path.startswith("/api") or "text/html" not in request.headers.get("accept", ""):
         return JSONResponse({"detail": message}, status_code=status)
+    context = {
+        "status": status,
+        "message": message,
+        "allow_writes": request.app.state.allow_writes,
+        "who": identity_of(request),
+    }
     return request.app.state.templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message}, status_code=status
+        request, "error.html", context, status_code=status
     )
 
 

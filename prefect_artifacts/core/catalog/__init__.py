@@ -13,8 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from ..access import AuditEntry, User
 from ..filters import ArtifactFilter
-from . import blobs, migrate, outbox, queries, restore, versions
+from . import access, blobs, migrate, outbox, queries, restore, versions
 from .database import Database
 from .recent import RecentRecords
 from .records import (
@@ -274,6 +275,57 @@ class Catalog:
 
     def project_exists(self, project: str) -> bool:
         return self.db.read(lambda conn: queries.project_exists(conn, project))
+
+    # -- team access ---------------------------------------------------------------------------
+    def add_user(self, name: str, roles: dict[str, str]) -> bool:
+        return self.db.write(lambda conn: access.add_user(conn, name, roles, utcnow()))
+
+    def revoke_role(self, name: str, project: str) -> bool:
+        return self.db.write(lambda conn: access.revoke(conn, name, project))
+
+    def remove_user(self, name: str) -> None:
+        self.db.write(lambda conn: access.remove_user(conn, name))
+
+    def add_token(self, name: str, token_name: str, digest: str) -> None:
+        self.db.write(lambda conn: access.add_token(conn, name, token_name, digest, utcnow()))
+
+    def revoke_token(self, name: str, token_name: str) -> bool:
+        return self.db.write(lambda conn: access.revoke_token(conn, name, token_name))
+
+    def user_of_token(self, digest: str) -> str | None:
+        return self.db.read(lambda conn: access.user_of_token(conn, digest))
+
+    def roles_of(self, name: str) -> dict[str, str] | None:
+        return self.db.read(lambda conn: access.roles_of(conn, name))
+
+    def users(self) -> list[User]:
+        return self.db.read(access.users)
+
+    def record_audit(
+        self,
+        user: str,
+        action: str,
+        project: str,
+        key: str | None = None,
+        version: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        entry = dict(
+            at=utcnow(), username=user, action=action, project=project, key=key,
+            version=version, detail=detail or {},
+        )  # fmt: skip
+        self.db.write(lambda conn: access.record(conn, entry))
+
+    def audit(
+        self,
+        project: str,
+        key: str | None = None,
+        version: int | None = None,
+        *,
+        limit: int = 100,
+        before: int | None = None,
+    ) -> list[tuple[int, AuditEntry]]:
+        return self.db.read(lambda conn: access.audit(conn, project, key, version, limit, before))
 
     # -- the outbox and reindex ------------------------------------------------------------------
     def take_unwritten(self) -> list[OutboxRecord]:

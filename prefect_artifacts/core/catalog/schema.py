@@ -188,6 +188,58 @@ outbox_t = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+# Team access for the browser UI and its API: users, their role per project ('*': every
+# project), their API tokens (only the sha256 is kept) and an audit trail of every write.
+users_t = sa.Table(
+    "artifact_users",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+roles_t = sa.Table(
+    "artifact_roles",
+    metadata,
+    sa.Column(
+        "username",
+        sa.String(128),
+        sa.ForeignKey("artifact_users.name", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("project", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.PrimaryKeyConstraint("username", "project"),
+)
+
+user_tokens_t = sa.Table(
+    "artifact_user_tokens",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column(
+        "username",
+        sa.String(128),
+        sa.ForeignKey("artifact_users.name", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+audit_t = sa.Table(
+    "artifact_audit",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("username", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("project", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(128)),
+    sa.Column("version", sa.Integer),
+    sa.Column("detail", sa.JSON),
+    sa.Index("ix_artifact_audit_target", "project", "key", "version", "id"),
+)
+
 VERSION_COLUMNS = [c for c in versions_t.c if c.name not in ("details", "source_url")]
 VERSION_FIELDS = [c.name for c in versions_t.c if c.name not in ("id", "source_url")]
 SOURCE_URL_MAX = 512

@@ -67,3 +67,13 @@
     if (form && form.querySelectorAll("input[name=ref]:checked").length < 2) { e.preventDefault(); toast("pick at least two versions"); }
   });
 })();
+
+// A region that scrolls is reachable from the keyboard (it takes focus, arrows scroll it).
+function focusableScrollers() {
+  document.querySelectorAll(".scroll, pre, .graph").forEach(function (el) {
+    const scrolls = el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;
+    if (scrolls && !el.hasAttribute("tabindex")) { el.tabIndex = 0; }
+  });
+}
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", focusableScrollers);
+else focusableScrollers();
