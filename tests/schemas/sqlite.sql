@@ -1,3 +1,15 @@
+TABLE artifact_audit
+  COLUMN id INTEGER NOT NULL
+  COLUMN at DATETIME NOT NULL
+  COLUMN username VARCHAR(128) NOT NULL
+  COLUMN action VARCHAR(32) NOT NULL
+  COLUMN project VARCHAR(64) NOT NULL
+  COLUMN key VARCHAR(128)
+  COLUMN version INTEGER
+  COLUMN detail JSON
+  PRIMARY KEY (id)
+  INDEX ix_artifact_audit_target (project, key, version, id)
+
 TABLE artifact_blobs
   COLUMN hash VARCHAR(64) NOT NULL
   COLUMN size BIGINT NOT NULL
@@ -84,6 +96,13 @@ TABLE artifact_revisions
   UNIQUE (version_id, revision)
   FOREIGN KEY (version_id) REFERENCES artifact_versions (id) ON DELETE CASCADE
 
+TABLE artifact_roles
+  COLUMN username VARCHAR(128) NOT NULL
+  COLUMN project VARCHAR(64) NOT NULL
+  COLUMN role VARCHAR(16) NOT NULL
+  PRIMARY KEY (username, project)
+  FOREIGN KEY (username) REFERENCES artifact_users (name) ON DELETE CASCADE
+
 TABLE artifact_schema_version
   COLUMN version_num VARCHAR(32) NOT NULL
   PRIMARY KEY (version_num)
@@ -97,6 +116,21 @@ TABLE artifact_tags
   INDEX ix_artifact_tags_tag (project, tag)
   INDEX ix_artifact_tags_version (version_id)
   FOREIGN KEY (version_id) REFERENCES artifact_versions (id) ON DELETE CASCADE
+
+TABLE artifact_user_tokens
+  COLUMN id INTEGER NOT NULL
+  COLUMN username VARCHAR(128) NOT NULL
+  COLUMN name VARCHAR(64) NOT NULL
+  COLUMN hash VARCHAR(64) NOT NULL
+  COLUMN created_at DATETIME NOT NULL
+  PRIMARY KEY (id)
+  UNIQUE (hash)
+  FOREIGN KEY (username) REFERENCES artifact_users (name) ON DELETE CASCADE
+
+TABLE artifact_users
+  COLUMN name VARCHAR(128) NOT NULL
+  COLUMN created_at DATETIME NOT NULL
+  PRIMARY KEY (name)
 
 TABLE artifact_versions
   COLUMN id INTEGER NOT NULL
