@@ -225,6 +225,27 @@ def preview(version: DatasetVersion, rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+SAFE_CELL = re.compile(r"[A-Za-z0-9 .,:;=+/()%-]{0,40}")  # text both UIs show as typed
+
+
+def preview_artifact(version: DatasetVersion, rows: list[dict[str, Any]]) -> tuple[str, str]:
+    """The separate preview: a native Prefect table (``"table"``, JSON rows) when every cell is
+    a number, a boolean, empty or plain text that both of Prefect's UIs show as typed; else the
+    markdown table of literal cells (``"markdown"``)."""
+    import json
+
+    columns = list(rows[0])[:PREVIEW_COLUMNS] if rows else []
+    cells = [r.get(c) for r in rows for c in columns]
+    if rows and all(
+        isinstance(c, (int, float, bool, type(None)))
+        or (isinstance(c, str) and SAFE_CELL.fullmatch(c))
+        for c in [*columns, *cells]
+    ):
+        table = [{c: r.get(c) for c in columns} for r in rows]
+        return "table", json.dumps(table, default=str)
+    return "markdown", preview(version, rows)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

@@ -8,6 +8,8 @@ import functools
 import inspect
 import re
 import string
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,7 +200,9 @@ def _before(
     bound = spec.signature.bind_partial(*args, **kwargs)
     bound.apply_defaults()
     parameters = dict(bound.arguments)
-    repo.record_inputs_from(_upstream_task_runs())
+    repo.record_inputs_from(_upstream_runs())
+    for version in _logged_values_in((args, kwargs)):
+        version.repository.record_consumer(version)
     args = tuple(_resolve(repo, a, spec.project) for a in args)
     kwargs = {k: _resolve(repo, v, spec.project) for k, v in kwargs.items()}
     return repo, parameters, args, kwargs
@@ -207,7 +211,7 @@ def _before(
 def _after(repo: Repository, spec: _Capture, result: Any, parameters: dict[str, Any]) -> Any:
     if not spec.capture:
         return result
-    _wait_turn()
+    _wait_turn(_keys_of(spec, parameters))
     keys = spec.key
     if isinstance(keys, tuple):
         if not isinstance(result, (tuple, list)) or len(result) != len(keys):
@@ -265,6 +269,7 @@ def _log(
             iteration=value.iteration if value.iteration is not None else iteration,
         )
         _refer(value.value, version)
+        _remember_output(value.value, version)
         return value.value
     version = repo.log(
         key,
@@ -279,6 +284,7 @@ def _log(
         fields={"iteration": iteration},
     )
     _refer(value, version)
+    _remember_output(value, version)
     return value
 
 
@@ -298,6 +304,44 @@ def _refer(value: Any, version: Any) -> None:
         results.remember(value, version)
 
 
+_produced: dict[int, tuple[weakref.ref[Any], ArtifactVersion]] = {}
+_produced_lock = threading.Lock()
+
+
+def _remember_output(value: Any, version: ArtifactVersion) -> None:
+    """Note that the object ``value`` was logged as ``version``: a task that later receives
+    this very object (from a subflow, through ``quote``, inside a list) consumed ``version``.
+    Objects that cannot be weakly referenced (bytes, plain lists) are not tracked."""
+    key = id(value)
+
+    def forget(dead: Any, key: int = key) -> None:
+        with _produced_lock:
+            if key in _produced and _produced[key][0] is dead:
+                del _produced[key]
+
+    try:
+        ref = weakref.ref(value, forget)
+    except TypeError:
+        return
+    with _produced_lock:
+        _produced[key] = (ref, version)
+
+
+def _logged_values_in(value: Any, depth: int = 4) -> list[ArtifactVersion]:
+    """The versions of logged objects found in ``value`` (nested lists, tuples, sets, dicts)."""
+    found: list[ArtifactVersion] = []
+    entry = _produced.get(id(value))
+    if entry is not None and entry[0]() is value:
+        found.append(entry[1])
+    elif depth and isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            found += _logged_values_in(item, depth - 1)
+    elif depth and isinstance(value, dict):
+        for item in value.values():
+            found += _logged_values_in(item, depth - 1)
+    return found
+
+
 def _current_task_run() -> Any:
     from prefect.context import TaskRunContext
 
@@ -305,11 +349,23 @@ def _current_task_run() -> Any:
     return context.task_run if context is not None else None
 
 
-def _wait_turn() -> None:
-    """A mapped run logs after the runs before it in its ``.map()`` (see ``mapping``)."""
+def _wait_turn(keys: frozenset[str] | None) -> None:
+    """A mapped run logs after the runs before it in its ``.map()`` that log the same keys
+    (see ``mapping``)."""
     task_run = _current_task_run()
     if task_run is not None:
-        mapping.wait_turn(str(task_run.flow_run_id), task_run.task_key, str(task_run.id))
+        mapping.wait_turn(str(task_run.flow_run_id), task_run.task_key, str(task_run.id), keys)
+
+
+def _keys_of(spec: _Capture, parameters: dict[str, Any]) -> frozenset[str] | None:
+    """The keys this run will log (None when a template does not render: any key)."""
+    templates = spec.key.values() if isinstance(spec.key, dict) else spec.key
+    if isinstance(templates, str):
+        templates = [templates]
+    try:
+        return frozenset(_format_key(t, parameters) for t in templates if t)
+    except InvalidKeyError:
+        return None
 
 
 def _turn_done() -> None:
@@ -370,8 +426,9 @@ def _resolve(repo: Repository, value: Any, project: str | None) -> Any:
     return value
 
 
-def _upstream_task_runs() -> list[str]:
-    """Task runs whose results this task run received (Prefect's recorded task inputs)."""
+def _upstream_runs() -> list[str]:
+    """Task runs and flow runs (subflows) whose results this task run received (Prefect's
+    recorded task inputs, found through futures, states and nested lists and dicts)."""
     from prefect.context import TaskRunContext
 
     ctx = TaskRunContext.get()
@@ -382,7 +439,7 @@ def _upstream_task_runs() -> list[str]:
         if name == "__parents__":
             continue
         for item in inputs:
-            if getattr(item, "input_type", None) == "task_run":
+            if getattr(item, "input_type", None) in ("task_run", "flow_run"):
                 ids.add(str(item.id))
     return sorted(ids)
 
