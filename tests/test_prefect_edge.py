@@ -302,6 +302,10 @@ def test_a_block_with_object_storage_and_no_catalog_is_refused(s3_storage):
     block = pa.ArtifactRepository(storage=RemoteFileSystem(basepath=url, settings=options))
     with pytest.raises(pa.InvalidArgumentError, match="set catalog_url"):
         block.settings()
+    with pytest.raises(pa.InvalidArgumentError, match="set catalog_url"):
+        block.save("no-catalog", overwrite=True)  # refused at save, not first at load
+    with pytest.raises(ValueError, match="Unable to find block document named no-catalog"):
+        pa.ArtifactRepository.load("no-catalog")
 
 
 def test_a_prefect_aws_s3_bucket_is_storage(s3_storage, tmp_path):

@@ -50,7 +50,7 @@ def asset_of(repo: Repository, version: ArtifactVersion) -> Asset:
             name=version.key,
             description=f"{version.kind} artifact {version.project}/{version.key}"
             + (f": {version.description}" if version.description else ""),
-            url=detail_url(repo.settings.ui_url, version).split("?", 1)[0],
+            url=(detail_url(repo.settings.ui_url, version) or "").split("?", 1)[0] or None,
             owners=[version.owner] if version.owner else None,
         ),
     )

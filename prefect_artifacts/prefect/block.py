@@ -73,6 +73,14 @@ class ArtifactRepository(Block):
             raise ValueError("give storage (a filesystem block) or storage_url, not both")
         return self
 
+    def _save_sync(self, *args: Any, **kwargs: Any) -> Any:
+        self.settings()  # a block the loader would refuse is refused now, with its message
+        return super()._save_sync(*args, **kwargs)
+
+    async def _save(self, *args: Any, **kwargs: Any) -> Any:
+        self.settings()
+        return await super()._save(*args, **kwargs)
+
     def storage_location(self) -> tuple[str | None, dict[str, Any]]:
         """(URL, fsspec options) of the storage, from the storage block or the URL."""
         if isinstance(self.storage, LocalFileSystem):
