@@ -98,3 +98,14 @@ def test_sampled_string_statistics_in_the_card(repo):
     markdown = card(ArtifactContext(repo).log_dataset("big", df))
     assert "| `id` | `large_string` | 0 | ≈ distinct count unknown; top: " in markdown
     assert "| `c` | `large_string` | 0 | ≈ 3 unique; top: " in markdown
+
+
+def test_a_preview_keeps_a_meaningful_index(repo):
+    described = pd.DataFrame({"x": [1.0, 2.0, 3.0]}).describe()
+    v = ArtifactContext(repo).log_dataset("described", described)
+    assert [row["(index)"] for row in v.preview[:3]] == ["count", "mean", "std"]
+    assert "| `(index)` | `x` |" in preview(v, v.preview) and "| `mean` | 2 |" in preview(
+        v, v.preview
+    )
+    plain = ArtifactContext(repo).log_dataset("plain", pd.DataFrame({"x": [1, 2]}))
+    assert plain.preview == [{"x": 1}, {"x": 2}]  # a default 0..n-1 index adds nothing
