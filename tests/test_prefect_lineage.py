@@ -115,3 +115,31 @@ def test_materialize_and_artifact_task_are_upstream_of_each_other(env_repo):
     ours = assets.asset_key(env_repo, "default", "both-ways-features")
     assert source.key in upstream_of(materialization(ours))  # @materialize → @artifact_task
     assert ours in upstream_of(materialization(report.key))  # @artifact_task → @materialize
+
+
+def test_versions_of_a_failed_attempt_are_marked_once_the_retry_succeeds(env_repo):
+    attempts = {"n": 0}
+
+    @pa.artifact_task(key="retried-result", retries=1, retry_delay_seconds=0)
+    def flaky() -> pd.DataFrame:
+        attempts["n"] += 1
+        pa.log_artifact("retried-checkpoint", f"attempt {attempts['n']}".encode())
+        pa.log_artifact("retried-same", b"identical in both attempts")
+        if attempts["n"] == 1:
+            raise RuntimeError("the first attempt fails after logging")
+        return pd.DataFrame({"x": [1, 2]})
+
+    @flow
+    def pipeline():
+        return flaky()
+
+    pipeline()
+    first, second = pa.get_artifact("retried-checkpoint:1"), pa.get_artifact("retried-checkpoint:2")
+    assert (first.producer.attempt, second.producer.attempt) == (1, 2)
+    assert first.producer.task_run_id == second.producer.task_run_id
+    assert first.labels == {"prefect-attempt-failed": "1"}
+    assert second.labels == {} and pa.get_artifact("retried-result").labels == {}
+    assert pa.get_artifact("retried-same").labels == {}  # the successful attempt logged it too
+    assert [
+        v.ref for v in pa.list_artifacts(labels={"prefect-attempt-failed": "1"}, all_versions=True)
+    ] == [first.ref]

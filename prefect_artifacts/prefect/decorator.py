@@ -4,6 +4,7 @@ artifact, resolves ``ArtifactRef`` arguments and records lineage."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import re
@@ -15,12 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import InvalidArgumentError, InvalidKeyError
+from ..core.events import Event, VersionLogged, subscribe
 from ..core.keys import validate_key, validate_labels, validate_tag
 from ..core.models import ArtifactRef, ArtifactVersion
 from ..core.repository import Repository
 from . import mapping
 
 REFERENCE_MIN = 1024  # smaller values stay inside the result record, pickled
+_logged_now: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "prefect_artifacts_logged_now", default=None
+)  # versions logged by the running attempt of an @artifact_task
 
 
 @dataclass
@@ -173,8 +178,15 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
                 repo, parameters, args, kwargs = await asyncio.to_thread(
                     _before, spec, args, kwargs
                 )
-                result = await fn(*args, **kwargs)
-                return await asyncio.to_thread(_after, repo, spec, result, parameters)
+                logged: list[str] = []
+                token = _logged_now.set(logged)
+                try:
+                    result = await fn(*args, **kwargs)
+                    result = await asyncio.to_thread(_after, repo, spec, result, parameters)
+                finally:
+                    _logged_now.reset(token)
+                await asyncio.to_thread(_mark_failed_attempts, repo, logged)
+                return result
             finally:
                 _turn_done()
 
@@ -184,7 +196,14 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             repo, parameters, args, kwargs = _before(spec, args, kwargs)
-            return _after(repo, spec, fn(*args, **kwargs), parameters)
+            logged: list[str] = []
+            token = _logged_now.set(logged)
+            try:
+                result = _after(repo, spec, fn(*args, **kwargs), parameters)
+            finally:
+                _logged_now.reset(token)
+            _mark_failed_attempts(repo, logged)
+            return result
         finally:
             _turn_done()
 
@@ -304,6 +323,14 @@ def _refer(value: Any, version: Any) -> None:
         results.remember(value, version)
 
 
+@subscribe
+def _note_logged(event: Event) -> None:
+    """Versions logged (or identical content re-logged) during this attempt of the task."""
+    logged = _logged_now.get()
+    if logged is not None and isinstance(event, VersionLogged):
+        logged.append(event.version.ref)
+
+
 _produced: dict[int, tuple[weakref.ref[Any], ArtifactVersion]] = {}
 _produced_lock = threading.Lock()
 
@@ -340,6 +367,28 @@ def _logged_values_in(value: Any, depth: int = 4) -> list[ArtifactVersion]:
         for item in value.values():
             found += _logged_values_in(item, depth - 1)
     return found
+
+
+FAILED_ATTEMPT = "prefect-attempt-failed"  # label of versions an attempt logged before failing
+
+
+def _mark_failed_attempts(repo: Repository, logged: list[str]) -> None:
+    """A retried task run succeeded: versions its earlier attempts logged (and this attempt did
+    not log again) are labelled ``prefect-attempt-failed=<attempt>``. Their producer records
+    the attempt number; a failed attempt ended in Prefect's ``AwaitingRetry`` (failed) state."""
+    task_run = _current_task_run()
+    if task_run is None or (task_run.run_count or 1) <= 1:
+        return
+    this = task_run.run_count
+    for version in repo.outputs_of_run(str(task_run.id)):
+        attempt = version.producer.attempt
+        if (
+            attempt is not None
+            and attempt < this
+            and version.ref not in logged
+            and FAILED_ATTEMPT not in version.labels
+        ):
+            repo.set_labels(version.ref, {FAILED_ATTEMPT: attempt})
 
 
 def _current_task_run() -> Any:
