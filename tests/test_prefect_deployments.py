@@ -158,3 +158,17 @@ def completed_run(api: str, deployment_id: str):
     failed = [r for r in runs if r["state_type"] in ("FAILED", "CRASHED")]
     assert not failed, failed
     return done[0] if done else None
+
+
+def test_the_demo_says_which_server_it_uses(flows_module):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    demo = flows_module("demo")
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        message = demo.starting()
+    assert (
+        message
+        == "Running the example flows against the Prefect server at http://127.0.0.1:4200/api..."
+    )
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        assert demo.starting().startswith("Starting Prefect's temporary server")
