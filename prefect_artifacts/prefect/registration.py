@@ -51,7 +51,8 @@ QUIET = 0.5  # seconds without a new job before jobs are sent
 BATCH = 200  # ...or as soon as this many are waiting
 PARALLEL = 4  # cards created side by side (one client)
 EVENTS_BATCH = 100  # events sent in one request
-META_REF = "prefect-artifacts.ref"  # metadata of every Prefect artifact we create
+META_REF = "prefect-artifacts.ref"  # metadata of every Prefect artifact we create...
+META_UID = "prefect-artifacts.uid"  # ...and the version's uid, which never names another
 
 
 # -- what is sent ----------------------------------------------------------------------------
@@ -118,7 +119,7 @@ def register(
                 key=key,
                 description=summary(version) + suffix,
                 data=data,
-                metadata_={META_REF: version.ref},
+                metadata_={META_REF: version.ref, META_UID: version.uid},
                 task_run_id=_uuid(run.task_run_id),
                 flow_run_id=_uuid(run.flow_run_id),
             ),
@@ -214,11 +215,16 @@ def _update_artifact(client: Any, artifact: Any, update: Any) -> None:
 
 def _ours(client: Any, version: ArtifactVersion, kind: str) -> list[Any]:
     key = prefect_key(version.project, version.key)
-    return [
-        a
-        for a in _read_all(client, key)
-        if (a.metadata_ or {}).get(META_REF) == version.ref and a.type == kind
-    ]
+    return [a for a in _read_all(client, key) if describes(a, version) and a.type == kind]
+
+
+def describes(artifact: Any, version: ArtifactVersion) -> bool:
+    """Whether a Prefect artifact is one of ``version``'s cards: by the version's uid (cards
+    made before uids were recorded: by its reference)."""
+    metadata = artifact.metadata_ or {}
+    if META_UID in metadata:
+        return metadata[META_UID] == version.uid
+    return metadata.get(META_REF) == version.ref
 
 
 def _read_all(client: Any, key: str) -> list[Any]:
