@@ -25,8 +25,7 @@ import prefect_artifacts as pa
 
 
 def main() -> None:
-    print("Starting Prefect's temporary server (on a new PREFECT_HOME it first creates its")
-    print("database, which can take a minute), then running the example flows...", flush=True)
+    print(starting(), flush=True)
     trained = training_pipeline(rows=20_000)
     scored = scoring_pipeline()
     pa.flush_registrations()  # Prefect UI cards are sent in the background; wait for them
@@ -47,6 +46,20 @@ def main() -> None:
     )
     print("  web UI   ./run.sh ui   → http://127.0.0.1:4300")
     print(f"  Prefect  .venv/bin/prefect server start   → {prefect_ui()}/artifacts")
+
+
+def starting() -> str:
+    """What happens first: Prefect's temporary server starts, unless ``PREFECT_API_URL``
+    names a server (then the flows run against it)."""
+    from prefect.settings import get_current_settings
+
+    api = get_current_settings().api.url
+    if api:
+        return f"Running the example flows against the Prefect server at {api}..."
+    return (
+        "Starting Prefect's temporary server (on a new PREFECT_HOME it first creates its\n"
+        "database, which can take a minute), then running the example flows..."
+    )
 
 
 def prefect_ui() -> str:

@@ -32,7 +32,25 @@ def test_card_content_escaping_and_links(repo):
         in markdown
     )
     assert "| `x` | `double` | 0 |" in markdown and "3 rows × 2 columns" in markdown
-    assert "http://127.0.0.1:4300/projects/default/artifacts/d" in card(v)  # the local UI
+    unset = card(v)  # no UI URL configured: no dead link, the command that shows it instead
+    assert "](http" not in unset and "127.0.0.1:4300" not in unset
+    assert unset.endswith("Open it with `prefect-artifacts show default/d:1`")
+
+
+def test_a_shortened_location_keeps_its_scheme():
+    from types import SimpleNamespace
+
+    from prefect_artifacts.prefect.cards import short_location
+
+    digest = "ab" * 32
+    deep = "s3://bucket/" + "/".join(f"folder-{i}" for i in range(20)) + f"/blobs/{digest}"
+    shown = short_location(SimpleNamespace(target_path=deep))
+    assert shown.startswith("s3://bucket/…") and shown.endswith(f"/blobs/{digest[:12]}…")
+    assert len(shown) <= 80
+    local = "/data/" + "x" * 80 + f"/{digest}"
+    assert short_location(SimpleNamespace(target_path=local)).startswith("/data/xxxxxx…")
+    short = f"s3://b/blobs/{digest}"
+    assert short_location(SimpleNamespace(target_path=short)) == f"s3://b/blobs/{digest[:12]}…"
 
 
 def test_long_values_are_shortened_in_cells(repo):
@@ -80,3 +98,14 @@ def test_sampled_string_statistics_in_the_card(repo):
     markdown = card(ArtifactContext(repo).log_dataset("big", df))
     assert "| `id` | `large_string` | 0 | ≈ distinct count unknown; top: " in markdown
     assert "| `c` | `large_string` | 0 | ≈ 3 unique; top: " in markdown
+
+
+def test_a_preview_keeps_a_meaningful_index(repo):
+    described = pd.DataFrame({"x": [1.0, 2.0, 3.0]}).describe()
+    v = ArtifactContext(repo).log_dataset("described", described)
+    assert [row["(index)"] for row in v.preview[:3]] == ["count", "mean", "std"]
+    assert "| `(index)` | `x` |" in preview(v, v.preview) and "| `mean` | 2 |" in preview(
+        v, v.preview
+    )
+    plain = ArtifactContext(repo).log_dataset("plain", pd.DataFrame({"x": [1, 2]}))
+    assert plain.preview == [{"x": 1}, {"x": 2}]  # a default 0..n-1 index adds nothing

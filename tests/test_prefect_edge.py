@@ -155,16 +155,25 @@ def test_user_values_are_literal_text_in_cards_and_previews(env_repo):
     def run():
         return hostile()
 
-    run()
+    run()  # the preview inside the card (the default, preview_cards="inline")
+    env_repo.settings = env_repo.settings.model_copy(update={"preview_cards": "separate"})
+    run()  # the same content: a second card, and a separate preview (markdown: hostile cells)
     pa.flush_registrations()
-    (card,) = prefect_artifacts(prefect_key("default", "hostile"))
+    inline, card = sorted(prefect_artifacts(prefect_key("default", "hostile")), key=created)
     (table,) = prefect_artifacts(preview_key("default", "hostile"))
-    for markdown in (card.data, table.data):
+    assert table.type == "markdown" and "### Preview" not in card.data
+    preview = "### Preview" + inline.data.split("### Preview")[1]
+    for markdown in (inline.data.split("**Location**")[0], preview, card.data, table.data):
         outside_code = re.sub(r"(`+).*?\1", "", markdown.split("**Location**")[0])
         for raw in ("**bold**", "[link]", "http://evil", "<b>", "_u_", "www.evil"):
             assert raw not in outside_code, (raw, markdown[:300])
     assert cards.text(HOSTILE, 500, cell=False) in card.data  # one literal code span
-    assert cards.text(HOSTILE, 40) in table.data and "| 1 |" in table.data
+    for markdown in (preview, table.data):
+        assert cards.text(HOSTILE, 40) in markdown and "| 1 |" in markdown
+
+
+def created(artifact):
+    return artifact.created
 
 
 # -- cards follow tags and deletes -----------------------------------------------------------------
@@ -293,6 +302,10 @@ def test_a_block_with_object_storage_and_no_catalog_is_refused(s3_storage):
     block = pa.ArtifactRepository(storage=RemoteFileSystem(basepath=url, settings=options))
     with pytest.raises(pa.InvalidArgumentError, match="set catalog_url"):
         block.settings()
+    with pytest.raises(pa.InvalidArgumentError, match="set catalog_url"):
+        block.save("no-catalog", overwrite=True)  # refused at save, not first at load
+    with pytest.raises(ValueError, match="Unable to find block document named no-catalog"):
+        pa.ArtifactRepository.load("no-catalog")
 
 
 def test_a_prefect_aws_s3_bucket_is_storage(s3_storage, tmp_path):

@@ -101,6 +101,7 @@ def prefect_ui(tmp_path_factory):
                 "PREFECT_API_URL": api,
                 "PREFECT_ARTIFACTS_STORAGE_URL": str(home / "store"),
                 "PREFECT_ARTIFACTS_CATALOG_URL": f"sqlite:///{home / 'catalog.db'}",
+                "PREFECT_ARTIFACTS_UI_URL": "http://127.0.0.1:4300",  # cards link to it
             },
             capture_output=True,
             text=True,
@@ -113,13 +114,9 @@ def prefect_ui(tmp_path_factory):
             headers={"Content-Type": "application/json"},
         )
         found = json.loads(urllib.request.urlopen(request, timeout=10).read())
-        ids = {
-            a["description"].split(" ")[0]: a["id"]
-            for a in found
-            if not a["description"].endswith("(preview)")
-        }
-        ids["preview"] = next(a["id"] for a in found if a["description"].endswith("(preview)"))
-        assert set(ids) == {"dataset", "model", "plot", "preview"}, found
+        ids = {a["description"].split(" ")[0]: a["id"] for a in found}
+        assert set(ids) == {"dataset", "model", "plot"}, found  # the preview inside the card
+        ids["preview"] = ids["dataset"]
         yield f"http://127.0.0.1:{port}", ids
     finally:
         server.terminate()

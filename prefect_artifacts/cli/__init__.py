@@ -13,7 +13,20 @@ from .app import app
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        deliver()
+
+
+def deliver() -> None:
+    """Before exiting: send the Prefect events and card updates of this command's changes
+    (``tag`` → ``prefect-artifacts.tag.moved``), synchronously, while everything still runs."""
+    import sys
+
+    registration = sys.modules.get("prefect_artifacts.prefect.registration")
+    if registration is not None:
+        registration.flush_registrations()
 
 
 __all__ = ["app", "main"]

@@ -44,11 +44,14 @@ class Consumed(Event):
 
 @dataclass(frozen=True)
 class TagMoved(Event):
-    """``tag`` now points at ``version``; ``previous`` is the version number it left, if any."""
+    """``tag`` now points at ``version``; ``previous`` is the version number it left, if any.
+    ``logged``: the tag came with the log call that created ``version`` (heard right after its
+    ``VersionLogged``)."""
 
     version: ArtifactVersion
     tag: str
     previous: int | None
+    logged: bool = False
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ class RunInfo(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
     ui_url: str | None = None
+    attempt: int | None = None  # which attempt of a retried task run (1 = the first)
 
     @property
     def run_id(self) -> str | None:

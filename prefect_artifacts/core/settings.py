@@ -77,6 +77,11 @@ class ArtifactSettings(BaseSettings):
     registration: Literal["background", "sync", "off"] = Field(
         "background", description="How versions are registered in Prefect's UI (cards, events)."
     )
+    preview_cards: Literal["inline", "separate", "off"] = Field(
+        "inline",
+        description="A dataset's preview table in Prefect's UI: inside its card (inline), as a "
+        "second Prefect artifact keyed <key>--preview (separate), or not at all (off).",
+    )
     signing_key: SecretStr | None = Field(
         None,
         description="Sign new versions and check signatures on reindex and before loading "

@@ -50,7 +50,7 @@ def asset_of(repo: Repository, version: ArtifactVersion) -> Asset:
             name=version.key,
             description=f"{version.kind} artifact {version.project}/{version.key}"
             + (f": {version.description}" if version.description else ""),
-            url=detail_url(repo.settings.ui_url, version).split("?", 1)[0],
+            url=(detail_url(repo.settings.ui_url, version) or "").split("?", 1)[0] or None,
             owners=[version.owner] if version.owner else None,
         ),
     )
@@ -97,3 +97,15 @@ def track(repo: Repository, version: ArtifactVersion) -> None:
         return
     tracked = flow_ctx.task_run_assets.setdefault(task_ctx.task_run.id, set())
     tracked.add(asset_of(repo, version))
+
+
+def prefect_upstream() -> list[dict[str, str]]:
+    """Inside a task run: the assets Prefect has upstream of it (the ``@materialize`` results
+    it received, its ``asset_deps``), as related resources."""
+    from prefect.context import AssetContext
+
+    context = AssetContext.get()
+    if context is None:
+        return []
+    found = context.upstream_assets | context.direct_asset_dependencies
+    return [related(item) for item in sorted(found, key=lambda a: a.key)]

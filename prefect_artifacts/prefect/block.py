@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Union
 
+from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.blocks.core import Block
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 from prefect.types import SecretDict
@@ -72,6 +73,18 @@ class ArtifactRepository(Block):
         if self.storage is not None and self.storage_url:
             raise ValueError("give storage (a filesystem block) or storage_url, not both")
         return self
+
+    async def asave(
+        self, name: str | None = None, overwrite: bool = False, client: Any = None
+    ) -> Any:
+        self.settings()  # a block the loader would refuse is refused now, with its message
+        return await super().asave(name=name, overwrite=overwrite, client=client)
+
+    @async_dispatch(asave)
+    def save(self, name: str | None = None, overwrite: bool = False, client: Any = None) -> Any:
+        """Save the block; refused (as loading it would be) when it names no usable catalog."""
+        self.settings()
+        return super().save(name=name, overwrite=overwrite)
 
     def storage_location(self) -> tuple[str | None, dict[str, Any]]:
         """(URL, fsspec options) of the storage, from the storage block or the URL."""

@@ -26,7 +26,6 @@ from ..core.models import ArtifactVersion, DatasetVersion, ModelVersion, PlotVer
 THUMBNAIL_PX = (480, 360)
 SVG_INLINE_MAX = 200_000
 CELL_MAX = 120  # characters of a user value shown in a card cell
-DEFAULT_UI_URL = "http://127.0.0.1:4300"  # `prefect-artifacts ui` on this machine
 
 
 def text(value: Any, limit: int = CELL_MAX, *, cell: bool = True) -> str:
@@ -57,23 +56,32 @@ def short_hash(digest: str) -> str:
 
 
 def short_location(version: ArtifactVersion) -> str:
-    """The location with the 64-digit file name cut to its first 12 digits."""
+    """The location with the 64-digit file name cut to its first 12 digits and a long folder
+    cut in the middle, keeping its scheme: ``s3://bucket/…/tail/abcdef012345…``."""
     head, _, name = version.target_path.rpartition("/")
-    root = head if len(head) <= 60 else "…" + head[-59:]
-    return f"{root}/{name[:12]}…"
+    if len(head) > 60:
+        scheme, sep, rest = head.partition("://")
+        start = f"{scheme}://{rest.split('/', 1)[0]}/" if sep else head[:12]
+        head = start + "…" + head[-(59 - len(start)) :] if len(start) < 40 else "…" + head[-59:]
+    return f"{head}/{name[:12]}…"
 
 
-def detail_url(ui_url: str | None, version: ArtifactVersion) -> str:
-    """The version's page in the browser UI (default: the local ``prefect-artifacts ui``)."""
-    base = (ui_url or DEFAULT_UI_URL).rstrip("/")
+def detail_url(ui_url: str | None, version: ArtifactVersion) -> str | None:
+    """The version's page in the browser UI at ``ui_url`` (``PREFECT_ARTIFACTS_UI_URL``), or
+    None when no UI URL is configured: a link to an address no UI serves is worse than none."""
+    if not ui_url:
+        return None
+    base = ui_url.rstrip("/")
     return (
         f"{base}/projects/{quote(version.project, safe='')}/artifacts/"
         f"{quote(version.key, safe='')}?version={version.version}"
     )
 
 
-def extra_url(ui_url: str | None, version: ArtifactVersion, name: str) -> str:
-    base = (ui_url or DEFAULT_UI_URL).rstrip("/")
+def extra_url(ui_url: str | None, version: ArtifactVersion, name: str) -> str | None:
+    if not ui_url:
+        return None
+    base = ui_url.rstrip("/")
     return (
         f"{base}/api/projects/{quote(version.project, safe='')}/artifacts/"
         f"{quote(version.key, safe='')}/versions/{version.version}/extra/{quote(name, safe='')}"
@@ -140,7 +148,13 @@ def card(
         lines.append("")
     fence = "````" if "```" in version.target_path else "```"
     lines += ["**Location**", "", fence, version.target_path, f"sha256:{version.hash}", fence, ""]
-    lines.append(link("Open in prefect-artifacts", detail_url(ui_url, version)).removeprefix(" · "))
+    url = detail_url(ui_url, version)
+    if url:
+        lines.append(link("Open in prefect-artifacts", url).removeprefix(" · "))
+    else:  # no UI configured: say how to see it (set PREFECT_ARTIFACTS_UI_URL for a link)
+        lines.append(
+            f"Open it with {text(f'prefect-artifacts show {version.ref}', 200, cell=False)}"
+        )
     return "\n".join(lines)
 
 
@@ -223,6 +237,27 @@ def preview(version: DatasetVersion, rows: list[dict[str, Any]]) -> str:
     ]
     lines += ["| " + " | ".join(_cell(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+SAFE_CELL = re.compile(r"[A-Za-z0-9 .,:;=+/()%-]{0,40}")  # text both UIs show as typed
+
+
+def preview_artifact(version: DatasetVersion, rows: list[dict[str, Any]]) -> tuple[str, str]:
+    """The separate preview: a native Prefect table (``"table"``, JSON rows) when every cell is
+    a number, a boolean, empty or plain text that both of Prefect's UIs show as typed; else the
+    markdown table of literal cells (``"markdown"``)."""
+    import json
+
+    columns = list(rows[0])[:PREVIEW_COLUMNS] if rows else []
+    cells = [r.get(c) for r in rows for c in columns]
+    if rows and all(
+        isinstance(c, (int, float, bool, type(None)))
+        or (isinstance(c, str) and SAFE_CELL.fullmatch(c))
+        for c in [*columns, *cells]
+    ):
+        table = [{c: r.get(c) for c in columns} for r in rows]
+        return "table", json.dumps(table, default=str)
+    return "markdown", preview(version, rows)
 
 
 def _cell(value: Any) -> str:

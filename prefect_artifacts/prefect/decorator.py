@@ -4,21 +4,28 @@ artifact, resolves ``ArtifactRef`` arguments and records lineage."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import re
 import string
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import InvalidArgumentError, InvalidKeyError
+from ..core.events import Event, VersionLogged, subscribe
 from ..core.keys import validate_key, validate_labels, validate_tag
 from ..core.models import ArtifactRef, ArtifactVersion
 from ..core.repository import Repository
 from . import mapping
 
 REFERENCE_MIN = 1024  # smaller values stay inside the result record, pickled
+_logged_now: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "prefect_artifacts_logged_now", default=None
+)  # versions logged by the running attempt of an @artifact_task
 
 
 @dataclass
@@ -175,8 +182,15 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
                 repo, parameters, args, kwargs = await asyncio.to_thread(
                     _before, spec, args, kwargs
                 )
-                result = await fn(*args, **kwargs)
-                return await asyncio.to_thread(_after, repo, spec, result, parameters)
+                logged: list[str] = []
+                token = _logged_now.set(logged)
+                try:
+                    result = await fn(*args, **kwargs)
+                    result = await asyncio.to_thread(_after, repo, spec, result, parameters)
+                finally:
+                    _logged_now.reset(token)
+                await asyncio.to_thread(_mark_failed_attempts, repo, logged)
+                return result
             finally:
                 _turn_done()
 
@@ -186,7 +200,14 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             repo, parameters, args, kwargs = _before(spec, args, kwargs)
-            return _after(repo, spec, fn(*args, **kwargs), parameters)
+            logged: list[str] = []
+            token = _logged_now.set(logged)
+            try:
+                result = _after(repo, spec, fn(*args, **kwargs), parameters)
+            finally:
+                _logged_now.reset(token)
+            _mark_failed_attempts(repo, logged)
+            return result
         finally:
             _turn_done()
 
@@ -202,7 +223,9 @@ def _before(
     bound = spec.signature.bind_partial(*args, **kwargs)
     bound.apply_defaults()
     parameters = dict(bound.arguments)
-    repo.record_inputs_from(_upstream_task_runs())
+    repo.record_inputs_from(_upstream_runs())
+    for version in _logged_values_in((args, kwargs)):
+        version.repository.record_consumer(version)
     args = tuple(_resolve(repo, a, spec.project) for a in args)
     kwargs = {k: _resolve(repo, v, spec.project) for k, v in kwargs.items()}
     return repo, parameters, args, kwargs
@@ -211,7 +234,7 @@ def _before(
 def _after(repo: Repository, spec: _Capture, result: Any, parameters: dict[str, Any]) -> Any:
     if not spec.capture:
         return result
-    _wait_turn()
+    _wait_turn(_keys_of(spec, parameters))
     keys = spec.key
     if isinstance(keys, tuple):
         if not isinstance(result, (tuple, list)) or len(result) != len(keys):
@@ -269,6 +292,7 @@ def _log(
             iteration=value.iteration if value.iteration is not None else iteration,
         )
         _refer(value.value, version)
+        _remember_output(value.value, version)
         return value.value
     version = repo.log(
         key,
@@ -283,6 +307,7 @@ def _log(
         fields={"iteration": iteration},
     )
     _refer(value, version)
+    _remember_output(value, version)
     return value
 
 
@@ -302,6 +327,74 @@ def _refer(value: Any, version: Any) -> None:
         results.remember(value, version)
 
 
+@subscribe
+def _note_logged(event: Event) -> None:
+    """Versions logged (or identical content re-logged) during this attempt of the task."""
+    logged = _logged_now.get()
+    if logged is not None and isinstance(event, VersionLogged):
+        logged.append(event.version.ref)
+
+
+_produced: dict[int, tuple[weakref.ref[Any], ArtifactVersion]] = {}
+_produced_lock = threading.Lock()
+
+
+def _remember_output(value: Any, version: ArtifactVersion) -> None:
+    """Note that the object ``value`` was logged as ``version``: a task that later receives
+    this very object (from a subflow, through ``quote``, inside a list) consumed ``version``.
+    Objects that cannot be weakly referenced (bytes, plain lists) are not tracked."""
+    key = id(value)
+
+    def forget(dead: Any, key: int = key) -> None:
+        with _produced_lock:
+            if key in _produced and _produced[key][0] is dead:
+                del _produced[key]
+
+    try:
+        ref = weakref.ref(value, forget)
+    except TypeError:
+        return
+    with _produced_lock:
+        _produced[key] = (ref, version)
+
+
+def _logged_values_in(value: Any, depth: int = 4) -> list[ArtifactVersion]:
+    """The versions of logged objects found in ``value`` (nested lists, tuples, sets, dicts)."""
+    found: list[ArtifactVersion] = []
+    entry = _produced.get(id(value))
+    if entry is not None and entry[0]() is value:
+        found.append(entry[1])
+    elif depth and isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            found += _logged_values_in(item, depth - 1)
+    elif depth and isinstance(value, dict):
+        for item in value.values():
+            found += _logged_values_in(item, depth - 1)
+    return found
+
+
+FAILED_ATTEMPT = "prefect-attempt-failed"  # label of versions an attempt logged before failing
+
+
+def _mark_failed_attempts(repo: Repository, logged: list[str]) -> None:
+    """A retried task run succeeded: versions its earlier attempts logged (and this attempt did
+    not log again) are labelled ``prefect-attempt-failed=<attempt>``. Their producer records
+    the attempt number; a failed attempt ended in Prefect's ``AwaitingRetry`` (failed) state."""
+    task_run = _current_task_run()
+    if task_run is None or (task_run.run_count or 1) <= 1:
+        return
+    this = task_run.run_count
+    for version in repo.outputs_of_run(str(task_run.id)):
+        attempt = version.producer.attempt
+        if (
+            attempt is not None
+            and attempt < this
+            and version.ref not in logged
+            and FAILED_ATTEMPT not in version.labels
+        ):
+            repo.set_labels(version.ref, {FAILED_ATTEMPT: attempt})
+
+
 def _current_task_run() -> Any:
     from prefect.context import TaskRunContext
 
@@ -309,11 +402,23 @@ def _current_task_run() -> Any:
     return context.task_run if context is not None else None
 
 
-def _wait_turn() -> None:
-    """A mapped run logs after the runs before it in its ``.map()`` (see ``mapping``)."""
+def _wait_turn(keys: frozenset[str] | None) -> None:
+    """A mapped run logs after the runs before it in its ``.map()`` that log the same keys
+    (see ``mapping``)."""
     task_run = _current_task_run()
     if task_run is not None:
-        mapping.wait_turn(str(task_run.flow_run_id), task_run.task_key, str(task_run.id))
+        mapping.wait_turn(str(task_run.flow_run_id), task_run.task_key, str(task_run.id), keys)
+
+
+def _keys_of(spec: _Capture, parameters: dict[str, Any]) -> frozenset[str] | None:
+    """The keys this run will log (None when a template does not render: any key)."""
+    templates = spec.key.values() if isinstance(spec.key, dict) else spec.key
+    if isinstance(templates, str):
+        templates = [templates]
+    try:
+        return frozenset(_format_key(t, parameters) for t in templates if t)
+    except InvalidKeyError:
+        return None
 
 
 def _turn_done() -> None:
@@ -374,8 +479,9 @@ def _resolve(repo: Repository, value: Any, project: str | None) -> Any:
     return value
 
 
-def _upstream_task_runs() -> list[str]:
-    """Task runs whose results this task run received (Prefect's recorded task inputs)."""
+def _upstream_runs() -> list[str]:
+    """Task runs and flow runs (subflows) whose results this task run received (Prefect's
+    recorded task inputs, found through futures, states and nested lists and dicts)."""
     from prefect.context import TaskRunContext
 
     ctx = TaskRunContext.get()
@@ -386,7 +492,7 @@ def _upstream_task_runs() -> list[str]:
         if name == "__parents__":
             continue
         for item in inputs:
-            if getattr(item, "input_type", None) == "task_run":
+            if getattr(item, "input_type", None) in ("task_run", "flow_run"):
                 ids.add(str(item.id))
     return sorted(ids)
 

@@ -2,8 +2,10 @@
 
 ``.map()`` submits its task runs in order but they finish in any order, and a version gets its
 number when it commits. So each ``.map()`` of an ``@artifact_task`` registers its task runs, in
-order, before the flow moves on; a mapped run that is ready to log waits until the runs before it
-in the same ``.map()`` have logged (or ended, whatever their state). Task runs in this process
+order, before the flow moves on; a mapped run that is ready to log names the keys it will log and
+waits until each run before it in the same ``.map()`` has logged (or ended, whatever its state)
+or has named other keys: runs logging different keys (``key="shard-{parameters[i]}"``) log side
+by side. Task runs in this process
 only (Prefect's default thread-pool runner); runs on other workers (Dask, Ray) log in commit
 order. The wait holds the task's thread, not its work: with fewer threads than mapped runs, a
 slow early run can delay the start of later ones (``@artifact_task(map_order=False)`` opts out).
@@ -24,7 +26,9 @@ POLL_SECONDS = 0.05
 class _Group:
     ids: list[str]
     futures: dict[str, Any]
-    logged: dict[str, threading.Event] = field(default_factory=dict)
+    logged: set[str] = field(default_factory=set)
+    keys: dict[str, frozenset[str] | None] = field(default_factory=dict)  # named by each run
+    changed: threading.Condition = field(default_factory=threading.Condition)
 
 
 _cond = threading.Condition()
@@ -44,7 +48,6 @@ def register(token: tuple[str, str], futures: list[Any]) -> None:
     """The submitted runs, in map order."""
     ids = [str(f.task_run_id) for f in futures]
     group = _Group(ids, dict(zip(ids, futures, strict=True)))
-    group.logged = {i: threading.Event() for i in ids}
     with _cond:
         for position, run_id in enumerate(ids):
             _members[run_id] = (group, position)
@@ -66,9 +69,12 @@ def _end(token: tuple[str, str]) -> None:
     _cond.notify_all()
 
 
-def wait_turn(flow_run_id: str, task_key: str, task_run_id: str) -> None:
-    """Before a mapped run logs: wait until the runs before it in its ``.map()`` have logged
-    or ended. Returns at once for a run that is not part of a ``.map()`` here."""
+def wait_turn(
+    flow_run_id: str, task_key: str, task_run_id: str, keys: frozenset[str] | None = None
+) -> None:
+    """Before a mapped run logs ``keys`` (None: not known, any key): wait until each run before
+    it in its ``.map()`` has logged or ended, or has named keys other than these. Returns at
+    once for a run that is not part of a ``.map()`` here."""
     with _cond:
         while task_run_id not in _members and _submitting.get((flow_run_id, task_key)):
             _cond.wait(1.0)
@@ -76,12 +82,26 @@ def wait_turn(flow_run_id: str, task_key: str, task_run_id: str) -> None:
     if entry is None:
         return
     group, position = entry
+    with group.changed:
+        group.keys[task_run_id] = keys
+        group.changed.notify_all()
     for earlier in group.ids[:position]:
         future = group.futures[earlier]
-        while not group.logged[earlier].wait(POLL_SECONDS):
-            wrapped = getattr(future, "wrapped_future", None)
-            if wrapped is None or wrapped.done():  # ended without logging (failed, skipped)
-                break
+        with group.changed:
+            while earlier not in group.logged and not _apart(group.keys, earlier, keys):
+                if group.changed.wait(POLL_SECONDS):
+                    continue
+                wrapped = getattr(future, "wrapped_future", None)
+                if wrapped is None or wrapped.done():  # ended without logging (failed, skipped)
+                    break
+
+
+def _apart(
+    named: dict[str, frozenset[str] | None], earlier: str, keys: frozenset[str] | None
+) -> bool:
+    """Whether the run ``earlier`` has named keys, none of them in ``keys``."""
+    theirs = named.get(earlier)
+    return keys is not None and theirs is not None and not (theirs & keys)
 
 
 def done(task_run_id: str) -> None:
@@ -89,4 +109,7 @@ def done(task_run_id: str) -> None:
     with _cond:
         entry = _members.pop(task_run_id, None)
     if entry is not None:
-        entry[0].logged[task_run_id].set()
+        group = entry[0]
+        with group.changed:
+            group.logged.add(task_run_id)
+            group.changed.notify_all()

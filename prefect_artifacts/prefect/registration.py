@@ -21,6 +21,7 @@ import queue
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -45,10 +46,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger("prefect_artifacts.prefect.registration")
 LOGGED = "prefect-artifacts.artifact.logged"
 TAG_MOVED = "prefect-artifacts.tag.moved"
+TAG_REMOVED = "prefect-artifacts.tag.removed"
 QUIET = 0.5  # seconds without a new job before jobs are sent
 BATCH = 200  # ...or as soon as this many are waiting
-META_REF = "prefect-artifacts.ref"  # metadata of every Prefect artifact we create
-Job = Callable[[Any], None]  # called with an open Prefect client
+PARALLEL = 4  # cards created side by side (one client)
+EVENTS_BATCH = 100  # events sent in one request
+META_REF = "prefect-artifacts.ref"  # metadata of every Prefect artifact we create...
+META_UID = "prefect-artifacts.uid"  # ...and the version's uid, which never names another
 
 
 # -- what is sent ----------------------------------------------------------------------------
@@ -72,29 +76,53 @@ def render(repo: Repository, version: ArtifactVersion, logged_by: Producer | Non
     )
 
 
+def card_of(repo: Repository, version: ArtifactVersion, logged_by: Producer | None = None) -> str:
+    """The version's card, with its preview table inside when ``preview_cards`` is "inline"."""
+    text = render(repo, version, logged_by)
+    rows = getattr(version, "preview", None)
+    if rows and repo.settings.preview_cards == "inline":
+        text += "\n\n" + cards.preview(version, rows)
+    return text
+
+
 def register(
-    client: Any, repo: Repository, version: ArtifactVersion, run: RunInfo, created: bool
+    client: Any,
+    repo: Repository,
+    version: ArtifactVersion,
+    run: RunInfo,
+    created: bool,
+    prefect_upstream: list[dict[str, str]] | None = None,
 ) -> None:
-    """The card(s), event and asset materialization of ``version`` logged by ``run``."""
+    """The card (and preview table, per ``preview_cards``), event and asset materialization of
+    ``version`` logged by ``run``. ``prefect_upstream``: assets Prefect saw upstream of the run
+    (``@materialize`` results it received), listed with ours."""
     from prefect.client.schemas.actions import ArtifactCreate
 
     logged_by = None if created else Producer(kind="prefect", **run.model_dump())
-    documents = [(prefect_key(version.project, version.key), "", render(repo, version, logged_by))]
+    documents = [
+        (
+            "markdown",
+            prefect_key(version.project, version.key),
+            "",
+            card_of(repo, version, logged_by),
+        )
+    ]
     rows = getattr(version, "preview", None)
-    if rows:
-        preview = cards.preview(version, rows)
-        documents.append((preview_key(version.project, version.key), " (preview)", preview))
-    for key, suffix, data in documents:
-        client.create_artifact(
+    if rows and repo.settings.preview_cards == "separate":
+        kind, data = cards.preview_artifact(version, rows)
+        documents.append((kind, preview_key(version.project, version.key), " (preview)", data))
+    for kind, key, suffix, data in documents:
+        _create_artifact(
+            client,
             ArtifactCreate(
-                type="markdown",
+                type=kind,
                 key=key,
                 description=summary(version) + suffix,
                 data=data,
-                metadata_={META_REF: version.ref},
+                metadata_={META_REF: version.ref, META_UID: version.uid},
                 task_run_id=_uuid(run.task_run_id),
                 flow_run_id=_uuid(run.flow_run_id),
-            )
+            ),
         )
 
     related = run_related(run)
@@ -112,7 +140,10 @@ def register(
         },
     )
     upstream = unique(
-        assets.related(assets.asset_of(repo, v)) for v in repo.inputs_of_run(run.run_id)
+        [
+            *(assets.related(assets.asset_of(repo, v)) for v in repo.inputs_of_run(run.run_id)),
+            *(prefect_upstream or []),
+        ]
     )
     room = max_related() - len(related)
     _emit(
@@ -135,9 +166,10 @@ def refresh(client: Any, repo: Repository, versions: list[ArtifactVersion]) -> N
 
     for version in versions:
         for artifact in _ours(client, version, "markdown"):
-            client.update_artifact(
-                artifact.id,
-                ArtifactUpdate(data=render(repo, version), description=summary(version)),
+            _update_artifact(
+                client,
+                artifact,
+                ArtifactUpdate(data=card_of(repo, version), description=summary(version)),
             )
 
 
@@ -150,13 +182,49 @@ def remove(client: Any, project: str, key: str, numbers: list[int]) -> None:
                 client.delete_artifact(artifact.id)
 
 
+def _create_artifact(client: Any, artifact: Any) -> None:
+    """``client.create_artifact``, with its ``prefect.artifact.created`` event sent in our
+    batch rather than through Prefect's events worker (which cannot start at exit)."""
+    response = client.request(
+        "POST", "/artifacts/", json=artifact.model_dump(mode="json", exclude_unset=True)
+    )
+    created = response.json()
+    _emit(
+        event="prefect.artifact.created",
+        resource={
+            "prefect.resource.id": f"prefect.artifact.{created['id']}",
+            "prefect.resource.name": created.get("key") or "",
+        },
+        payload={k: created.get(k) for k in ("key", "type", "description")},
+    )
+
+
+def _update_artifact(client: Any, artifact: Any, update: Any) -> None:
+    """``client.update_artifact``, its ``prefect.artifact.updated`` event sent in our batch."""
+    changes = update.model_dump(mode="json", exclude_unset=True)
+    client.request("PATCH", "/artifacts/{id}", json=changes, path_params={"id": artifact.id})
+    _emit(
+        event="prefect.artifact.updated",
+        resource={
+            "prefect.resource.id": f"prefect.artifact.{artifact.id}",
+            "prefect.resource.name": artifact.key or "",
+        },
+        payload=changes,
+    )
+
+
 def _ours(client: Any, version: ArtifactVersion, kind: str) -> list[Any]:
     key = prefect_key(version.project, version.key)
-    return [
-        a
-        for a in _read_all(client, key)
-        if (a.metadata_ or {}).get(META_REF) == version.ref and a.type == kind
-    ]
+    return [a for a in _read_all(client, key) if describes(a, version) and a.type == kind]
+
+
+def describes(artifact: Any, version: ArtifactVersion) -> bool:
+    """Whether a Prefect artifact is one of ``version``'s cards: by the version's uid (cards
+    made before uids were recorded: by its reference)."""
+    metadata = artifact.metadata_ or {}
+    if META_UID in metadata:
+        return metadata[META_UID] == version.uid
+    return metadata.get(META_REF) == version.ref
 
 
 def _read_all(client: Any, key: str) -> list[Any]:
@@ -173,20 +241,6 @@ def _read_all(client: Any, key: str) -> list[Any]:
         if len(page) < 200:
             return found
         offset += 200
-
-
-def _emit(**event: Any) -> None:
-    """Send an event with exactly the related resources given: Prefect would otherwise add
-    those of whatever run context the sending thread carries."""
-    from prefect.context import FlowRunContext, TaskRunContext
-    from prefect.events import emit_event
-
-    def send() -> None:
-        FlowRunContext.__var__.set(None)
-        TaskRunContext.__var__.set(None)
-        emit_event(**event)
-
-    contextvars.copy_context().run(send)
 
 
 def version_resource(version: ArtifactVersion) -> dict[str, str]:
@@ -244,17 +298,19 @@ def _uuid(value: str | None) -> UUID | None:
 # -- when it is sent -------------------------------------------------------------------------
 def on_event(event: Event) -> None:
     """The core's listener: note the change in the run that made it (a log line; the asset for
-    downstream ``@materialize`` tasks), then turn it into Prefect jobs, per the repository's
-    ``registration`` setting ("background", "sync" or "off")."""
-    _note_in_run(event)
+    downstream ``@materialize`` tasks), then turn it into a Prefect job, per the repository's
+    ``registration`` setting ("background", "sync" or "off"). Only what the job needs from the
+    run (its ids, the assets Prefect saw upstream) is read here, in the thread that made the
+    change; everything else happens in the registrar."""
+    upstream = _note_in_run(event)
     repo = event.repository
     mode = repo.settings.registration
     if mode == "off":
         return
-    job = _job_for(event)
+    run = getattr(event, "run", None) or (runs_current() if _in_run_event(event) else None)
+    job = _job_for(event, run, upstream)
     if job is None:
         return
-    run = getattr(event, "run", None)
     if run is None and not _api_configured():
         return  # outside a run, only a configured server is worth reaching (no temporary one)
     if mode == "sync":
@@ -263,71 +319,107 @@ def on_event(event: Event) -> None:
         _registrar.submit(job)
 
 
-def _note_in_run(event: Event) -> None:
+def _in_run_event(event: Event) -> bool:
+    return isinstance(event, (TagMoved, TagRemoved, LabelsSet, DescriptionSet, Revised, Deleted))
+
+
+def _note_in_run(event: Event) -> list[dict[str, str]]:
     """In the thread that made the change, inside its run: a line in the run's log, and the
-    logged version's asset made upstream of the tasks that receive this task's result."""
+    logged version's asset made upstream of the tasks that receive this task's result.
+    Returns the assets Prefect itself has upstream of this task run (``@materialize`` results
+    it received, its ``asset_deps``), for the version's materialization event."""
     if not isinstance(event, (VersionLogged, Consumed)) or event.run is None:
-        return
+        return []
     try:
         from prefect.logging import get_run_logger
 
         run_logger = get_run_logger()
     except Exception:  # not inside a run after all
-        return
+        return []
     version = event.version
     if isinstance(event, Consumed):
         run_logger.info("loaded %s %s (sha256 %s…)", version.kind, version.ref, version.hash[:12])
-        return
+        return []
     what = "new version" if event.created else "identical content: no new version"
     run_logger.info("logged %s %s (%s) at %s", version.kind, version.ref, what, version.target_path)
     assets.track(event.repository, version)
+    return assets.prefect_upstream()
 
 
-def _job_for(event: Event) -> Job | None:
+def _job_for(event: Event, run: RunInfo | None, upstream: list[dict[str, str]]) -> Job | None:
     repo = event.repository
     if isinstance(event, VersionLogged):
         if event.run is None:
             return None
-        version, run, created = event.version, event.run, event.created
-        return _guarded(version.ref, lambda c: register(c, repo, version, run, created))
+        version, created = event.version, event.created
+        return Job(
+            f"the card and events of {version.ref}",
+            _lane(version.project, version.key),
+            lambda c: register(c, repo, version, event.run, created, upstream),
+        )
     if isinstance(event, TagMoved):
-        version, tag, previous = event.version, event.tag, event.previous
+        version, tag, previous, logged = event.version, event.tag, event.previous, event.logged
 
         def moved(client: Any) -> None:
-            changed = [version]
+            changed = [] if logged else [version]  # a new version's card shows its tags
             if previous is not None:
                 changed.append(repo.get(f"{version.project}/{version.key}:{previous}"))
             refresh(client, repo, changed)
             _emit(
                 event=TAG_MOVED,
                 resource={**version_resource(version), "prefect-artifacts.tag": tag},
-                related=run_related(runs_current()),
+                related=run_related(run),
                 payload={"tag": tag, "version": version.version, "previous": previous},
             )
 
-        return _guarded(version.ref, moved)
+        return Job(f"{TAG_MOVED} {tag} → {version.ref}", _lane(version.project, version.key), moved)
     if isinstance(event, TagRemoved):
         ref = f"{event.project}/{event.key}:{event.version}"
-        return _guarded(ref, lambda c: refresh(c, repo, [repo.get(ref)]))
+        project, key, tag, number = event.project, event.key, event.tag, event.version
+
+        def removed(client: Any) -> None:
+            version = repo.get(ref)
+            refresh(client, repo, [version])
+            _emit(
+                event=TAG_REMOVED,
+                resource={**version_resource(version), "prefect-artifacts.tag": tag},
+                related=run_related(run),
+                payload={"tag": tag, "version": number},
+            )
+
+        return Job(f"{TAG_REMOVED} {tag} from {ref}", _lane(project, key), removed)
     if isinstance(event, (LabelsSet, DescriptionSet, Revised)):
         version = event.version
-        return _guarded(version.ref, lambda c: refresh(c, repo, [version]))
+        return Job(
+            f"the card of {version.ref}",
+            _lane(version.project, version.key),
+            lambda c: refresh(c, repo, [version]),
+        )
     if isinstance(event, Deleted):
         project, key, numbers = event.project, event.key, list(event.versions)
-        return _guarded(f"{project}/{key}", lambda c: remove(c, project, key, numbers))
+        return Job(
+            f"the removal of {project}/{key}:{','.join(map(str, numbers))}'s cards",
+            _lane(project, key),
+            lambda c: remove(c, project, key, numbers),
+        )
     if isinstance(event, Consumed):
-        version, run = event.version, event.run
+        version, consumer = event.version, event.run
 
         def referenced(_client: Any) -> None:
             _emit(
                 event="prefect.asset.referenced",
                 resource=assets.resource(assets.asset_of(repo, version)),
-                related=run_related(run),
+                related=run_related(consumer),
                 payload={"version": version.version, "hash": version.hash},
             )
 
-        return _guarded(version.ref, referenced)
+        # an event only: no order to keep
+        return Job(f"prefect.asset.referenced of {version.ref}", "", referenced)
     return None
+
+
+def _lane(project: str, key: str) -> str:
+    return f"{project}/{key}"
 
 
 def runs_current() -> RunInfo | None:
@@ -336,21 +428,17 @@ def runs_current() -> RunInfo | None:
     return current_run()
 
 
-def _guarded(ref: str, job: Job) -> Job:
-    def run(client: Any) -> None:
-        try:
-            job(client)
-        except Exception as exc:
-            logger.warning(
-                "%s is stored, but Prefect's UI could not be updated (%s: %s); the artifact "
-                "itself is safe: see it with `prefect-artifacts show %s`",
-                ref,
-                type(exc).__name__,
-                exc,
-                ref,
-            )
+@dataclass
+class Job:
+    """One change to send. ``lane``: jobs of one lane (one artifact key) run in the order they
+    were submitted, so a card exists before it is rewritten; lanes run side by side."""
 
-    return run
+    ref: str
+    lane: str
+    send: Callable[[Any], None]  # called with an open Prefect client
+
+    def __call__(self, client: Any) -> None:
+        self.send(client)
 
 
 def _api_configured() -> bool:
@@ -367,9 +455,9 @@ def _settings() -> Any:
 
 class Registrar:
     """A background worker that sends jobs once logging has paused for ``QUIET`` seconds (or
-    ``BATCH`` are waiting, or on ``flush``), so they never compete with the run that is
+    ``BATCH`` are waiting, or on ``flush``), so that it does not compete with the run that is
     logging — for CPU or for the Prefect server. Each job runs with the Prefect settings current
-    when it was submitted; jobs sent together share one client."""
+    when it was submitted; jobs sent together share one client (``_send``)."""
 
     def __init__(self) -> None:
         self._jobs: queue.Queue[tuple[Any, Job] | None] = queue.Queue()
@@ -378,10 +466,12 @@ class Registrar:
         self._urgent = threading.Event()
         self._at_exit = False
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: Job | Callable[[Any], None]) -> None:
+        if not isinstance(job, Job):
+            job = Job("a change", "", job)
         with self._lock:
             if not self._at_exit:
-                self._at_exit = _flush_before_threads_stop(flush_registrations)
+                self._at_exit = _flush_before_threads_stop(_flush_at_exit)
             if not self._at_exit:  # the interpreter is exiting already: send it now
                 _send(_settings(), [job])
                 return
@@ -449,21 +539,141 @@ def _grouped(batch: list[tuple[Any, Job]]) -> list[tuple[Any, list[Job]]]:
     return groups
 
 
+_outgoing: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "prefect_artifacts_outgoing", default=None
+)
+
+
+def _emit(**event: Any) -> None:
+    """Queue an event with exactly the related resources given (Prefect's ``emit_event`` would
+    add those of whatever run context the sending thread carries); ``_send`` posts them in
+    batches. Outside ``_send``, it goes through Prefect's own events worker."""
+    from prefect.events import Event as PrefectEvent
+
+    outgoing = _outgoing.get()
+    if outgoing is not None:
+        outgoing.append(PrefectEvent(**event))
+        return
+    from prefect.context import FlowRunContext, TaskRunContext
+    from prefect.events import emit_event
+
+    def send() -> None:
+        FlowRunContext.__var__.set(None)
+        TaskRunContext.__var__.set(None)
+        emit_event(**event)
+
+    contextvars.copy_context().run(send)
+
+
+class Unreachable(Exception):
+    """Prefect's API could not be reached (after the client's own retries)."""
+
+
 def _send(settings: Any, jobs: list[Job]) -> None:
+    """Run ``jobs`` with one client: lanes side by side on up to ``PARALLEL`` threads (in
+    order within a lane), then their events in batches of ``EVENTS_BATCH``, one request each.
+    Failures are one warning line naming what was not sent; the artifacts are safe. Once the
+    server proves unreachable, the rest is not tried (each try would wait out the retries)."""
     from prefect.client.orchestration import get_client
 
+    lanes: dict[str, list[Job]] = {}
+    for job in jobs:
+        lanes.setdefault(job.lane or f"\0{len(lanes)}", []).append(job)
+    pending: queue.SimpleQueue[list[Job]] = queue.SimpleQueue()
+    for lane in lanes.values():
+        pending.put(lane)
+    events: list[Any] = []
+    failed: list[tuple[Job, BaseException]] = []
+    down: list[BaseException] = []
+
+    def work(client: Any) -> None:
+        token = _outgoing.set(events)
+        try:
+            while True:
+                try:
+                    lane = pending.get_nowait()
+                except queue.Empty:
+                    return
+                for job in lane:
+                    if down:
+                        failed.append((job, down[0]))
+                        continue
+                    try:
+                        job(client)
+                    except Exception as exc:
+                        failed.append((job, exc))
+                        if _is_unreachable(exc):
+                            down.append(exc)
+        finally:
+            _outgoing.reset(token)
+
+    lost_events = 0
     try:
         with settings, get_client(sync_client=True) as client:
-            for job in jobs:
-                job(client)
-    except Exception as exc:  # jobs report their own failures; this is a last resort
-        logger.warning(
-            "could not reach Prefect's API to update its UI for %d changes (%s: %s); the "
-            "artifacts themselves are safe",
-            len(jobs),
-            type(exc).__name__,
-            exc,
-        )
+            helpers = [
+                threading.Thread(
+                    target=contextvars.copy_context().run,
+                    args=(work, client),
+                    name="prefect-artifacts-sender",
+                    daemon=True,
+                )
+                for _ in range(min(PARALLEL, len(lanes)) - 1)
+            ]
+            for thread in helpers:
+                thread.start()
+            work(client)
+            for thread in helpers:
+                thread.join()
+            lost_events = len(events) if down else _post_events(client, events)
+    except Exception as exc:  # the client could not be opened: nothing more was sent
+        done = {id(job) for job, _ in failed}
+        failed += [(job, exc) for job in jobs if id(job) not in done]
+    if failed or lost_events:
+        _report(failed, lost_events)
+
+
+def _post_events(client: Any, events: list[Any]) -> int:
+    """Send ``events`` in batches (one request each); returns how many were not delivered."""
+    from prefect.events.utilities import should_emit_events
+
+    if not events or not should_emit_events():
+        return 0
+    lost = 0
+    for start in range(0, len(events), EVENTS_BATCH):
+        chunk = events[start : start + EVENTS_BATCH]
+        try:
+            client.request("POST", "/events", json=[e.model_dump(mode="json") for e in chunk])
+        except Exception as exc:
+            if getattr(getattr(exc, "response", None), "status_code", None) in (404, 405):
+                for event in chunk:  # a server without the batch endpoint: its events worker
+                    _emit(**event.model_dump(include={"event", "resource", "related", "payload"}))
+                continue
+            logger.debug("events not delivered: %s", exc)
+            lost += len(events) - start
+            break
+    return lost
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(exc, (httpx.TransportError, OSError))
+
+
+def _report(failed: list[tuple[Job, BaseException]], lost_events: int) -> None:
+    """One warning line naming what did not reach Prefect."""
+    what = list(dict.fromkeys(job.ref for job, _ in failed))
+    if lost_events:
+        what.append(f"{lost_events} events")
+    shown = "; ".join(what[:5]) + (f"; and {len(what) - 5} more" if len(what) > 5 else "")
+    exc = failed[0][1] if failed else None
+    reason = f" ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})" if exc else ""
+    logger.warning(
+        "Prefect's UI could not be updated%s; not delivered: %s. The artifacts themselves are "
+        "safe (see them with `prefect-artifacts show`)",
+        reason,
+        shown,
+    )
 
 
 _registrar = Registrar()
@@ -476,6 +686,11 @@ def _new_registrar_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_new_registrar_after_fork)
+
+
+def _flush_at_exit() -> None:
+    """At interpreter exit: send what is waiting (Prefect's own workers are still running)."""
+    _registrar.flush()
 
 
 def flush_registrations() -> None:

@@ -53,6 +53,7 @@ def current_run() -> RunInfo | None:
         run.task_run_id = str(task_run.id)
         run.task_run_name = task_run.name
         run.task_name = task_ctx.task.name
+        run.attempt = task_run.run_count or 1
         if run.flow_run_id is None and task_run.flow_run_id:
             run.flow_run_id = str(task_run.flow_run_id)
         if ui:

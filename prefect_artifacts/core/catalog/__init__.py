@@ -131,8 +131,9 @@ class Catalog:
         """Record that a run produced or consumed a version; False if already recorded."""
         return self._write(lambda conn: versions.add_run(conn, vid, role, run, at))
 
-    def set_tag(self, vid: int, tag: str, at: datetime) -> int | None:
-        """Point ``tag`` at a version; returns the number of the version it left, if any."""
+    def set_tag(self, vid: int, tag: str, at: datetime) -> int | bool | None:
+        """Point ``tag`` at a version; returns the number of the version it left (None: the
+        tag is new, False: it was there already)."""
         return self._write(lambda conn: versions.set_tag(conn, vid, tag, at))
 
     def remove_tag(self, project: str, key: str, tag: str, at: datetime) -> int | None:

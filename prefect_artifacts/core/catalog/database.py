@@ -8,6 +8,7 @@ Both retry unique-key races and transient outages for ``retry_seconds``.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import re
 import threading
@@ -56,6 +57,7 @@ class Database:
         self.engine = self._make_engine()
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._writers = (os.getpid(), threading.Lock())
 
     def _make_engine(self) -> Engine:
         if self.dialect == "postgresql":
@@ -96,11 +98,25 @@ class Database:
     @contextlib.contextmanager
     def connect(self, *, write: bool) -> Iterator[Connection]:
         """One transaction, without the schema check or retries (migrations use it)."""
-        with self.errors(), self.engine.connect() as conn:
+        with self._one_writer(write), self.errors(), self.engine.connect() as conn:
             if write:
                 conn = conn.execution_options(catalog_write=True)
             with conn.begin():
                 yield conn
+
+    @contextlib.contextmanager
+    def _one_writer(self, write: bool) -> Iterator[None]:
+        """SQLite takes one writer at a time: this process's writers queue here rather than
+        poll SQLite's lock (its busy handler sleeps up to 100 ms a try, idling the database
+        while a hundred threads wait). Other processes still meet at SQLite's lock."""
+        if not write or self.dialect != "sqlite":
+            yield
+            return
+        pid, lock = self._writers
+        if pid != os.getpid():  # a forked child: the parent's lock may be held by no thread here
+            self._writers = pid, lock = os.getpid(), threading.Lock()
+        with lock:
+            yield
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in a write transaction, retrying unique conflicts and transient failures

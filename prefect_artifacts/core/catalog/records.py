@@ -168,3 +168,5 @@ class Committed:
     created: bool
     at: datetime | None  # None: nothing was recorded (identical content, run already known)
     record: VersionRecord | None = None  # the new version as committed
+    tag_moved: bool = False  # the log's tag now points here (it was new or on another version)
+    tag_left: int | None = None  # the version number the tag left, if any

@@ -144,13 +144,14 @@ def commit(
         .where(keys_t.c.id == key_row.id)
         .values(last_version=number, latest_id=vid, kind=new.kind, updated_at=now)
     )
+    moved: int | bool | None = False
     if new.tag:
-        _move_tag(conn, new.project, new.key, new.tag, vid, now)
+        moved = _move_tag(conn, new.project, new.key, new.tag, vid, now)
     seq = outbox.next_seq(conn, key_row.id)
     record = queries.records(conn, [vid], details=True)[0]
     outbox.manifest(conn, record, seq)
     fault_point("before-commit")
-    return Committed(vid, True, now, record)
+    return Committed(vid, True, now, record, tag_moved=moved is not False, tag_left=moved or None)
 
 
 def add_run(conn: Connection, vid: int, role: str, run: dict[str, Any], at: datetime) -> bool:
@@ -198,9 +199,9 @@ def _same(column: Any, value: str | None) -> Any:
     return column == value if value else column.is_(None)
 
 
-def set_tag(conn: Connection, vid: int, tag: str, at: datetime) -> int | None:
-    """Point ``tag`` at the version; returns the version number it left (None: it was new or
-    already there)."""
+def set_tag(conn: Connection, vid: int, tag: str, at: datetime) -> int | bool | None:
+    """Point ``tag`` at the version; returns the version number it left (None: it was new,
+    False: it was there already)."""
     version, key_row = _locked_key_of(conn, vid)
     previous = _move_tag(conn, version.project, version.key, tag, vid, at)
     if previous is not False:
@@ -208,7 +209,7 @@ def set_tag(conn: Connection, vid: int, tag: str, at: datetime) -> int | None:
         outbox.journal(
             conn, "tag", version.project, version.key, at, seq, version=version.version, tag=tag
         )
-    return previous or None
+    return previous
 
 
 def _move_tag(

@@ -69,11 +69,20 @@ def json_safe(value: Any, limit: int | None = MAX_CELL) -> Any:
     return json_safe(str(value), limit)
 
 
+INDEX_LABEL = "(index)"  # a preview's column for pandas' unnamed, meaningful index
+
+
 def preview_of(table: pa.Table, rows: int = PREVIEW_ROWS) -> list[dict[str, Any]]:
-    """The first ``rows`` rows of the first MAX_COLUMNS columns as JSON-safe row dicts."""
+    """The first ``rows`` rows of the first MAX_COLUMNS columns as JSON-safe row dicts, led
+    by pandas' unnamed index when it means something (``df.describe()``'s count, mean, …; a
+    default 0..n-1 index is not stored as a column)."""
     columns = data_columns(table)[:MAX_COLUMNS]
-    head = table.select(columns).slice(0, rows)
-    return [{k: json_safe(v) for k, v in row.items()} for row in head.to_pylist()]
+    index = [n for n in table.column_names if _INDEX_COLUMN.fullmatch(n)][:1]
+    head = table.select(index + columns).slice(0, rows)
+    return [
+        {(INDEX_LABEL if k in index else k): json_safe(v) for k, v in row.items()}
+        for row in head.to_pylist()
+    ]
 
 
 def stats_of(table: pa.Table) -> dict[str, dict[str, Any]]:

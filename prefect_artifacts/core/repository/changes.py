@@ -23,13 +23,15 @@ DELETE_STRATEGIES = ("metadata-only", "data-optional", "data-required")
 
 
 def tag(repo: Repository, ref: str, tag: str, *, project: str | None = None) -> ArtifactVersion:
-    """Point ``tag`` at the version ``ref`` names (moving it if another version had it)."""
+    """Point ``tag`` at the version ``ref`` names (moving it if another version had it).
+    Listeners hear ``TagMoved`` once, unless the tag was there already."""
     name = validate_tag(tag)
     version = repo.get(ref, project=project)
     previous = repo.catalog.set_tag(repo.row_id(version), name, utcnow())
     repo.drain()
     version = repo.get(version.ref)
-    emit(TagMoved(repo, version, name, previous))
+    if previous is not False:
+        emit(TagMoved(repo, version, name, previous or None))
     return version
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..catalog import BlobsMissing, Committed, NewVersion, utcnow
 from ..errors import IntegrityError, InvalidArgumentError, LossyFormatError
-from ..events import VersionLogged, emit
+from ..events import TagMoved, VersionLogged, emit
 from ..faults import fault_point
 from ..keys import safe_filename, validate_key, validate_labels, validate_project, validate_tag
 from ..materializers import content_type, registry
@@ -244,6 +244,8 @@ def _finish(
         logger.info("%s: content identical to version %s; no new version", new.key, version.version)
         version = _apply(repo, version, **change)
     emit(VersionLogged(repo, version, current_run(), committed.created))
+    if committed.tag_moved:
+        emit(TagMoved(repo, version, new.tag, committed.tag_left, logged=True))
     return version
 
 

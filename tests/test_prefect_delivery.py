@@ -1,0 +1,171 @@
+"""Events that automations rely on, against a real Prefect server: every way a tag moves sends
+exactly one ``prefect-artifacts.tag.moved`` (previous version in its payload) and an untag one
+``prefect-artifacts.tag.removed``; a CLI command and a script that ends right after a change
+deliver their events with no traceback; an unreachable server costs one warning line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from prefect import flow, task
+from prefect.client.orchestration import get_client
+from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+import prefect_artifacts as pa
+from prefect_artifacts.prefect import registration
+from prefect_artifacts.web import create_app
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+CLI = str(Path(sys.executable).with_name("prefect-artifacts"))
+
+
+def resource(key: str, version: int) -> str:
+    return f"prefect-artifacts.artifact.default.{key}.{version}"
+
+
+def read_events(name: str, resource_id: str) -> list:
+    with get_client(sync_client=True) as client:
+        return client.read_events(
+            filter=EventFilter(
+                event=EventNameFilter(name=[name]), resource=EventResourceFilter(id=[resource_id])
+            ),
+            limit=50,
+        ).events
+
+
+def arrived(expected: dict[tuple[str, str], int], timeout: float = 120) -> dict:
+    """The events of each (name, resource), once at least the expected number of each has
+    arrived (then read once more, so that a duplicate sent with them would show)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = {k: read_events(*k) for k in expected}
+        if all(len(found[k]) >= n for k, n in expected.items()) or time.monotonic() > deadline:
+            return {k: read_events(*k) for k in expected}
+        time.sleep(0.3)
+
+
+def subprocess_env(tmp_path: Path, api_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PREFECT_API_URL": api_url,
+        "PREFECT_ARTIFACTS_STORAGE_URL": os.environ["PREFECT_ARTIFACTS_STORAGE_URL"],
+        "PREFECT_ARTIFACTS_CATALOG_URL": os.environ["PREFECT_ARTIFACTS_CATALOG_URL"],
+        "PREFECT_CLIENT_MAX_RETRIES": "0",
+    }
+
+
+def test_every_tag_path_sends_exactly_one_tag_moved(env_repo, tmp_path):
+    from prefect.settings import PREFECT_API_URL
+
+    @task
+    def train(key: str, i: int, tag: str | None = None):
+        return pa.log_model(key, body=f"weights {i}".encode(), metrics={"auc": i / 10}, tag=tag)
+
+    @flow
+    def log_time():
+        train("by-log", 1, "prod")
+        train("by-log", 2, "prod")  # moves prod from 1 to 2 as it logs
+        train("by-log", 2, "prod")  # identical content, tag already there: nothing moves
+
+    @flow
+    def promote():
+        train("by-call", 1)
+        train("by-call", 2)
+        pa.tag_artifact("by-call:1", "prod")
+        pa.tag_artifact("by-call:2", "prod")
+        pa.tag_artifact("by-call:2", "prod")  # already there: nothing moves
+
+    @flow
+    def best():
+        train("by-best", 1)
+        train("by-best", 2)
+        return pa.best("by-best", metric="auc", tag="prod")
+
+    log_time()
+    promote()
+    assert best().version == 2
+    for i in (1, 2):
+        pa.log_artifact("by-cli", f"content {i}".encode())
+        pa.log_artifact("by-api", f"content {i}".encode())
+    pa.tag_artifact("by-cli:1", "prod")
+    pa.tag_artifact("by-api:1", "prod")
+    cli = subprocess.run(
+        [CLI, "tag", "by-cli:2", "prod"],
+        env=subprocess_env(tmp_path, PREFECT_API_URL.value()),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "Traceback" not in cli.stderr and "atexit" not in cli.stderr, cli.stderr
+    api = TestClient(create_app(env_repo, allow_writes=True))
+    assert api.put("/api/projects/default/artifacts/by-api/versions/2/tags/prod").status_code == 200
+    assert api.delete("/api/projects/default/artifacts/by-api/tags/prod").status_code == 200
+    pa.flush_registrations()
+
+    moved, removed = registration.TAG_MOVED, registration.TAG_REMOVED
+    expected = {
+        (moved, resource("by-log", 1)): 1,
+        (moved, resource("by-log", 2)): 1,
+        (moved, resource("by-call", 1)): 1,
+        (moved, resource("by-call", 2)): 1,
+        (moved, resource("by-best", 2)): 1,
+        (moved, resource("by-cli", 1)): 1,
+        (moved, resource("by-cli", 2)): 1,
+        (moved, resource("by-api", 2)): 1,
+        (removed, resource("by-api", 2)): 1,
+    }
+    found = arrived(expected)
+    assert {k: len(v) for k, v in found.items()} == expected
+    payload = {k[1].rsplit(".", 2)[1] + f":{k[1][-1]}": v[0].payload for k, v in found.items()}
+    assert payload["by-log:1"] == {"tag": "prod", "version": 1, "previous": None}
+    assert payload["by-log:2"] == {"tag": "prod", "version": 2, "previous": 1}
+    assert payload["by-call:2"] == {"tag": "prod", "version": 2, "previous": 1}
+    assert payload["by-best:2"] == {"tag": "prod", "version": 2, "previous": None}
+    assert payload["by-cli:2"] == {"tag": "prod", "version": 2, "previous": 1}
+    assert found[(removed, resource("by-api", 2))][0].payload == {"tag": "prod", "version": 2}
+    by_log = found[(moved, resource("by-log", 2))][0]
+    assert any(r.role == "flow-run" for r in by_log.related)  # the run that moved it
+
+
+def test_a_script_whose_last_line_tags_delivers_its_event(env_repo, tmp_path):
+    from prefect.settings import PREFECT_API_URL
+
+    pa.log_artifact("last-line", b"one")
+    pa.log_artifact("last-line", b"two")
+    script = "import prefect_artifacts as pa\npa.tag_artifact('last-line:2', 'prod')\n"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=subprocess_env(tmp_path, PREFECT_API_URL.value()),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "atexit" not in result.stderr, result.stderr
+    key = (registration.TAG_MOVED, resource("last-line", 2))
+    assert len(arrived({key: 1})[key]) == 1
+
+
+def test_an_unreachable_server_costs_one_warning_line(env_repo, tmp_path):
+    pa.log_artifact("unreached", b"one")
+    pa.log_artifact("unreached", b"two")
+    result = subprocess.run(
+        [CLI, "tag", "unreached:2", "prod"],
+        env=subprocess_env(tmp_path, "http://127.0.0.1:9/api"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "unreached:2 is now tagged prod" in result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "could not be updated" in lines[0] and "tag.moved prod → default/unreached:2" in lines[0]
+    assert pa.get_artifact("unreached@prod").version == 2  # the change itself stands
