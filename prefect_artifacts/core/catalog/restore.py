@@ -147,6 +147,7 @@ def fold(manifests: dict[str, Any], entries: dict[str, Any]) -> Folded:
         if record is not None:
             record["runs"].append({"role": run["op"], "at": run["at"], **_run(run)})
     for state in states.values():  # keys whose versions were all deleted stay: numbers never reuse
+        state["tags"] = {t: n for t, n in state["tags"].items() if n in state["versions"]}
         state["versions"] = sorted(state["versions"].values(), key=lambda r: r["version"])
         if state["versions"] or state["last_version"]:
             out.keys.append(state)
@@ -178,8 +179,8 @@ def _apply(state: dict[str, Any], op: str, data: dict[str, Any], at: datetime, s
         _touch(state, at)
         for tag in data.get("tags") or []:
             _move(state, tag, number, at)
-    elif op == "tag" and number in versions:
-        _move(state, data["tag"], number, at)
+    elif op == "tag":  # even to a version deleted later (its manifest is gone): a later
+        _move(state, data["tag"], number, at)  # untag or delete must find the tag where it is
     elif op == "untag" and data["tag"] in tags:
         _touch(state, at, tags.pop(data["tag"]))
     elif op == "labels" and number in versions:
@@ -200,6 +201,8 @@ def _apply(state: dict[str, Any], op: str, data: dict[str, Any], at: datetime, s
                 state["last_version"] = max(state["last_version"], gone)
         for tag in [t for t, n in tags.items() if n not in versions]:
             tags.pop(tag)
+        if isinstance(data.get("kind"), str):  # the key's kind, even with no version left
+            state["kind"] = data["kind"]
         _touch(state, at)
 
 
