@@ -5,6 +5,7 @@ the code before its fix."""
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 from pathlib import Path
 
@@ -118,3 +119,97 @@ def test_2_replaying_any_history_gives_exactly_the_live_catalog(tmp_path, seed):
     again, report = rebuilt(repo)
     assert report.skipped == {}
     assert snapshot(again.catalog) == live
+
+
+# -- 18 every journal entry and every manifest field is signed -----------------------------------
+KEY = "hmac:team-secret"
+
+
+def _journal(repo: Repository) -> dict[Path, dict]:
+    return {
+        Path(p): repo.storage.read_json(p)
+        for p in repo.storage.find("journal")
+        if p.endswith(".json")
+    }
+
+
+def test_18_forged_journal_entries_are_skipped_and_reported(tmp_path):
+    repo = make_repo(tmp_path, signing_key=KEY)
+    ctx = ArtifactContext(repo)
+    ctx.log_model("m", body=b"one", model_file="m.bin", metrics={"auc": 0.5}, tag="prod")
+    ctx.log_model("m", body=b"two", model_file="m.bin", metrics={"auc": 0.6})
+    repo.set_labels("m:1", {"team": "ml"})
+    repo.drain(full=True)
+    entries = _journal(repo)
+    assert all(e["signature"]["key"] == repo.signer.key_id for e in entries.values())
+    live = snapshot(repo.catalog)
+    folder = next(iter(entries)).parent
+    # a writer with storage access only: deletes v2, moves prod, relabels v1
+    forged = {
+        "journal": 1,
+        "at": "2099-01-01T00:00:00+00:00",
+        "project": "default",
+        "key": "m",
+        "seq": 90,
+    }
+    (folder / "forged-delete.json").write_text(
+        json.dumps({**forged, "op": "delete", "versions": [2]})
+    )
+    (folder / "forged-tag.json").write_text(
+        json.dumps({**forged, "seq": 91, "op": "tag", "version": 2, "tag": "prod"})
+    )
+    path, genuine = next((p, e) for p, e in entries.items() if e["op"] == "labels")
+    path = path.with_name("copied.json")  # a genuine entry copied with a change, seal kept
+    path.write_text(json.dumps({**genuine, "labels": {"team": "evil"}}))
+    again, report = rebuilt(repo, signing_key=KEY)
+    assert snapshot(again.catalog) == live
+    assert (
+        "record not sealed: it is not signed" in report.skipped[str(folder / "forged-delete.json")]
+    )
+    assert "it is not signed" in report.skipped[str(folder / "forged-tag.json")]
+    assert "its signature does not match" in report.skipped[str(path)]
+    assert again.get("m:1").labels == {"team": "ml"} and again.get("m@prod").version == 1
+    _, unkeyed = rebuilt(repo)  # without the key the forgeries would have been replayed
+    assert unkeyed.skipped == {}
+
+
+def test_18_every_manifest_field_is_signed(tmp_path):
+    repo = make_repo(tmp_path, signing_key=KEY)
+    ctx = ArtifactContext(repo)
+    ctx.log_model("m", body=b"one", model_file="m.bin", metrics={"auc": 0.5})
+    ctx.log_model("m", body=b"two", model_file="m.bin", metrics={"auc": 0.6})
+    path = Path(repo.storage.manifest_path("default", "m", 1))
+    document = json.loads(path.read_text())
+    document["meta"]["metrics"] = {"auc": 0.99}  # the identity signature does not cover metrics
+    path.write_text(json.dumps(document))
+    again, report = rebuilt(repo, signing_key=KEY)
+    assert "its signature does not match" in report.skipped[str(path)]
+    assert [v.version for v in again.versions("m")] == [2]
+    assert again.get("m:2").metrics == {"auc": 0.6}
+
+
+def test_18_records_name_their_format_and_writer_and_old_ones_still_read(tmp_path):
+    from prefect_artifacts.core.catalog.outbox import writer_version
+
+    repo = make_repo(tmp_path)
+    ctx = ArtifactContext(repo)
+    ctx.log_artifact("k", b"one", tag="prod")
+    ctx.log_artifact("k", b"two")
+    repo.untag("k", "prod")
+    repo.drain(full=True)
+    entries = _journal(repo)
+    assert {(e["journal"], e["writer"]) for e in entries.values()} == {(1, writer_version())}
+    manifest = Path(repo.storage.manifest_path("default", "k", 1))
+    assert json.loads(manifest.read_text())["writer"] == writer_version() != "unknown"
+    live = snapshot(repo.catalog)
+    for path, entry in entries.items():  # as 0.x releases wrote them
+        path.write_text(
+            json.dumps({k: v for k, v in entry.items() if k not in ("journal", "writer")})
+        )
+    again, report = rebuilt(repo)
+    assert report.skipped == {} and snapshot(again.catalog) == live
+    path, entry = next(iter(entries.items()))
+    path.write_text(json.dumps({**entry, "journal": 7, "writer": "9.0"}))
+    _, report = rebuilt(again)
+    assert "journal format 7 is newer than this release reads (1)" in report.skipped[str(path)]
+    assert "written by prefect-artifacts 9.0" in report.skipped[str(path)]

@@ -148,6 +148,14 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
     )
 
 
+def _unsealed(repo: Repository, document: Any) -> str | None:
+    """Why a manifest or journal entry is not sealed by the repository's key (None: it is)."""
+    if not isinstance(document, dict):
+        return None  # fold reports what is malformed
+    problem = repo.signer.check_seal(document)
+    return None if problem is None else f"record not sealed: {problem}"
+
+
 def _registered(manifest: dict[str, Any]) -> bool:
     """Bytes registered in place live at their source, not here (reads check their pin)."""
     return isinstance((manifest.get("meta") or {}).get("source"), dict)
@@ -265,7 +273,7 @@ def reindex(repo: Repository, *, project: str | None = None) -> ReindexReport:
     extra data and lineage. Idempotent and safe on a live store: it only adds what the catalog
     lacks (matched by version uid) and never changes or removes existing entries. Unreadable
     or malformed files, manifests whose bytes are missing and — with a signing key — manifests
-    not signed with it are skipped and reported."""
+    and journal entries not sealed with it (every field signed) are skipped and reported."""
     started = time.perf_counter()
     repo.drain(full=True)  # what the catalog committed but storage does not hold yet
     below = f"/{project}" if project else ""
@@ -301,10 +309,15 @@ def reindex(repo: Repository, *, project: str | None = None) -> ReindexReport:
             del manifests[path]
         elif repo.signer is not None:
             signature = (document.get("meta") or {}).get("signature")
-            problem = repo.signer.verify(document, signature)
+            problem = repo.signer.verify(document, signature) or _unsealed(repo, document)
             if problem:
                 skipped[path] = f"{problem} by this repository's key ({repo.signer.key_id})"
                 del manifests[path]
+    for path, document in list(entries.items()) if repo.signer is not None else []:
+        problem = _unsealed(repo, document)
+        if problem:
+            skipped[path] = f"{problem} by this repository's key ({repo.signer.key_id})"
+            del entries[path]
     folded = restore.fold(manifests, entries)
     skipped.update(folded.skipped)
     counts = repo.catalog.restore(folded.keys)

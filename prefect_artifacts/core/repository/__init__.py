@@ -52,6 +52,8 @@ class Repository:
         self.settings = settings or ArtifactSettings(project=self.project, owner=owner)
         key = self.settings.signing_key
         self.signer = Signer(key.get_secret_value()) if key else None
+        if self.signer is not None and self.signer.can_sign:
+            catalog.seal = self.signer.seal  # every manifest and journal entry, every field
         self._scanned = float("-inf")  # when the outbox was last drained whole
         storage.locate = lambda digest: references.locate(self, digest)
 
