@@ -213,3 +213,40 @@ def test_18_records_name_their_format_and_writer_and_old_ones_still_read(tmp_pat
     _, report = rebuilt(again)
     assert "journal format 7 is newer than this release reads (1)" in report.skipped[str(path)]
     assert "written by prefect-artifacts 9.0" in report.skipped[str(path)]
+
+
+# -- 19 with signing on, a keyless writer is refused before anything changes ---------------------
+def _files(repo: Repository) -> dict[str, bytes]:
+    root = Path(repo.storage.path(""))
+    return {str(p): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("key", ["none", "verify-only"])
+def test_19_a_keyless_writer_is_refused_before_anything_changes(tmp_path, key):
+    from prefect_artifacts.core.errors import SigningKeyRequiredError
+    from prefect_artifacts.core.signing import new_ed25519_key
+
+    private, public = new_ed25519_key()
+    signed = make_repo(tmp_path, signing_key=private)
+    ArtifactContext(signed).log_model("m", model={"w": [1]}, metrics={"auc": 0.9}, tag="prod")
+    signed.drain(full=True)
+    before, files = snapshot(signed.catalog), _files(signed)
+    writer = make_repo(tmp_path, **({"signing_key": public} if key == "verify-only" else {}))
+    ctx = ArtifactContext(writer)
+    attempts = {
+        "update_model": lambda: writer.revise("m", extra_data={"card": b"x"}, kind="model"),
+        "log a new key": lambda: ctx.log_artifact("other", b"bytes"),
+        "log a version": lambda: ctx.log_model("m", model={"w": [2]}),
+        "tag": lambda: writer.tag("m:1", "staging"),
+        "untag": lambda: writer.untag("m", "prod"),
+        "labels": lambda: writer.set_labels("m:1", {"team": "x"}),
+        "description": lambda: writer.set_description("m:1", "changed"),
+        "delete": lambda: writer.delete("m:1"),
+    }
+    for name, attempt in attempts.items():
+        with pytest.raises(SigningKeyRequiredError, match="PREFECT_ARTIFACTS_SIGNING_KEY"):
+            attempt()
+        assert snapshot(signed.catalog) == before, name
+        assert _files(signed) == files, name
+    assert signed.get("m").load() == {"w": [1]}  # key holders still load it
+    assert signed.revise("m", extra_data={"card": b"x"}, kind="model").load() == {"w": [1]}

@@ -6,6 +6,7 @@
     manifests/<project>/<key>/<n>.json     every version's full metadata (the catalog can be rebuilt)
     journal/<project>/<time>-<id>.json     later changes: tags, labels, consumers, deletions
     tmp/<id>                               writes in flight (moved into blobs/ when complete)
+    signing.json                           the key that signs this repository's records, if any
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ BLOBS = "blobs/sha256"
 MANIFESTS = "manifests"
 JOURNAL = "journal"
 TMP = "tmp"
+SIGNING = "signing.json"
 
 
 def blob(digest: str) -> str:

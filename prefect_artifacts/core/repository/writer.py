@@ -126,6 +126,7 @@ def log(
             f"format {format!r:.40} is not a format name; use e.g. 'parquet', 'png', 'json'"
         )
     producer = producer or current_producer(repo.owner)
+    repo.require_signer()
     if source is not None:
         return _register(
             repo, key, source, kind, fmt, options, fields, extra_data, project, producer,
