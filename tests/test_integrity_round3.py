@@ -250,3 +250,28 @@ def test_19_a_keyless_writer_is_refused_before_anything_changes(tmp_path, key):
         assert _files(signed) == files, name
     assert signed.get("m").load() == {"w": [1]}  # key holders still load it
     assert signed.revise("m", extra_data={"card": b"x"}, kind="model").load() == {"w": [1]}
+
+
+# -- 24 a truncated part read with push-down is an integrity error ------------------------------
+@pytest.mark.parametrize("how", ["truncated", "same size"])
+def test_24_a_damaged_part_read_with_push_down_raises_integrity_error(tmp_path, how):
+    import pandas as pd
+
+    from prefect_artifacts.core.errors import IntegrityError, InvalidArgumentError
+
+    repo = make_repo(tmp_path)
+    frame = pd.DataFrame({"x": range(1000), "y": ["a"] * 1000})
+    v = ArtifactContext(repo).log_dataset("d", frame)
+    assert len(repo.load_dataset(v, filters=[("x", ">", 500)])) == 499
+    blob = Path(repo.storage.blob_path(v.hash))
+    data = blob.read_bytes()
+    damaged = data[: len(data) // 2] if how == "truncated" else data[:-4] + b"XXXX"
+    blob.write_bytes(damaged)
+    with pytest.raises(IntegrityError, match=r"corrupt|sha256") as raised:
+        repo.load_dataset(v, filters=[("x", ">", 500)])
+    assert not isinstance(raised.value, InvalidArgumentError)
+    with pytest.raises(IntegrityError):
+        repo.dataset_rows(v, offset=0, limit=5)
+    with pytest.raises(InvalidArgumentError):  # a bad filter on intact bytes stays a usage error
+        blob.write_bytes(data)
+        repo.load_dataset(v, filters=[("x", ">", "text")])
