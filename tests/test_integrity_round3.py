@@ -275,3 +275,35 @@ def test_24_a_damaged_part_read_with_push_down_raises_integrity_error(tmp_path, 
     with pytest.raises(InvalidArgumentError):  # a bad filter on intact bytes stays a usage error
         blob.write_bytes(data)
         repo.load_dataset(v, filters=[("x", ">", "text")])
+
+
+# -- 25 values nested too deep are refused with a clear error -----------------------------------
+def test_25_values_nested_too_deep_are_refused_clearly(tmp_path):
+    from prefect_artifacts.core.errors import InvalidArgumentError
+
+    repo = make_repo(tmp_path)
+    ctx = ArtifactContext(repo)
+    deep_list: list = []
+    deep_dict: dict = {}
+    for _ in range(2000):
+        deep_list, deep_dict = [deep_list], {"a": deep_dict}
+    attempts = {
+        "a list": lambda: ctx.log_artifact("a", deep_list),
+        "a dict as JSON": lambda: ctx.log_artifact("b", deep_dict, format="json"),
+        "parameters": lambda: ctx.log_model(
+            "m", body=b"w", model_file="m.bin", parameters={"p": deep_dict}
+        ),
+        "a revision": lambda: repo.revise("m2", parameters={"p": deep_dict}),
+    }
+    ctx.log_model("m2", body=b"w", model_file="m.bin")
+    for name, attempt in attempts.items():
+        with pytest.raises(
+            InvalidArgumentError, match="nested more than 100 levels deep"
+        ) as raised:
+            attempt()
+        assert not isinstance(raised.value.__context__, RecursionError), name
+    assert [v.key for v in repo.list()] == ["m2"]  # nothing half-written
+    shallow: dict = {}
+    for _ in range(90):
+        shallow = {"a": shallow}
+    assert ctx.log_artifact("ok", shallow, format="json").load() == shallow
