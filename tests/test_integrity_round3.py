@@ -307,3 +307,35 @@ def test_25_values_nested_too_deep_are_refused_clearly(tmp_path):
     for _ in range(90):
         shallow = {"a": shallow}
     assert ctx.log_artifact("ok", shallow, format="json").load() == shallow
+
+
+# -- also: log_dataset(options=...) and quotes in metric sorts -----------------------------------
+def test_also_log_dataset_takes_the_documented_part_size_option(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from prefect_artifacts.core.errors import InvalidArgumentError
+
+    ctx = ArtifactContext(make_repo(tmp_path))
+
+    def batches():
+        for i in range(8):
+            yield pd.DataFrame({"x": np.arange(i * 20_000, (i + 1) * 20_000, dtype="int64")})
+
+    default = ctx.log_dataset("one", batches())
+    small = ctx.log_dataset("many", batches(), options={"part_size": 1 << 17})
+    assert default.part_count == 1 and small.part_count > 1
+    assert small.load()["x"].tolist() == list(range(160_000))
+    with pytest.raises(InvalidArgumentError, match="part_size must be at least 65536"):
+        ctx.log_dataset("tiny", batches(), options={"part_size": 10})
+    with pytest.raises(InvalidArgumentError, match=r"unknown option 'compression'.*part_size"):
+        ctx.log_dataset("bad", pd.DataFrame({"x": [1]}), options={"compression": "zstd"})
+
+
+@pytest.mark.parametrize("name", ["it's", 'say "hi"', "back\\slash"])
+def test_also_a_metric_sort_with_a_quote_is_refused(tmp_path, name):
+    from prefect_artifacts.core.errors import InvalidArgumentError
+
+    repo = make_repo(tmp_path)
+    with pytest.raises(InvalidArgumentError, match="without quotes or backslashes"):
+        repo.list(sort=f"-metric:{name}")

@@ -41,7 +41,7 @@ SORT_KEYS = (
     "producer",
     "location",
 )
-METRIC_SORT = re.compile(r"metric:([^\"\\\x00-\x1f]{1,128})")
+METRIC_SORT = re.compile(r"metric:([^\"'\\\x00-\x1f]{1,128})")
 LABEL_SORT = re.compile(r"label:([A-Za-z0-9][A-Za-z0-9._-]{0,63})")
 _SPAN = re.compile(r"(\d{1,6})\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
