@@ -339,3 +339,28 @@ def test_also_a_metric_sort_with_a_quote_is_refused(tmp_path, name):
     repo = make_repo(tmp_path)
     with pytest.raises(InvalidArgumentError, match="without quotes or backslashes"):
         repo.list(sort=f"-metric:{name}")
+
+
+# -- 20 a byte range of a blob is served only once the blob is known to be intact ----------------
+def test_20_a_range_of_a_blob_of_unknown_state_is_verified_first(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from prefect_artifacts.web import create_app
+
+    repo = make_repo(tmp_path)
+    payload = bytes(range(256)) * 12_000  # 3 MB: several chunks
+    v = ArtifactContext(repo).log_artifact("big", payload)
+    blob = Path(repo.storage.blob_path(v.hash))
+    client = TestClient(create_app(repo), raise_server_exceptions=False)
+    url = "/api/projects/default/artifacts/big/versions/1/download"
+    whole = {"Range": "bytes=0-"}
+    answer = client.get(url, headers={"Range": "bytes=100-"})
+    assert answer.status_code == 206 and answer.content == payload[100:]
+    hashed = repo.storage.verified.hashes
+    assert client.get(url, headers=whole).content == payload
+    assert repo.storage.verified.hashes == hashed  # verified once, then trusted as it is
+    blob.write_bytes(b"X" * 10 + payload[10:])  # same size, other bytes: its state is unknown
+    answer = client.get(url, headers=whole)
+    assert answer.status_code == 500 and b"sha256" in answer.content
+    assert answer.content != b"X" * 10 + payload[10:]
+    assert client.get(url, headers={"Range": "bytes=20-"}).status_code == 500

@@ -316,7 +316,8 @@ class Repository:
         return reader.open_blob(self, digest)
 
     def open_blob_at(self, digest: str, offset: int) -> BinaryIO:
-        """The bytes of a blob from ``offset`` on, unverified (for byte-range requests)."""
+        """The bytes of a blob from ``offset`` on, for byte-range requests: the whole blob is
+        verified first unless its verified-state record vouches for it as it is."""
         return reader.open_blob_at(self, digest, offset)
 
     def download_blob(
