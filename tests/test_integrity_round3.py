@@ -364,3 +364,54 @@ def test_20_a_range_of_a_blob_of_unknown_state_is_verified_first(tmp_path):
     assert answer.status_code == 500 and b"sha256" in answer.content
     assert answer.content != b"X" * 10 + payload[10:]
     assert client.get(url, headers={"Range": "bytes=20-"}).status_code == 500
+
+
+# -- 21 gc leaves the parts and temporary files of a stream log in flight alone --------------------
+def test_21_gc_with_no_grace_does_not_break_a_stream_log_in_flight(tmp_path):
+    import datetime as dt
+    import threading
+
+    import numpy as np
+    import pandas as pd
+
+    from prefect_artifacts.core.maintenance import gc, verify
+
+    repo = make_repo(tmp_path)
+    reached, go = threading.Event(), threading.Event()
+
+    def batches():
+        for i in range(6):
+            if i == 3:
+                reached.set()  # parts of the first batches are written by now
+                assert go.wait(60)
+            yield pd.DataFrame({"x": np.arange(i * 20_000, (i + 1) * 20_000, dtype="int64")})
+
+    result: dict = {}
+
+    def log() -> None:
+        try:
+            result["v"] = ArtifactContext(repo).log_dataset(
+                "live", batches(), options={"part_size": 1 << 16}
+            )
+        except Exception as exc:  # reported below
+            result["error"] = exc
+
+    writer = threading.Thread(target=log)
+    writer.start()
+    assert reached.wait(60)
+    leases = list(Path(repo.storage.path("leases")).glob("*.json"))
+    assert len(leases) == 1  # the writer holds a lease while it writes
+    report = gc(repo, grace=dt.timedelta(0))
+    assert report.removed == 0 and report.temporary_removed == 0 and report.blobs_seen > 0
+    go.set()
+    writer.join(60)
+    assert "error" not in result, result.get("error")
+    assert result["v"].load()["x"].tolist() == list(range(120_000))
+    assert verify(repo).ok
+    assert list(Path(repo.storage.path("leases")).glob("*.json")) == []  # released
+    Path(repo.storage.path("leases")).mkdir(exist_ok=True)
+    stale = Path(repo.storage.path("leases/dead.json"))
+    stale.write_text(
+        json.dumps({"started": "2000-01-01T00:00:00+00:00", "renewed": "2000-01-01T00:00:00+00:00"})
+    )
+    assert gc(repo, grace=dt.timedelta(0)).leases_removed == 1 and not stale.exists()

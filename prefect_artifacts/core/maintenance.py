@@ -16,7 +16,7 @@ from .catalog import restore
 from .errors import ArtifactNotFoundError, IntegrityError, InvalidArgumentError
 from .keys import parse_ref
 from .repository import Repository
-from .storage import Identity
+from .storage import Identity, leases
 from .storage.streams import CHUNK, clean_stale_spools
 
 THREADS = 8  # object stores answer in parallel; local disks do not mind
@@ -168,6 +168,7 @@ class GcReport(BaseModel):
     orphan_bytes: int = 0
     removed: int = 0
     temporary_removed: int = 0
+    leases_removed: int = Field(0, description="Leases of writers that died (not renewed).")
     spools_removed: int = Field(0, description="Upload spools killed processes left locally.")
     dry_run: bool = False
 
@@ -176,15 +177,21 @@ def gc(
     repo: Repository, *, grace: timedelta = timedelta(hours=1), dry_run: bool = False
 ) -> GcReport:
     """Remove bytes that no version references and abandoned temporary files, both older than
-    ``grace`` — so writes still in flight are never touched. Each removal re-checks references
-    under the blob's catalog lock, so a concurrent log of the same bytes is safe."""
+    ``grace``. Writes in flight are never touched: a multi-part log holds a lease in storage, and
+    nothing modified since the oldest live lease began is removed, whatever ``grace`` says
+    (``grace=0`` included). Each removal re-checks references under the blob's catalog lock, so
+    a concurrent log of the same bytes is safe."""
     if grace < timedelta(0):
         raise InvalidArgumentError("grace must not be negative")
     cutoff = datetime.now(timezone.utc) - grace
     repo.drain(full=True)
+    listed = list(repo.storage.iter_blobs())  # first: a write that starts later is not in it
+    in_flight = leases.read(repo.storage)  # then: every write that made a listed blob shows
+    if in_flight.oldest_live is not None:
+        cutoff = min(cutoff, in_flight.oldest_live)
     referenced = repo.catalog.referenced_hashes()
     report = GcReport(blobs_seen=0, dry_run=dry_run)
-    for digest, mtime in repo.storage.iter_blobs():
+    for digest, mtime in listed:
         report.blobs_seen += 1
         if digest in referenced or (mtime is not None and mtime > cutoff):
             continue
@@ -205,6 +212,10 @@ def gc(
                 if not dry_run:
                     repo.storage.delete(path)
                 report.temporary_removed += 1
+    for path in in_flight.stale:
+        if not dry_run:
+            repo.storage.delete(path)
+        report.leases_removed += 1
     return report
 
 

@@ -33,7 +33,7 @@ from ..materializers import content_type, registry
 from ..materializers.summary import json_safe
 from ..models import ArtifactVersion, Producer
 from ..runs import current_producer, current_run
-from ..storage import WriteCancelled
+from ..storage import WriteCancelled, leases
 from . import extras, multipart
 
 if TYPE_CHECKING:
@@ -347,12 +347,14 @@ def _log_parts(
 ) -> ArtifactVersion:
     """A Dask DataFrame or a stream: parts written first (``multipart``), then the same
     commit as every version."""
-    new = multipart.new_version(
-        repo, key, obj, producer=producer, tag=tag, labels=labels, description=description, **rest
-    )
-    return _finish(
-        repo, new, producer, {"tag": tag, "labels": labels, "description": description}, {}
-    )
+    with leases.hold(repo.storage):  # gc keeps the parts until the version commits
+        new = multipart.new_version(
+            repo, key, obj, producer=producer, tag=tag, labels=labels, description=description,
+            **rest,
+        )  # fmt: skip
+        return _finish(
+            repo, new, producer, {"tag": tag, "labels": labels, "description": description}, {}
+        )
 
 
 def _split(metadata: dict[str, Any], fields: dict[str, Any]) -> tuple[dict, dict]:
