@@ -169,6 +169,9 @@ class GcReport(BaseModel):
     removed: int = 0
     temporary_removed: int = 0
     leases_removed: int = Field(0, description="Leases of writers that died (not renewed).")
+    uploads_aborted: int = Field(
+        0, description="Incomplete S3 multipart uploads under the repository (killed uploads)."
+    )
     spools_removed: int = Field(0, description="Upload spools killed processes left locally.")
     dry_run: bool = False
 
@@ -179,7 +182,8 @@ def gc(
     """Remove bytes that no version references and abandoned temporary files, both older than
     ``grace``. Writes in flight are never touched: a multi-part log holds a lease in storage, and
     nothing modified since the oldest live lease began is removed, whatever ``grace`` says
-    (``grace=0`` included). Each removal re-checks references under the blob's catalog lock, so
+    (``grace=0`` included). Incomplete S3 multipart uploads under the repository (a process
+    killed while uploading) older than that are aborted. Each removal re-checks references under the blob's catalog lock, so
     a concurrent log of the same bytes is safe."""
     if grace < timedelta(0):
         raise InvalidArgumentError("grace must not be negative")
@@ -212,6 +216,12 @@ def gc(
                 if not dry_run:
                     repo.storage.delete(path)
                 report.temporary_removed += 1
+    for key, upload_id, initiated in repo.storage.incomplete_uploads():
+        if initiated is not None and initiated > cutoff:
+            continue  # maybe still uploading
+        if not dry_run:
+            repo.storage.abort_upload(key, upload_id)
+        report.uploads_aborted += 1
     for path in in_flight.stale:
         if not dry_run:
             repo.storage.delete(path)
