@@ -458,3 +458,58 @@ def test_23_gc_aborts_incomplete_multipart_uploads_older_than_the_grace(s3_stora
     assert gc(repo, grace=dt.timedelta(0)).uploads_aborted == 1
     assert pending() == [f"{prefix}-other/blobs/x"]
     assert repo.get("kept").load() == b"kept"
+
+
+# -- 22 a PostgreSQL backend killed mid-transaction is rolled back and retried --------------------
+def test_22_logs_survive_a_storm_of_killed_postgres_backends(tmp_path, pg_url):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sqlalchemy as sa
+
+    repo = Repository(
+        Storage.from_url(str(tmp_path / "store")), Catalog(pg_url, retry_seconds=30), owner="t"
+    )
+    ctx = ArtifactContext(repo)
+    ctx.log_artifact("warm", b"up")  # the schema exists before the storm
+    database = sa.engine.make_url(pg_url).database
+    killer = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    done = threading.Event()
+    kills = {"n": 0}
+    logged = {"n": 0}
+    lock = threading.Lock()
+
+    def storm() -> None:  # terminate every other backend of the catalog's database, repeatedly
+        with killer.connect() as conn:
+            while not done.is_set():
+                kills["n"] += conn.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = :db AND pid <> pg_backend_pid()"
+                    ),
+                    {"db": database},
+                ).scalar()
+                done.wait(0.25)
+
+    def log(i: int) -> int:
+        version = ctx.log_artifact(f"k{i % 5}", f"content {i}".encode(), labels={"i": str(i)})
+        with lock:
+            logged["n"] += 1
+            if logged["n"] == 10:  # the storm starts once logs are under way
+                threading.Thread(target=storm, daemon=True).start()
+        return version.version
+
+    failures = []
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(log, i) for i in range(75)]
+        for future in futures:
+            try:
+                future.result()
+            except Exception as exc:
+                failures.append(f"{type(exc).__name__}: {exc}"[:200])
+    done.set()
+    killer.dispose()
+    assert kills["n"] > 0, "the storm killed no backend"
+    assert failures == []
+    assert sum(len(repo.versions(f"k{i}")) for i in range(5)) == 75
+    repo.catalog.dispose()
