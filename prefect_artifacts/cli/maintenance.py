@@ -73,6 +73,12 @@ def gc_cmd(
         f"{report.blobs_seen} blobs, {len(report.orphans)} orphans ({report.orphan_bytes:,} bytes); "
         f"{verb} {len(report.orphans) if dry_run else report.removed} orphans and "
         f"{report.temporary_removed} temporary files"
+        + (
+            f"; aborted {report.uploads_aborted} incomplete uploads"
+            if report.uploads_aborted
+            else ""
+        )
+        + (f"; {report.leases_removed} leases of dead writers" if report.leases_removed else "")
     )
 
 

@@ -61,6 +61,7 @@ class ArtifactContext:
         target_path: str | None = None,
         upload: bool | None = None,
         lossy: str | None = None,
+        options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> DatasetVersion:
         """Log a pandas/polars DataFrame or pyarrow Table: Parquet bytes, schema, a preview of the
@@ -85,6 +86,8 @@ class ArtifactContext:
             iteration: Which candidate of a hyperparameter run this is.
             target_path: With ``upload=False``: register bytes already in storage, uncopied.
             lossy: ``"allow"`` stores a frame the format cannot give back exactly, marked lossy.
+            options: ``part_size`` (bytes of Arrow data per part of a stream or Dask DataFrame;
+                default 128 MB), ``preview``, ``stats``.
 
         Returns:
             The new version, or the latest one when the content is identical to it.
@@ -98,6 +101,7 @@ class ArtifactContext:
             CatalogError: The catalog was unreachable past the retry window.
         """
         mlrun.check_kwargs("log_dataset", kwargs)
+        options = {"preview": preview, "stats": stats, "lossy": lossy, **_dataset_options(options)}
         source = mlrun.check_upload("log_dataset", target_path, upload)
         key = mlrun.catalog_key(key, db_key)
         fmt = mlrun.format_name(format)
@@ -107,7 +111,7 @@ class ArtifactContext:
             return self.repository.log(  # type: ignore[return-value]
                 key, None, kind="dataset", format=fmt, labels=labels, tag=tag,
                 description=description, extra_data=extra_data, project=self.project,
-                options={"preview": preview, "stats": stats}, source=source,
+                options=options, source=source,
                 fields={"iteration": iteration, "label_column": _labels(label_column)},
             )  # fmt: skip
         if local_path is not None:
@@ -119,8 +123,8 @@ class ArtifactContext:
             raise InvalidArgumentError(
                 "log_dataset needs df= (a DataFrame) or local_path= (a file)"
             )
-        if preview is False:
-            preview = 0
+        if options["preview"] is False:
+            options["preview"] = 0
         return self.repository.log(
             key,
             df,
@@ -131,7 +135,7 @@ class ArtifactContext:
             description=description,
             extra_data=extra_data,
             project=self.project,
-            options={"preview": preview, "stats": stats, "lossy": lossy},
+            options=options,
             fields={"iteration": iteration, "label_column": _labels(label_column)},
         )
 
@@ -469,3 +473,27 @@ def _read_table(path: Path, fmt: str) -> Any:
         f"log_dataset reads Parquet or CSV files from local_path, not {fmt!r}; load it into a "
         "DataFrame and pass df="
     )
+
+
+DATASET_OPTIONS = ("part_size", "preview", "stats")
+
+
+def _dataset_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """``log_dataset(options=)``: the documented names only, each with a value."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise InvalidArgumentError(
+            f"options must be a dict, e.g. {{'part_size': 64 << 20}}; got {type(options).__name__}"
+        )
+    for name in options:
+        if name not in DATASET_OPTIONS:
+            raise InvalidArgumentError(
+                f"log_dataset: unknown option {name!r}; the options are {', '.join(DATASET_OPTIONS)}"
+            )
+    part_size = options.get("part_size")
+    if part_size is not None and (isinstance(part_size, bool) or not isinstance(part_size, int)):
+        raise InvalidArgumentError(
+            f"part_size must be a whole number of bytes, e.g. 64 << 20; got {part_size!r:.40}"
+        )
+    return {k: v for k, v in options.items() if v is not None}

@@ -27,6 +27,10 @@ class UntrustedContentError(ArtifactError):
     """Loading this version would run code stored in it, and it is not trusted."""
 
 
+class SigningKeyRequiredError(InvalidArgumentError):
+    """The repository signs its records and this process cannot sign: it may not change it."""
+
+
 class UnsupportedTypeError(ArtifactError, TypeError):
     """No materializer knows how to store an object of this type."""
 

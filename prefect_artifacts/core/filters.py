@@ -31,7 +31,7 @@ KIND_NAMES = {  # what people type → the stored kind; "other" is anything but 
     "other": "other",
 }
 
-METRIC_SORT = re.compile(r"metric:([^\"\\\x00-\x1f]{1,128})")
+METRIC_SORT = re.compile(r"metric:([^\"'\\\x00-\x1f]{1,128})")
 LABEL_SORT = re.compile(r"label:([A-Za-z0-9][A-Za-z0-9._-]{0,63})")
 
 

@@ -6,6 +6,8 @@
     manifests/<project>/<key>/<n>.json     every version's full metadata (the catalog can be rebuilt)
     journal/<project>/<time>-<id>.json     later changes: tags, labels, consumers, deletions
     tmp/<id>                               writes in flight (moved into blobs/ when complete)
+    leases/<id>.json                       writes in flight that gc must leave alone
+    signing.json                           the key that signs this repository's records, if any
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ BLOBS = "blobs/sha256"
 MANIFESTS = "manifests"
 JOURNAL = "journal"
 TMP = "tmp"
+SIGNING = "signing.json"
+LEASES = "leases"
 
 
 def blob(digest: str) -> str:
@@ -43,3 +47,7 @@ def journal(project: str, at: datetime) -> str:
 
 def tmp() -> str:
     return f"{TMP}/{uuid.uuid4().hex}"
+
+
+def lease() -> str:
+    return f"{LEASES}/{uuid.uuid4().hex}.json"

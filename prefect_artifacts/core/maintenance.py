@@ -16,7 +16,7 @@ from .catalog import restore
 from .errors import ArtifactNotFoundError, IntegrityError, InvalidArgumentError
 from .keys import parse_ref
 from .repository import Repository
-from .storage import Identity
+from .storage import Identity, leases
 from .storage.streams import CHUNK, clean_stale_spools
 
 THREADS = 8  # object stores answer in parallel; local disks do not mind
@@ -148,6 +148,14 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
     )
 
 
+def _unsealed(repo: Repository, document: Any) -> str | None:
+    """Why a manifest or journal entry is not sealed by the repository's key (None: it is)."""
+    if not isinstance(document, dict):
+        return None  # fold reports what is malformed
+    problem = repo.signer.check_seal(document)
+    return None if problem is None else f"record not sealed: {problem}"
+
+
 def _registered(manifest: dict[str, Any]) -> bool:
     """Bytes registered in place live at their source, not here (reads check their pin)."""
     return isinstance((manifest.get("meta") or {}).get("source"), dict)
@@ -160,6 +168,10 @@ class GcReport(BaseModel):
     orphan_bytes: int = 0
     removed: int = 0
     temporary_removed: int = 0
+    leases_removed: int = Field(0, description="Leases of writers that died (not renewed).")
+    uploads_aborted: int = Field(
+        0, description="Incomplete S3 multipart uploads under the repository (killed uploads)."
+    )
     spools_removed: int = Field(0, description="Upload spools killed processes left locally.")
     dry_run: bool = False
 
@@ -168,15 +180,22 @@ def gc(
     repo: Repository, *, grace: timedelta = timedelta(hours=1), dry_run: bool = False
 ) -> GcReport:
     """Remove bytes that no version references and abandoned temporary files, both older than
-    ``grace`` — so writes still in flight are never touched. Each removal re-checks references
-    under the blob's catalog lock, so a concurrent log of the same bytes is safe."""
+    ``grace``. Writes in flight are never touched: a multi-part log holds a lease in storage, and
+    nothing modified since the oldest live lease began is removed, whatever ``grace`` says
+    (``grace=0`` included). Incomplete S3 multipart uploads under the repository (a process
+    killed while uploading) older than that are aborted. Each removal re-checks references under the blob's catalog lock, so
+    a concurrent log of the same bytes is safe."""
     if grace < timedelta(0):
         raise InvalidArgumentError("grace must not be negative")
     cutoff = datetime.now(timezone.utc) - grace
     repo.drain(full=True)
+    listed = list(repo.storage.iter_blobs())  # first: a write that starts later is not in it
+    in_flight = leases.read(repo.storage)  # then: every write that made a listed blob shows
+    if in_flight.oldest_live is not None:
+        cutoff = min(cutoff, in_flight.oldest_live)
     referenced = repo.catalog.referenced_hashes()
     report = GcReport(blobs_seen=0, dry_run=dry_run)
-    for digest, mtime in repo.storage.iter_blobs():
+    for digest, mtime in listed:
         report.blobs_seen += 1
         if digest in referenced or (mtime is not None and mtime > cutoff):
             continue
@@ -197,6 +216,16 @@ def gc(
                 if not dry_run:
                     repo.storage.delete(path)
                 report.temporary_removed += 1
+    for key, upload_id, initiated in repo.storage.incomplete_uploads():
+        if initiated is not None and initiated > cutoff:
+            continue  # maybe still uploading
+        if not dry_run:
+            repo.storage.abort_upload(key, upload_id)
+        report.uploads_aborted += 1
+    for path in in_flight.stale:
+        if not dry_run:
+            repo.storage.delete(path)
+        report.leases_removed += 1
     return report
 
 
@@ -265,7 +294,7 @@ def reindex(repo: Repository, *, project: str | None = None) -> ReindexReport:
     extra data and lineage. Idempotent and safe on a live store: it only adds what the catalog
     lacks (matched by version uid) and never changes or removes existing entries. Unreadable
     or malformed files, manifests whose bytes are missing and — with a signing key — manifests
-    not signed with it are skipped and reported."""
+    and journal entries not sealed with it (every field signed) are skipped and reported."""
     started = time.perf_counter()
     repo.drain(full=True)  # what the catalog committed but storage does not hold yet
     below = f"/{project}" if project else ""
@@ -301,10 +330,15 @@ def reindex(repo: Repository, *, project: str | None = None) -> ReindexReport:
             del manifests[path]
         elif repo.signer is not None:
             signature = (document.get("meta") or {}).get("signature")
-            problem = repo.signer.verify(document, signature)
+            problem = repo.signer.verify(document, signature) or _unsealed(repo, document)
             if problem:
                 skipped[path] = f"{problem} by this repository's key ({repo.signer.key_id})"
                 del manifests[path]
+    for path, document in list(entries.items()) if repo.signer is not None else []:
+        problem = _unsealed(repo, document)
+        if problem:
+            skipped[path] = f"{problem} by this repository's key ({repo.signer.key_id})"
+            del entries[path]
     folded = restore.fold(manifests, entries)
     skipped.update(folded.skipped)
     counts = repo.catalog.restore(folded.keys)

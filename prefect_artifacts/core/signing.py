@@ -6,6 +6,8 @@ version's identity — uid, project, key, number, kind, format, materializer, th
 of its bytes and of its extra data — is signed when it commits; the signature travels in the
 catalog row and the manifest. ``reindex`` then restores only manifests whose signature verifies,
 and loading a version that would run stored code (a pickle) requires a valid signature.
+Every manifest and journal entry is also sealed: a signature of all its fields (metrics, tags,
+deletions…), so ``reindex`` with the key skips records a storage-only writer made or changed.
 
 Keys (``PREFECT_ARTIFACTS_SIGNING_KEY``, or the ``signing_key`` secret of an ArtifactRepository
 block):
@@ -25,6 +27,7 @@ from typing import Any
 
 from .errors import InvalidArgumentError
 
+SEAL = "signature"  # the field of a manifest or journal entry that holds its seal
 SIGNED_FIELDS = ("uid", "project", "key", "version", "kind", "format", "materializer", "hash")
 
 
@@ -34,6 +37,17 @@ def payload(record: dict[str, Any]) -> bytes:
     identity = {name: record.get(name) for name in SIGNED_FIELDS}
     identity.update(size=int(record.get("size") or 0), extras=extras)
     return json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
+
+
+def canonical(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` as storage holds it (JSON, values through ``str`` where JSON has none)."""
+    return json.loads(json.dumps(document, default=str))
+
+
+def document_payload(document: dict[str, Any]) -> bytes:
+    """The canonical bytes a seal covers: every field of the document but the seal itself."""
+    body = {k: v for k, v in document.items() if k != SEAL}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 class Signer:
@@ -87,7 +101,9 @@ class Signer:
                 "this repository's signing key verifies only (ed25519-public): configure the "
                 "private key (ed25519:…) on machines that log versions"
             )
-        data = payload(record)
+        return self._sign(payload(record))
+
+    def _sign(self, data: bytes) -> dict[str, str]:
         if self.scheme == "hmac":
             value = hmac.new(self._secret, data, hashlib.sha256).digest()
         else:
@@ -98,8 +114,20 @@ class Signer:
             "value": base64.b64encode(value).decode(),
         }
 
+    def seal(self, document: dict[str, Any]) -> dict[str, Any]:
+        """A manifest or journal entry with its seal: a signature of every other field."""
+        body = canonical({k: v for k, v in document.items() if k != SEAL})
+        return {**body, SEAL: self._sign(document_payload(body))}
+
+    def check_seal(self, document: dict[str, Any]) -> str | None:
+        """None when a manifest or journal entry carries this key's valid seal; else why not."""
+        return self._verify(document_payload(document), document.get(SEAL))
+
     def verify(self, record: dict[str, Any], signature: Any) -> str | None:
         """None when ``signature`` is this key's valid signature of ``record``; else why not."""
+        return self._verify(payload(record), signature)
+
+    def _verify(self, data: bytes, signature: Any) -> str | None:
         if not isinstance(signature, dict) or "value" not in signature:
             return "it is not signed"
         if signature.get("key") != self.key_id or signature.get("alg") != self.algorithm:
@@ -108,7 +136,6 @@ class Signer:
             value = base64.b64decode(signature["value"], validate=True)
         except (ValueError, TypeError):
             return "its signature is malformed"
-        data = payload(record)
         if self.scheme == "hmac":
             expected = hmac.new(self._secret, data, hashlib.sha256).digest()
             return None if hmac.compare_digest(value, expected) else "its signature does not match"

@@ -70,6 +70,7 @@ class Catalog:
         self._unwritten: list[OutboxRecord] = []  # committed here, not yet in storage
         self._written: list[int] = []  # in storage; deleted by the next write transaction
         self._recent = RecentRecords()  # records by stamp: an unchanged version is read once
+        self.seal: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # signs records
 
     @property
     def url(self) -> str:
@@ -97,10 +98,13 @@ class Catalog:
             try:
                 outbox.done(conn, done)
                 conn.info["outbox"] = []
+                conn.info["seal"] = self.seal
                 result = fn(conn)
+                conn.info.pop("seal", None)
                 return result, conn.info.pop("outbox")
             except BaseException:
                 conn.info.pop("outbox", None)
+                conn.info.pop("seal", None)
                 with self._lock:
                     self._written.extend(done)  # for the next transaction
                 raise

@@ -208,4 +208,6 @@ def retryable(exc: BaseException | None) -> bool:
 def transient(exc: BaseException | None) -> bool:
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
+    if isinstance(exc, sa_exc.PendingRollbackError):  # the backend died mid-transaction
+        return True  # (killed, failover): nothing committed; a new attempt gets a new connection
     return isinstance(exc, sa_exc.OperationalError) and bool(_TRANSIENT.search(str(exc)))

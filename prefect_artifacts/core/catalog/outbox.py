@@ -18,6 +18,17 @@ from .records import OutboxRecord, VersionRecord, utcnow
 from .schema import keys_t, outbox_t
 
 MANIFEST_FORMAT = 1
+JOURNAL_FORMAT = 1  # journal entries before it carry no number: read as format 1
+
+
+def writer_version() -> str:
+    """The release of prefect-artifacts writing a record (records describe themselves)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("prefect-artifacts")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
 
 
 def next_seq(conn: Connection, key_id: int) -> int:
@@ -28,7 +39,12 @@ def next_seq(conn: Connection, key_id: int) -> int:
 
 def manifest(conn: Connection, record: VersionRecord, seq: int) -> None:
     """Queue the version's manifest: its full metadata, for reindex."""
-    document = {"manifest": MANIFEST_FORMAT, "seq": seq, **record.document()}
+    document = {
+        "manifest": MANIFEST_FORMAT,
+        "writer": writer_version(),
+        "seq": seq,
+        **record.document(),
+    }
     enqueue(conn, layout.manifest(record.project, record.key, record.version), document)
 
 
@@ -48,7 +64,15 @@ def journal(
     """Queue a journal entry for a change (tag, untag, labels, description, producer, consumer,
     delete) at the time ``at`` the catalog recorded for it."""
     aware = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
-    entry = {"at": aware.isoformat(), "project": project, "op": op, "key": key, **fields}
+    entry = {
+        "journal": JOURNAL_FORMAT,
+        "writer": writer_version(),
+        "at": aware.isoformat(),
+        "project": project,
+        "op": op,
+        "key": key,
+        **fields,
+    }
     if seq is not None:
         entry["seq"] = seq
     enqueue(conn, layout.journal(project, aware), entry)
@@ -56,7 +80,12 @@ def journal(
 
 def enqueue(conn: Connection, path: str, document: dict[str, Any] | None) -> None:
     """Queue a record; the connection's ``info["outbox"]`` collects what this transaction
-    queued, so the process that commits it can write it without reading it back."""
+    queued, so the process that commits it can write it without reading it back. With a
+    signing key (``info["seal"]``) the record is sealed here, inside the transaction, so any
+    process that drains it writes it signed."""
+    seal = conn.info.get("seal")
+    if document is not None and seal is not None:
+        document = seal(document)
     row_id = conn.execute(
         outbox_t.insert()
         .values(path=path, document=document, created_at=utcnow())

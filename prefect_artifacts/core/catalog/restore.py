@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from ..models import RUN_FIELDS
 from . import blobs
 from .database import Database
+from .outbox import JOURNAL_FORMAT, MANIFEST_FORMAT
 from .records import to_db_time
 from .schema import (
     VERSION_FIELDS,
@@ -72,10 +73,25 @@ class Folded:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+def _newer(document: dict[str, Any], field: str, known: int) -> str | None:
+    """Records name their format and writer; one from a newer format is not guessed at."""
+    number = document.get(field, 1)  # records before the number existed are format 1
+    if isinstance(number, int) and not isinstance(number, bool) and number <= known:
+        return None
+    return (
+        f"its {field} format {str(number)[:20]} is newer than this release reads ({known}); "
+        f"it was written by prefect-artifacts {str(document.get('writer'))[:20]} — upgrade to "
+        "reindex it"
+    )
+
+
 def check_manifest(document: Any) -> str | None:
     """Why ``document`` is not a usable manifest, or None."""
     if not isinstance(document, dict):
         return "not a JSON object"
+    newer = _newer(document, "manifest", MANIFEST_FORMAT)
+    if newer:
+        return newer
     for name, kind in MANIFEST_FIELDS.items():
         value = document.get(name)
         if not isinstance(value, kind) or isinstance(value, bool):
@@ -93,6 +109,9 @@ def check_entry(document: Any) -> str | None:
     """Why ``document`` is not a usable journal entry, or None."""
     if not isinstance(document, dict):
         return "not a JSON object"
+    newer = _newer(document, "journal", JOURNAL_FORMAT)
+    if newer:
+        return newer
     fields = JOURNAL_FIELDS.get(document.get("op"))  # type: ignore[arg-type]
     if fields is None:
         return f"unknown operation {document.get('op')!r}"
@@ -147,6 +166,7 @@ def fold(manifests: dict[str, Any], entries: dict[str, Any]) -> Folded:
         if record is not None:
             record["runs"].append({"role": run["op"], "at": run["at"], **_run(run)})
     for state in states.values():  # keys whose versions were all deleted stay: numbers never reuse
+        state["tags"] = {t: n for t, n in state["tags"].items() if n in state["versions"]}
         state["versions"] = sorted(state["versions"].values(), key=lambda r: r["version"])
         if state["versions"] or state["last_version"]:
             out.keys.append(state)
@@ -178,8 +198,8 @@ def _apply(state: dict[str, Any], op: str, data: dict[str, Any], at: datetime, s
         _touch(state, at)
         for tag in data.get("tags") or []:
             _move(state, tag, number, at)
-    elif op == "tag" and number in versions:
-        _move(state, data["tag"], number, at)
+    elif op == "tag":  # even to a version deleted later (its manifest is gone): a later
+        _move(state, data["tag"], number, at)  # untag or delete must find the tag where it is
     elif op == "untag" and data["tag"] in tags:
         _touch(state, at, tags.pop(data["tag"]))
     elif op == "labels" and number in versions:
@@ -200,6 +220,8 @@ def _apply(state: dict[str, Any], op: str, data: dict[str, Any], at: datetime, s
                 state["last_version"] = max(state["last_version"], gone)
         for tag in [t for t, n in tags.items() if n not in versions]:
             tags.pop(tag)
+        if isinstance(data.get("kind"), str):  # the key's kind, even with no version left
+            state["kind"] = data["kind"]
         _touch(state, at)
 
 

@@ -150,6 +150,11 @@ def commit(
     seq = outbox.next_seq(conn, key_row.id)
     record = queries.records(conn, [vid], details=True)[0]
     outbox.manifest(conn, record, seq)
+    if moved is not False:  # journaled too: the move outlives the manifest if the version goes
+        outbox.journal(
+            conn, "tag", new.project, new.key, now, outbox.next_seq(conn, key_row.id),
+            version=number, tag=new.tag,
+        )  # fmt: skip
     fault_point("before-commit")
     return Committed(vid, True, now, record, tag_moved=moved is not False, tag_left=moved or None)
 
@@ -443,8 +448,9 @@ def delete(
     )
     numbers = sorted(r.version for r in rows)
     outbox.journal(
-        conn, "delete", project, key, at, outbox.next_seq(conn, key_row.id), versions=numbers
-    )
+        conn, "delete", project, key, at, outbox.next_seq(conn, key_row.id), versions=numbers,
+        kind=key_row.kind,
+    )  # fmt: skip
     for number in numbers:
         outbox.remove_manifest(conn, project, key, number)
     free = blobs.release(conn, hashes)

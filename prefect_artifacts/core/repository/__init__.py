@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .. import integration
+from .. import integration, layout
 from ..catalog import Catalog, VersionRecord
-from ..errors import ArtifactNotFoundError
+from ..errors import ArtifactNotFoundError, SigningKeyRequiredError
 from ..faults import fault_point
 from ..filters import ArtifactFilter
 from ..keys import validate_project
@@ -30,6 +30,7 @@ from .changes import DELETE_STRATEGIES
 
 __all__ = ["DELETE_STRATEGIES", "Repository"]
 FULL_DRAIN_SECONDS = 60.0
+SIGNING_RECHECK_SECONDS = 60.0
 logger = logging.getLogger("prefect_artifacts")
 
 
@@ -54,7 +55,10 @@ class Repository:
         self.settings = settings or ArtifactSettings(project=self.project, owner=owner)
         key = self.settings.signing_key
         self.signer = Signer(key.get_secret_value()) if key else None
+        if self.signer is not None and self.signer.can_sign:
+            catalog.seal = self.signer.seal  # every manifest and journal entry, every field
         self._scanned = float("-inf")  # when the outbox was last drained whole
+        self._signing: tuple[float, dict[str, Any] | None] | None = None  # (when read, marker)
         storage.locate = lambda digest: references.locate(self, digest)
 
     @classmethod
@@ -89,6 +93,54 @@ class Repository:
     revise = changes.revise
     revisions = changes.revisions
     delete = changes.delete
+
+    def require_signer(self, version: ArtifactVersion | None = None) -> None:
+        """With signing on — the storage names a signing key, or ``version`` is signed — only a
+        process holding that key may change the repository: others are refused here, before
+        anything changes (their unsigned records would make signed versions untrusted). A
+        process that signs marks the storage as signed on its first change."""
+        marker = self._signing_marker()
+        signer = self.signer if self.signer is not None and self.signer.can_sign else None
+        if signer is not None and marker is None:
+            marker = {"key": signer.key_id, "alg": signer.algorithm}
+            self.storage.write_json(self.storage.path(layout.SIGNING), marker)
+            self._signing = (time.monotonic(), marker)
+        if signer is not None and marker.get("key") == signer.key_id:
+            return
+        expected = (marker or {}).get("key") or (
+            (version.signature or {}).get("key") if version else None
+        )
+        if expected is None:
+            return
+        have = (
+            "no signing key"
+            if self.signer is None
+            else f"key {self.signer.key_id}"
+            + ("" if signer is not None else ", which only verifies (ed25519-public)")
+        )
+        raise SigningKeyRequiredError(
+            f"this repository signs its records with key {str(expected)[:16]} and this process "
+            f"has {have}; nothing was changed. Set PREFECT_ARTIFACTS_SIGNING_KEY to that key "
+            "(hmac:… or ed25519:…) on machines that log or change versions"
+        )
+
+    def _signing_marker(self) -> dict[str, Any] | None:
+        """The storage's signing marker (re-read at most once a minute while absent)."""
+        now = time.monotonic()
+        if self._signing is not None and (
+            self._signing[1] is not None or now - self._signing[0] < SIGNING_RECHECK_SECONDS
+        ):
+            return self._signing[1]
+        path = self.storage.path(layout.SIGNING)
+        try:
+            marker = self.storage.read_json(path)
+        except FileNotFoundError:
+            marker = None
+        except ValueError:
+            marker = {"key": "unreadable"}
+        marker = marker if isinstance(marker, dict) or marker is None else {"key": "unreadable"}
+        self._signing = (now, marker)
+        return marker
 
     def drain(self, *, full: bool = False) -> int:
         """Write committed manifests and journal entries to storage: those this process just
@@ -265,7 +317,8 @@ class Repository:
         return reader.open_blob(self, digest)
 
     def open_blob_at(self, digest: str, offset: int) -> BinaryIO:
-        """The bytes of a blob from ``offset`` on, unverified (for byte-range requests)."""
+        """The bytes of a blob from ``offset`` on, for byte-range requests: the whole blob is
+        verified first unless its verified-state record vouches for it as it is."""
         return reader.open_blob_at(self, digest, offset)
 
     def download_blob(

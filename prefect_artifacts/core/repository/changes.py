@@ -27,6 +27,7 @@ def tag(repo: Repository, ref: str, tag: str, *, project: str | None = None) -> 
     Listeners hear ``TagMoved`` once, unless the tag was there already."""
     name = validate_tag(tag)
     version = repo.get(ref, project=project)
+    repo.require_signer(version)
     previous = repo.catalog.set_tag(repo.row_id(version), name, utcnow())
     repo.drain()
     version = repo.get(version.ref)
@@ -46,6 +47,7 @@ def untag(repo: Repository, ref: str, tag: str | None = None, *, project: str | 
             f"(untag('{parsed.key}', 'prod'); CLI: prefect-artifacts untag {parsed.key} prod)"
         )
     project = parsed.project or repo.project
+    repo.require_signer()
     number = repo.catalog.remove_tag(project, parsed.key, name, utcnow())
     if number is None:
         raise ArtifactNotFoundError(
@@ -67,6 +69,7 @@ def set_labels(
     """Add or change labels of a version (``replace=True`` drops the others)."""
     clean = validate_labels(labels)
     version = repo.get(ref, project=project)
+    repo.require_signer(version)
     repo.catalog.set_labels(repo.row_id(version), clean, utcnow(), replace=replace)
     repo.drain()
     version = repo.get(version.ref)
@@ -82,6 +85,7 @@ def set_description(
 
     description = check_description(description)
     version = repo.get(ref, project=project)
+    repo.require_signer(version)
     repo.catalog.set_description(repo.row_id(version), description, utcnow())
     repo.drain()
     version = repo.get(version.ref)
@@ -110,6 +114,7 @@ def revise(
     from .writer import check_description, check_fields
 
     version = ref if isinstance(ref, ArtifactVersion) else repo.get(ref, project=project)
+    repo.require_signer(version)
     if kind is not None and version.kind != kind:
         raise InvalidArgumentError(
             f"{version.ref} is a {version.kind}, not a {kind}; update_model changes models only "
@@ -190,6 +195,7 @@ def delete(
     number = parsed.version
     if parsed.tag or parsed.latest or parsed.iteration is not None:
         number = repo.get(str(parsed), project=project).version
+    repo.require_signer()
     left: list[str] = []
 
     def remove_bytes(hashes: list[str]) -> None:

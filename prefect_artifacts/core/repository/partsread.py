@@ -86,6 +86,9 @@ def schema(repo: Repository, v: ArtifactVersion) -> pa.Schema:
             return pq.ParquetFile(fh).schema_arrow
     except FileNotFoundError:
         raise IntegrityError(f"the bytes of {v.ref} are missing ({v.target_path})") from None
+    except (pa.ArrowInvalid, OSError) as exc:  # an unreadable footer: are the bytes ours?
+        raise_if_damaged(repo, v, exc)
+        raise
 
 
 def python_type(v: ArtifactVersion, as_type: str | None) -> str:
@@ -294,8 +297,32 @@ def rows(
                 f"a Parquet page of {v.ref} failed its checksum ({exc}); the stored part is "
                 "corrupt — restore it or delete the version (`prefect-artifacts verify` finds which)"
             ) from None
+        raise_if_damaged(repo, v, exc)
+        raise
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise_if_damaged(repo, v, exc)
         raise
     return [row for table in out for row in table.to_pylist()]
+
+
+def raise_if_damaged(repo: Repository, v: ArtifactVersion, error: Exception) -> None:
+    """After a push-down read failed: raise IntegrityError when a part's stored bytes are not
+    the ones logged (wrong size, else wrong sha256), so a damaged part is never reported as a
+    bad argument. Returns when every part is intact (the error is then the caller's)."""
+    for digest, size in part_sizes(repo, v):
+        try:
+            stored = repo.storage.fs.size(repo.storage.blob_path(digest))
+        except FileNotFoundError:
+            stored = None
+        if stored is not None and stored != size:
+            raise IntegrityError(
+                f"a part of {v.ref} ({repo.storage.blob_url(digest)}) is corrupt: {stored} bytes "
+                f"stored, {size} logged ({type(error).__name__}: {str(error)[:120]}); restore it "
+                "or delete the version (`prefect-artifacts verify` finds which)"
+            ) from None
+        if stored is not None:
+            with repo.storage.verified_file(digest, f"a part of {v.ref}"):
+                pass  # raises IntegrityError naming the sha256 when the bytes differ
 
 
 def expression(filters: Any) -> pds.Expression | None:
@@ -340,8 +367,10 @@ def load_some(
                 "corrupt — restore it or delete the version (`prefect-artifacts verify` "
                 "finds which)"
             ) from None
+        raise_if_damaged(repo, v, exc)
         raise
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise_if_damaged(repo, v, exc)  # damaged bytes are not the caller's mistake
         raise InvalidArgumentError(f"cannot filter {v.ref}: {exc}") from None
     return convert(table, python_type(v, as_type))
 

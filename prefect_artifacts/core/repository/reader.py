@@ -256,13 +256,40 @@ def open_blob(repo: Repository, digest: str) -> BinaryIO:
 
 
 def open_blob_at(repo: Repository, digest: str, offset: int) -> BinaryIO:
-    """Unverified bytes from ``offset`` on (byte ranges of a download)."""
+    """The bytes from ``offset`` on, for a byte-range request. A part of a blob cannot be
+    checked against its sha256, so the whole blob is verified first unless the verified-state
+    record vouches for the file exactly as it is now (a corrupt blob raises IntegrityError)."""
+    storage = repo.storage
     try:
-        return repo.storage.open_blob_at(digest, offset)
+        identity = _identity_now(repo, digest)
+        if not storage.verified.trusted(digest, identity):
+            with storage.verified_file(digest, "a blob before serving a byte range"):
+                pass  # hashed whole; raises IntegrityError when the bytes are not the logged ones
+            if identity is not None and identity == _identity_now(repo, digest):
+                storage.verified.remember(digest, identity)
+        return storage.open_blob_at(digest, offset)
     except FileNotFoundError:
         raise IntegrityError(
             f"blob {repo.storage.blob_url(digest)} is missing from storage"
         ) from None
+
+
+def _identity_now(repo: Repository, digest: str) -> Any:
+    """The stored file's identity now: a local file's, an object's ETag where reads are
+    pinned; None when the storage cannot tell."""
+    storage = repo.storage
+    if storage.local:
+        return storage.identity(digest)
+    if not storage.pinned_reads:
+        return None
+    from ..storage import Identity
+
+    path = storage.blob_path(digest)
+    storage.fs.invalidate_cache(path)
+    try:
+        return Identity.of_info(storage.fs.info(path))
+    except FileNotFoundError:
+        return None
 
 
 def download_blob(

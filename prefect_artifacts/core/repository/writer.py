@@ -33,7 +33,7 @@ from ..materializers import content_type, registry
 from ..materializers.summary import json_safe
 from ..models import ArtifactVersion, Producer
 from ..runs import current_producer, current_run
-from ..storage import WriteCancelled
+from ..storage import WriteCancelled, leases
 from . import extras, multipart
 
 if TYPE_CHECKING:
@@ -127,7 +127,9 @@ def log(
         raise InvalidArgumentError(
             f"format {format!r:.40} is not a format name; use e.g. 'parquet', 'png', 'json'"
         )
+    check_depth(obj, "the value")
     producer = producer or current_producer(repo.owner)
+    repo.require_signer()
     if source is not None:
         return _register(
             repo, key, source, kind, fmt, options, fields, extra_data, project, producer,
@@ -353,12 +355,14 @@ def _log_parts(
 ) -> ArtifactVersion:
     """A Dask DataFrame or a stream: parts written first (``multipart``), then the same
     commit as every version."""
-    new = multipart.new_version(
-        repo, key, obj, producer=producer, tag=tag, labels=labels, description=description, **rest
-    )
-    return _finish(
-        repo, new, producer, {"tag": tag, "labels": labels, "description": description}, {}
-    )
+    with leases.hold(repo.storage):  # gc keeps the parts until the version commits
+        new = multipart.new_version(
+            repo, key, obj, producer=producer, tag=tag, labels=labels, description=description,
+            **rest,
+        )  # fmt: skip
+        return _finish(
+            repo, new, producer, {"tag": tag, "labels": labels, "description": description}, {}
+        )
 
 
 LOSSY = (None, "refuse", "allow")
@@ -488,11 +492,40 @@ def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
     if parameters is not None:
         if not isinstance(parameters, dict):
             raise InvalidArgumentError("parameters must be a dict, e.g. {'max_depth': 5}")
+        check_depth(parameters, "parameters")
         fields["parameters"] = {str(k): json_safe(v) for k, v in parameters.items()}
     iteration = fields.get("iteration")
     if iteration is not None:
         fields["iteration"] = check_iteration(iteration)
     return fields
+
+
+MAX_DEPTH = 100
+
+
+def check_depth(value: Any, what: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse dicts, lists, tuples and sets nested deeper than ``limit`` (serializers recurse:
+    deeper values end in a bare RecursionError). Walks without recursing."""
+    if not isinstance(value, (dict, list, tuple, set, frozenset)):
+        return
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    seen: set[int] = set()
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise InvalidArgumentError(
+                f"{what} is nested more than {limit} levels deep; flatten it, or store it "
+                "as bytes you serialize yourself"
+            )
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend(
+            (child, depth + 1)
+            for child in children
+            if isinstance(child, (dict, list, tuple, set, frozenset))
+        )
 
 
 def check_iteration(value: Any) -> int:

@@ -453,6 +453,36 @@ class Storage:
             if len(parts[-2]) == 2 and len(parts[-1]) == 62:
                 yield parts[-2] + parts[-1], _mtime(info)
 
+    def incomplete_uploads(self) -> list[tuple[str, str, datetime | None]]:
+        """Multipart uploads under the storage root never completed nor aborted (a process
+        killed while uploading): ``(key, upload id, initiated)``. Empty where the storage has
+        none (anything but S3)."""
+        if not hasattr(self.fs, "call_s3"):
+            return []
+        bucket, _, prefix = self.root.partition("/")
+        found: list[tuple[str, str, datetime | None]] = []
+        marker: dict[str, str] = {}
+        with self._guard("list uploads", self.root):
+            while True:
+                answer = self.fs.call_s3(
+                    "list_multipart_uploads", Bucket=bucket, Prefix=prefix + "/", **marker
+                )
+                for upload in answer.get("Uploads", []):
+                    found.append((upload["Key"], upload["UploadId"], _mtime(
+                        {"created": upload.get("Initiated")}
+                    )))  # fmt: skip
+                if not answer.get("IsTruncated"):
+                    return found
+                marker = {
+                    "KeyMarker": answer["NextKeyMarker"],
+                    "UploadIdMarker": answer["NextUploadIdMarker"],
+                }
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        bucket = self.root.partition("/")[0]
+        with self._guard("abort the upload of", f"{bucket}/{key}"):
+            self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload_id)
+
     # -- JSON documents (manifests, journal) ---------------------------------------------
     def write_json(self, path: str, document: Any) -> None:
         """Write a JSON document whole or not at all: on a filesystem a synced temporary file
