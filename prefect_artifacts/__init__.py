@@ -40,6 +40,7 @@ from .core.errors import (
     InvalidArgumentError,
     InvalidKeyError,
     MigrationRequiredError,
+    RepositoryMismatchError,
     StorageError,
     UnsupportedTypeError,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "PlotVersion",
     "Producer",
     "Repository",
+    "RepositoryMismatchError",
     "Revision",
     "RunInfo",
     "StorageError",

@@ -29,11 +29,15 @@ def next_seq(conn: Connection, key_id: int) -> int:
 def manifest(conn: Connection, record: VersionRecord, seq: int) -> None:
     """Queue the version's manifest: its full metadata, for reindex."""
     document = {"manifest": MANIFEST_FORMAT, "seq": seq, **record.document()}
-    enqueue(conn, layout.manifest(record.project, record.key, record.version), document)
+    path = layout.manifest(record.project, record.key, record.version, record.uid)
+    enqueue(conn, path, document)
 
 
-def remove_manifest(conn: Connection, project: str, key: str, version: int) -> None:
-    enqueue(conn, layout.manifest(project, key, version), None)
+def remove_manifest(conn: Connection, project: str, key: str, version: int, uid: str) -> None:
+    """Queue the removal of a deleted version's manifest (named by its uid; one stored under
+    the old name ``<n>.json`` stays: the journal's delete entry keeps reindex from restoring
+    it, and it may be another catalog's)."""
+    enqueue(conn, layout.manifest(project, key, version, uid), None)
 
 
 def journal(
