@@ -32,6 +32,7 @@ from .changes import DELETE_STRATEGIES
 
 __all__ = ["DELETE_STRATEGIES", "Repository", "opened_repositories"]
 FULL_DRAIN_SECONDS = 60.0
+LOOK_AGAIN = 5.0  # seconds: a repository without an id yet is looked at again this often
 logger = logging.getLogger("prefect_artifacts")
 _opened_repositories: weakref.WeakValueDictionary[int, Repository] = weakref.WeakValueDictionary()
 
@@ -65,6 +66,7 @@ class Repository:
         storage.locate = lambda digest: references.locate(self, digest)
         self._binding: identity.Binding | None = None  # catalog and storage agree (cached)
         self._seen: identity.Binding | None = None  # what the first read saw
+        self._looked: float | None = None  # when _seen was read
         self._binding_lock = threading.Lock()
         catalog.before_write = self.check_binding
         catalog.db.on_open.append(self._opened)
@@ -105,11 +107,19 @@ class Repository:
         return self._binding.catalog_id
 
     def known_repository_id(self) -> str | None:
-        """The id as far as this process has seen it, without creating one (None: new)."""
-        seen = self._binding or self._seen
-        if seen is None:
-            self.catalog.db.ensure_schema()
-            seen = self._binding or self._seen
+        """The id as far as this process has seen it, without creating one (None: a new
+        repository; looked at again at most every few seconds until another process gives
+        it one)."""
+        if self._binding is not None:
+            return self._binding.catalog_id
+        if self._looked is None:
+            self.catalog.db.ensure_schema()  # its first use looks (see _opened)
+        seen = self._seen
+        if self._looked is None or (
+            (seen is None or seen.id is None) and time.monotonic() - self._looked > LOOK_AGAIN
+        ):
+            self._opened()
+            seen = self._seen
         return seen.id if seen is not None else None
 
     def home(self) -> dict[str, Any]:
@@ -139,11 +149,12 @@ class Repository:
                 self._binding = self._seen = binding
 
     def _opened(self) -> None:
+        self._looked = time.monotonic()
         if self._binding is None:
             self._seen = identity.warn_at_first_use(self)
 
     def _forget_binding(self) -> None:
-        self._binding = self._seen = None
+        self._binding = self._seen = self._looked = None
 
     # -- writing: the module functions, bound as methods ---------------------------------------
     log = writer.log
