@@ -256,7 +256,7 @@ def test_an_unpickled_version_goes_back_to_its_own_repository(tmp_path):
             cwd=ROOT,
             capture_output=True,
             text=True,
-        )  # fmt: skip
+        )
         for name in ("v.pkl", "lost.pkl")
     )
     assert done.returncode == 0, done.stderr
