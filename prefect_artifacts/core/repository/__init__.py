@@ -67,6 +67,7 @@ class Repository:
         self._binding: identity.Binding | None = None  # catalog and storage agree (cached)
         self._seen: identity.Binding | None = None  # what the first read saw
         self._looked: float | None = None  # when _seen was read
+        self._checking = False
         self._binding_lock = threading.Lock()
         catalog.before_write = self.check_binding
         catalog.db.on_open.append(self._opened)
@@ -144,14 +145,18 @@ class Repository:
             return
         with self._binding_lock:
             if self._binding is None:
-                binding = identity.bind(self)
+                self._checking = True  # a refusal raises: no "reading only" warning too
+                try:
+                    binding = identity.bind(self)
+                finally:
+                    self._checking = False
                 identity.record_writer(self)
                 self._binding = self._seen = binding
 
     def _opened(self) -> None:
         self._looked = time.monotonic()
         if self._binding is None:
-            self._seen = identity.warn_at_first_use(self)
+            self._seen = identity.warn_at_first_use(self, warn=not self._checking)
 
     def _forget_binding(self) -> None:
         self._binding = self._seen = self._looked = None

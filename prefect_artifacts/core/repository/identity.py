@@ -234,7 +234,7 @@ def mismatch_error(repo: Repository, binding: Binding) -> RepositoryMismatchErro
     )
 
 
-def warn_at_first_use(repo: Repository) -> Binding | None:
+def warn_at_first_use(repo: Repository, *, warn: bool = True) -> Binding | None:
     """At a catalog's first use: one warning when this process's reads see another
     repository's storage, or an object store with a local SQLite catalog. Never raises."""
     storage_url = repo.storage.url
@@ -258,7 +258,7 @@ def warn_at_first_use(repo: Repository) -> Binding | None:
     except Exception as exc:  # checked again before the first write
         logger.debug("could not check the repository's identity yet: %s", exc)
         return None
-    if binding.state == "mismatch" and ("mismatch", storage_url) not in _warned:
+    if warn and binding.state == "mismatch" and ("mismatch", storage_url) not in _warned:
         _warned.add(("mismatch", storage_url))
         logger.warning("reading only: %s", mismatch_error(repo, binding))
     return binding
