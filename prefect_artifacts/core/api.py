@@ -371,8 +371,11 @@ def locate_repository(home: dict[str, Any]) -> Repository:
     if wanted is None:  # carried by a repository that had no id yet
         return get_repository()
     for repo in opened_repositories():
-        if (repo._binding or repo._seen) is not None and repo.known_repository_id() == wanted:
-            return repo
+        try:
+            if repo.known_repository_id() == wanted:
+                return repo
+        except Exception:  # unreachable now: not the one to use
+            continue
     candidates: list[Callable[[], Repository]] = [get_repository]
     if home.get("storage_url") and home.get("catalog_url"):
         candidates.append(

@@ -61,9 +61,12 @@ class Binding:
 
 
 def check(repo: Repository) -> Binding:
-    """Read both sides (one catalog transaction, one storage read)."""
+    """Read both sides (one storage read, one catalog transaction) — the document first: a
+    new repository's catalog claims its id before the document is created, so a process that
+    sees the document also sees the claim (first writers racing are never refused)."""
+    document = read_document(repo)
     catalog_id, has_keys = repo.catalog.identity()
-    return Binding(catalog_id, read_document(repo), has_keys)
+    return Binding(catalog_id, document, has_keys)
 
 
 def read_document(repo: Repository) -> dict[str, Any] | None:

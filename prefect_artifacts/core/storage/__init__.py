@@ -512,8 +512,6 @@ class Storage:
                     return False
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
-            if self.fsync:
-                _sync(os.path.dirname(path))
             return True
         finally:
             with contextlib.suppress(FileNotFoundError):
