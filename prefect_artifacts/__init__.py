@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         InvalidKeyError,
         LossyFormatError,
         MigrationRequiredError,
+        RepositoryMismatchError,
         StorageError,
         UnsupportedTypeError,
     )
@@ -118,6 +119,7 @@ _MODULES = {  # the module (under this package) defining each public name
         "InvalidKeyError",
         "LossyFormatError",
         "MigrationRequiredError",
+        "RepositoryMismatchError",
         "StorageError",
         "UnsupportedTypeError",
     ),
@@ -178,6 +180,7 @@ __all__ = [
     "PlotVersion",
     "Producer",
     "Repository",
+    "RepositoryMismatchError",
     "Revision",
     "RunInfo",
     "StorageError",

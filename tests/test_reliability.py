@@ -333,7 +333,8 @@ def test_12_huge_numbers_are_clear_errors(repo, pg_url):
         result = runner.invoke(app, args, env=env)
         assert result.exit_code == 2, (args, result.output)
         assert "Traceback" not in result.output
-    pg = Repository(Storage.from_url(repo.storage.root), Catalog(pg_url), owner="tester")
+    pg_store = Storage.from_url(repo.storage.root + "-pg")  # a catalog has its own storage
+    pg = Repository(pg_store, Catalog(pg_url), owner="tester")
     ArtifactContext(pg).log_artifact("k", b"x")
     with pytest.raises(InvalidKeyError):
         pg.get("k:9223372036854775808")

@@ -63,7 +63,7 @@ def test_log_dataset_records_everything(repo):
     assert len(v.preview) == 20 and set(v.preview[0]) == {"x", "n", "s"}
     assert v.stats["x"]["mean"] == pytest.approx(df["x"].mean())
     assert v.filename == "my_data.parquet" and v.content_type == "application/vnd.apache.parquet"
-    manifest = store_root(repo) / "manifests/default/my_data/1.json"
+    manifest = store_root(repo) / f"manifests/default/my_data/1-{v.uid}.json"
     assert manifest.is_file() and v.hash in manifest.read_text()
 
 
@@ -324,7 +324,8 @@ def test_failure_while_writing_leaves_nothing(repo):
     finally:
         registry.unregister(FlakyMaterializer)
     assert repo.list() == []
-    assert files_under(store_root(repo)) == []  # no blob, no temporary file, no manifest
+    identity = {store_root(repo) / "repository.json", *files_under(store_root(repo) / "writers")}
+    assert set(files_under(store_root(repo))) == identity  # no blob, temporary file, manifest
 
 
 def test_a_manifest_that_cannot_be_written_yet_stays_queued(repo, monkeypatch, caplog):
@@ -333,9 +334,11 @@ def test_a_manifest_that_cannot_be_written_yet_stays_queued(repo, monkeypatch, c
     def fail(path, document):
         raise OSError("storage went away")
 
-    manifest = Path(repo.storage.manifest_path("default", "k", 1))
-    monkeypatch.setattr(repo.storage, "write_json", fail)
-    assert ArtifactContext(repo).log_artifact("k", b"x").version == 1  # committed
+    assert repo.repository_id  # the repository's identity is in storage already
+    monkeypatch.setattr(repo.storage, "create_json", fail)
+    version = ArtifactContext(repo).log_artifact("k", b"x")
+    assert version.version == 1  # committed
+    manifest = Path(repo.storage.manifest_path("default", "k", 1, version.uid))
     assert "stay queued" in caplog.text and not manifest.exists()
     assert len(repo.catalog.pending()) == 1
     monkeypatch.undo()
@@ -357,9 +360,11 @@ def test_delete_version_key_and_shared_bytes(repo):
     with pytest.raises(ArtifactNotFoundError):
         repo.get("a")
     assert repo.get("b").load() == b"shared"
+    manifest_b = store_root(repo) / f"manifests/default/b/1-{repo.get('b').uid}.json"
+    assert manifest_b.exists()
     repo.delete("b", data=False)
     assert len(files_under(store_root(repo) / "blobs")) == 1  # metadata only
-    assert not (store_root(repo) / "manifests/default/b/1.json").exists()
+    assert not manifest_b.exists()
     with pytest.raises(ArtifactNotFoundError):
         repo.delete("b")
 

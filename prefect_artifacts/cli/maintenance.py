@@ -41,12 +41,32 @@ def verify_cmd(
 
 
 @app.command("reindex")
-def reindex_cmd(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
+def reindex_cmd(
+    project: ProjectOpt = None,
+    adopt: Annotated[
+        bool,
+        typer.Option(
+            "--adopt",
+            help="This catalog belongs to another repository (or none): make it take the "
+            "storage's repository id, then rebuild it from the storage.",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Rebuild the catalog from storage manifests (idempotent; safe on a live store)."""
-    report = run(lambda: _maintenance().reindex(repo(), project=project))
+    report = run(lambda: _maintenance().reindex(repo(), project=project, adopt=adopt))
     if as_json:
         emit_json(report.model_dump())
         return
+    if report.adopted_from is not None:
+        before = report.adopted_from or "none"
+        say(
+            f"this catalog took the storage's repository id {report.repository_id} (it held {before})"
+        )
+    for ref, paths in report.conflicting.items():
+        say(f"conflict {ref}: {len(paths)} manifests describe different versions; none restored:")
+        for path in paths:
+            say(f"  {path}")
     say(
         f"read {report.manifests} manifests and {report.journal_entries} journal entries; "
         f"restored {report.versions_restored} versions, {report.tags_restored} tags, "

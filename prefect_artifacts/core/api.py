@@ -51,7 +51,7 @@ def current_settings() -> ArtifactSettings:
 
 
 def get_repository(repository: Any = None) -> Repository:
-    """The repository to use: a ``Repository``; else whatever a resolver recognizes (an
+    """The repository to use: a ``Repository`` (or ``ArtifactSettings``); else whatever a resolver recognizes (an
     ``ArtifactRepository`` block or a saved block's name); else the block named by
     ``PREFECT_ARTIFACTS_REPOSITORY``; else the ``PREFECT_ARTIFACTS_*`` settings. Cached per
     process and configuration."""
@@ -59,7 +59,9 @@ def get_repository(repository: Any = None) -> Repository:
         return repository
     integration.ensure()  # the resolvers of saved blocks
     settings: ArtifactSettings | None = None
-    if repository is None:
+    if isinstance(repository, ArtifactSettings):
+        settings, repository = repository, None
+    elif repository is None:
         settings = current_settings()
         repository = settings.repository
     if repository is not None:
@@ -476,13 +478,22 @@ def verify(
     return maintenance.verify(get_repository(repository), ref, project=project)
 
 
-def reindex(*, project: str | None = None, repository: Any = None) -> ReindexReport:
+def reindex(
+    *, project: str | None = None, adopt: bool = False, repository: Any = None
+) -> ReindexReport:
     """Rebuild the catalog from the manifests and journal in storage (idempotent, live-safe).
 
+    Args:
+        project: Only this project (default: every project in storage).
+        adopt: A catalog holding another repository's id takes the storage's id first (on
+            purpose: the catalog then describes this storage).
+        repository: The repository (default: the configured one).
+
     Returns:
-        A report of what was restored and which files were skipped (and why).
+        A report of what was restored, which files were skipped (and why) and which manifests
+        conflict.
     """
-    return maintenance.reindex(get_repository(repository), project=project)
+    return maintenance.reindex(get_repository(repository), project=project, adopt=adopt)
 
 
 def gc(
@@ -525,4 +536,54 @@ def prune(
     )
 
 
+def locate_repository(home: dict[str, Any]) -> Repository:
+    """The repository an unpickled version belongs to (``home``: what it carried): one this
+    process has open with that id, else the default one if it is that repository, else one
+    re-opened from the carried locations — checked to hold that id. Never another repository
+    that happens to hold a version with the same key and number."""
+    from .errors import RepositoryMismatchError
+    from .repository import opened_repositories
+
+    wanted = home.get("repository_id")
+    if wanted is None:  # carried by a repository that had no id yet
+        return get_repository()
+    for repo in opened_repositories():
+        try:
+            if repo.known_repository_id() == wanted:
+                return repo
+        except Exception:  # unreachable now: not the one to use
+            continue
+    candidates: list[Callable[[], Repository]] = [get_repository]
+    if home.get("storage_url") and home.get("catalog_url"):
+        candidates.append(
+            lambda: get_repository(
+                ArtifactSettings(
+                    storage_url=home["storage_url"],
+                    storage_options=home.get("storage_options") or {},
+                    catalog_url=home["catalog_url"],
+                    project=home.get("project") or "default",
+                )
+            )
+        )
+    problems = []
+    for candidate in candidates:
+        try:
+            repo = candidate()
+            found = repo.known_repository_id()
+        except Exception as exc:
+            problems.append(f"{type(exc).__name__}: {exc}")
+            continue
+        if found == wanted:
+            return repo
+        problems.append(f"{repo.storage.url} is repository {found}")
+    raise RepositoryMismatchError(
+        f"this version belongs to repository {wanted} (storage {home.get('storage_url')}, "
+        f"catalog {home.get('catalog_url')}), which this process cannot reach: "
+        f"{'; '.join(problems)}. Give this process access to that storage and catalog (its "
+        "credentials in the environment), or point PREFECT_ARTIFACTS_STORAGE_URL and "
+        "PREFECT_ARTIFACTS_CATALOG_URL at that repository"
+    )
+
+
 models.set_default_repository(get_repository)
+models.set_repository_locator(locate_repository)

@@ -55,3 +55,8 @@ class CatalogError(ArtifactError):
 
 class MigrationRequiredError(CatalogError):
     """The catalog's schema is older (or newer) than this release of prefect-artifacts."""
+
+
+class RepositoryMismatchError(CatalogError):
+    """The catalog and the storage belong to different repositories (or the catalog is empty
+    and the storage already belongs to one): writing would mix them, so it is refused."""

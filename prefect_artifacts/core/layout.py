@@ -2,12 +2,18 @@
 
 ::
 
+    repository.json                        the repository's identity (id, created, first catalog)
+    writers/<digest>.json                  one record per machine + catalog that has written here
     blobs/sha256/ab/cdef…                  the bytes, stored once per content
-    manifests/<project>/<key>/<n>.json     every version's full metadata (the catalog can be rebuilt)
+    manifests/<project>/<key>/<n>-<uid>.json   every version's full metadata (the catalog can be
+                                           rebuilt); release ≤ 0.6 named them <n>.json
     journal/<project>/<time>-<id>.json     later changes: tags, labels, consumers, deletions
     tmp/<id>                               writes in flight (moved into blobs/ when complete)
     leases/<id>.json                       writes in flight that gc must leave alone
     signing.json                           the key that signs this repository's records, if any
+
+Manifests, journal entries, the repository document and writer records are created once and
+never overwritten (see ``Storage.create_json``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ JOURNAL = "journal"
 TMP = "tmp"
 SIGNING = "signing.json"
 LEASES = "leases"
+REPOSITORY = "repository.json"
+WRITERS = "writers"
 
 
 def blob(digest: str) -> str:
@@ -37,8 +45,22 @@ def digest_of(relative: str) -> str | None:
     return None
 
 
-def manifest(project: str, key: str, version: int) -> str:
-    return f"{MANIFESTS}/{project}/{key}/{version}.json"
+def manifest(project: str, key: str, version: int, uid: str | None = None) -> str:
+    """A version's manifest, named by its number and uid (``uid=None``: the old name
+    ``<n>.json``, which two catalogs sharing a storage could both claim)."""
+    name = f"{version}-{uid}" if uid else str(version)
+    return f"{MANIFESTS}/{project}/{key}/{name}.json"
+
+
+def manifest_number(relative_name: str) -> int | None:
+    """The version number in a manifest's file name (``3-<uid>.json`` or ``3.json``)."""
+    stem = relative_name.rsplit("/", 1)[-1].removesuffix(".json")
+    number = stem.split("-", 1)[0]
+    return int(number) if number.isdigit() else None
+
+
+def writer(digest: str) -> str:
+    return f"{WRITERS}/{digest}.json"
 
 
 def journal(project: str, at: datetime) -> str:

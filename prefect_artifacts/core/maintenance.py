@@ -15,7 +15,7 @@ from . import layout
 from .catalog import restore
 from .errors import ArtifactNotFoundError, IntegrityError, InvalidArgumentError
 from .keys import parse_ref
-from .repository import Repository
+from .repository import Repository, identity
 from .storage import Identity, leases
 from .storage.streams import CHUNK, clean_stale_spools
 
@@ -128,7 +128,12 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
         manifests = pool.map(
             lambda v: (
                 v,
-                repo.storage.fs.exists(repo.storage.manifest_path(v.project, v.key, v.version)),
+                repo.storage.fs.exists(
+                    repo.storage.manifest_path(v.project, v.key, v.version, v.uid)
+                )
+                or repo.storage.fs.exists(
+                    repo.storage.path(layout.manifest(v.project, v.key, v.version))
+                ),
             ),
             versions,
         )
@@ -287,15 +292,30 @@ class ReindexReport(BaseModel):
     skipped: dict[str, str] = Field(
         default_factory=dict, description="Files not used, with the reason (path → reason)."
     )
+    conflicting: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="project/key:version → its manifests, when they describe different "
+        "versions (two catalogs wrote into this storage): none of them was restored.",
+    )
+    repository_id: str | None = Field(None, description="The repository's id.")
+    adopted_from: str | None = Field(
+        None,
+        description="Set when this catalog took the storage's id: the id it held before "
+        "('' when it held none).",
+    )
 
 
-def reindex(repo: Repository, *, project: str | None = None) -> ReindexReport:
+def reindex(repo: Repository, *, project: str | None = None, adopt: bool = False) -> ReindexReport:
     """Rebuild the catalog from the manifests and journal in storage: versions, labels, tags,
     extra data and lineage. Idempotent and safe on a live store: it only adds what the catalog
     lacks (matched by version uid) and never changes or removes existing entries. Unreadable
     or malformed files, manifests whose bytes are missing and — with a signing key — manifests
-    and journal entries not sealed with it (every field signed) are skipped and reported."""
+    and journal entries not sealed with it (every field signed) are skipped and reported; so are
+    manifests that claim one ``key:version`` with different versions (``conflicting``). An empty
+    catalog takes the storage's repository id; one holding another id is refused
+    (RepositoryMismatchError) unless ``adopt``: then it takes the storage's id, on purpose."""
     started = time.perf_counter()
+    adopted_from = _bind_for_reindex(repo, adopt)
     repo.drain(full=True)  # what the catalog committed but storage does not hold yet
     below = f"/{project}" if project else ""
     paths = [p for p in repo.storage.find(layout.MANIFESTS + below) if p.endswith(".json")]
@@ -343,6 +363,9 @@ def reindex(repo: Repository, *, project: str | None = None) -> ReindexReport:
     skipped.update(folded.skipped)
     counts = repo.catalog.restore(folded.keys)
     return ReindexReport(
+        conflicting=folded.conflicting,
+        repository_id=repo.known_repository_id(),
+        adopted_from=adopted_from,
         manifests=len(paths),
         journal_entries=len(journal),
         versions_restored=counts["versions"],
@@ -352,6 +375,24 @@ def reindex(repo: Repository, *, project: str | None = None) -> ReindexReport:
         seconds=time.perf_counter() - started,
         skipped=dict(sorted(skipped.items())),
     )
+
+
+def _bind_for_reindex(repo: Repository, adopt: bool) -> str | None:
+    """Make sure rebuilding this catalog from this storage is right: the same repository, an
+    empty catalog (it takes the storage's id), or ``adopt``. Returns the id the catalog held
+    before it adopted the storage's ('' for none), or None when nothing was adopted."""
+    binding = identity.check(repo)
+    if binding.state == "bound":
+        return None
+    if binding.state == "new":  # no repository document yet: this catalog's id goes there
+        repo.check_binding()
+        return None
+    if not adopt and (binding.catalog_id is not None or binding.catalog_has_keys):
+        raise identity.mismatch_error(repo, binding)
+    _, before = identity.adopt(repo)
+    repo._forget_binding()
+    repo.check_binding()
+    return before or ""
 
 
 def _aware(value: datetime) -> datetime:

@@ -47,6 +47,16 @@ def default_repository() -> Repository:
     return _default_repository()
 
 
+_locator: Callable[[dict[str, Any]], Repository] | None = None
+
+
+def set_repository_locator(locator: Callable[[dict[str, Any]], Repository]) -> None:
+    """How an unpickled record finds its own repository again from what it carries (its
+    repository id and locations): ``locator(home)`` returns it or raises."""
+    global _locator
+    _locator = locator
+
+
 class RunInfo(BaseModel):
     """An orchestrator run: ids, names, and what a producer record keeps of it."""
 
@@ -207,15 +217,30 @@ class _Bound(BaseModel):
 
     _repo: Repository | None = PrivateAttr(None)
     _row_id: int | None = PrivateAttr(None)
+    _home: dict[str, Any] | None = PrivateAttr(None)  # its repository's id and locations
 
     def _bind(self, repo: Repository) -> None:
         self._repo = repo
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickles (process pools, Dask) carry the record, not the repository connection."""
+        """Pickles (process pools, Dask) carry the record and its repository's id and
+        locations (without credentials), not the repository's connections: unpickled, the
+        record reads and records lineage in its own repository (see :meth:`_repository`)."""
         state = super().__getstate__()
-        state["__pydantic_private__"] = {"_repo": None, "_row_id": None}
+        home = self._repo.home() if self._repo is not None else self._home
+        state["__pydantic_private__"] = {"_repo": None, "_row_id": None, "_home": home}
         return state
+
+    def _repository(self) -> Repository:
+        """The repository the record came from; unpickled, found again by its id: one this
+        process has open, the default one, or re-opened from the carried locations — never
+        another repository holding a same-named version."""
+        if self._repo is None:
+            if self._home is None or _locator is None:
+                self._repo = default_repository()
+            else:
+                self._repo = _locator(self._home)
+        return self._repo
 
 
 class ExtraData(_Bound):
@@ -241,11 +266,6 @@ class ExtraData(_Bound):
         """Write the bytes to ``path`` (a file or a folder; default: the current folder)."""
         name = self.filename or self.name
         return self._repository().download_blob(self.hash, path, name)
-
-    def _repository(self) -> Repository:
-        if self._repo is None:
-            self._repo = default_repository()
-        return self._repo
 
 
 class ArtifactVersion(_Bound):
@@ -291,6 +311,9 @@ class ArtifactVersion(_Bound):
         description="Logged with lossy='allow': what loading it does not give back exactly.",
     )
     meta: dict[str, Any] = Field(default_factory=dict, description="Custom materializer metadata.")
+    repository_id: str | None = Field(
+        None, description="The id of the repository this version belongs to (a uuid)."
+    )
 
     def __str__(self) -> str:
         return f"{self.kind} {self.project}/{self.key}:{self.version}"
@@ -302,9 +325,7 @@ class ArtifactVersion(_Bound):
 
     @property
     def repository(self) -> Repository:
-        if self._repo is None:
-            self._repo = default_repository()
-        return self._repo
+        return self._repository()
 
     def load(self, *, trusted: bool | None = None, verify: bool | None = None) -> Any:
         """The stored object (DataFrame, model, image bytes, text/JSON/bytes), hash-verified

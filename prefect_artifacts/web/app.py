@@ -83,6 +83,7 @@ def create_app(
     templates.env.filters.update(display.FILTERS)
     templates.env.globals.update(quote=quote, run_link=run_link, **display.GLOBALS)
     templates.env.globals.update(metric_direction=metric_direction)
+    templates.env.globals["repository_id"] = repository.known_repository_id  # cached
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _install_middleware(app)

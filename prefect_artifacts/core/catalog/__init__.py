@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+
 from ..access import AuditEntry, User
 from ..filters import ArtifactFilter
 from . import access, blobs, migrate, outbox, queries, restore, versions
@@ -33,6 +35,7 @@ from .records import (
     to_db_time,
     utcnow,
 )
+from .schema import keys_t, repository_t
 from .versions import BlobsMissing
 
 T = TypeVar("T")
@@ -71,6 +74,9 @@ class Catalog:
         self._written: list[int] = []  # in storage; deleted by the next write transaction
         self._recent = RecentRecords()  # records by stamp: an unchanged version is read once
         self.seal: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # signs records
+        # Set by the repository: run before every write transaction (the binding check).
+        self.before_write: Callable[[], None] | None = None
+        self.db.on_reopen.append(self._recent.clear)
 
     @property
     def url(self) -> str:
@@ -91,6 +97,9 @@ class Catalog:
     def _write(self, fn: Callable[[Any], T]) -> T:
         """A write transaction that also clears the outbox rows already written to storage
         and keeps what this one queues (see :meth:`take_unwritten`)."""
+
+        if self.before_write is not None:
+            self.before_write()
 
         def attempt(conn: Any) -> tuple[T, list[OutboxRecord]]:
             with self._lock:
@@ -370,6 +379,35 @@ class Catalog:
                 for name, value in counts.items():
                     totals[name] += value
         return totals
+
+    # -- the repository's identity ----------------------------------------------------------------
+    def identity(self) -> tuple[str | None, bool]:
+        """(the repository id this catalog holds, whether it holds any key)."""
+
+        def read(conn: Any) -> tuple[str | None, bool]:
+            rid = conn.execute(sa.select(repository_t.c.id).where(repository_t.c.slot == 1))
+            has_keys = conn.execute(sa.select(keys_t.c.id).limit(1)).first() is not None
+            return rid.scalar(), has_keys
+
+        return self.db.read(read)
+
+    def claim_identity(self, repository_id: str, *, replace: bool = False) -> str:
+        """Record ``repository_id`` as this catalog's unless it holds one already (``replace``:
+        whatever it holds); returns the id the catalog holds afterwards."""
+
+        def write(conn: Any) -> str:
+            if replace:
+                conn.execute(repository_t.delete())
+            conn.execute(
+                self.db.insert(repository_t)
+                .values(slot=1, id=repository_id, created_at=utcnow())
+                .on_conflict_do_nothing(index_elements=["slot"])
+            )
+            return conn.execute(
+                sa.select(repository_t.c.id).where(repository_t.c.slot == 1)
+            ).scalar_one()
+
+        return self.db.write(write)
 
     # -- schema ---------------------------------------------------------------------------------
     def revision(self) -> tuple[str | None, str]:

@@ -8,6 +8,7 @@ Both retry unique-key races and transient outages for ``retry_seconds``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 import re
@@ -25,6 +26,10 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from ..errors import ArtifactNotFoundError, CatalogError
 
 T = TypeVar("T")
+logger = logging.getLogger("prefect_artifacts.catalog")
+# Engines of SQLite files that were deleted or replaced, kept open for good: closing SQLite's
+# last connection to a file deletes its ``-wal`` by name — which now belongs to the new file.
+_abandoned: list[Engine] = []
 _TRANSIENT = re.compile(
     r"database is locked|could not connect|connection refused|server closed the connection|"
     r"connection .* (?:closed|lost)|terminating connection|deadlock detected|"
@@ -54,6 +59,10 @@ class Database:
                 f"catalog URL {safe_url(self.url)!r}: only sqlite:/// and postgresql:// are "
                 "supported"
             )
+        self.path = _sqlite_path(self.url) if self.dialect == "sqlite" else None
+        self.on_open: list[Callable[[], None]] = []  # after the schema check of each opening
+        self.on_reopen: list[Callable[[], None]] = []  # when a replaced SQLite file is reopened
+        self._file: tuple[int, int] | None = None  # the SQLite file's (device, inode)
         self.engine = self._make_engine()
         self._ready = False
         self._ready_lock = threading.Lock()
@@ -67,6 +76,11 @@ class Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(self.url, connect_args={"timeout": 60})
 
+        @sa.event.listens_for(engine, "do_connect")
+        def _before_connect(*_: Any) -> None:
+            if self.path:
+                remove_stale_wal(self.path)
+
         @sa.event.listens_for(engine, "connect")
         def _connect(dbapi_conn: Any, _: Any) -> None:
             dbapi_conn.isolation_level = None  # transactions are begun below
@@ -79,6 +93,8 @@ class Database:
             ):
                 cursor.execute(f"PRAGMA {pragma}")
             cursor.close()
+            if self.path and self._file is None:
+                self._file = _identity(self.path)
 
         @sa.event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
@@ -98,6 +114,8 @@ class Database:
     @contextlib.contextmanager
     def connect(self, *, write: bool) -> Iterator[Connection]:
         """One transaction, without the schema check or retries (migrations use it)."""
+        if self.path and self._file is not None and _identity(self.path) != self._file:
+            self._reopen()
         with self._one_writer(write), self.errors(), self.engine.connect() as conn:
             if write:
                 conn = conn.execution_options(catalog_write=True)
@@ -173,16 +191,35 @@ class Database:
                 f"catalog {safe_url(self.url)} failed: {type(orig).__name__}: {first}. {fix}"
             ) from exc
 
+    def _reopen(self) -> None:
+        """The SQLite file was deleted or replaced (a catalog rebuilt by ``reindex``): leave
+        the old connections (see ``_abandoned``) and open the file at the path afresh."""
+        with self._ready_lock:
+            if self._file is None or _identity(self.path or "") == self._file:
+                return  # another thread reopened it
+            logger.warning("the catalog file %s was deleted or replaced; reopening it", self.path)
+            _abandoned.append(self.engine)
+            self._file = None
+            self.engine = self._make_engine()
+            self._ready = False
+        for hook in self.on_reopen:
+            hook()
+
     # -- schema -----------------------------------------------------------------------------
     def ensure_schema(self) -> None:
-        """On first use, run ``prepare`` (the catalog's schema check) once, with retries."""
+        """On first use, run ``prepare`` (the catalog's schema check) once, with retries, then
+        the ``on_open`` hooks."""
         if self._ready:
             return
+        opened = False
         with self._ready_lock:
             if not self._ready:
                 if self.prepare is not None:
                     self.retry(lambda: self.prepare(self))
-                self._ready = True
+                self._ready = opened = True
+        if opened:
+            for hook in self.on_open:
+                hook()
 
 
 def with_driver(url: str) -> str:
@@ -191,6 +228,38 @@ def with_driver(url: str) -> str:
     if parsed.drivername in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return url
+
+
+def _sqlite_path(url: str) -> str | None:
+    path = make_url(url).database
+    return os.path.abspath(path) if path and path != ":memory:" else None
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def remove_stale_wal(path: str) -> list[str]:
+    """Remove the ``-wal``/``-shm`` files a deleted SQLite database left behind (a new file
+    at the path would read them and fail with "disk I/O error"); returns what was removed."""
+    if os.path.exists(path):
+        return []
+    removed = []
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path + suffix)
+            removed.append(path + suffix)
+    if removed:
+        logger.warning(
+            "removed %s: left by a deleted catalog database at %s, they would break the new one",
+            " and ".join(os.path.basename(r) for r in removed),
+            path,
+        )
+    return removed
 
 
 def safe_url(url: str) -> str:

@@ -45,11 +45,15 @@ def manifest(conn: Connection, record: VersionRecord, seq: int) -> None:
         "seq": seq,
         **record.document(),
     }
-    enqueue(conn, layout.manifest(record.project, record.key, record.version), document)
+    path = layout.manifest(record.project, record.key, record.version, record.uid)
+    enqueue(conn, path, document)
 
 
-def remove_manifest(conn: Connection, project: str, key: str, version: int) -> None:
-    enqueue(conn, layout.manifest(project, key, version), None)
+def remove_manifest(conn: Connection, project: str, key: str, version: int, uid: str) -> None:
+    """Queue the removal of a deleted version's manifest (named by its uid; one stored under
+    the old name ``<n>.json`` stays: the journal's delete entry keeps reindex from restoring
+    it, and it may be another catalog's)."""
+    enqueue(conn, layout.manifest(project, key, version, uid), None)
 
 
 def journal(

@@ -71,6 +71,9 @@ class Folded:
 
     keys: list[dict[str, Any]] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    # project/key:version → the paths of its manifests, when they describe different versions
+    # (two catalogs wrote into one storage): none of them is restored
+    conflicting: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _newer(document: dict[str, Any], field: str, known: int) -> str | None:
@@ -133,6 +136,7 @@ def _check_time(text: str) -> str | None:
 def fold(manifests: dict[str, Any], entries: dict[str, Any]) -> Folded:
     """Replay manifests and journal entries (each ``{path: document}``) into per-key state."""
     out = Folded()
+    manifests = _without_conflicts(manifests, out)
     events: dict[tuple[str, str], list[tuple[tuple[Any, ...], str, dict[str, Any]]]] = {}
     runs: list[dict[str, Any]] = []
     for kind, documents, check in (
@@ -171,6 +175,25 @@ def fold(manifests: dict[str, Any], entries: dict[str, Any]) -> Folded:
         if state["versions"] or state["last_version"]:
             out.keys.append(state)
     return out
+
+
+def _without_conflicts(manifests: dict[str, Any], out: Folded) -> dict[str, Any]:
+    """The manifests minus those that claim one ``key:version`` with different uids (each
+    reported in ``out.conflicting``); one uid stored under two names counts once."""
+    claims: dict[tuple[str, str, int], dict[str, list[str]]] = {}
+    for path, document in manifests.items():
+        if check_manifest(document) is None:
+            ident = (document["project"], document["key"], document["version"])
+            claims.setdefault(ident, {}).setdefault(document["uid"], []).append(path)
+    dropped: set[str] = set()
+    for (project, key, number), by_uid in claims.items():
+        if len(by_uid) > 1:
+            paths = sorted(p for group in by_uid.values() for p in group)
+            out.conflicting[f"{project}/{key}:{number}"] = paths
+            dropped.update(paths)
+        else:
+            dropped.update(sorted(next(iter(by_uid.values())))[1:])
+    return {p: d for p, d in manifests.items() if p not in dropped}
 
 
 def _state(project: str, key: str, at: datetime) -> dict[str, Any]:

@@ -240,6 +240,15 @@ audit_t = sa.Table(
     sa.Index("ix_artifact_audit_target", "project", "key", "version", "id"),
 )
 
+# The repository's identity: one row (slot 1) holding the id its storage's repository.json holds.
+repository_t = sa.Table(
+    "artifact_repository",
+    metadata,
+    sa.Column("slot", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("id", sa.String(36), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
 VERSION_COLUMNS = [c for c in versions_t.c if c.name not in ("details", "source_url")]
 VERSION_FIELDS = [c.name for c in versions_t.c if c.name not in ("id", "source_url")]
 SOURCE_URL_MAX = 512

@@ -424,7 +424,9 @@ def delete(
     if version is not None:
         where.append(versions_t.c.version == version)
     rows = conn.execute(
-        sa.select(versions_t.c.id, versions_t.c.version, versions_t.c.hash).where(*where)
+        sa.select(versions_t.c.id, versions_t.c.version, versions_t.c.hash, versions_t.c.uid).where(
+            *where
+        )
     ).all()
     if not rows or key_row is None:
         return [], []
@@ -451,8 +453,8 @@ def delete(
         conn, "delete", project, key, at, outbox.next_seq(conn, key_row.id), versions=numbers,
         kind=key_row.kind,
     )  # fmt: skip
-    for number in numbers:
-        outbox.remove_manifest(conn, project, key, number)
+    for row in sorted(rows, key=lambda r: r.version):
+        outbox.remove_manifest(conn, project, key, row.version, row.uid)
     free = blobs.release(conn, hashes)
     if before_commit is not None:
         before_commit(free)

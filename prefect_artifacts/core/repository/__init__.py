@@ -9,14 +9,16 @@ manifests and journal entries committed with the change — into storage.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from .. import integration, layout
 from ..catalog import Catalog, VersionRecord
-from ..errors import ArtifactNotFoundError, SigningKeyRequiredError
+from ..errors import ArtifactNotFoundError, RepositoryMismatchError, SigningKeyRequiredError
 from ..faults import fault_point
 from ..filters import ArtifactFilter
 from ..keys import validate_project
@@ -25,13 +27,20 @@ from ..models import ArtifactVersion, LineageRecord
 from ..settings import ArtifactSettings
 from ..signing import Signer
 from ..storage import Storage
-from . import assemble, changes, partsread, reader, references, runs, writer
+from . import assemble, changes, identity, partsread, reader, references, runs, writer
 from .changes import DELETE_STRATEGIES
 
-__all__ = ["DELETE_STRATEGIES", "Repository"]
+__all__ = ["DELETE_STRATEGIES", "Repository", "opened_repositories"]
 FULL_DRAIN_SECONDS = 60.0
 SIGNING_RECHECK_SECONDS = 60.0
+LOOK_AGAIN = 5.0  # seconds: a repository without an id yet is looked at again this often
 logger = logging.getLogger("prefect_artifacts")
+_opened_repositories: weakref.WeakValueDictionary[int, Repository] = weakref.WeakValueDictionary()
+
+
+def opened_repositories() -> list[Repository]:
+    """The repositories this process has opened (and still uses)."""
+    return list(_opened_repositories.values())
 
 
 class Repository:
@@ -60,6 +69,15 @@ class Repository:
         self._scanned = float("-inf")  # when the outbox was last drained whole
         self._signing: tuple[float, dict[str, Any] | None] | None = None  # (when read, marker)
         storage.locate = lambda digest: references.locate(self, digest)
+        self._binding: identity.Binding | None = None  # catalog and storage agree (cached)
+        self._seen: identity.Binding | None = None  # what the first read saw
+        self._looked: float | None = None  # when _seen was read
+        self._checking = False
+        self._binding_lock = threading.Lock()
+        catalog.before_write = self.check_binding
+        catalog.db.on_open.append(self._opened)
+        catalog.db.on_reopen.append(self._forget_binding)
+        _opened_repositories[id(self)] = self
 
     @classmethod
     def from_settings(cls, settings: ArtifactSettings | None = None) -> Repository:
@@ -84,6 +102,70 @@ class Repository:
     def __repr__(self) -> str:
         return f"Repository(storage={self.storage.url!r}, project={self.project!r})"
 
+    # -- identity --------------------------------------------------------------------------------
+    @property
+    def repository_id(self) -> str:
+        """This repository's id (a uuid): what its catalog and its storage's
+        ``repository.json`` both hold. A new repository gets one here (as on its first write);
+        RepositoryMismatchError when the catalog and the storage disagree."""
+        self.check_binding()
+        assert self._binding is not None and self._binding.catalog_id is not None
+        return self._binding.catalog_id
+
+    def known_repository_id(self) -> str | None:
+        """The id as far as this process has seen it, without creating one (None: a new
+        repository; looked at again at most every few seconds until another process gives
+        it one)."""
+        if self._binding is not None:
+            return self._binding.catalog_id
+        if self._looked is None:
+            self.catalog.db.ensure_schema()  # its first use looks (see _opened)
+        seen = self._seen
+        if self._looked is None or (
+            (seen is None or seen.id is None) and time.monotonic() - self._looked > LOOK_AGAIN
+        ):
+            self._opened()
+            seen = self._seen
+        return seen.id if seen is not None else None
+
+    def home(self) -> dict[str, Any]:
+        """What a pickled record carries to find this repository again: its id, project and
+        locations — the catalog URL without its password, storage options without secrets
+        (the unpickling process supplies credentials through its own environment)."""
+        return {
+            "repository_id": self.known_repository_id(),
+            "storage_url": self.storage.url,
+            "storage_options": identity.without_secrets(
+                getattr(self.storage.fs, "storage_options", {}) or {}
+            ),
+            "catalog_url": identity.without_password(self.catalog.url),
+            "project": self.project,
+        }
+
+    def check_binding(self) -> None:
+        """Before a write: the catalog and the storage belong to the same repository (checked
+        once per process, then cached; a new repository gets its id). Raises
+        RepositoryMismatchError otherwise."""
+        if self._binding is not None:
+            return
+        with self._binding_lock:
+            if self._binding is None:
+                self._checking = True  # a refusal raises: no "reading only" warning too
+                try:
+                    binding = identity.bind(self)
+                finally:
+                    self._checking = False
+                identity.record_writer(self)
+                self._binding = self._seen = binding
+
+    def _opened(self) -> None:
+        self._looked = time.monotonic()
+        if self._binding is None:
+            self._seen = identity.warn_at_first_use(self, warn=not self._checking)
+
+    def _forget_binding(self) -> None:
+        self._binding = self._seen = self._looked = None
+
     # -- writing: the module functions, bound as methods ---------------------------------------
     log = writer.log
     tag = changes.tag
@@ -103,7 +185,11 @@ class Repository:
         signer = self.signer if self.signer is not None and self.signer.can_sign else None
         if signer is not None and marker is None:
             marker = {"key": signer.key_id, "alg": signer.algorithm}
-            self.storage.write_json(self.storage.path(layout.SIGNING), marker)
+            path = self.storage.path(layout.SIGNING)
+            try:
+                self.storage.create_json(path, marker)
+            except FileExistsError:  # another process named another key first: it stands
+                marker = self.storage.read_json(path)
             self._signing = (time.monotonic(), marker)
         if signer is not None and marker.get("key") == signer.key_id:
             return
@@ -157,12 +243,10 @@ class Repository:
                 if full:
                     seen = {r.id for r in records}
                     records += [r for r in self.catalog.pending() if r.id not in seen]
+                if records:
+                    self.check_binding()  # never into another repository's storage
                 for item in records:
-                    path = self.storage.path(item.path)
-                    if item.document is None:
-                        self.storage.delete(path)
-                    else:
-                        self.storage.write_json(path, item.document)
+                    self._write_record(item.path, item.document)
                 if full:
                     self.catalog.written([r.id for r in records])
                 else:
@@ -174,6 +258,9 @@ class Repository:
             if full:
                 self._scanned = time.monotonic()
             fault_point("after-drain")
+        except RepositoryMismatchError as exc:
+            self._scanned = float("-inf")
+            logger.warning("not writing queued records to storage: %s", exc)
         except Exception as exc:
             self._scanned = float("-inf")  # the next drain looks at everything again
             logger.warning(
@@ -184,6 +271,30 @@ class Repository:
                 exc,
             )
         return written
+
+    def _write_record(self, relative: str, document: dict[str, Any] | None) -> None:
+        """One outbox record into storage: a removal, or a document created where nothing is
+        (never replacing another writer's). A manifest queued under its old name that another
+        catalog already took goes under its uid-named path instead."""
+        path = self.storage.path(relative)
+        if document is None:
+            self.storage.delete(path)
+            return
+        try:
+            self.storage.create_json(path, document)
+        except FileExistsError:
+            uid = document.get("uid")
+            number = document.get("version")
+            if "manifest" in document and uid and isinstance(number, int):
+                moved = layout.manifest(document["project"], document["key"], number, uid)
+                if moved != relative:
+                    self.storage.create_json(self.storage.path(moved), document)
+                    return
+            logger.warning(
+                "%s already holds another record; it was not replaced (`prefect-artifacts "
+                "reindex` reports such conflicts)",
+                self.storage.fs.unstrip_protocol(path),
+            )
 
     # -- reading -------------------------------------------------------------------------------
     def get(

@@ -42,6 +42,7 @@ def version(repo: Repository, record: VersionRecord) -> ArtifactVersion:
         source["url"] if isinstance(source, dict) else repo.storage.blob_url(record.hash)
     )
     fields["uri"] = f"artifact://{record.project}/{record.key}:{record.version}"
+    fields["repository_id"] = repo.known_repository_id()
     fields["extra_data"] = {
         e.name: {**vars(e), "target_path": repo.storage.blob_url(e.hash)} for e in record.extras
     }

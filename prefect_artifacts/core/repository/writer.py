@@ -116,6 +116,7 @@ def log(
     (``multipart``)."""
     key = validate_key(key)
     project = validate_project(project) if project else repo.project
+    repo.check_binding()  # before any byte is written (cached after the first call)
     labels = validate_labels(labels)
     description = check_description(description)
     tag = validate_tag(tag) if tag is not None else None

@@ -69,6 +69,7 @@ class Storage:
         protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
         self.object_store = bool(protocols & OBJECT_STORES)
         self.pinned_reads = "s3" in protocols  # reads can be pinned to an ETag (If-Match)
+        self.conditional_puts: bool | None = None  # S3 If-None-Match: * (None: not tried yet)
         from ..settings import verified_state_path
 
         self.verified = VerifiedState(verified_state_path(verified_state), self.url)
@@ -126,8 +127,25 @@ class Storage:
                 return layout.digest_of(url[len(prefix) :])
         return None
 
-    def manifest_path(self, project: str, key: str, version: int) -> str:
-        return self.path(layout.manifest(project, key, version))
+    def manifest_path(self, project: str, key: str, version: int, uid: str | None = None) -> str:
+        """A version's manifest: by its uid; without one, the manifest stored for that number
+        (the first found, new or old name), else the old name ``<n>.json``."""
+        if uid is not None:
+            return self.path(layout.manifest(project, key, version, uid))
+        found = self.manifests_of(project, key, version)
+        return found[0] if found else self.path(layout.manifest(project, key, version))
+
+    def manifests_of(self, project: str, key: str, version: int) -> list[str]:
+        """Every manifest stored for ``project/key:version`` (more than one: a conflict)."""
+        folder = self.path(layout.manifest(project, key, version)).rsplit("/", 1)[0]
+        with self._guard("list", folder):
+            try:
+                names = self.fs.ls(folder, detail=False)
+            except FileNotFoundError:
+                return []
+        return sorted(
+            n for n in names if n.endswith(".json") and layout.manifest_number(n) == version
+        )
 
     # -- blobs ----------------------------------------------------------------------------
     def write_blob(
@@ -485,8 +503,9 @@ class Storage:
 
     # -- JSON documents (manifests, journal) ---------------------------------------------
     def write_json(self, path: str, document: Any) -> None:
-        """Write a JSON document whole or not at all: on a filesystem a synced temporary file
-        renamed into place (removed if the write fails); on an object store one PUT."""
+        """Write (or replace) a JSON document whole or not at all: on a filesystem a synced
+        temporary file renamed into place (removed if the write fails); on an object store one
+        PUT. For documents that change (leases); records are written once with create_json."""
         data = json.dumps(document, default=str, separators=(",", ":")).encode()
         with self._guard("write", path):
             if not self.local:
@@ -504,6 +523,74 @@ class Storage:
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
+
+    def create_json(self, path: str, document: Any) -> bool:
+        """Write a JSON document only if nothing is at ``path`` — never replacing what another
+        writer put there: locally a synced temporary file hard-linked into place (``O_EXCL``
+        where links are not supported); on S3 a conditional PUT (``If-None-Match: *``); on
+        other stores, or endpoints without conditional PUTs, a write checked by reading it
+        back. Returns True when written; False when an identical document was already there.
+        Raises FileExistsError when a different document is there."""
+        data = json.dumps(document, default=str, separators=(",", ":")).encode()
+        with self._guard("write", path):
+            if self.local:
+                created = self._create_local(path, data)
+            else:
+                created = self._create_object(path, data)
+            if created:
+                return True
+            existing = self.fs.cat_file(path)
+        if existing == data or _same_json(existing, data):
+            return False
+        raise FileExistsError(f"{self.fs.unstrip_protocol(path)} already holds another document")
+
+    def _create_local(self, path: str, data: bytes) -> bool:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                if self.fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            try:
+                os.link(tmp, path)  # atomic, and fails if the name exists
+            except FileExistsError:
+                return False
+            except OSError:  # a filesystem without hard links
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                except FileExistsError:
+                    return False
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+            return True
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def _create_object(self, path: str, data: bytes) -> bool:
+        if self.conditional_puts is not False and hasattr(self.fs, "call_s3"):
+            bucket, key, _ = self.fs.split_path(path)
+            try:
+                self.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+                self.fs.invalidate_cache(path)
+                self.conditional_puts = True
+                return True
+            except Exception as exc:
+                if _precondition_failed(exc):
+                    self.conditional_puts = True
+                    return False
+                if not _not_supported(exc):
+                    raise
+                self.conditional_puts = False  # this endpoint ignores or refuses them
+                logger.info("%s does not support conditional writes; checking by reading", self.url)
+        self.fs.invalidate_cache(path)
+        if self.fs.exists(path):
+            return False
+        self.fs.pipe_file(path, data)
+        self.fs.invalidate_cache(path)
+        return bool(self.fs.cat_file(path) == data)  # else another writer's won: compared above
 
     def read_json(self, path: str) -> Any:
         """A JSON document; ValueError when it is not valid JSON."""
@@ -532,6 +619,26 @@ class Storage:
                 "Check that the storage is reachable and writable (PREFECT_ARTIFACTS_STORAGE_URL, "
                 "PREFECT_ARTIFACTS_STORAGE_OPTIONS, credentials), then retry"
             ) from exc
+
+
+def _same_json(a: bytes, b: bytes) -> bool:
+    try:
+        return bool(json.loads(a) == json.loads(b))
+    except ValueError:
+        return False
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    """A conditional PUT found the object there (S3: 412 PreconditionFailed)."""
+    if isinstance(exc, FileExistsError):  # s3fs's translation of it
+        return True
+    text = f"{type(exc).__name__} {exc} {exc.__cause__ or ''}"
+    return "PreconditionFailed" in text or "412" in text or "At least one of the pre" in text
+
+
+def _not_supported(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc} {exc.__cause__ or ''}"
+    return any(s in text for s in ("NotImplemented", "501", "not implemented", "InvalidArgument"))
 
 
 def _sync(path: str) -> None:
