@@ -53,6 +53,7 @@ PARALLEL = 4  # cards created side by side (one client)
 EVENTS_BATCH = 100  # events sent in one request
 META_REF = "prefect-artifacts.ref"  # metadata of every Prefect artifact we create...
 META_UID = "prefect-artifacts.uid"  # ...and the version's uid, which never names another
+META_REPOSITORY = "prefect-artifacts.repository"  # ...and its repository's id
 
 
 # -- what is sent ----------------------------------------------------------------------------
@@ -119,7 +120,7 @@ def register(
                 key=key,
                 description=summary(version) + suffix,
                 data=data,
-                metadata_={META_REF: version.ref, META_UID: version.uid},
+                metadata_=card_metadata(version),
                 task_run_id=_uuid(run.task_run_id),
                 flow_run_id=_uuid(run.flow_run_id),
             ),
@@ -218,12 +219,22 @@ def _ours(client: Any, version: ArtifactVersion, kind: str) -> list[Any]:
     return [a for a in _read_all(client, key) if describes(a, version) and a.type == kind]
 
 
+def card_metadata(version: ArtifactVersion) -> dict[str, str]:
+    """What a card records to be found again: the version's uid and its repository's id (two
+    repositories reporting to one server never touch each other's cards)."""
+    metadata = {META_REF: version.ref, META_UID: version.uid}
+    if version.repository_id:
+        metadata[META_REPOSITORY] = version.repository_id
+    return metadata
+
+
 def describes(artifact: Any, version: ArtifactVersion) -> bool:
-    """Whether a Prefect artifact is one of ``version``'s cards: by the version's uid (cards
-    made before uids were recorded: by its reference)."""
+    """Whether a Prefect artifact is one of ``version``'s cards: by the version's uid and
+    repository id (cards made before uids were recorded: by its reference)."""
     metadata = artifact.metadata_ or {}
     if META_UID in metadata:
-        return metadata[META_UID] == version.uid
+        same_repository = metadata.get(META_REPOSITORY) in (None, version.repository_id)
+        return metadata[META_UID] == version.uid and same_repository
     return metadata.get(META_REF) == version.ref
 
 
@@ -253,6 +264,7 @@ def version_resource(version: ArtifactVersion) -> dict[str, str]:
         "prefect-artifacts.project": version.project,
         "prefect-artifacts.key": version.key,
         "prefect-artifacts.version": str(version.version),
+        "prefect-artifacts.repository": version.repository_id or "",
     }
 
 
