@@ -10,9 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import compare as _compare
-from . import maintenance, models
+from . import maintenance, models, tracking
 from .context import ArtifactContext
+from .dataitem import DataItem
+from .errors import ArtifactNotFoundError, InvalidArgumentError
 from .filters import ArtifactFilter
+from .keys import validate_key, validate_tag
 from .lineage import Lineage
 from .maintenance import GcReport, PruneReport, ReindexReport, VerifyReport
 from .models import ArtifactVersion, ModelVersion
@@ -235,8 +238,9 @@ def _flatten(refs: tuple[Any, ...]) -> list[Any]:
 
 
 def update_model(
-    model: str | ArtifactVersion,
+    model: str | ArtifactVersion | None = None,
     *,
+    model_artifact: str | ArtifactVersion | None = None,
     metrics: dict[str, float] | None = None,
     parameters: dict[str, Any] | None = None,
     labels: dict[str, Any] | None = None,
@@ -251,7 +255,15 @@ def update_model(
     ``key_prefix`` is put before the new metric and extra-data names. Recorded as a metadata
     revision (``version.revisions()``: who, when, from which run, old → new); the bytes, hash,
     version number, tags and producer stay as they were. ``model``: a ref (``"churn:3"``,
-    ``"churn@prod"``, a store URI) or a ModelVersion."""
+    ``"churn@prod"``, a store URI) or a ModelVersion — also as MLRun's ``model_artifact=``."""
+    if (model is None) == (model_artifact is None):
+        raise TypeError(
+            "update_model() takes the model once: update_model('churn:3', ...) or MLRun's "
+            "update_model(model_artifact=...)"
+        )
+    model = model if model is not None else model_artifact
+    if isinstance(model, DataItem):
+        model = model.meta
     if key_prefix:
         metrics = {f"{key_prefix}{k}": v for k, v in (metrics or {}).items()} or None
         extra_data = {f"{key_prefix}{k}": v for k, v in (extra_data or {}).items()} or None
@@ -266,6 +278,88 @@ def update_model(
         kind="model",
         project=project,
     )
+
+
+def get_model(
+    model_dir: str | ArtifactVersion | Any, suffix: str | None = None
+) -> tuple[str, ModelVersion | None, dict[str, DataItem]]:
+    """MLRun's ``get_model``: ``(model_file, model_artifact, extra_data)`` — the local path of
+    the model's file (a model logged from a folder is unpacked and ``model_file``, or the first
+    file ending with ``suffix``, is found inside), the ModelVersion and its extra data as
+    DataItems. ``model_dir``: a ref or ``store://`` URI, a ModelVersion or DataItem, or a local
+    folder/file (then ``model_artifact`` is None and ``extra_data`` empty)."""
+    from pathlib import Path
+
+    if isinstance(model_dir, DataItem):
+        model_dir = model_dir.meta
+    if isinstance(getattr(model_dir, "ref", None), str) and not isinstance(
+        model_dir, ArtifactVersion
+    ):
+        model_dir = model_dir.ref  # an ArtifactRef
+    if (
+        isinstance(model_dir, str)
+        and not model_dir.startswith("store://")
+        and Path(model_dir).exists()
+    ):
+        return _model_file(Path(model_dir), None, suffix), None, {}
+    version = model_dir if isinstance(model_dir, ArtifactVersion) else get_artifact(model_dir)
+    if not isinstance(version, ModelVersion):
+        raise models_error(version)
+    if version.format == "tar":
+        path = _model_file(version.extract(), version.model_file, suffix)
+    else:
+        path = version.local()
+        if suffix and not path.endswith(suffix):
+            raise ArtifactNotFoundError(
+                f"{version.ref}'s file {version.filename!r} does not end with {suffix!r}"
+            )
+    version.repository.record_consumer(version)
+    extra = {
+        name: DataItem(version.repository.get(e.artifact) if e.artifact else e, name)
+        for name, e in version.extra_data.items()
+    }
+    return path, version, extra
+
+
+def _model_file(path: Any, model_file: str | None, suffix: str | None) -> str:
+    if path.is_file():
+        return str(path)
+    if model_file and (path / model_file).is_file() and not suffix:
+        return str(path / model_file)
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    if suffix:
+        files = [p for p in files if p.name.endswith(suffix)]
+    if not files:
+        raise ArtifactNotFoundError(
+            f"no model file {'ending with ' + repr(suffix) + ' ' if suffix else ''}in {path}"
+        )
+    return str(files[0])
+
+
+def models_error(version: ArtifactVersion) -> Exception:
+    return InvalidArgumentError(
+        f"{version.ref} is a {version.kind}, not a model: get_model reads models "
+        "(log them with log_model); use get_artifact for other artifacts"
+    )
+
+
+def run_metrics(run_id: str | list[str], *, repository: Any = None) -> Any:
+    """The step metrics of a run (``ctx.run_id``, a Prefect flow/task run id) as a pandas
+    DataFrame with columns ``key, step, value, timestamp``, ordered by key and step (several
+    runs: with a ``run_id`` column too)."""
+    return tracking.run_metrics(get_repository(repository), run_id)
+
+
+def run_results(run_id: str, *, repository: Any = None) -> dict[str, Any]:
+    """The results a run recorded with ``log_result``, by name."""
+    return get_repository(repository).catalog.run_results(run_id)
+
+
+def tag_history(key: str, tag: str, *, project: str | None = None) -> list[dict[str, Any]]:
+    """Every period ``tag`` spent on a version of ``key``, oldest first:
+    ``[{version, since, until, by, run}]`` (``until`` None: it is there now)."""
+    repo = get_repository()
+    return repo.catalog.tag_history(project or repo.project, validate_key(key), validate_tag(tag))
 
 
 def tag_artifact(ref: str, tag: str, *, project: str | None = None) -> ArtifactVersion:

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import mlrun
-from .errors import InvalidArgumentError
+from . import mlrun, runs, tracking
+from .dataitem import DataItem
+from .errors import ArtifactNotFoundError, InvalidArgumentError
 from .keys import validate_filename
 from .models import ArtifactVersion, DatasetVersion, ModelVersion, PlotVersion
 from .repository import Repository
@@ -42,6 +43,114 @@ class ArtifactContext:
     def __repr__(self) -> str:
         return f"ArtifactContext({self.repository!r}, project={self.project!r})"
 
+    # -- MLRun's handler surface (MLClientCtx) --------------------------------------------------
+    @property
+    def run_id(self) -> str:
+        """The Prefect task run id (else flow run id), or this process's run id outside Prefect."""
+        return tracking.current_run_id()
+
+    uid = run_id  # MLRun's name
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The flow run's parameters, overridden by the task run's (MLRun's ``parameters``)."""
+        run = runs.current_run()
+        return {**run.parameters, **run.task_parameters} if run is not None else {}
+
+    def get_param(self, key: str, default: Any = None) -> Any:
+        """A parameter of the current task run, else of its flow run, else ``default``."""
+        return self.parameters.get(key, default)
+
+    @property
+    def logger(self) -> Any:
+        """Prefect's run logger (lines show on the run's page), or ``logging`` outside a run."""
+        return runs.run_logger()
+
+    def log_result(self, key: str, value: Any, commit: bool = False) -> None:
+        """Record a result of this run (JSON-safe; the last value per name is kept), shown on
+        the run's page and card. ``commit`` is accepted for MLRun's signature."""
+        tracking.log_result(self.repository, key, value, project=self.project)
+
+    def log_results(self, results: dict[str, Any], commit: bool = False) -> None:
+        if not isinstance(results, dict):
+            raise InvalidArgumentError(f"log_results takes a dict, got {type(results).__name__}")
+        for key, value in results.items():
+            self.log_result(key, value)
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """This run's results (``log_result``), by name."""
+        return self.repository.catalog.run_results(self.run_id)
+
+    def artifact_subpath(self, *subpaths: str) -> str:
+        """A local working folder for this run (created), as MLRun's path under the artifact
+        path: write files there and log them (``model_dir=``, ``local_path=``)."""
+        import tempfile
+
+        for part in subpaths:
+            if not isinstance(part, str) or part.startswith("/") or ".." in part.split("/"):
+                raise InvalidArgumentError(
+                    f"artifact_subpath parts are relative names, got {part!r}"
+                )
+        folder = Path(tempfile.gettempdir()) / "prefect-artifacts" / "runs" / self.run_id
+        folder = folder.joinpath(*subpaths)
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder)
+
+    def get_input(self, key: str, url: str | None = None) -> DataItem:
+        """MLRun's ``get_input``: a DataItem for ``url`` (a ``store://`` URI or an artifact ref),
+        else for the task/flow parameter ``key`` (a ref, store URI, ``ArtifactRef`` or version),
+        else for the artifact ref ``key`` itself. Records this run as a consumer."""
+        value: Any = url
+        if value is None:
+            value = self.get_param(key, None)
+        if value is None:
+            value = key
+        if isinstance(value, DataItem):
+            return value
+        if isinstance(value, ArtifactVersion):
+            version = value
+        elif isinstance(getattr(value, "ref", None), str):  # an ArtifactRef
+            version = self.repository.get(value.ref, project=getattr(value, "project", None))
+        elif isinstance(value, str):
+            try:
+                version = self.get_artifact(value)
+            except ArtifactNotFoundError as exc:
+                raise ArtifactNotFoundError(
+                    f"get_input({key!r}): {exc}"
+                    + ("" if url or key in self.parameters else f"; no parameter {key!r} either")
+                ) from None
+        else:
+            raise InvalidArgumentError(
+                f"get_input({key!r}): the parameter is a {type(value).__name__}; pass a store:// "
+                "URI, an artifact ref ('key:3') or pa.ArtifactRef"
+            )
+        self.repository.record_consumer(version)
+        return DataItem(version, key)
+
+    def commit(self, message: str = "", completed: bool = False) -> None:
+        """Write buffered metric points now (MLRun's ``commit``)."""
+        tracking.buffer_of(self.repository).flush()
+
+    # -- step metrics (MLflow's log_metric) -------------------------------------------------------
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, timestamp: Any = None
+    ) -> None:
+        """One point of a metric curve of this run (``step``: the next one for this name when
+        omitted; ``timestamp``: a datetime or MLflow's epoch milliseconds). Buffered and
+        written in batches; ``pa.run_metrics(ctx.run_id)`` reads them."""
+        tracking.log_metrics(
+            self.repository, {key: value}, step=step, timestamp=timestamp, project=self.project
+        )
+
+    def log_metrics(
+        self, metrics: dict[str, float], step: int | None = None, timestamp: Any = None
+    ) -> None:
+        """Several metrics at one step."""
+        tracking.log_metrics(
+            self.repository, metrics, step=step, timestamp=timestamp, project=self.project
+        )
+
     def log_dataset(
         self,
         key: str | None = None,
@@ -60,13 +169,16 @@ class ArtifactContext:
         label_column: str | list[str] | None = None,
         target_path: str | None = None,
         upload: bool | None = None,
+        index: bool | None = None,
         **kwargs: Any,
     ) -> DatasetVersion:
         """Log a pandas/polars DataFrame or pyarrow Table: Parquet bytes, schema, a preview of the
         first ``preview`` rows (20; 0 for none) and column statistics (``stats=None``: unless the
         frame has more than 50 million cells). MLRun's ``local_path`` logs a Parquet/CSV file
         (or, with ``df``, picks the format by its suffix), ``label_column`` is recorded,
-        ``db_key`` is the key."""
+        ``db_key`` is the key. MLRun's ``index=False`` drops a pandas index (``True``, the
+        default: it is kept, and restored on load)."""
+        mlrun.check_writer_kwargs("log_dataset", kwargs)
         mlrun.check_kwargs("log_dataset", kwargs)
         source = mlrun.check_upload("log_dataset", target_path, upload)
         key = mlrun.catalog_key(key, db_key)
@@ -91,6 +203,8 @@ class ArtifactContext:
             )
         if preview is False:
             preview = 0
+        if index is False and hasattr(df, "reset_index") and hasattr(df, "iloc"):
+            df = df.reset_index(drop=True)
         return self.repository.log(
             key,
             df,

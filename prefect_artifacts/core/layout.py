@@ -5,6 +5,7 @@
     blobs/sha256/ab/cdef…                  the bytes, stored once per content
     manifests/<project>/<key>/<n>.json     every version's full metadata (the catalog can be rebuilt)
     journal/<project>/<time>-<id>.json     later changes: tags, labels, consumers, deletions
+    metrics/<project>/<run>/<time>-<batch>.json   step metrics and results of runs, per batch
     tmp/<id>                               writes in flight (moved into blobs/ when complete)
 """
 
@@ -16,6 +17,7 @@ from datetime import datetime
 BLOBS = "blobs/sha256"
 MANIFESTS = "manifests"
 JOURNAL = "journal"
+METRICS = "metrics"
 TMP = "tmp"
 
 
@@ -39,6 +41,10 @@ def manifest(project: str, key: str, version: int) -> str:
 
 def journal(project: str, at: datetime) -> str:
     return f"{JOURNAL}/{project}/{at:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}.json"
+
+
+def metrics(project: str, run_id: str, at: datetime, batch: str) -> str:
+    return f"{METRICS}/{project}/{run_id}/{at:%Y%m%dT%H%M%S%f}-{batch}.json"
 
 
 def tmp() -> str:

@@ -26,8 +26,39 @@ REFUSED = {
 }
 
 
+WRITER_KWARGS = {  # pandas to_parquet/to_csv options MLRun passes through
+    "compression", "engine", "partition_cols", "row_group_size", "sep", "header", "columns",
+    "encoding", "float_format", "date_format", "na_rep", "quoting", "storage_options",
+}  # fmt: skip
+
+
+def check_writer_kwargs(call: str, kwargs: dict[str, Any]) -> None:
+    """MLRun passes extra keywords to pandas' writer; here the repository writes the bytes
+    (the same frame always gives the same bytes, so identical data is stored once)."""
+    for name in kwargs:
+        if name in WRITER_KWARGS:
+            raise TypeError(
+                f"{call}() does not pass {name}= to a writer: the repository writes Parquet (or "
+                "format='csv') itself so that identical frames give identical bytes; shape the "
+                "frame first (select columns, format values), or write the file yourself and "
+                "log it with local_path="
+            )
+
+
+def run_folders() -> Path:
+    """Where ``ctx.artifact_subpath()`` makes a run's working folders."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / "prefect-artifacts" / "runs"
+
+
 def check_kwargs(call: str, kwargs: dict[str, Any]) -> None:
-    """Refuse MLRun keywords with no equivalent (naming the alternative) and unknown ones."""
+    """Refuse MLRun keywords with no equivalent (naming the alternative) and unknown ones.
+    ``artifact_path=ctx.artifact_subpath(...)`` (as MLRun's tutorials pass it) is accepted: the
+    repository's storage decides where bytes go."""
+    path = kwargs.get("artifact_path")
+    if isinstance(path, str) and Path(path).resolve().is_relative_to(run_folders().resolve()):
+        del kwargs["artifact_path"]
     for name in kwargs:
         if name in REFUSED:
             raise TypeError(f"{call}() does not take {name}=: {REFUSED[name]}")

@@ -62,6 +62,7 @@ class RunInfo(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
     ui_url: str | None = None
+    task_parameters: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
 
     @property
     def run_id(self) -> str | None:
@@ -344,6 +345,18 @@ class ArtifactVersion(_Bound):
             return str(target)
         folder.mkdir(parents=True, exist_ok=True)
         return str(self.repository.download_blob(self.hash, folder, self.filename))
+
+    @property
+    def store_uri(self) -> str:
+        """MLRun's form of this version's URI: ``store://<kind>s/<project>/<key>#<iter>:<n>@<tree>``
+        (``<tree>``: the producing run's id, else the version's uid); accepted wherever a ref is."""
+        kind = {"dataset": "datasets", "model": "models", "plot": "plots"}.get(
+            self.kind, "artifacts"
+        )
+        tree = self.producer.flow_run_id or self.uid
+        return (
+            f"store://{kind}/{self.project}/{self.key}#{self.iteration or 0}:{self.version}@{tree}"
+        )
 
     def to_dataitem(self) -> ArtifactVersion:
         """MLRun's ``artifact.to_dataitem()``: a version already offers ``get``, ``local``,

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from ..faults import fault_point
 from ..models import RUN_FIELDS
-from . import blobs, outbox, queries
+from . import blobs, outbox, queries, tracking
 from .database import Database
 from .records import Committed, ExtraRecord, NewVersion
 from .schema import (
@@ -145,7 +145,8 @@ def commit(
         .values(last_version=number, latest_id=vid, kind=new.kind, updated_at=now)
     )
     if new.tag:
-        _move_tag(conn, new.project, new.key, new.tag, vid, now)
+        who = {"by": new.owner, "run": run.get("task_run_id") or run.get("flow_run_id")}
+        _move_tag(conn, new.project, new.key, new.tag, vid, now, who)
     seq = outbox.next_seq(conn, key_row.id)
     record = queries.records(conn, [vid], details=True)[0]
     outbox.manifest(conn, record, seq)
@@ -198,11 +199,13 @@ def _same(column: Any, value: str | None) -> Any:
     return column == value if value else column.is_(None)
 
 
-def set_tag(conn: Connection, vid: int, tag: str, at: datetime) -> int | None:
+def set_tag(
+    conn: Connection, vid: int, tag: str, at: datetime, who: dict[str, Any] | None = None
+) -> int | None:
     """Point ``tag`` at the version; returns the version number it left (None: it was new or
-    already there)."""
+    already there). ``who``: ``{"by": owner, "run": run id}`` for the tag's history."""
     version, key_row = _locked_key_of(conn, vid)
-    previous = _move_tag(conn, version.project, version.key, tag, vid, at)
+    previous = _move_tag(conn, version.project, version.key, tag, vid, at, who)
     if previous is not False:
         seq = outbox.next_seq(conn, key_row.id)
         outbox.journal(
@@ -212,7 +215,13 @@ def set_tag(conn: Connection, vid: int, tag: str, at: datetime) -> int | None:
 
 
 def _move_tag(
-    conn: Connection, project: str, key: str, tag: str, vid: int, now: datetime
+    conn: Connection,
+    project: str,
+    key: str,
+    tag: str,
+    vid: int,
+    now: datetime,
+    who: dict[str, Any] | None = None,
 ) -> int | bool | None:
     """Returns False when the tag already pointed at ``vid``, else the number it left (or
     None when the tag is new)."""
@@ -229,6 +238,8 @@ def _move_tag(
     else:
         conn.execute(tags_t.insert().values(project=project, key=key, tag=tag, version_id=vid))
     touch(conn, project, key, [vid] if previous is None else [vid, previous.version_id], now)
+    number = conn.execute(sa.select(versions_t.c.version).where(versions_t.c.id == vid)).scalar()
+    tracking.tag_moved(conn, project, key, tag, number, now, who)
     return previous.version if previous is not None else None
 
 
@@ -246,6 +257,7 @@ def remove_tag(conn: Connection, project: str, key: str, tag: str, at: datetime)
     if row is None or key_row is None:
         return None
     conn.execute(tags_t.delete().where(*where))
+    tracking.tag_moved(conn, project, key, tag, None, at, None)
     touch(conn, project, key, [row.version_id], at)
     outbox.journal(conn, "untag", project, key, at, outbox.next_seq(conn, key_row.id), tag=tag)
     return row.version
@@ -428,6 +440,8 @@ def delete(
         hashes |= set(
             conn.execute(sa.select(table.c.hash).where(table.c.version_id.in_(vids))).scalars()
         )
+    for gone_tag in conn.execute(sa.select(tags_t.c.tag).where(tags_t.c.version_id.in_(vids))):
+        tracking.tag_moved(conn, project, key, gone_tag.tag, None, at, None)
     for table in (tags_t, labels_t, extras_t, parts_t, lineage_t, revisions_t):
         conn.execute(table.delete().where(table.c.version_id.in_(vids)))
     conn.execute(versions_t.delete().where(versions_t.c.id.in_(vids)))

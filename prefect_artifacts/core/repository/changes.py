@@ -26,7 +26,9 @@ def tag(repo: Repository, ref: str, tag: str, *, project: str | None = None) -> 
     """Point ``tag`` at the version ``ref`` names (moving it if another version had it)."""
     name = validate_tag(tag)
     version = repo.get(ref, project=project)
-    previous = repo.catalog.set_tag(repo.row_id(version), name, utcnow())
+    producer = current_producer(repo.owner)
+    who = {"by": repo.owner, "run": producer.run_id}
+    previous = repo.catalog.set_tag(repo.row_id(version), name, utcnow(), who)
     repo.drain()
     version = repo.get(version.ref)
     emit(TagMoved(repo, version, name, previous))
