@@ -27,12 +27,12 @@ def bench_log_metric(work: Path, args: argparse.Namespace) -> list[Any]:
         ctx = ArtifactContext(repo)
         counter = iter(range(10**9))
 
-        def ours() -> None:
+        def ours(ctx: Any = ctx, counter: Any = counter) -> None:
             for i in range(POINTS):
                 ctx.log_metric("loss", 1.0 / (i + 1), step=next(counter))
             ctx.commit()
 
-        def bare() -> None:
+        def bare(repo: Any = repo, counter: Any = counter) -> None:
             now = datetime.now(timezone.utc).replace(tzinfo=None)
             rows = [
                 {"project": "default", "run_id": "bare", "key": "loss", "step": next(counter),
@@ -57,7 +57,7 @@ def bench_log_metric(work: Path, args: argparse.Namespace) -> list[Any]:
                 f"25b ms per 10,000 logged points ({backend}; target 10,000 points/s)",
                 mine,
                 None,
-                1000.0,
+                1000.0 if backend == "sqlite" else None,
             )
         )
         repo.catalog.dispose()

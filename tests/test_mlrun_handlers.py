@@ -2,6 +2,7 @@
 Prefect flow instead of MLRun's ``MLClientCtx`` (and the imports from ``prefect_artifacts``)."""
 
 import pickle
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -48,7 +49,7 @@ def evaluate(context, models_path: DataItem, test_set: DataItem, label_column="l
     ytest = xtest.pop(label_column)
     model_file, model_obj, _ = get_model(models_path, suffix=".pkl")
     with open(model_file, "rb") as handle:
-        model = pickle.load(handle)  # noqa: S301 - the test's own model
+        model = pickle.load(handle)
     acc = model.score(xtest, ytest)
     update_model(model_artifact=model_obj, metrics={"test_accuracy": acc})
     context.log_result("test_accuracy", acc)
@@ -126,7 +127,7 @@ def test_get_input_takes_store_uris_refs_and_parameters(env_repo):
                  ctx.get_input("x", "frame:1"), ctx.get_input("x", pa.ArtifactRef("frame"))):  # fmt: skip
         assert item.as_df()["a"].tolist() == [1, 2]
         assert item.meta.ref == v.ref and item.url == v.target_path
-        assert item.get() == v.get() and open(item.local(), "rb").read() == v.get()
+        assert item.get() == v.get() and Path(item.local()).read_bytes() == v.get()
     with pytest.raises(pa.ArtifactNotFoundError, match="no parameter 'nope'"):
         ctx.get_input("nope")
     art = ctx.log_artifact("blob", body=b"\x00\x01")
@@ -170,13 +171,13 @@ def test_get_model_reads_folders_suffixes_and_extra_data(env_repo, tmp_path):
     v = ctx.log_model("dir-model", model_dir=folder, model_file="weights.bin",
                       extra_data={"notes": b"hello"})  # fmt: skip
     path, art, extra = get_model(v.store_uri)
-    assert open(path, "rb").read() == b"w" and art.ref == v.ref
+    assert Path(path).read_bytes() == b"w" and art.ref == v.ref
     assert (
-        extra["notes"].get() == b"hello" and open(extra["notes"].local(), "rb").read() == b"hello"
+        extra["notes"].get() == b"hello" and Path(extra["notes"].local()).read_bytes() == b"hello"
     )
     assert get_model("dir-model", suffix=".json")[0].endswith("config.json")
     assert get_model(str(folder), suffix=".bin") == (str(folder / "weights.bin"), None, {})
-    with pytest.raises(pa.ArtifactNotFoundError, match="ending with '.onnx'"):
+    with pytest.raises(pa.ArtifactNotFoundError, match=r"ending with '\.onnx'"):
         get_model("dir-model", suffix=".onnx")
     ctx.log_dataset("table", pd.DataFrame({"a": [1]}))
     with pytest.raises(pa.InvalidArgumentError, match="not a model"):
