@@ -129,8 +129,9 @@ class ArtifactContext:
         return DataItem(version, key)
 
     def commit(self, message: str = "", completed: bool = False) -> None:
-        """Write buffered metric points now (MLRun's ``commit``)."""
-        tracking.buffer_of(self.repository).flush()
+        """Write buffered metric points now (MLRun's ``commit``); inside a Prefect run its card
+        then summarises the run's metrics and results."""
+        tracking.finish(self.repository)
 
     # -- step metrics (MLflow's log_metric) -------------------------------------------------------
     def log_metric(

@@ -216,6 +216,20 @@ def run_metrics(repo: Repository, run_id: str | list[str]) -> Any:
     return frame if not isinstance(run_id, str) else frame.drop(columns="run_id")
 
 
+def finish(repo: Repository) -> None:
+    """Write this run's buffered points; inside a run that tracked anything, tell listeners
+    (the Prefect edge puts a summary card on the run)."""
+    from .events import RunTracked, emit
+
+    buffer_of(repo).flush()
+    run = current_run()
+    if run is None or not run.run_id:
+        return
+    metrics, results = run_summary(repo, run.run_id), repo.catalog.run_results(run.run_id)
+    if metrics or results:
+        emit(RunTracked(repo, run, metrics, results))
+
+
 def run_summary(repo: Repository, run_id: str) -> dict[str, dict[str, float]]:
     """Per metric: the last, minimum and maximum value and the number of points."""
     buffer_of(repo).flush()

@@ -6,17 +6,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import logging
 import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core import tracking
 from ..core.errors import InvalidArgumentError, InvalidKeyError
 from ..core.keys import validate_key, validate_labels, validate_tag
 from ..core.models import ArtifactRef, ArtifactVersion
 from ..core.repository import Repository
 from . import mapping
+
+logger = logging.getLogger("prefect_artifacts")
 
 REFERENCE_MIN = 1024  # smaller values stay inside the result record, pickled
 
@@ -167,6 +171,7 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
 
         @functools.wraps(fn)
         async def run_async(*args: Any, **kwargs: Any) -> Any:
+            repo = None
             try:
                 repo, parameters, args, kwargs = await asyncio.to_thread(
                     _before, spec, args, kwargs
@@ -175,18 +180,31 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
                 return await asyncio.to_thread(_after, repo, spec, result, parameters)
             finally:
                 _turn_done()
+                if repo is not None:
+                    await asyncio.to_thread(_finish_tracking, repo)
 
         return run_async
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
+        repo = None
         try:
             repo, parameters, args, kwargs = _before(spec, args, kwargs)
             return _after(repo, spec, fn(*args, **kwargs), parameters)
         finally:
             _turn_done()
+            if repo is not None:
+                _finish_tracking(repo)
 
     return run
+
+
+def _finish_tracking(repo: Repository) -> None:
+    """The task's metric points written, its summary card made; a failure is a warning."""
+    try:
+        tracking.finish(repo)
+    except Exception as exc:
+        logger.warning("could not write this task's metric points yet: %s", exc)
 
 
 def _before(

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from ..core import tracking
 from ..core.events import (
     Consumed,
     Deleted,
@@ -31,6 +32,7 @@ from ..core.events import (
     Event,
     LabelsSet,
     Revised,
+    RunTracked,
     TagMoved,
     TagRemoved,
     VersionLogged,
@@ -63,8 +65,10 @@ def render(repo: Repository, version: ArtifactVersion, logged_by: Producer | Non
             thumbnail = cards.thumbnail_of(repo.read_blob(version.hash), version.format)
         except Exception as exc:  # a card without its picture is still a card
             logger.warning("no thumbnail for %s: %s", version.ref, exc)
+    run_id = version.producer.run_id if version.producer.kind == "prefect" else None
     return cards.card(
         version,
+        run_metrics=tracking.run_summary(repo, run_id) if run_id else None,
         ui_url=repo.settings.ui_url,
         logged_by=logged_by,
         thumbnail=thumbnail[0] if thumbnail else None,
@@ -315,6 +319,27 @@ def _job_for(event: Event) -> Job | None:
     if isinstance(event, Deleted):
         project, key, numbers = event.project, event.key, list(event.versions)
         return _guarded(f"{project}/{key}", lambda c: remove(c, project, key, numbers))
+    if isinstance(event, RunTracked):
+        run, metrics, results = event.run, event.metrics, event.results
+
+        def tracked(client: Any) -> None:
+            from prefect.client.schemas.actions import ArtifactCreate
+
+            client.create_artifact(
+                ArtifactCreate(
+                    type="markdown",
+                    description="metrics and results of this run",
+                    data=cards.run_card(
+                        metrics,
+                        results,
+                        cards.run_page_url(repo.settings.ui_url, repo.project, run.run_id),
+                    ),
+                    task_run_id=_uuid(run.task_run_id),
+                    flow_run_id=_uuid(run.flow_run_id),
+                )
+            )
+
+        return _guarded(f"run {run.run_id}", tracked)
     if isinstance(event, Consumed):
         version, run = event.version, event.run
 

@@ -19,6 +19,7 @@ from ..core.filters import ArtifactFilter
 from ..core.keys import validate_key, validate_project, validate_tag
 from ..core.models import ArtifactVersion, run_link
 from ..core.repository.reader import download_name
+from ..core.tracking import run_metrics
 from . import charts
 from .assets import light_plot
 from .display import pretty_json, sorted_drift
@@ -36,6 +37,7 @@ MAX_COMPARE = 50
 LIGHT_PLOT_MAX = 64 << 20
 EXTRA_PREVIEW_MAX = 1 << 20
 MORE_ROWS = 50
+CURVE_POINTS = 1000
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -192,6 +194,7 @@ def detail_page(
     ]
     kept = [(k, val) for k, val in request.query_params.multi_items() if val]
     text = text_preview(repo, v)
+    run_id = v.producer.run_id if v.kind == "model" else None
     return render(
         request,
         "detail.html",
@@ -224,6 +227,44 @@ def detail_page(
         image=v.format in IMAGE_FORMATS,
         histogram=charts.histogram,
         run_link=run_link,
+        run_id=run_id,
+        run_curves=run_curves(repo, run_id, limit=6) if run_id else [],
+    )
+
+
+def run_curves(repo: Any, run_id: str, limit: int = 24) -> list[tuple[str, int, Any]]:
+    """A run's step metrics as line charts (step on the x axis): (name, points, svg)."""
+    frame = run_metrics(repo, run_id)
+    curves = []
+    for name, rows in list(frame.groupby("key", sort=True))[:limit]:
+        every = max(1, len(rows) // CURVE_POINTS)  # a long curve: every k-th step, and the last
+        steps, values = rows["step"].tolist(), rows["value"].tolist()
+        keep = sorted({*range(0, len(steps), every), len(steps) - 1})
+        points = [charts.Point(f"step {steps[i]}", values[i]) for i in keep]
+        svg = charts.line_chart(
+            str(name), points, lower_better=lower_is_better(str(name)), what="steps"
+        )
+        curves.append((str(name), len(steps), svg))
+    return curves
+
+
+@router.get("/projects/{project}/runs/{run_id}")
+def run_page(request: Request, project: str, run_id: str) -> HTMLResponse:
+    """A run's curves (step metrics), results and the versions it logged."""
+    repo = repo_of(request)
+    if len(run_id) > 64:
+        raise InvalidArgumentError("a run id has at most 64 characters")
+    outputs = repo.outputs_of_run(run_id) if not run_id.startswith("local-") else []
+    producer = outputs[0].producer if outputs else None
+    return render(
+        request,
+        "run.html",
+        project=validate_project(project),
+        run_id=run_id,
+        curves=run_curves(repo, run_id),
+        results=repo.catalog.run_results(run_id),
+        outputs=outputs,
+        prefect_link=producer.link if producer is not None else None,
     )
 
 
