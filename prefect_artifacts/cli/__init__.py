@@ -8,7 +8,7 @@ The commands need only the core; ``ui`` imports the web app when it starts.
 
 from __future__ import annotations
 
-from . import artifacts, db, maintenance, ui  # noqa: F401 - they register their commands
+from . import artifacts, db, maintenance, tracking, ui  # noqa: F401 - they register commands
 from .app import app
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import compare as _compare
-from . import maintenance, models, tracking
+from . import maintenance, models, sweeps, tracking
 from .context import ArtifactContext
 from .dataitem import DataItem
 from .errors import ArtifactNotFoundError, InvalidArgumentError
@@ -91,10 +91,14 @@ def get_repository(repository: Any = None) -> Repository:
 
 
 def get_context(
-    repository: Repository | None = None, project: str | None = None
+    repository: Repository | None = None,
+    project: str | None = None,
+    iteration: int | None = None,
 ) -> ArtifactContext:
-    """The artifact context for the current Prefect task or flow run (or this process)."""
-    return ArtifactContext(get_repository(repository), project)
+    """The artifact context for the current Prefect task or flow run (or this process);
+    ``iteration``: which candidate of a sweep this run is (MLRun's ``context.iteration``), the
+    default ``iteration=`` of its log calls."""
+    return ArtifactContext(get_repository(repository), project, iteration)
 
 
 def _on_context(method: Any) -> Any:
@@ -131,6 +135,7 @@ def list_artifacts(
     since: datetime | timedelta | str | None = None,
     until: datetime | timedelta | str | None = None,
     tag: str | None = None,
+    metrics: str | list[str] | None = None,
     producer: str | None = None,
     project: str | None = None,
     all_versions: bool = False,
@@ -143,7 +148,8 @@ def list_artifacts(
     ("dataset", "models", ...); ``labels`` a dict (all must match) or names that must exist;
     ``since``/``until`` bound the last update (datetimes, or spans back from now: ``"24h"``,
     ``timedelta(days=7)``); ``producer`` a flow name or run id; ``sort`` e.g. ``"-updated"``,
-    ``"key"``. An :class:`ArtifactFilter` works too. Invalid values raise
+    ``"key"``; ``metrics`` conditions on model metrics (``"auc>0.75 and f1>=0.5"``; versions
+    without the metric do not match). An :class:`ArtifactFilter` works too. Invalid values raise
     ``InvalidArgumentError`` naming the filter and the fix."""
     return get_repository().list(
         query,
@@ -154,6 +160,7 @@ def list_artifacts(
         since=since,
         until=until,
         tag=tag,
+        metrics=metrics,
         producer=producer,
         project=project,
         all_versions=all_versions or None,
@@ -169,6 +176,7 @@ def compare(
     parameters: list[str] | bool | None = None,
     all_versions: bool = False,
     run: str | None = None,
+    last: int | None = None,
     project: str | None = None,
     repository: Any = None,
 ) -> Any:
@@ -178,7 +186,10 @@ def compare(
     ``"churn-model@prod"``, globs (``"churn-*"``), keys (their latest; every version with
     ``all_versions=True``), versions or lists of them. ``run`` (a flow run id or name): the
     versions that run logged, ordered by iteration. A missing metric is an empty cell.
-    ``metrics``/``parameters`` choose the columns (``parameters=False``: none)."""
+    ``metrics``/``parameters`` choose the columns (``parameters=False``: none). ``last=N``:
+    the last N versions of each key named."""
+    if last is not None:
+        refs = (_compare.last_versions(get_repository(repository), _flatten(refs), last, project),)
     return _comparison(refs, metrics, parameters, all_versions, run, project, repository).to_frame()
 
 
@@ -341,6 +352,17 @@ def models_error(version: ArtifactVersion) -> Exception:
         f"{version.ref} is a {version.kind}, not a model: get_model reads models "
         "(log them with log_model); use get_artifact for other artifacts"
     )
+
+
+def select_best(
+    key: str, selector: str, run: str | list[str] | None = None, *, project: str | None = None
+) -> ArtifactVersion:
+    """MLRun's selector on a sweep: ``select_best("churn", "max.auc")`` finds the best version
+    of the latest sweep of ``key`` (the versions with an iteration logged by the newest one's
+    run; or those ``run`` logged) and makes ``key`` resolve to it — ``get_artifact("churn")``,
+    ``churn:latest``, ``churn#0`` and ``store://…/churn`` — tagged ``best`` (a link visible in
+    the UI and CLI, journaled). A version logged later is the key's latest again."""
+    return sweeps.select_best(get_repository(), key, selector, run=run, project=project)
 
 
 def run_metrics(run_id: str | list[str], *, repository: Any = None) -> Any:

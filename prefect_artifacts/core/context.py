@@ -36,9 +36,12 @@ class PlotArtifact:
 class ArtifactContext:
     """Logs artifacts to a repository, attributed to the current Prefect run (if any)."""
 
-    def __init__(self, repository: Repository, project: str | None = None) -> None:
+    def __init__(
+        self, repository: Repository, project: str | None = None, iteration: int | None = None
+    ) -> None:
         self.repository = repository
         self.project = project
+        self.iteration = iteration  # MLRun's context.iteration: the default of log_*(iteration=)
 
     def __repr__(self) -> str:
         return f"ArtifactContext({self.repository!r}, project={self.project!r})"
@@ -179,6 +182,7 @@ class ArtifactContext:
         (or, with ``df``, picks the format by its suffix), ``label_column`` is recorded,
         ``db_key`` is the key. MLRun's ``index=False`` drops a pandas index (``True``, the
         default: it is kept, and restored on load)."""
+        iteration = self.iteration if iteration is None else iteration
         mlrun.check_writer_kwargs("log_dataset", kwargs)
         mlrun.check_kwargs("log_dataset", kwargs)
         source = mlrun.check_upload("log_dataset", target_path, upload)
@@ -259,6 +263,7 @@ class ArtifactContext:
         ``inputs``/``outputs`` the model's schema, ``training_set`` a frame whose column
         statistics become ``feature_stats`` (and whose columns the inputs/outputs, split by
         ``label_column``), ``db_key`` the key."""
+        iteration = self.iteration if iteration is None else iteration
         mlrun.check_kwargs("log_model", kwargs)
         source = mlrun.check_upload("log_model", target_path, upload)
         key = mlrun.catalog_key(key, db_key)
@@ -340,6 +345,7 @@ class ArtifactContext:
     ) -> PlotVersion:
         """Log a matplotlib figure (PNG/SVG/PDF), a plotly figure (HTML/JSON), image bytes or
         HTML (``format="html"``, bytes or text)."""
+        iteration = self.iteration if iteration is None else iteration
         fmt = mlrun.format_name(format)
         if isinstance(figure, str) and fmt == "html":
             figure = figure.encode()
@@ -376,6 +382,7 @@ class ArtifactContext:
         with ``format="pkl"`` (pickled). HTML (``format="html"``) and a ``PlotArtifact`` are
         stored as plots and rendered. ``item`` is the key (MLRun's name for it) or a
         ``PlotArtifact``; ``db_key`` is the key."""
+        iteration = self.iteration if iteration is None else iteration
         mlrun.check_kwargs("log_artifact", kwargs)
         source = mlrun.check_upload("log_artifact", target_path, upload)
         if isinstance(item, PlotArtifact):

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core import tracking
-from ..core.errors import InvalidArgumentError, InvalidKeyError
+from ..core import sweeps, tracking
+from ..core.errors import ArtifactNotFoundError, InvalidArgumentError, InvalidKeyError
 from ..core.keys import validate_key, validate_labels, validate_tag
 from ..core.models import ArtifactRef, ArtifactVersion
 from ..core.repository import Repository
@@ -60,6 +60,7 @@ class _Capture:
     project: str | None
     capture: bool
     iteration: Any = None
+    selector: str | None = None
     signature: inspect.Signature = field(repr=False, default=None)  # type: ignore[assignment]
 
 
@@ -79,6 +80,7 @@ def artifact_task(
     capture: bool = True,
     iteration: Any = None,
     map_order: bool = True,
+    selector: str | None = None,
     **task_options: Any,
 ) -> Any:
     """Like ``@prefect.task`` (every option works: retries, caching, ``.submit()``, ``.map()``,
@@ -99,6 +101,8 @@ def artifact_task(
     your own ``result_serializer``; tasks that do not persist are left as they were.
     ``map_order``: the versions a ``.map()`` logs are numbered in map order (each mapped run
     logs after the runs before it; see ``prefect_artifacts.prefect.mapping``).
+    ``selector`` (MLRun's, e.g. ``"max.auc"``): when a ``.map()`` sweep has logged, its best
+    version becomes what the key resolves to (``pa.select_best``); without it nothing changes.
     """
     if __fn is None:
         return functools.partial(
@@ -116,8 +120,15 @@ def artifact_task(
             capture=capture,
             iteration=iteration,
             map_order=map_order,
+            selector=selector,
             **task_options,
         )
+    if selector is not None:
+        sweeps.parse_selector(selector)
+        if not map_order:
+            raise InvalidArgumentError(
+                "selector= acts when a .map() sweep has logged, which needs map_order=True"
+            )
     name = task_options.get("name") or __fn.__name__
     spec = _Capture(
         key=_check_keys(key if key is not None else _key_from_name(name)),
@@ -131,6 +142,7 @@ def artifact_task(
         project=project,
         capture=capture,
         iteration=_check_iteration(iteration),
+        selector=selector,
         signature=inspect.signature(__fn),
     )
     if capture and "result_serializer" not in task_options and _persists(task_options):
@@ -179,24 +191,50 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
                 result = await fn(*args, **kwargs)
                 return await asyncio.to_thread(_after, repo, spec, result, parameters)
             finally:
+                sweep = _sweep_done(spec)
                 _turn_done()
                 if repo is not None:
                     await asyncio.to_thread(_finish_tracking, repo)
+                    if sweep:
+                        await asyncio.to_thread(_select, repo, spec, sweep)
 
         return run_async
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
-        repo = None
+        repo, sweep = None, None
         try:
             repo, parameters, args, kwargs = _before(spec, args, kwargs)
             return _after(repo, spec, fn(*args, **kwargs), parameters)
         finally:
+            sweep = _sweep_done(spec)
             _turn_done()
             if repo is not None:
                 _finish_tracking(repo)
+                if sweep:
+                    _select(repo, spec, sweep)
 
     return run
+
+
+def _sweep_done(spec: _Capture) -> list[str] | None:
+    """With a selector: the task runs of this run's ``.map()`` if it is its last."""
+    task_run = _current_task_run() if spec.selector else None
+    if task_run is None:
+        return None
+    _wait_turn()  # the runs before it in map order have logged (or ended)
+    return mapping.sweep_if_last(str(task_run.id))
+
+
+def _select(repo: Repository, spec: _Capture, sweep: list[str]) -> None:
+    """The sweep has logged: each key it logged resolves to its best by ``spec.selector``."""
+    keys = {(v.project, v.key) for run_id in sweep for v in repo.outputs_of_run(run_id)}
+    for project, key in sorted(keys):
+        try:
+            best = sweeps.select_best(repo, key, spec.selector, run=sweep, project=project)  # type: ignore[arg-type]
+            logger.info("sweep of %s: selected %s by %s", key, best.ref, spec.selector)
+        except ArtifactNotFoundError as exc:
+            logger.warning("sweep of %s: nothing selected (%s)", key, exc)
 
 
 def _finish_tracking(repo: Repository) -> None:

@@ -90,3 +90,14 @@ def done(task_run_id: str) -> None:
         entry = _members.pop(task_run_id, None)
     if entry is not None:
         entry[0].logged[task_run_id].set()
+
+
+def sweep_if_last(task_run_id: str) -> list[str] | None:
+    """Every run of this run's ``.map()`` when it is the last one in map order (it logs after
+    all the others have logged or ended), else None."""
+    with _cond:
+        entry = _members.get(task_run_id)
+    if entry is None:
+        return None
+    group, position = entry
+    return list(group.ids) if position == len(group.ids) - 1 else None

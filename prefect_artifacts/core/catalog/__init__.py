@@ -136,6 +136,12 @@ class Catalog:
         """Point ``tag`` at a version; returns the number of the version it left, if any."""
         return self._write(lambda conn: versions.set_tag(conn, vid, tag, at, who))
 
+    def select(
+        self, vid: int, at: datetime, who: dict[str, Any] | None, selector: str
+    ) -> int | None:
+        """Make a sweep's winner the key's latest, tagged ``best`` (see ``versions.select``)."""
+        return self._write(lambda conn: versions.select(conn, vid, at, who, selector))
+
     def remove_tag(self, project: str, key: str, tag: str, at: datetime) -> int | None:
         return self._write(lambda conn: versions.remove_tag(conn, project, key, tag, at))
 

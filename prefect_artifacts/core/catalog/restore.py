@@ -59,6 +59,7 @@ JOURNAL_FIELDS = {
     "consumer": {"version": int},
     "delete": {"versions": list},
     "revision": {"version": int, "revision": int, "changes": dict, "updater": dict},
+    "select": {"version": int},
 }
 EXTRA_FIELDS = ("name", "hash", "size", "source", "filename", "artifact")
 PART_FIELDS = ("position", "hash", "size", "rows")
@@ -178,6 +179,10 @@ def _apply(state: dict[str, Any], op: str, data: dict[str, Any], at: datetime, s
         _touch(state, at)
         for tag in data.get("tags") or []:
             _move(state, tag, number, at)
+        state["selected"] = None  # a new version is the key's latest again
+    elif op == "select" and number in versions:
+        _move(state, "best", number, at)
+        state["selected"] = number
     elif op == "tag" and number in versions:
         _move(state, data["tag"], number, at)
     elif op == "untag" and data["tag"] in tags:
@@ -200,6 +205,8 @@ def _apply(state: dict[str, Any], op: str, data: dict[str, Any], at: datetime, s
                 state["last_version"] = max(state["last_version"], gone)
         for tag in [t for t, n in tags.items() if n not in versions]:
             tags.pop(tag)
+        if state.get("selected") not in versions:
+            state["selected"] = None
         _touch(state, at)
 
 
@@ -366,6 +373,8 @@ def restore_key(db: Database, conn: Connection, item: dict[str, Any]) -> dict[st
             )
             counts["tags"] += 1
     latest = max(ids) if ids else None
+    if item.get("selected") in ids and latest is not None and latest <= item["last_version"]:
+        latest = item["selected"]  # a sweep's selected best (no newer version since)
     conn.execute(
         keys_t.update()
         .where(keys_t.c.id == key_row.id)

@@ -214,6 +214,25 @@ def set_tag(
     return previous or None
 
 
+def select(
+    conn: Connection, vid: int, at: datetime, who: dict[str, Any] | None, selector: str
+) -> int | None:
+    """A sweep's winner: the key resolves to it (its latest) and it carries the ``best`` tag;
+    journaled. Returns the number of the version the tag left, if any."""
+    version, key_row = _locked_key_of(conn, vid)
+    conn.execute(keys_t.update().where(keys_t.c.id == key_row.id).values(latest_id=vid))
+    previous = _move_tag(conn, version.project, version.key, SELECTED_TAG, vid, at, who)
+    touch(conn, version.project, version.key, [vid], at)
+    outbox.journal(
+        conn, "select", version.project, version.key, at, outbox.next_seq(conn, key_row.id),
+        version=version.version, selector=selector, run=(who or {}).get("run"),
+    )  # fmt: skip
+    return previous or None
+
+
+SELECTED_TAG = "best"
+
+
 def _move_tag(
     conn: Connection,
     project: str,

@@ -27,7 +27,7 @@ from .blobread import read_verified
 if TYPE_CHECKING:
     from . import Repository
 
-SELECTED_TAG = "best"  # the tag select_best moves to a sweep's winner
+SELECTED_TAG = "best"  # the tag select_best moves to a sweep's winner (see ..sweeps)
 
 
 def version(repo: Repository, record: VersionRecord) -> ArtifactVersion:
