@@ -229,6 +229,7 @@ def detail_page(
         run_link=run_link,
         run_id=run_id,
         run_curves=run_curves(repo, run_id, limit=6) if run_id else [],
+        tag_history=repo.catalog.tag_history(v.project, v.key, None)[-50:],
     )
 
 

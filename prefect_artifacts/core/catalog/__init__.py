@@ -168,7 +168,7 @@ class Catalog:
     def run_results(self, run_id: str) -> dict[str, Any]:
         return self.db.read(lambda conn: tracking.results(conn, run_id))
 
-    def tag_history(self, project: str, key: str, tag: str) -> list[dict[str, Any]]:
+    def tag_history(self, project: str, key: str, tag: str | None) -> list[dict[str, Any]]:
         return self.db.read(lambda conn: tracking.tag_history(conn, project, key, tag))
 
     def restore_metrics(self, documents: list[dict[str, Any]]) -> int:

@@ -122,15 +122,17 @@ def tag_moved(
         )  # fmt: skip
 
 
-def tag_history(conn: Connection, project: str, key: str, tag: str) -> list[dict[str, Any]]:
+def tag_history(conn: Connection, project: str, key: str, tag: str | None) -> list[dict[str, Any]]:
+    """Each period a tag spent on a version, oldest first (``tag`` None: every tag's, each row
+    naming its tag)."""
     h = tag_history_t.c
+    where = [h.project == project, h.key == key] + ([h.tag == tag] if tag is not None else [])
     rows = conn.execute(
-        sa.select(h.version, h.since, h.until, h.by, h.run)
-        .where(h.project == project, h.key == key, h.tag == tag)
-        .order_by(h.id)
+        sa.select(h.tag, h.version, h.since, h.until, h.by, h.run).where(*where).order_by(h.id)
     )
     return [
         {
+            **({"tag": r.tag} if tag is None else {}),
             "version": r.version,
             "since": from_db_time(r.since),
             "until": from_db_time(r.until) if r.until is not None else None,

@@ -209,8 +209,9 @@ def set_tag(
     if previous is not False:
         seq = outbox.next_seq(conn, key_row.id)
         outbox.journal(
-            conn, "tag", version.project, version.key, at, seq, version=version.version, tag=tag
-        )
+            conn, "tag", version.project, version.key, at, seq, version=version.version, tag=tag,
+            by=(who or {}).get("by"), run=(who or {}).get("run"),
+        )  # fmt: skip
     return previous or None
 
 
@@ -225,7 +226,8 @@ def select(
     touch(conn, version.project, version.key, [vid], at)
     outbox.journal(
         conn, "select", version.project, version.key, at, outbox.next_seq(conn, key_row.id),
-        version=version.version, selector=selector, run=(who or {}).get("run"),
+        version=version.version, selector=selector, by=(who or {}).get("by"),
+        run=(who or {}).get("run"),
     )  # fmt: skip
     return previous or None
 
