@@ -309,9 +309,18 @@ class ArtifactVersion(_Bound):
         and, with a signing key, signed."""
         return self.repository.load(self, trusted=trusted, verify=verify)
 
-    def open(self) -> BinaryIO:
-        """A file object over the stored bytes; the sha256 is checked when it reaches the end."""
+    def open(self, name: str | None = None) -> BinaryIO:
+        """A file object over the stored bytes (a folder artifact: over its file ``name``); the
+        sha256 is checked when it reaches the end."""
+        if name is not None:
+            return self.repository.open_file(self, name)
         return self.repository.open_blob(self.hash, self.size)
+
+    def files(self) -> list[dict[str, Any]]:
+        """A folder artifact's files, ``{path, hash, size, mode}`` each, sorted by path."""
+        if self.format != "folder":
+            raise ValueError(f"{self.ref} is a {self.format} file, not a folder: use open()")
+        return self.repository.folder_files(self)
 
     def download(self, path: str | Path | None = None, *, parts: bool = False) -> Path:
         """Write the data to ``path`` (a file or a folder; default: the current folder),

@@ -230,6 +230,7 @@ def detail_page(
         run_id=run_id,
         run_curves=run_curves(repo, run_id, limit=6) if run_id else [],
         tag_history=repo.catalog.tag_history(v.project, v.key, None)[-50:],
+        folder_files=repo.folder_files(v)[:500] if v.format == "folder" else None,
     )
 
 

@@ -34,7 +34,7 @@ from ..materializers.summary import json_safe
 from ..models import ArtifactVersion, Producer
 from ..runs import current_producer, current_run
 from ..storage import WriteCancelled
-from . import extras, multipart
+from . import extras, folders, multipart
 
 if TYPE_CHECKING:
     from . import Repository
@@ -131,6 +131,13 @@ def log(
             repo, key, source, kind, fmt, options, fields, extra_data, project, producer,
             {"tag": tag, "labels": labels, "description": description},
         )  # fmt: skip
+    if kind in (None, "artifact") and folders.is_folder(obj):
+        new = folders.new_version(
+            repo, key, obj, project=project, labels=labels, tag=tag, description=description,
+            fields=fields, producer=producer,
+        )  # fmt: skip
+        change = {"tag": tag, "labels": labels, "description": description}
+        return _finish(repo, new, producer, change, {})
     if kind in (None, "dataset") and multipart.is_multipart(obj):
         return _log_parts(
             repo, key, obj, fmt=fmt, labels=labels, tag=tag, description=description,
