@@ -1,6 +1,7 @@
 """MLRun tutorial handlers run as written — only the context changes: ``pa.get_context()`` in a
 Prefect flow instead of MLRun's ``MLClientCtx`` (and the imports from ``prefect_artifacts``)."""
 
+import json
 import pickle
 from pathlib import Path
 
@@ -212,3 +213,74 @@ def test_results_and_subpaths_outside_prefect(env_repo):
 def _registered():
     yield
     pa.flush_registrations()  # Prefect's UI updates finish while its test server runs
+
+
+def test_relogging_identical_data_with_other_preview_or_stats_is_a_revision(env_repo, tmp_path):
+    df = pd.DataFrame({"a": range(50)})
+    first = pa.log_dataset("data", df)
+    assert len(first.preview) == 20 and first.stats is not None
+    again = pa.log_dataset("data", df, preview=5, stats=False)
+    assert (again.version, again.hash) == (first.version, first.hash)  # content unchanged
+    assert len(again.preview) == 5 and again.stats is None
+    [revision] = again.revisions()
+    assert revision.changes["details"]["old"] == {"preview": "20 rows", "stats": "1 columns"}
+    assert pa.log_dataset("data", df, preview=5).revisions() == again.revisions()  # same: none
+    assert len(pa.log_dataset("data", df).preview) == 5  # nothing asked: nothing recomputed
+    from prefect_artifacts.core.catalog import Catalog
+
+    fresh = pa.Repository(env_repo.storage, Catalog(f"sqlite:///{tmp_path / 'b.db'}"))
+    pa.reindex(repository=fresh)
+    restored = fresh.get("data")
+    assert len(restored.preview) == 5 and restored.stats is None
+
+
+def test_a_task_parameter_typed_dataitem_receives_the_item(env_repo, prefect_server):
+    source = pa.log_dataset("source", pd.DataFrame({"x": [1, 2, 3]}))
+
+    @pa.artifact_task(key="doubled")
+    def double(dataset: DataItem, other=None) -> pd.DataFrame:
+        assert isinstance(dataset, DataItem) and isinstance(other, DataItem)
+        return dataset.as_df() * 2
+
+    @flow
+    def pipeline():
+        return double(source.store_uri, other=pa.ArtifactRef("source", as_item=True))
+
+    pipeline()
+    doubled = pa.get_artifact("doubled")
+    assert doubled.as_df()["x"].tolist() == [2, 4, 6]
+    [consumer] = source.consumers()  # recorded once for the run
+    assert consumer.task_run_id == doubled.producer.task_run_id
+
+
+def test_mlrun_stats_shape(env_repo):
+    from fastapi.testclient import TestClient
+
+    from prefect_artifacts.web import create_app
+
+    v = pa.log_dataset("d", pd.DataFrame({"a": range(10), "s": ["x", "y"] * 5}), preview=3)
+    shaped = pa.mlrun_stats("d")
+    assert shaped["header"] == ["a", "s"] and shaped["preview"] == [[0, "x"], [1, "y"], [2, "x"]]
+    assert set(shaped["stats"]["a"]) == {
+        "count",
+        "mean",
+        "std",
+        "min",
+        "25%",
+        "50%",
+        "75%",
+        "max",
+        "hist",
+    }
+    counts, edges = shaped["stats"]["a"]["hist"]
+    assert sum(counts) == 10 and len(edges) == len(counts) + 1
+    assert shaped["stats"]["s"] == {"count": 10, "unique": 2, "top": "x", "freq": 5}
+    assert shaped["schema"]["fields"] == [
+        {"name": "a", "type": "integer"},
+        {"name": "s", "type": "string"},
+    ]
+    api = TestClient(create_app(env_repo)).get(f"/api/projects/default/artifacts/d/versions/{v.version}/stats",
+                                               params={"stats_format": "mlrun"})  # fmt: skip
+    assert api.json() == json.loads(json.dumps(shaped))
+    with pytest.raises(pa.InvalidArgumentError, match="reads datasets"):
+        pa.mlrun_stats(pa.log_artifact("b", body=b"x"))

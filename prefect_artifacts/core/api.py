@@ -365,6 +365,14 @@ def select_best(
     return sweeps.select_best(get_repository(), key, selector, run=run, project=project)
 
 
+def mlrun_stats(version: str | ArtifactVersion) -> dict[str, Any]:
+    """A dataset's preview and statistics in MLRun's JSON shape (``header``, ``preview`` rows,
+    ``stats`` as pandas ``describe()`` with ``hist``, ``schema``): ``pa.mlrun_stats("data:3")``."""
+    from .mlrun import mlrun_stats as convert
+
+    return convert(version if isinstance(version, ArtifactVersion) else get_artifact(version))
+
+
 def run_metrics(run_id: str | list[str], *, repository: Any = None) -> Any:
     """The step metrics of a run (``ctx.run_id``, a Prefect flow/task run id) as a pandas
     DataFrame with columns ``key, step, value, timestamp``, ordered by key and step (several

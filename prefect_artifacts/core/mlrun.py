@@ -191,3 +191,43 @@ class FolderArchive:
                 info.mode = 0o755 if stat.st_mode & 0o111 else 0o644
                 with path.open("rb") as handle:
                     tar.addfile(info, handle)
+
+
+TABLE_TYPES = {"int": "integer", "uint": "integer", "float": "number", "double": "number",
+               "bool": "boolean", "timestamp": "datetime", "date": "datetime"}  # fmt: skip
+
+
+def mlrun_stats(version: Any) -> dict[str, Any]:
+    """A dataset's schema, preview and statistics in MLRun's shapes (``DatasetArtifact``:
+    ``header``, ``preview`` as row lists, ``stats`` as pandas ``describe()`` plus ``hist`` as
+    ``[counts, edges]``, ``schema`` as a Table Schema) for dashboards built on them."""
+    if getattr(version, "kind", None) != "dataset":
+        raise InvalidArgumentError(
+            f"mlrun_stats reads datasets; {getattr(version, 'ref', version)!r} is not one"
+        )
+    header = [c["name"] for c in version.schema]
+    stats: dict[str, Any] = {}
+    for name, column in (version.stats or {}).items():
+        if "mean" in column or "min" in column:
+            out = {k: column[k] for k in ("count", "mean", "std", "min", "25%", "50%", "75%", "max")
+                   if k in column}  # fmt: skip
+            hist = column.get("hist")
+            if isinstance(hist, dict):
+                out["hist"] = [hist.get("counts", []), hist.get("edges", [])]
+        else:
+            top = (column.get("top") or [{}])[0]
+            out = {"count": column.get("count"), "unique": column.get("unique"),
+                   "top": top.get("value"), "freq": top.get("count")}  # fmt: skip
+        stats[name] = out
+    fields = [
+        {"name": c["name"], "type": next((t for p, t in TABLE_TYPES.items()
+                                          if str(c["type"]).startswith(p)), "string")}
+        for c in version.schema
+    ]  # fmt: skip
+    return {
+        "header": header,
+        "preview": [[row.get(c) for c in header] for row in version.preview or []],
+        "stats": stats,
+        "schema": {"fields": fields, "pandas_version": "1.4.0"},
+        "length": version.rows,
+    }

@@ -169,6 +169,7 @@ class ArtifactRef(BaseModel):
     ref: str
     project: str | None = None
     load: str | None = None  # None: the stored object; "dask" | "arrow" | "polars" | "duckdb": lazy
+    as_item: bool = False  # True: the task receives MLRun's DataItem (as_df(), get(), local())
 
     def __init__(
         self, ref: str, project: str | None = None, load: str | None = None, **kwargs: Any
@@ -186,6 +187,11 @@ class ArtifactRef(BaseModel):
         (``"dask"``: a Dask DataFrame whose partitions read the parts where they run)."""
         repo = repository or default_repository()
         version = repo.get(self.ref, project=self.project or project)
+        if self.as_item:
+            from .dataitem import DataItem
+
+            repo.record_consumer(version)
+            return DataItem(version)
         if self.load is None:
             return version.load()
         if self.load == "pandas":

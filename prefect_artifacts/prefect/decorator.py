@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core import sweeps, tracking
+from ..core.dataitem import DataItem
 from ..core.errors import ArtifactNotFoundError, InvalidArgumentError, InvalidKeyError
 from ..core.keys import validate_key, validate_labels, validate_tag
 from ..core.models import ArtifactRef, ArtifactVersion
@@ -255,9 +256,39 @@ def _before(
     bound.apply_defaults()
     parameters = dict(bound.arguments)
     repo.record_inputs_from(_upstream_task_runs())
+    items = [n for n, p in spec.signature.parameters.items() if _is_dataitem(p.annotation)]
+    if any(n in bound.arguments for n in items):  # typed DataItem: MLRun's handler inputs
+        for name in items:
+            if name in bound.arguments:
+                bound.arguments[name] = _as_item(repo, bound.arguments[name], spec.project)
+        args, kwargs = bound.args, bound.kwargs
     args = tuple(_resolve(repo, a, spec.project) for a in args)
     kwargs = {k: _resolve(repo, v, spec.project) for k, v in kwargs.items()}
     return repo, parameters, args, kwargs
+
+
+def _is_dataitem(annotation: Any) -> bool:
+    return annotation is DataItem or (
+        isinstance(annotation, str) and annotation.rsplit(".", 1)[-1] == "DataItem"
+    )
+
+
+def _as_item(repo: Repository, value: Any, project: str | None) -> Any:
+    """A parameter typed ``DataItem``: a ref, store URI, ArtifactRef or version becomes the
+    version's DataItem (the consumer recorded); None and DataItems pass as they are."""
+    if value is None or isinstance(value, DataItem):
+        return value
+    if isinstance(value, ArtifactRef):
+        value = value.get(repo)
+    elif isinstance(value, str):
+        value = repo.get(value, project=project)
+    if not isinstance(value, ArtifactVersion):
+        raise InvalidArgumentError(
+            f"a parameter typed DataItem takes an artifact ref, a store:// URI, an ArtifactRef "
+            f"or a version, got {type(value).__name__}"
+        )
+    repo.record_consumer(value)
+    return DataItem(value)
 
 
 def _after(repo: Repository, spec: _Capture, result: Any, parameters: dict[str, Any]) -> Any:

@@ -229,6 +229,9 @@ def _revise(record: dict[str, Any], data: dict[str, Any], at: datetime) -> None:
         record["labels"] = {**record["labels"], **{str(k): str(v) for k, v in labels.items()}}
     if "description" in changes:
         record["description"] = changes["description"].get("new")
+    details = (changes.get("details") or {}).get("new")
+    if isinstance(details, dict):
+        record["details"] = {**(record.get("details") or {}), **details}
     added = (changes.get("extra_data") or {}).get("new")
     if isinstance(added, dict):
         known = {e["name"] for e in record["extras"]}

@@ -381,6 +381,14 @@ def revise(
                 labels_t.insert(),
                 [{"version_id": vid, "name": k, "value": v} for k, v in changed_labels.items()],
             )
+    if "details" in update:  # derived metadata (preview, statistics) computed again
+        old_details, new_details = dict(row.details or {}), dict(update["details"] or {})
+        changed_parts = sorted(k for k in new_details if new_details[k] != old_details.get(k))
+        if changed_parts:
+            changes["details"] = {
+                "old": {k: _summary(old_details.get(k)) for k in changed_parts},
+                "new": {k: new_details[k] for k in changed_parts},
+            }
     if "description" in update and update["description"] != row.description:
         changes["description"] = {"old": row.description, "new": update["description"]}
     if extras:
@@ -398,6 +406,8 @@ def revise(
     if not changes:
         return None
     values: dict[str, Any] = {"meta": meta, "updated_at": at}
+    if "details" in changes:
+        values["details"] = {**(row.details or {}), **changes["details"]["new"]}
     if "description" in changes:
         values["description"] = update["description"]
     conn.execute(versions_t.update().where(versions_t.c.id == vid).values(**values))
@@ -429,6 +439,15 @@ def revise(
 
 
 _ABSENT = object()
+
+
+def _summary(value: Any) -> Any:
+    """What a revision keeps of replaced derived metadata: its size, not its content."""
+    if isinstance(value, list):
+        return f"{len(value)} rows"
+    if isinstance(value, dict):
+        return f"{len(value)} columns"
+    return value
 
 
 def delete(
