@@ -55,6 +55,12 @@ class ArtifactContext:
     uid = run_id  # MLRun's name
 
     @property
+    def name(self) -> str:
+        """The run's name (task run, else flow run), or ``local`` outside Prefect."""
+        run = runs.current_run()
+        return (run.task_run_name or run.flow_run_name or "local") if run else "local"
+
+    @property
     def parameters(self) -> dict[str, Any]:
         """The flow run's parameters, overridden by the task run's (MLRun's ``parameters``)."""
         run = runs.current_run()
