@@ -7,6 +7,7 @@ none does (see :mod:`.mlrun`)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ class ArtifactContext:
         self.repository = repository
         self.project = project
         self.iteration = iteration  # MLRun's context.iteration: the default of log_*(iteration=)
+        self._run_ids: dict[int, str] = {}
 
     def __repr__(self) -> str:
         return f"ArtifactContext({self.repository!r}, project={self.project!r})"
@@ -150,16 +152,27 @@ class ArtifactContext:
         omitted; ``timestamp``: a datetime or MLflow's epoch milliseconds). Buffered and
         written in batches; ``pa.run_metrics(ctx.run_id)`` reads them."""
         tracking.log_metrics(
-            self.repository, {key: value}, step=step, timestamp=timestamp, project=self.project
-        )
+            self.repository, {key: value}, step=step, timestamp=timestamp,
+            run_id=self._metrics_run(), project=self.project,
+        )  # fmt: skip
 
     def log_metrics(
         self, metrics: dict[str, float], step: int | None = None, timestamp: Any = None
     ) -> None:
         """Several metrics at one step."""
         tracking.log_metrics(
-            self.repository, metrics, step=step, timestamp=timestamp, project=self.project
-        )
+            self.repository, metrics, step=step, timestamp=timestamp,
+            run_id=self._metrics_run(), project=self.project,
+        )  # fmt: skip
+
+    def _metrics_run(self) -> str:
+        """The run id points are logged under: looked up once per context and thread (a
+        context is made per run; finding the run costs more than buffering a point)."""
+        ident = threading.get_ident()
+        cached = self._run_ids.get(ident)
+        if cached is None:
+            cached = self._run_ids[ident] = tracking.current_run_id()
+        return cached
 
     def log_dataset(
         self,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
+import logging
 import math
 import os
 import re
@@ -85,29 +87,32 @@ class MetricBuffer:
         self._lock = threading.Lock()
         self._points: dict[tuple[str, str], list[tuple[str, int, float, datetime]]] = {}
         self._since: float | None = None
+        self._count = 0
         self._steps: dict[tuple[str, str, str], int] = {}
         self._flushing = threading.Lock()
         _buffers.add(self)
         _start_flusher()
 
     def add(self, project: str, run_id: str, values: dict[str, Any], step: Any, at: Any) -> None:
-        from .repository.writer import metric_value
-
+        metric_value = _metric_value()
         when = check_time(at)
-        points = []
+        given = None if step is None else check_step(step)
+        checked = []
         for name, value in values.items():
             check_name(name)
             number = value if type(value) is float and math.isfinite(value) else None
-            number = metric_value(name, value) if number is None else number
-            ident = (project, run_id, name)
-            n = (self._steps.get(ident, -1) + 1) if step is None else check_step(step)
-            self._steps[ident] = n
-            points.append((name, n, number, when))
+            checked.append((name, metric_value(name, value) if number is None else number))
         with self._lock:
-            self._points.setdefault((project, run_id), []).extend(points)
+            points = self._points.setdefault((project, run_id), [])
+            for name, number in checked:
+                ident = (project, run_id, name)
+                n = self._steps.get(ident, -1) + 1 if given is None else given
+                self._steps[ident] = n
+                points.append((name, n, number, when))
             if self._since is None:
                 self._since = time.monotonic()
-            full = sum(len(p) for p in self._points.values()) >= BATCH_POINTS
+            self._count += len(checked)
+            full = self._count >= BATCH_POINTS
         if full:
             self.flush()
 
@@ -119,7 +124,7 @@ class MetricBuffer:
         repo = self._repo()
         with self._flushing:
             with self._lock:
-                taken, self._points, self._since = self._points, {}, None
+                taken, self._points, self._since, self._count = self._points, {}, None, 0
             if repo is None or not taken:
                 return 0
             written = 0
@@ -132,10 +137,18 @@ class MetricBuffer:
                 with self._lock:  # kept for the next flush: nothing is lost to a failed write
                     for ident, points in taken.items():
                         self._points[ident] = points + self._points.get(ident, [])
+                        self._count += len(points)
                     self._since = self._since or time.monotonic()
                 raise
             repo.drain()
             return written
+
+
+@functools.cache
+def _metric_value() -> Any:
+    from .repository.writer import metric_value  # the rule log_model's metrics follow
+
+    return metric_value
 
 
 _buffers: weakref.WeakSet[MetricBuffer] = weakref.WeakSet()
@@ -161,9 +174,14 @@ def _start_flusher() -> None:
 
 @atexit.register
 def flush_all() -> None:
-    """Write every buffered point of every repository (at exit, at the end of a task run)."""
+    """Write every buffered point of every repository (at exit)."""
     for buffer in list(_buffers):
-        buffer.flush()
+        try:
+            buffer.flush()
+        except Exception as exc:  # at exit: say so, never a traceback
+            logging.getLogger("prefect_artifacts").warning(
+                "could not write %s buffered metric points: %s", buffer._count, exc
+            )
 
 
 def buffer_of(repo: Repository) -> MetricBuffer:
@@ -182,6 +200,7 @@ def log_metrics(
     run_id: str | None = None,
     project: str | None = None,
 ) -> None:
+    """Buffer points of the run ``run_id`` (default: the current run)."""
     if not isinstance(values, dict):
         raise InvalidArgumentError(
             f"log_metrics takes a dict {{'loss': 0.3}}, got {type(values).__name__}"

@@ -3,7 +3,7 @@ for ``reindex``), and the history of tag moves."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,15 +31,16 @@ def add_batch(
 ) -> None:
     """Insert a batch of metric points ``(key, step, value, timestamp)`` and results of one run;
     with ``journal`` its record is queued for storage in the same transaction."""
-    if points:
-        conn.execute(
-            run_metrics_t.insert(),
-            [
-                {"project": project, "run_id": run_id, "key": k, "step": s, "value": v,
-                 "timestamp": to_db_time(t), "batch": batch}
-                for k, s, v, t in points
-            ],
-        )  # fmt: skip
+    if points:  # the driver's executemany: per-row statement processing costs more than SQLite
+        sqlite = db.dialect == "sqlite"
+        mark = "?" if sqlite else "%s"
+        stored = _times({t for _, _, _, t in points}, sqlite)  # points share times: once each
+        rows = [(project, run_id, k, s, v, stored[t], batch) for k, s, v, t in points]
+        conn.exec_driver_sql(
+            "INSERT INTO run_metrics (project, run_id, key, step, value, timestamp, batch) "
+            f"VALUES ({', '.join([mark] * 7)})",
+            rows,
+        )
     for key, value in results.items():
         where = (run_results_t.c.run_id == run_id, run_results_t.c.key == key)
         conn.execute(run_results_t.delete().where(*where))
@@ -49,16 +50,26 @@ def add_batch(
             )
         )
     if journal:
+        iso = {t: t.isoformat() for t in {t for _, _, _, t in points}}
         document = {
             "metrics": METRICS_FORMAT,
             "project": project,
             "run_id": run_id,
             "batch": batch,
             "at": at.isoformat(),
-            "points": [[k, s, v, t.isoformat()] for k, s, v, t in points],
+            "points": [[k, s, v, iso[t]] for k, s, v, t in points],
             "results": results,
         }
         outbox.enqueue(conn, layout.metrics(project, run_id, at, batch), document)
+
+
+def _times(times: set[datetime], sqlite: bool) -> dict[datetime, Any]:
+    """Each point time as the catalog keeps times: naive UTC (SQLite: SQLAlchemy's text)."""
+    out: dict[datetime, Any] = {}
+    for t in times:
+        naive = t.replace(tzinfo=None) if t.tzinfo is timezone.utc else to_db_time(t)
+        out[t] = naive.isoformat(" ", "microseconds") if sqlite else naive
+    return out
 
 
 def known_batches(conn: Connection, batches: list[str]) -> set[str]:
