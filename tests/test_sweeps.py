@@ -137,3 +137,16 @@ def test_artifact_task_selector_selects_when_the_mapped_sweep_has_logged(env_rep
     assert pa.get_artifact("plain").iteration == 2  # without a selector nothing changes
     assert "best" not in pa.get_artifact("plain").tags
     pa.flush_registrations()
+
+
+def test_compare_the_last_n_versions(env_repo):
+    _sweep()
+    frame = pa.compare("clf", last=2)
+    assert frame["version"].tolist() == [3, 4] and frame["auc"].tolist() == [0.72, 0.83]
+    result = CliRunner().invoke(app, ["compare", "clf", "--last", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [v["version"] for v in __import__("json").loads(result.output)["versions"]] == [2, 3, 4]
+    with pytest.raises(pa.InvalidArgumentError, match="from 1 to 1000"):
+        pa.compare("clf", last=0)
+    with pytest.raises(pa.ArtifactNotFoundError, match="no versions of 'nope'"):
+        pa.compare("nope", last=2)
