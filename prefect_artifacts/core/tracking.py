@@ -102,6 +102,7 @@ class MetricBuffer:
             check_name(name)
             number = value if type(value) is float and math.isfinite(value) else None
             checked.append((name, metric_value(name, value) if number is None else number))
+        _tracked.add(run_id)
         with self._lock:
             points = self._points.setdefault((project, run_id), [])
             for name, number in checked:
@@ -151,6 +152,7 @@ def _metric_value() -> Any:
     return metric_value
 
 
+_tracked: set[str] = set()  # runs that logged points or results in this process
 _buffers: weakref.WeakSet[MetricBuffer] = weakref.WeakSet()
 _flusher: threading.Thread | None = None
 
@@ -215,6 +217,7 @@ def log_result(repo: Repository, key: str, value: Any, *, project: str | None = 
     check_name(key, "result")
     safe = json_safe(value)
     run_id = current_run_id()
+    _tracked.add(run_id)
     now = datetime.now(timezone.utc)
     repo.catalog.add_metrics(
         project or repo.project, run_id, uuid.uuid4().hex, [], {key: safe}, now
@@ -242,8 +245,8 @@ def finish(repo: Repository) -> None:
 
     buffer_of(repo).flush()
     run = current_run()
-    if run is None or not run.run_id:
-        return
+    if run is None or not run.run_id or run.run_id not in _tracked:
+        return  # this run tracked nothing in this process: no reads
     metrics, results = run_summary(repo, run.run_id), repo.catalog.run_results(run.run_id)
     if metrics or results:
         emit(RunTracked(repo, run, metrics, results))
