@@ -246,7 +246,8 @@ def finish(repo: Repository) -> None:
     buffer_of(repo).flush()
     run = current_run()
     if run is None or not run.run_id or run.run_id not in _tracked:
-        return  # this run tracked nothing in this process: no reads
+        return  # this run tracked nothing (new) in this process: no reads
+    _tracked.discard(run.run_id)
     metrics, results = run_summary(repo, run.run_id), repo.catalog.run_results(run.run_id)
     if metrics or results:
         emit(RunTracked(repo, run, metrics, results))
