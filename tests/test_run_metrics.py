@@ -13,7 +13,7 @@ from prefect_artifacts import ArtifactContext, Repository
 from prefect_artifacts.core import events, tracking
 from prefect_artifacts.core.catalog import Catalog
 from prefect_artifacts.core.storage import Storage
-from prefect_artifacts.prefect import cards
+from prefect_artifacts.prefect import cards, registration
 from prefect_artifacts.web import create_app
 
 
@@ -99,7 +99,7 @@ def test_run_ids_inside_prefect_and_the_task_end_writes_and_summarises(env_repo,
         for i in range(epochs):
             ctx.log_metric("loss", 1.0 / (i + 1))
         ctx.log_result("epochs", epochs)
-        return {"weights": [1, 2]}
+        return pa.Model({"weights": [1, 2]}, metrics={"loss": 1 / epochs})
 
     @task
     def task_run_id():
@@ -110,27 +110,29 @@ def test_run_ids_inside_prefect_and_the_task_end_writes_and_summarises(env_repo,
         return pa.get_context().run_id, fit(3), task_run_id()
 
     try:
-        flow_run, trained, task_run = training()
+        flow_run, _, task_run = training()
     finally:
         events.unsubscribe(listener)
     assert flow_run != task_run and not flow_run.startswith("local-")
     [event] = heard
     run_id = event.run.task_run_id
-    assert trained.producer.task_run_id == run_id
+    trained = pa.get_artifact("trained")
+    assert trained.producer.task_run_id == run_id and trained.kind == "model"
     assert event.metrics["loss"] == {"last": 1 / 3, "min": 1 / 3, "max": 1.0, "points": 3}
     assert event.results == {"epochs": 3}
     assert pa.run_metrics(run_id)["value"].tolist() == [1.0, 0.5, 1 / 3]
     card = cards.run_card(event.metrics, event.results, "http://ui/projects/default/runs/x")
-    assert "| loss | 0.333333 | 0.333333 | 1 | 3 |" in card and "| epochs | 3 |" in card
+    assert "| `loss` | 0.333333 | 0.333333 | 1 | 3 |" in card and "| `epochs` | `3` |" in card
+    model_page = TestClient(create_app(env_repo)).get("/projects/default/artifacts/trained").text
+    assert 'id="run-curves"' in model_page and f"/runs/{run_id}" in model_page
+    model_card = registration.render(env_repo, trained)
+    assert "Step metrics of the run that logged it" in model_card and "| `loss` |" in model_card
     pa.flush_registrations()
 
 
-def test_model_cards_summarise_the_runs_curves():
-    from prefect_artifacts.core.models import ModelVersion
-
+def test_the_metrics_table_of_cards():
     table = cards.metrics_table({"loss": {"last": 0.1, "min": 0.1, "max": 0.9, "points": 40}})
-    assert table[2] == "| loss | 0.1 | 0.1 | 0.9 | 40 |"
-    assert ModelVersion  # the card section is rendered by cards.card(run_metrics=...)
+    assert table[2] == "| `loss` | 0.1 | 0.1 | 0.9 | 40 |"
 
 
 def test_run_page_and_model_page_draw_the_curves(repo: Repository):
@@ -145,8 +147,6 @@ def test_run_page_and_model_page_draw_the_curves(repo: Repository):
     assert page.text.count('class="chart line"') == 2 and "3000 points" in page.text
     assert 'aria-label="loss across 1001 steps"' in page.text  # long curves are thinned
     assert "converged" in page.text
-    model_page = client.get("/projects/default/artifacts/clf").text
-    assert 'id="run-curves"' in model_page and f"/runs/{ctx.run_id}" in model_page
     other = client.get("/projects/default/runs/no-such-run").text
     assert 'id="no-curves"' in other
 

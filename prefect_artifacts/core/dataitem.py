@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import io
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import InvalidArgumentError
-from .models import ArtifactVersion, DatasetVersion, ExtraData
+
+if TYPE_CHECKING:  # duck-typed at run time: models hand out DataItems (ArtifactRef(as_item=))
+    from .models import ArtifactVersion, ExtraData
 
 TABLE_FORMATS = ("parquet", "csv", "arrow", "feather")
 
@@ -16,6 +18,7 @@ class DataItem:
     """One version (or a model's extra-data file) seen as MLRun's DataItem; ``meta`` is it."""
 
     def __init__(self, item: ArtifactVersion | ExtraData, key: str | None = None) -> None:
+        self._extra = not hasattr(item, "ref")  # a model's extra-data file, not a version
         self.meta = item
         self.key = key or getattr(item, "key", None) or item.name  # type: ignore[union-attr]
 
@@ -47,14 +50,14 @@ class DataItem:
 
     def get(self, size: int | None = None, offset: int = 0, encoding: str | None = None) -> Any:
         """The bytes (verified), a range of them, or text with ``encoding``."""
-        if isinstance(self.meta, ExtraData):
+        if self._extra:
             data = self.meta.read()[offset : None if size is None else offset + size]
             return data.decode(encoding) if encoding else data
         return self.meta.get(size=size, offset=offset, encoding=encoding)
 
     def local(self) -> str:
         """The path of a verified local copy."""
-        if isinstance(self.meta, ExtraData):
+        if self._extra:
             import tempfile
             from pathlib import Path
 
@@ -78,12 +81,12 @@ class DataItem:
                 f"as_df() does not take {next(iter(kwargs))}=: pass columns= to read some "
                 "columns, or load the bytes with get() and parse them yourself"
             )
-        if isinstance(self.meta, DatasetVersion):
+        if self.kind == "dataset" and hasattr(self.meta, "as_df"):
             if columns is not None:
                 return self.meta.repository.load_dataset(
                     self.meta, columns=columns, as_type="pandas"
                 )
-            return self.meta.as_df()
+            return self.meta.as_df()  # type: ignore[union-attr]
         import pandas as pd
 
         fmt = getattr(self.meta, "format", None) or self.suffix.lstrip(".")
