@@ -48,7 +48,7 @@ def bench_log_metric(work: Path, args: argparse.Namespace) -> list[Any]:
                 f"25a log_metric x10,000 + commit ({backend}) vs bare executemany",
                 mine,
                 base,
-                None,
+                4.0,
                 note=f"{POINTS / mine * 1000:,.0f} points/s",
             )
         )
