@@ -147,6 +147,9 @@ def test_run_page_and_model_page_draw_the_curves(repo: Repository):
     assert page.text.count('class="chart line"') == 2 and "3000 points" in page.text
     assert 'aria-label="loss across 1001 steps"' in page.text  # long curves are thinned
     assert "converged" in page.text
+    api = client.get(f"/api/projects/default/runs/{ctx.run_id}/metrics").json()
+    assert len(api["points"]) == 6000 and api["results"] == {"note": "converged"}
+    assert api["points"][0] == {**api["points"][0], "key": "auc", "step": 0, "value": 0.0}
     other = client.get("/projects/default/runs/no-such-run").text
     assert 'id="no-curves"' in other
 
