@@ -179,6 +179,8 @@ def test_migration_0006_fills_the_location_column_of_older_versions(store: Repos
         conn.execute(sa.text("DROP INDEX ix_artifact_versions_sort_source"))
         conn.execute(sa.text("ALTER TABLE artifact_versions DROP COLUMN source_url"))
         conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0005'"))
+        for later in ("run_metrics", "run_results", "artifact_tag_history"):  # made by 0008
+            conn.execute(sa.text(f"DROP TABLE {later}"))
     engine.dispose()
     catalog = Catalog(url)
     try:
