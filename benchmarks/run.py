@@ -511,6 +511,7 @@ BENCHMARKS: dict[str, Callable[[Path, argparse.Namespace], list[Result]]] = {
     "reindex": bench_reindex,
     "ui": __import__("bench_ui").bench_ui,
     **__import__("bench_models").BENCHMARKS,  # issue 12: compare, update_model, plotly
+    **__import__("bench_tracking").BENCHMARKS,  # issue 25: log_metric throughput
     "bigdata": __import__("bench_bigdata").bench_bigdata,
     "bigdata_split": __import__("bench_bigdata").bench_split,
     **__import__("bench_import").BENCHMARKS,  # issue 27: import time

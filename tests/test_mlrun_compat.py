@@ -133,8 +133,8 @@ def test_store_uris_wherever_a_ref_is_taken(ctx):
     assert pa.get_artifact("clf#2").version == 3
     with pytest.raises(pa.ArtifactNotFoundError, match="iteration 1, not 0"):
         pa.get_artifact("store://artifacts/default/clf#0:prod")
-    with pytest.raises(pa.InvalidKeyError, match="producer tree"):
-        pa.get_artifact("store://artifacts/default/clf:prod@abc123")
+    with pytest.raises(pa.ArtifactNotFoundError, match="produced by run abc123"):
+        pa.get_artifact("store://artifacts/default/clf:prod@abc123")  # a tree is a run id now
     with pytest.raises(pa.InvalidKeyError, match="invalid store URI"):
         pa.get_artifact("store://artifacts/clf")
     updated = pa.update_model("store://models/default/clf:prod", metrics={"f1": 0.4})

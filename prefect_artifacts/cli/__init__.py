@@ -8,7 +8,15 @@ The commands need only the core; ``ui`` imports the web app when it starts.
 
 from __future__ import annotations
 
-from . import artifacts, db, maintenance, repository, ui, users  # noqa: F401 - they register their commands
+from . import (  # noqa: F401 - they register their commands
+    artifacts,
+    db,
+    maintenance,
+    repository,
+    tracking,
+    ui,
+    users,
+)
 from .app import app
 
 

@@ -37,11 +37,19 @@ def ls(
     sort: Annotated[str, typer.Option(help=_help("sort"))] = "-updated",
     limit: Annotated[int, typer.Option(help=_help("limit"))] = 50,
     offset: Annotated[int, typer.Option(help=_help("offset"))] = 0,
+    where: Annotated[
+        list[str] | None, typer.Option("--where", "-w", help=_help("metrics") + " Repeatable.")
+    ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", "-m", help="Show this metric as a column (repeatable)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List artifacts (latest version of each key), newest update first."""
     versions = run(
         lambda: repo().list(
+            metrics=where or None,
             key=key,
             search=search,
             kind=kind,
@@ -68,7 +76,10 @@ def ls(
     table = Table(show_edge=False, header_style="bold")
     for column in ("key", "ver", "kind", "labels", "tags", "producer", "owner", "updated", "size"):
         table.add_column(column, justify="right" if column in ("ver", "size") else "left")
+    for name in metric or []:
+        table.add_column(name, justify="right")
     for v in versions:
+        metrics = getattr(v, "metrics", None) or {}
         table.add_row(
             plain(f"{v.project}/{v.key}" if project == "*" else v.key),
             str(v.version),
@@ -79,6 +90,7 @@ def ls(
             plain(v.owner or ""),
             v.updated_at.strftime("%Y-%m-%d %H:%M"),
             size_text(v.size),
+            *(_short(metrics[m]) if m in metrics else "" for m in metric or []),
         )
     out.print(table)
     if not versions:
@@ -373,17 +385,27 @@ def compare_cmd(
         str | None,
         typer.Option("--run", help="Only what this flow run (id or name) logged, by iteration."),
     ] = None,
+    last: Annotated[
+        int | None,
+        typer.Option(
+            "--last",
+            "-n",
+            min=1,
+            max=1000,
+            help="The last N versions of the key (a glob: the newest N among its keys).",
+        ),
+    ] = None,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Compare versions side by side: metrics and parameters, the best value of each metric
     in bold (lowest for losses and errors, else highest)."""
-    from ..core.compare import compare
+    from ..core.compare import compare, last_versions
 
     result = run(
         lambda: compare(
             repo(),
-            refs,
+            last_versions(repo(), refs, last, project) if last else refs,
             metrics=metric or None,
             parameters=False if no_params else (param or None),
             all_versions=all_versions,

@@ -10,9 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import compare as _compare
-from . import integration, maintenance, models
+from . import integration, maintenance, models, sweeps, tracking
 from .context import ArtifactContext
+from .dataitem import DataItem
+from .errors import ArtifactNotFoundError, InvalidArgumentError
 from .filters import ArtifactFilter
+from .keys import validate_key, validate_tag
 from .lineage import Lineage
 from .maintenance import GcReport, PruneReport, ReindexReport, VerifyReport
 from .models import ArtifactVersion, ModelVersion
@@ -91,7 +94,9 @@ def get_repository(repository: Any = None) -> Repository:
 
 
 def get_context(
-    repository: Repository | None = None, project: str | None = None
+    repository: Repository | None = None,
+    project: str | None = None,
+    iteration: int | None = None,
 ) -> ArtifactContext:
     """The artifact context for the current Prefect task or flow run (or this process).
 
@@ -99,12 +104,14 @@ def get_context(
         repository: A ``Repository``, an ``ArtifactRepository`` block or a saved block's name;
             default: the repository the settings name.
         project: The project to log to (default: the repository's).
+        iteration: Which candidate of a sweep this run is (MLRun's ``context.iteration``): the
+            default ``iteration=`` of its log calls.
 
     Returns:
         An ``ArtifactContext`` with MLRun's ``log_dataset``/``log_model``/``log_plot``/
         ``log_artifact`` methods.
     """
-    return ArtifactContext(get_repository(repository), project)
+    return ArtifactContext(get_repository(repository), project, iteration)
 
 
 def _on_context(method: Any) -> Any:
@@ -157,6 +164,7 @@ def list_artifacts(
     since: datetime | timedelta | str | None = None,
     until: datetime | timedelta | str | None = None,
     tag: str | None = None,
+    metrics: str | list[str] | None = None,
     producer: str | None = None,
     project: str | None = None,
     all_versions: bool = False,
@@ -181,6 +189,8 @@ def list_artifacts(
         since: The earliest last update: a datetime, date, timedelta or span (``"24h"``).
         until: The latest last update, in the same forms.
         tag: Only the version carrying this tag.
+        metrics: Conditions on model metrics, e.g. ``"auc>0.75 and f1>=0.5"`` (``> >= < <= ==
+            !=``, joined by ``and``); versions without the metric do not match.
         producer: A producer flow name, flow run id or task run id.
         project: A project, or ``"*"`` for every project.
         all_versions: Every version, not only the latest of each key.
@@ -206,6 +216,7 @@ def list_artifacts(
         since=since,
         until=until,
         tag=tag,
+        metrics=metrics,
         producer=producer,
         project=project,
         all_versions=all_versions or None,
@@ -221,6 +232,7 @@ def compare(
     parameters: list[str] | bool | None = None,
     all_versions: bool = False,
     run: str | None = None,
+    last: int | None = None,
     project: str | None = None,
     repository: Any = None,
 ) -> Any:
@@ -238,6 +250,7 @@ def compare(
         parameters: The parameter columns (default: every parameter; ``False``: none).
         all_versions: Every version of each key, not only the latest.
         run: Only what this flow run (id or name) logged, ordered by iteration.
+        last: The last N versions of each key named.
         project: The project (default: the repository's).
         repository: The repository (default: the configured one).
 
@@ -247,6 +260,8 @@ def compare(
     Raises:
         ArtifactNotFoundError: A reference names nothing.
     """
+    if last is not None:
+        refs = (_compare.last_versions(get_repository(repository), _flatten(refs), last, project),)
     return _comparison(refs, metrics, parameters, all_versions, run, project, repository).to_frame()
 
 
@@ -323,8 +338,9 @@ def _flatten(refs: tuple[Any, ...]) -> list[Any]:
 
 
 def update_model(
-    model: str | ArtifactVersion,
+    model: str | ArtifactVersion | None = None,
     *,
+    model_artifact: str | ArtifactVersion | None = None,
     metrics: dict[str, float] | None = None,
     parameters: dict[str, Any] | None = None,
     labels: dict[str, Any] | None = None,
@@ -342,6 +358,7 @@ def update_model(
 
     Args:
         model: A ref (``"churn:3"``, ``"churn@prod"``, a store URI) or a ``ModelVersion``.
+        model_artifact: The same, under MLRun's name (give ``model`` or this, once).
         metrics: Metrics to merge into the version's (finite real numbers).
         parameters: Parameters to merge into the version's.
         labels: Labels to set.
@@ -354,10 +371,19 @@ def update_model(
         The version with its new metadata (the same number).
 
     Raises:
+        TypeError: Neither or both of ``model`` and ``model_artifact``.
         ArtifactNotFoundError: No such version.
         InvalidArgumentError: Invalid input (a NaN metric, a bad label, an extra-data name
             already used, a version that is not a model); nothing is changed.
     """
+    if (model is None) == (model_artifact is None):
+        raise TypeError(
+            "update_model() takes the model once: update_model('churn:3', ...) or MLRun's "
+            "update_model(model_artifact=...)"
+        )
+    model = model if model is not None else model_artifact
+    if isinstance(model, DataItem):
+        model = model.meta
     if key_prefix:
         metrics = {f"{key_prefix}{k}": v for k, v in (metrics or {}).items()} or None
         extra_data = {f"{key_prefix}{k}": v for k, v in (extra_data or {}).items()} or None
@@ -372,6 +398,107 @@ def update_model(
         kind="model",
         project=project,
     )
+
+
+def get_model(
+    model_dir: str | ArtifactVersion | Any, suffix: str | None = None
+) -> tuple[str, ModelVersion | None, dict[str, DataItem]]:
+    """MLRun's ``get_model``: ``(model_file, model_artifact, extra_data)`` — the local path of
+    the model's file (a model logged from a folder is unpacked and ``model_file``, or the first
+    file ending with ``suffix``, is found inside), the ModelVersion and its extra data as
+    DataItems. ``model_dir``: a ref or ``store://`` URI, a ModelVersion or DataItem, or a local
+    folder/file (then ``model_artifact`` is None and ``extra_data`` empty)."""
+    from pathlib import Path
+
+    if isinstance(model_dir, DataItem):
+        model_dir = model_dir.meta
+    if isinstance(getattr(model_dir, "ref", None), str) and not isinstance(
+        model_dir, ArtifactVersion
+    ):
+        model_dir = model_dir.ref  # an ArtifactRef
+    if (
+        isinstance(model_dir, str)
+        and not model_dir.startswith("store://")
+        and Path(model_dir).exists()
+    ):
+        return _model_file(Path(model_dir), None, suffix), None, {}
+    version = model_dir if isinstance(model_dir, ArtifactVersion) else get_artifact(model_dir)
+    if not isinstance(version, ModelVersion):
+        raise models_error(version)
+    if version.format == "tar":
+        path = _model_file(version.extract(), version.model_file, suffix)
+    else:
+        path = version.local()
+        if suffix and not path.endswith(suffix):
+            raise ArtifactNotFoundError(
+                f"{version.ref}'s file {version.filename!r} does not end with {suffix!r}"
+            )
+    version.repository.record_consumer(version)
+    extra = {
+        name: DataItem(version.repository.get(e.artifact) if e.artifact else e, name)
+        for name, e in version.extra_data.items()
+    }
+    return path, version, extra
+
+
+def _model_file(path: Any, model_file: str | None, suffix: str | None) -> str:
+    if path.is_file():
+        return str(path)
+    if model_file and (path / model_file).is_file() and not suffix:
+        return str(path / model_file)
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    if suffix:
+        files = [p for p in files if p.name.endswith(suffix)]
+    if not files:
+        raise ArtifactNotFoundError(
+            f"no model file {'ending with ' + repr(suffix) + ' ' if suffix else ''}in {path}"
+        )
+    return str(files[0])
+
+
+def models_error(version: ArtifactVersion) -> Exception:
+    return InvalidArgumentError(
+        f"{version.ref} is a {version.kind}, not a model: get_model reads models "
+        "(log them with log_model); use get_artifact for other artifacts"
+    )
+
+
+def select_best(
+    key: str, selector: str, run: str | list[str] | None = None, *, project: str | None = None
+) -> ArtifactVersion:
+    """MLRun's selector on a sweep: ``select_best("churn", "max.auc")`` finds the best version
+    of the latest sweep of ``key`` (the versions with an iteration logged by the newest one's
+    run; or those ``run`` logged) and makes ``key`` resolve to it — ``get_artifact("churn")``,
+    ``churn:latest``, ``churn#0`` and ``store://…/churn`` — tagged ``best`` (a link visible in
+    the UI and CLI, journaled). A version logged later is the key's latest again."""
+    return sweeps.select_best(get_repository(), key, selector, run=run, project=project)
+
+
+def mlrun_stats(version: str | ArtifactVersion) -> dict[str, Any]:
+    """A dataset's preview and statistics in MLRun's JSON shape (``header``, ``preview`` rows,
+    ``stats`` as pandas ``describe()`` with ``hist``, ``schema``): ``pa.mlrun_stats("data:3")``."""
+    from .mlrun import mlrun_stats as convert
+
+    return convert(version if isinstance(version, ArtifactVersion) else get_artifact(version))
+
+
+def run_metrics(run_id: str | list[str], *, repository: Any = None) -> Any:
+    """The step metrics of a run (``ctx.run_id``, a Prefect flow/task run id) as a pandas
+    DataFrame with columns ``key, step, value, timestamp``, ordered by key and step (several
+    runs: with a ``run_id`` column too)."""
+    return tracking.run_metrics(get_repository(repository), run_id)
+
+
+def run_results(run_id: str, *, repository: Any = None) -> dict[str, Any]:
+    """The results a run recorded with ``log_result``, by name."""
+    return get_repository(repository).catalog.run_results(run_id)
+
+
+def tag_history(key: str, tag: str, *, project: str | None = None) -> list[dict[str, Any]]:
+    """Every period ``tag`` spent on a version of ``key``, oldest first:
+    ``[{version, since, until, by, run}]`` (``until`` None: it is there now)."""
+    repo = get_repository()
+    return repo.catalog.tag_history(project or repo.project, validate_key(key), validate_tag(tag))
 
 
 def tag_artifact(ref: str, tag: str, *, project: str | None = None) -> ArtifactVersion:

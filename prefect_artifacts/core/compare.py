@@ -306,3 +306,19 @@ def _row(version: ArtifactVersion) -> ComparedVersion:
         metrics=dict(getattr(version, "metrics", {}) or {}),
         parameters=dict(getattr(version, "parameters", {}) or {}),
     )
+
+
+def last_versions(repo: Repository, refs: list[Any], last: int, project: str | None) -> list[Any]:
+    """The last ``last`` versions of each key ``refs`` name (a glob: the newest ``last`` among
+    its keys), by key and number (``compare --last``)."""
+    if not isinstance(last, int) or isinstance(last, bool) or not 1 <= last <= 1000:
+        raise InvalidArgumentError(f"last must be a whole number from 1 to 1000, got {last!r}")
+    out: list[Any] = []
+    for ref in refs:
+        if not isinstance(ref, str):
+            raise InvalidArgumentError("last= takes keys (or globs), not versions")
+        found = repo.list(key=ref, all_versions=True, sort="-version", limit=last, project=project)
+        if not found:
+            raise ArtifactNotFoundError(f"no versions of {ref!r} to compare")
+        out += sorted(found, key=lambda v: (v.key, v.version))
+    return out

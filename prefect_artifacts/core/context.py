@@ -7,12 +7,14 @@ none does (see :mod:`.mlrun`)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import mlrun
-from .errors import InvalidArgumentError
+from . import mlrun, runs, tracking
+from .dataitem import DataItem
+from .errors import ArtifactNotFoundError, InvalidArgumentError
 from .keys import validate_filename
 from .models import ArtifactVersion, DatasetVersion, ModelVersion, PlotVersion
 from .repository import Repository
@@ -35,12 +37,142 @@ class PlotArtifact:
 class ArtifactContext:
     """Logs artifacts to a repository, attributed to the current Prefect run (if any)."""
 
-    def __init__(self, repository: Repository, project: str | None = None) -> None:
+    def __init__(
+        self, repository: Repository, project: str | None = None, iteration: int | None = None
+    ) -> None:
         self.repository = repository
         self.project = project
+        self.iteration = iteration  # MLRun's context.iteration: the default of log_*(iteration=)
+        self._run_ids: dict[int, str] = {}
 
     def __repr__(self) -> str:
         return f"ArtifactContext({self.repository!r}, project={self.project!r})"
+
+    # -- MLRun's handler surface (MLClientCtx) --------------------------------------------------
+    @property
+    def run_id(self) -> str:
+        """The Prefect task run id (else flow run id), or this process's run id outside Prefect."""
+        return tracking.current_run_id()
+
+    uid = run_id  # MLRun's name
+
+    @property
+    def name(self) -> str:
+        """The run's name (task run, else flow run), or ``local`` outside Prefect."""
+        run = runs.current_run()
+        return (run.task_run_name or run.flow_run_name or "local") if run else "local"
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The flow run's parameters, overridden by the task run's (MLRun's ``parameters``)."""
+        run = runs.current_run()
+        return {**run.parameters, **run.task_parameters} if run is not None else {}
+
+    def get_param(self, key: str, default: Any = None) -> Any:
+        """A parameter of the current task run, else of its flow run, else ``default``."""
+        return self.parameters.get(key, default)
+
+    @property
+    def logger(self) -> Any:
+        """Prefect's run logger (lines show on the run's page), or ``logging`` outside a run."""
+        return runs.run_logger()
+
+    def log_result(self, key: str, value: Any, commit: bool = False) -> None:
+        """Record a result of this run (JSON-safe; the last value per name is kept), shown on
+        the run's page and card. ``commit`` is accepted for MLRun's signature."""
+        tracking.log_result(self.repository, key, value, project=self.project)
+
+    def log_results(self, results: dict[str, Any], commit: bool = False) -> None:
+        if not isinstance(results, dict):
+            raise InvalidArgumentError(f"log_results takes a dict, got {type(results).__name__}")
+        for key, value in results.items():
+            self.log_result(key, value)
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """This run's results (``log_result``), by name."""
+        return self.repository.catalog.run_results(self.run_id)
+
+    def artifact_subpath(self, *subpaths: str) -> str:
+        """A local working folder for this run (created), as MLRun's path under the artifact
+        path: write files there and log them (``model_dir=``, ``local_path=``)."""
+        import tempfile
+
+        for part in subpaths:
+            if not isinstance(part, str) or part.startswith("/") or ".." in part.split("/"):
+                raise InvalidArgumentError(
+                    f"artifact_subpath parts are relative names, got {part!r}"
+                )
+        folder = Path(tempfile.gettempdir()) / "prefect-artifacts" / "runs" / self.run_id
+        folder = folder.joinpath(*subpaths)
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder)
+
+    def get_input(self, key: str, url: str | None = None) -> DataItem:
+        """MLRun's ``get_input``: a DataItem for ``url`` (a ``store://`` URI or an artifact ref),
+        else for the task/flow parameter ``key`` (a ref, store URI, ``ArtifactRef`` or version),
+        else for the artifact ref ``key`` itself. Records this run as a consumer."""
+        value: Any = url
+        if value is None:
+            value = self.get_param(key, None)
+        if value is None:
+            value = key
+        if isinstance(value, DataItem):
+            return value
+        if isinstance(value, ArtifactVersion):
+            version = value
+        elif isinstance(getattr(value, "ref", None), str):  # an ArtifactRef
+            version = self.repository.get(value.ref, project=getattr(value, "project", None))
+        elif isinstance(value, str):
+            try:
+                version = self.get_artifact(value)
+            except ArtifactNotFoundError as exc:
+                raise ArtifactNotFoundError(
+                    f"get_input({key!r}): {exc}"
+                    + ("" if url or key in self.parameters else f"; no parameter {key!r} either")
+                ) from None
+        else:
+            raise InvalidArgumentError(
+                f"get_input({key!r}): the parameter is a {type(value).__name__}; pass a store:// "
+                "URI, an artifact ref ('key:3') or pa.ArtifactRef"
+            )
+        self.repository.record_consumer(version)
+        return DataItem(version, key)
+
+    def commit(self, message: str = "", completed: bool = False) -> None:
+        """Write buffered metric points now (MLRun's ``commit``); inside a Prefect run its card
+        then summarises the run's metrics and results."""
+        tracking.finish(self.repository)
+
+    # -- step metrics (MLflow's log_metric) -------------------------------------------------------
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, timestamp: Any = None
+    ) -> None:
+        """One point of a metric curve of this run (``step``: the next one for this name when
+        omitted; ``timestamp``: a datetime or MLflow's epoch milliseconds). Buffered and
+        written in batches; ``pa.run_metrics(ctx.run_id)`` reads them."""
+        tracking.log_metrics(
+            self.repository, {key: value}, step=step, timestamp=timestamp,
+            run_id=self._metrics_run(), project=self.project,
+        )  # fmt: skip
+
+    def log_metrics(
+        self, metrics: dict[str, float], step: int | None = None, timestamp: Any = None
+    ) -> None:
+        """Several metrics at one step."""
+        tracking.log_metrics(
+            self.repository, metrics, step=step, timestamp=timestamp,
+            run_id=self._metrics_run(), project=self.project,
+        )  # fmt: skip
+
+    def _metrics_run(self) -> str:
+        """The run id points are logged under: looked up once per context and thread (a
+        context is made per run; finding the run costs more than buffering a point)."""
+        ident = threading.get_ident()
+        cached = self._run_ids.get(ident)
+        if cached is None:
+            cached = self._run_ids[ident] = tracking.current_run_id()
+        return cached
 
     def log_dataset(
         self,
@@ -62,6 +194,7 @@ class ArtifactContext:
         upload: bool | None = None,
         lossy: str | None = None,
         options: dict[str, Any] | None = None,
+        index: bool | None = None,
         **kwargs: Any,
     ) -> DatasetVersion:
         """Log a pandas/polars DataFrame or pyarrow Table: Parquet bytes, schema, a preview of the
@@ -70,6 +203,8 @@ class ArtifactContext:
         (or, with ``df``, picks the format by its suffix), ``label_column`` is recorded,
         ``db_key`` is the key. A frame the format cannot give back exactly is refused
         (``LossyFormatError``) unless ``lossy="allow"``: then it is stored marked lossy.
+        MLRun's ``index=False`` drops a pandas index (``True``, the default: it is kept, and
+        restored on load).
 
         Args:
             key: The key: letters, digits, ``.``, ``_``, ``-`` (at most 128).
@@ -83,11 +218,13 @@ class ArtifactContext:
             format: ``"parquet"`` (default), ``"csv"`` or ``"arrow"``.
             description: Free text.
             extra_data: Name → bytes, a local file path, a version or a ``target_path``.
-            iteration: Which candidate of a hyperparameter run this is.
+            iteration: Which candidate of a hyperparameter run this is (default: the
+                context's ``iteration``).
             target_path: With ``upload=False``: register bytes already in storage, uncopied.
             lossy: ``"allow"`` stores a frame the format cannot give back exactly, marked lossy.
             options: ``part_size`` (bytes of Arrow data per part of a stream or Dask DataFrame;
                 default 128 MB), ``preview``, ``stats``.
+            index: ``False`` drops a pandas index (MLRun's keyword).
 
         Returns:
             The new version, or the latest one when the content is identical to it.
@@ -95,11 +232,15 @@ class ArtifactContext:
         Raises:
             InvalidKeyError: The key, tag or a label is malformed; nothing is stored.
             InvalidArgumentError: A bad format or argument; nothing is stored.
+            TypeError: A pandas writer keyword (MLRun passes them on; here the repository
+                writes the bytes) or an unknown keyword.
             LossyFormatError: The format would not give the frame back exactly (the message
                 names what would be lost); nothing is stored.
             StorageError: The storage refused the bytes; no version is created.
             CatalogError: The catalog was unreachable past the retry window.
         """
+        iteration = self.iteration if iteration is None else iteration
+        mlrun.check_writer_kwargs("log_dataset", kwargs)
         mlrun.check_kwargs("log_dataset", kwargs)
         options = {"preview": preview, "stats": stats, "lossy": lossy, **_dataset_options(options)}
         source = mlrun.check_upload("log_dataset", target_path, upload)
@@ -125,6 +266,8 @@ class ArtifactContext:
             )
         if options["preview"] is False:
             options["preview"] = 0
+        if index is False and hasattr(df, "reset_index") and hasattr(df, "iloc"):
+            df = df.reset_index(drop=True)
         return self.repository.log(
             key,
             df,
@@ -209,6 +352,7 @@ class ArtifactContext:
                 alternative).
             StorageError: The storage refused the bytes; no version is created.
         """
+        iteration = self.iteration if iteration is None else iteration
         mlrun.check_kwargs("log_model", kwargs)
         source = mlrun.check_upload("log_model", target_path, upload)
         key = mlrun.catalog_key(key, db_key)
@@ -310,6 +454,7 @@ class ArtifactContext:
         Raises:
             UnsupportedTypeError: ``figure`` is not a figure, image or HTML.
         """
+        iteration = self.iteration if iteration is None else iteration
         fmt = mlrun.format_name(format)
         if isinstance(figure, str) and fmt == "html":
             figure = figure.encode()
@@ -372,6 +517,7 @@ class ArtifactContext:
             LossyFormatError: The format would not give the value back exactly; nothing is
                 stored.
         """
+        iteration = self.iteration if iteration is None else iteration
         mlrun.check_kwargs("log_artifact", kwargs)
         source = mlrun.check_upload("log_artifact", target_path, upload)
         if isinstance(item, PlotArtifact):

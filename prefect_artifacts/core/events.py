@@ -35,6 +35,16 @@ class VersionLogged(Event):
 
 
 @dataclass(frozen=True)
+class RunTracked(Event):
+    """A run's metric points and results were written (``ctx.commit()``, the end of an
+    ``@artifact_task``): ``metrics`` summarises each curve (last, min, max, points)."""
+
+    run: RunInfo
+    metrics: dict[str, dict[str, float]]
+    results: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Consumed(Event):
     """A run loaded ``version`` (recorded once per run)."""
 

@@ -5,6 +5,7 @@ everywhere.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, timezone
@@ -33,6 +34,12 @@ KIND_NAMES = {  # what people type → the stored kind; "other" is anything but 
 
 METRIC_SORT = re.compile(r"metric:([^\"'\\\x00-\x1f]{1,128})")
 LABEL_SORT = re.compile(r"label:([A-Za-z0-9][A-Za-z0-9._-]{0,63})")
+METRIC_CONDITION = re.compile(
+    r"\s*([A-Za-z_][A-Za-z0-9_.:/-]{0,127})\s*(>=|<=|==|!=|>|<)\s*"
+    r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*"
+)
+METRIC_OPS = (">", ">=", "<", "<=", "==", "!=")
+MAX_CONDITIONS = 10
 
 
 def parse_time(value: Any, what: str, *, end: bool = False) -> datetime | None:
@@ -88,6 +95,7 @@ class ArtifactFilter(BaseModel):
     since: datetime | None = Field(None, description=_HELP["since"])
     until: datetime | None = Field(None, description=_HELP["until"])
     tag: str | None = Field(None, description=_HELP["tag"])
+    metrics: str | None = Field(None, description=_HELP["metrics"])
     producer: str | None = Field(None, description=_HELP["producer"])
     all_versions: bool = Field(False, description=_HELP["all_versions"])
     sort: str = Field("-updated", description=_HELP["sort"])
@@ -182,6 +190,18 @@ class ArtifactFilter(BaseModel):
     def _tag(cls, value: str | None) -> str | None:
         return validate_tag(value) if value else None
 
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metrics(cls, value: Any) -> str | None:
+        """Text (or a list of texts, all must hold) parsed once; kept in one canonical form."""
+        if value is None or value == "" or value == []:
+            return None
+        parts = [value] if isinstance(value, str) else value
+        if not isinstance(parts, (list, tuple)) or not all(isinstance(p, str) for p in parts):
+            raise ValueError("give conditions as text, e.g. 'auc>0.75 and f1>=0.5'")
+        conditions = [c for part in parts for c in parse_metric_conditions(part)]
+        return " and ".join(f"{n}{op}{num!r}" for n, op, num in conditions) or None
+
     @field_validator("sort")
     @classmethod
     def _sort(cls, value: str) -> str:
@@ -246,10 +266,38 @@ class ArtifactFilter(BaseModel):
         return match[1] if match else None
 
     @property
+    def metric_conditions(self) -> list[tuple[str, str, float]]:
+        """``(metric, operator, value)`` of each condition of :attr:`metrics`."""
+        return parse_metric_conditions(self.metrics) if self.metrics else []
+
+    @property
     def sort_label(self) -> str | None:
         """The label name of a ``label:<name>`` sort, else None."""
         match = LABEL_SORT.fullmatch(self.sort_key)
         return match[1] if match else None
+
+
+def parse_metric_conditions(text: str) -> list[tuple[str, str, float]]:
+    """``"auc>0.75 and f1>=0.5"`` → ``[("auc", ">", 0.75), ("f1", ">=", 0.5)]``; ValueError
+    naming the part that is not a condition."""
+    if len(text) > 1000:
+        raise ValueError("is longer than 1000 characters")
+    out = []
+    for part in re.split(r"\s+and\s+|\s*&&\s*", text.strip(), flags=re.IGNORECASE):
+        match = METRIC_CONDITION.fullmatch(part)
+        if match is None:
+            raise ValueError(
+                f"cannot read {part.strip()[:60]!r} as a condition: write metric, comparison, "
+                "number — e.g. 'auc>0.75 and f1>=0.5' (comparisons > >= < <= == !=, joined by "
+                "'and'; metric names start with a letter or '_')"
+            )
+        value = float(match[3])
+        if not math.isfinite(value):
+            raise ValueError(f"{part.strip()[:60]!r}: the number is too large")
+        out.append((match[1], match[2], value))
+    if len(out) > MAX_CONDITIONS:
+        raise ValueError(f"at most {MAX_CONDITIONS} metric conditions, got {len(out)}")
+    return out
 
 
 def describe(errors: Sequence[Any], skip: int = 0) -> str:

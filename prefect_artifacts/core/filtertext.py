@@ -29,6 +29,8 @@ FIELD_HELP = {
     "since": "Updated at or after: ISO date/datetime (UTC) or a span back from now (90m, 24h, 7d).",
     "until": "Updated at or before: ISO date/datetime (UTC) or a span back from now.",
     "tag": "Only the version carrying this tag.",
+    "metrics": "Metric conditions joined by 'and', e.g. 'auc>0.75 and f1>=0.5' (> >= < <= == !=); "
+    "versions without the metric do not match.",
     "producer": "Producer flow name, flow run id or task run id.",
     "all_versions": "Every version, not only the latest of each key.",
     "sort": f"One of {', '.join(SORT_KEYS)}, metric:<name> or label:<name> (versions without "

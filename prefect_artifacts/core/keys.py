@@ -148,6 +148,7 @@ class Ref:
     tag: str | None = None
     latest: bool = False  # written as key:latest — one version, the newest
     iteration: int | None = None  # written as key#2 — the newest version of iteration 2
+    tree: str | None = None  # MLRun's @<tree>: the producing run's id (or the version's uid)
 
     def __str__(self) -> str:
         text = f"{self.project}/{self.key}" if self.project else self.key
@@ -235,10 +236,10 @@ def _parse_store_uri(uri: str, *, version: int | None, tag: str | None, project:
             f"invalid store URI {uri[:80]!r}: use store://artifacts/<project>/<key>[#iter][:tag] "
             "(or 'key', 'key:3' for a version, 'key@prod' for a tag)"
         )
-    if match["tree"] is not None:
+    tree = match["tree"] or None
+    if tree is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", tree):
         raise InvalidKeyError(
-            f"{uri[:80]!r} names a producer tree (@{match['tree'][:40]}), which has no equivalent "
-            "here: name the version (':3' in the store URI, or 'key:3') or a tag"
+            f"{uri[:80]!r}: the tree @{tree[:40]} must be a run id or a version uid"
         )
     ours = f"{match['project']}/{match['key']}"
     if match["iteration"]:
@@ -246,4 +247,9 @@ def _parse_store_uri(uri: str, *, version: int | None, tag: str | None, project:
     store_tag = match["tag"]
     if store_tag is not None:
         ours += f":{store_tag}" if store_tag.isdigit() or store_tag == "latest" else f"@{store_tag}"
-    return parse_ref(ours, version=version, tag=tag, project=project)
+    parsed = parse_ref(ours, version=version, tag=tag, project=project)
+    if tree is None:
+        return parsed
+    from dataclasses import replace
+
+    return replace(parsed, tree=tree)

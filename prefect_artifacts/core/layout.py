@@ -8,6 +8,7 @@
     manifests/<project>/<key>/<n>-<uid>.json   every version's full metadata (the catalog can be
                                            rebuilt); release ≤ 0.6 named them <n>.json
     journal/<project>/<time>-<id>.json     later changes: tags, labels, consumers, deletions
+    metrics/<project>/<run>/<time>-<batch>.json   step metrics and results of runs, per batch
     tmp/<id>                               writes in flight (moved into blobs/ when complete)
     leases/<id>.json                       writes in flight that gc must leave alone
     signing.json                           the key that signs this repository's records, if any
@@ -24,6 +25,7 @@ from datetime import datetime
 BLOBS = "blobs/sha256"
 MANIFESTS = "manifests"
 JOURNAL = "journal"
+METRICS = "metrics"
 TMP = "tmp"
 SIGNING = "signing.json"
 LEASES = "leases"
@@ -65,6 +67,10 @@ def writer(digest: str) -> str:
 
 def journal(project: str, at: datetime) -> str:
     return f"{JOURNAL}/{project}/{at:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}.json"
+
+
+def metrics(project: str, run_id: str, at: datetime, batch: str) -> str:
+    return f"{METRICS}/{project}/{run_id}/{at:%Y%m%dT%H%M%S%f}-{batch}.json"
 
 
 def tmp() -> str:

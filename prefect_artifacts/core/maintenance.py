@@ -288,6 +288,7 @@ class ReindexReport(BaseModel):
     tags_restored: int
     runs_restored: int
     conflicts: int
+    metric_batches_restored: int = 0
     seconds: float
     skipped: dict[str, str] = Field(
         default_factory=dict, description="Files not used, with the reason (path → reason)."
@@ -362,6 +363,10 @@ def reindex(repo: Repository, *, project: str | None = None, adopt: bool = False
     folded = restore.fold(manifests, entries)
     skipped.update(folded.skipped)
     counts = repo.catalog.restore(folded.keys)
+    batches = [p for p in repo.storage.find(layout.METRICS + below) if p.endswith(".json")]
+    with ThreadPoolExecutor(THREADS) as pool:
+        documents = [d for _, d in pool.map(read, batches) if _metric_batch(d)]
+    metric_batches = repo.catalog.restore_metrics(documents) if documents else 0
     return ReindexReport(
         conflicting=folded.conflicting,
         repository_id=repo.known_repository_id(),
@@ -372,6 +377,7 @@ def reindex(repo: Repository, *, project: str | None = None, adopt: bool = False
         tags_restored=counts["tags"],
         runs_restored=counts["runs"],
         conflicts=counts["conflicts"],
+        metric_batches_restored=metric_batches,
         seconds=time.perf_counter() - started,
         skipped=dict(sorted(skipped.items())),
     )
@@ -393,6 +399,17 @@ def _bind_for_reindex(repo: Repository, adopt: bool) -> str | None:
     repo._forget_binding()
     repo.check_binding()
     return before or ""
+
+
+def _metric_batch(document: Any) -> bool:
+    """Whether a ``metrics/`` record is a usable batch of points and results."""
+    return (
+        isinstance(document, dict)
+        and all(isinstance(document.get(f), str) for f in ("project", "run_id", "batch", "at"))
+        and isinstance(document.get("points"), list)
+        and isinstance(document.get("results"), dict)
+        and all(isinstance(p, list) and len(p) == 4 for p in document["points"])
+    )
 
 
 def _aware(value: datetime) -> datetime:

@@ -26,8 +26,39 @@ REFUSED = {
 }
 
 
+WRITER_KWARGS = {  # pandas to_parquet/to_csv options MLRun passes through
+    "compression", "engine", "partition_cols", "row_group_size", "sep", "header", "columns",
+    "encoding", "float_format", "date_format", "na_rep", "quoting", "storage_options",
+}  # fmt: skip
+
+
+def check_writer_kwargs(call: str, kwargs: dict[str, Any]) -> None:
+    """MLRun passes extra keywords to pandas' writer; here the repository writes the bytes
+    (the same frame always gives the same bytes, so identical data is stored once)."""
+    for name in kwargs:
+        if name in WRITER_KWARGS:
+            raise TypeError(
+                f"{call}() does not pass {name}= to a writer: the repository writes Parquet (or "
+                "format='csv') itself so that identical frames give identical bytes; shape the "
+                "frame first (select columns, format values), or write the file yourself and "
+                "log it with local_path="
+            )
+
+
+def run_folders() -> Path:
+    """Where ``ctx.artifact_subpath()`` makes a run's working folders."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / "prefect-artifacts" / "runs"
+
+
 def check_kwargs(call: str, kwargs: dict[str, Any]) -> None:
-    """Refuse MLRun keywords with no equivalent (naming the alternative) and unknown ones."""
+    """Refuse MLRun keywords with no equivalent (naming the alternative) and unknown ones.
+    ``artifact_path=ctx.artifact_subpath(...)`` (as MLRun's tutorials pass it) is accepted: the
+    repository's storage decides where bytes go."""
+    path = kwargs.get("artifact_path")
+    if isinstance(path, str) and Path(path).resolve().is_relative_to(run_folders().resolve()):
+        del kwargs["artifact_path"]
     for name in kwargs:
         if name in REFUSED:
             raise TypeError(f"{call}() does not take {name}=: {REFUSED[name]}")
@@ -191,3 +222,43 @@ class FolderArchive:
                 info.mode = 0o755 if stat.st_mode & 0o111 else 0o644
                 with path.open("rb") as handle:
                     tar.addfile(info, handle)
+
+
+TABLE_TYPES = {"int": "integer", "uint": "integer", "float": "number", "double": "number",
+               "bool": "boolean", "timestamp": "datetime", "date": "datetime"}  # fmt: skip
+
+
+def mlrun_stats(version: Any) -> dict[str, Any]:
+    """A dataset's schema, preview and statistics in MLRun's shapes (``DatasetArtifact``:
+    ``header``, ``preview`` as row lists, ``stats`` as pandas ``describe()`` plus ``hist`` as
+    ``[counts, edges]``, ``schema`` as a Table Schema) for dashboards built on them."""
+    if getattr(version, "kind", None) != "dataset":
+        raise InvalidArgumentError(
+            f"mlrun_stats reads datasets; {getattr(version, 'ref', version)!r} is not one"
+        )
+    header = [c["name"] for c in version.schema]
+    stats: dict[str, Any] = {}
+    for name, column in (version.stats or {}).items():
+        if "mean" in column or "min" in column:
+            out = {k: column[k] for k in ("count", "mean", "std", "min", "25%", "50%", "75%", "max")
+                   if k in column}  # fmt: skip
+            hist = column.get("hist")
+            if isinstance(hist, dict):
+                out["hist"] = [hist.get("counts", []), hist.get("edges", [])]
+        else:
+            top = (column.get("top") or [{}])[0]
+            out = {"count": column.get("count"), "unique": column.get("unique"),
+                   "top": top.get("value"), "freq": top.get("count")}  # fmt: skip
+        stats[name] = out
+    fields = [
+        {"name": c["name"], "type": next((t for p, t in TABLE_TYPES.items()
+                                          if str(c["type"]).startswith(p)), "string")}
+        for c in version.schema
+    ]  # fmt: skip
+    return {
+        "header": header,
+        "preview": [[row.get(c) for c in header] for row in version.preview or []],
+        "stats": stats,
+        "schema": {"fields": fields, "pandas_version": "1.4.0"},
+        "length": version.rows,
+    }

@@ -73,6 +73,7 @@ class RunInfo(BaseModel):
     tags: list[str] = Field(default_factory=list)
     ui_url: str | None = None
     attempt: int | None = None  # which attempt of a retried task run (1 = the first)
+    task_parameters: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
 
     @property
     def run_id(self) -> str | None:
@@ -179,6 +180,7 @@ class ArtifactRef(BaseModel):
     ref: str
     project: str | None = None
     load: str | None = None  # None: the stored object; "dask" | "arrow" | "polars" | "duckdb": lazy
+    as_item: bool = False  # True: the task receives MLRun's DataItem (as_df(), get(), local())
 
     def __init__(
         self, ref: str, project: str | None = None, load: str | None = None, **kwargs: Any
@@ -196,6 +198,11 @@ class ArtifactRef(BaseModel):
         (``"dask"``: a Dask DataFrame whose partitions read the parts where they run)."""
         repo = repository or default_repository()
         version = repo.get(self.ref, project=self.project or project)
+        if self.as_item:
+            from .dataitem import DataItem
+
+            repo.record_consumer(version)
+            return DataItem(version)
         if self.load is None:
             return version.load()
         if self.load == "pandas":
@@ -334,9 +341,18 @@ class ArtifactVersion(_Bound):
         and, with a signing key, signed."""
         return self.repository.load(self, trusted=trusted, verify=verify)
 
-    def open(self) -> BinaryIO:
-        """A file object over the stored bytes; the sha256 is checked when it reaches the end."""
+    def open(self, name: str | None = None) -> BinaryIO:
+        """A file object over the stored bytes (a folder artifact: over its file ``name``); the
+        sha256 is checked when it reaches the end."""
+        if name is not None:
+            return self.repository.open_file(self, name)
         return self.repository.open_blob(self.hash, self.size)
+
+    def files(self) -> list[dict[str, Any]]:
+        """A folder artifact's files, ``{path, hash, size, mode}`` each, sorted by path."""
+        if self.format != "folder":
+            raise ValueError(f"{self.ref} is a {self.format} file, not a folder: use open()")
+        return self.repository.folder_files(self)
 
     def download(self, path: str | Path | None = None, *, parts: bool = False) -> Path:
         """Write the data to ``path`` (a file or a folder; default: the current folder),
@@ -370,6 +386,18 @@ class ArtifactVersion(_Bound):
         repo = self.repository
         fetch = lambda path: repo.download_blob(self.hash, path.parent, path.name)  # noqa: E731
         return str(verified_copy(repo.storage.verified, target, self.hash, fetch))
+
+    @property
+    def store_uri(self) -> str:
+        """MLRun's form of this version's URI: ``store://<kind>s/<project>/<key>#<iter>:<n>@<tree>``
+        (``<tree>``: the producing run's id, else the version's uid); accepted wherever a ref is."""
+        kind = {"dataset": "datasets", "model": "models", "plot": "plots"}.get(
+            self.kind, "artifacts"
+        )
+        tree = self.producer.flow_run_id or self.uid
+        return (
+            f"store://{kind}/{self.project}/{self.key}#{self.iteration or 0}:{self.version}@{tree}"
+        )
 
     def to_dataitem(self) -> ArtifactVersion:
         """MLRun's ``artifact.to_dataitem()``: a version already offers ``get``, ``local``,

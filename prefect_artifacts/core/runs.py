@@ -8,6 +8,7 @@ by the local process and no consumer is recorded.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -34,6 +35,21 @@ def set_run_provider(provider: RunProvider | None) -> RunProvider | None:
 def current_run() -> RunInfo | None:
     """The run executing now, or None outside any run."""
     return _provider() if _provider is not None else None
+
+
+_logger_provider: Callable[[], Any] | None = None
+
+
+def set_run_logger(provider: Callable[[], Any] | None) -> None:
+    """Install the function returning the current run's logger (None when not in a run)."""
+    global _logger_provider
+    _logger_provider = provider
+
+
+def run_logger() -> Any:
+    """The orchestrator's logger for the current run, else the ``prefect_artifacts`` logger."""
+    found = _logger_provider() if _logger_provider is not None else None
+    return found if found is not None else logging.getLogger("prefect_artifacts")
 
 
 def current_producer(owner: str | None = None) -> Producer:

@@ -25,6 +25,7 @@ def install() -> None:
     from . import registration, runtime
 
     runs.set_run_provider(runtime.current_run)
+    runs.set_run_logger(runtime.run_logger)
     models.set_run_linker(runtime.run_url)
     events.subscribe(registration.on_event)
     api.add_repository_resolver(resolve_block)

@@ -88,9 +88,48 @@ def extra_url(ui_url: str | None, version: ArtifactVersion, name: str) -> str | 
     )
 
 
+def run_page_url(ui_url: str | None, project: str, run_id: str) -> str | None:
+    """A run's page in the browser UI (its metric curves, results and versions), when a UI URL
+    is configured; else None (cards link only to a UI that someone set up)."""
+    if not ui_url:
+        return None
+    return f"{ui_url.rstrip('/')}/projects/{quote(project, safe='')}/runs/{quote(run_id, safe='')}"
+
+
+def metrics_table(metrics: dict[str, dict[str, float]], limit: int = 30) -> list[str]:
+    """A run's curves summarised: one row per metric (last, min, max, points)."""
+    lines = ["| metric | last | min | max | points |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {text(k, 60)} | {m['last']:.6g} | {m['min']:.6g} | {m['max']:.6g} | {int(m['points'])} |"
+        for k, m in list(metrics.items())[:limit]
+    ]
+    return [*lines, ""]
+
+
+def run_card(
+    metrics: dict[str, dict[str, float]], results: dict[str, Any], page: str | None
+) -> str:
+    """The markdown card of a run's step metrics and results."""
+    lines = ["### Metrics and results of this run", ""]
+    if metrics:
+        lines += ["**Step metrics**", "", *metrics_table(metrics)]
+    if results:
+        lines += ["**Results**", "", "| result | value |", "|---|---|"]
+        lines += [f"| {text(k, 60)} | {text(v, 80)} |" for k, v in list(results.items())[:50]]
+        lines.append("")
+    if page:
+        lines.append(link("Curves in prefect-artifacts", page).removeprefix(" · "))
+    else:
+        lines.append(
+            "The curves: `prefect-artifacts metrics <run id>` or the run's page in `prefect-artifacts ui`."
+        )
+    return "\n".join(lines)
+
+
 def card(
     version: ArtifactVersion,
     *,
+    run_metrics: dict[str, dict[str, float]] | None = None,
     ui_url: str | None = None,
     run_url: Callable[[Producer], str | None] = lambda p: p.link,
     logged_by: Producer | None = None,
@@ -126,6 +165,8 @@ def card(
     lines += [*(f"| {name} | {value} |" for name, value in rows), ""]
     if isinstance(version, ModelVersion):
         lines += _model_section(version)
+    if run_metrics:
+        lines += ["**Step metrics of the run that logged it**", "", *metrics_table(run_metrics)]
     elif isinstance(version, DatasetVersion):
         lines += _dataset_section(version)
     elif isinstance(version, PlotVersion):

@@ -7,6 +7,7 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import logging
 import re
 import string
 import threading
@@ -15,12 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.errors import InvalidArgumentError, InvalidKeyError
+from ..core import sweeps, tracking
+from ..core.dataitem import DataItem
+from ..core.errors import ArtifactNotFoundError, InvalidArgumentError, InvalidKeyError
 from ..core.events import Event, VersionLogged, subscribe
 from ..core.keys import validate_key, validate_labels, validate_tag
 from ..core.models import ArtifactRef, ArtifactVersion
 from ..core.repository import Repository
 from . import mapping
+
+logger = logging.getLogger("prefect_artifacts")
 
 REFERENCE_MIN = 1024  # smaller values stay inside the result record, pickled
 _logged_now: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
@@ -63,6 +68,7 @@ class _Capture:
     project: str | None
     capture: bool
     iteration: Any = None
+    selector: str | None = None
     signature: inspect.Signature = field(repr=False, default=None)  # type: ignore[assignment]
 
 
@@ -83,6 +89,7 @@ def artifact_task(
     iteration: Any = None,
     map_order: bool = True,
     lossy: str | None = None,
+    selector: str | None = None,
     **task_options: Any,
 ) -> Any:
     """Like ``@prefect.task`` (every option works: retries, caching, ``.submit()``, ``.map()``,
@@ -105,6 +112,8 @@ def artifact_task(
     logs after the runs before it; see ``prefect_artifacts.prefect.mapping``).
     ``lossy="allow"``: store a value its format cannot give back exactly, marked lossy (else
     it is refused, see the fidelity contract).
+    ``selector`` (MLRun's, e.g. ``"max.auc"``): when a ``.map()`` sweep has logged, its best
+    version becomes what the key resolves to (``pa.select_best``); without it nothing changes.
     """
     if __fn is None:
         return functools.partial(
@@ -123,8 +132,15 @@ def artifact_task(
             iteration=iteration,
             map_order=map_order,
             lossy=lossy,
+            selector=selector,
             **task_options,
         )
+    if selector is not None:
+        sweeps.parse_selector(selector)
+        if not map_order:
+            raise InvalidArgumentError(
+                "selector= acts when a .map() sweep has logged, which needs map_order=True"
+            )
     name = task_options.get("name") or __fn.__name__
     spec = _Capture(
         key=_check_keys(key if key is not None else _key_from_name(name)),
@@ -138,6 +154,7 @@ def artifact_task(
         project=project,
         capture=capture,
         iteration=_check_iteration(iteration),
+        selector=selector,
         signature=inspect.signature(__fn),
     )
     if capture and "result_serializer" not in task_options and _persists(task_options):
@@ -178,6 +195,7 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
 
         @functools.wraps(fn)
         async def run_async(*args: Any, **kwargs: Any) -> Any:
+            repo = None
             try:
                 repo, parameters, args, kwargs = await asyncio.to_thread(
                     _before, spec, args, kwargs
@@ -192,12 +210,18 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
                 await asyncio.to_thread(_mark_failed_attempts, repo, logged)
                 return result
             finally:
+                sweep = _sweep_done(spec)
                 _turn_done()
+                if repo is not None:
+                    await asyncio.to_thread(_finish_tracking, repo)
+                    if sweep:
+                        await asyncio.to_thread(_select, repo, spec, sweep)
 
         return run_async
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
+        repo, sweep = None, None
         try:
             repo, parameters, args, kwargs = _before(spec, args, kwargs)
             logged: list[str] = []
@@ -209,9 +233,42 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
             _mark_failed_attempts(repo, logged)
             return result
         finally:
+            sweep = _sweep_done(spec)
             _turn_done()
+            if repo is not None:
+                _finish_tracking(repo)
+                if sweep:
+                    _select(repo, spec, sweep)
 
     return run
+
+
+def _sweep_done(spec: _Capture) -> list[str] | None:
+    """With a selector: the task runs of this run's ``.map()`` if it is its last."""
+    task_run = _current_task_run() if spec.selector else None
+    if task_run is None:
+        return None
+    _wait_turn()  # the runs before it in map order have logged (or ended)
+    return mapping.sweep_if_last(str(task_run.id))
+
+
+def _select(repo: Repository, spec: _Capture, sweep: list[str]) -> None:
+    """The sweep has logged: each key it logged resolves to its best by ``spec.selector``."""
+    keys = {(v.project, v.key) for run_id in sweep for v in repo.outputs_of_run(run_id)}
+    for project, key in sorted(keys):
+        try:
+            best = sweeps.select_best(repo, key, spec.selector, run=sweep, project=project)  # type: ignore[arg-type]
+            logger.info("sweep of %s: selected %s by %s", key, best.ref, spec.selector)
+        except ArtifactNotFoundError as exc:
+            logger.warning("sweep of %s: nothing selected (%s)", key, exc)
+
+
+def _finish_tracking(repo: Repository) -> None:
+    """The task's metric points written, its summary card made; a failure is a warning."""
+    try:
+        tracking.finish(repo)
+    except Exception as exc:
+        logger.warning("could not write this task's metric points yet: %s", exc)
 
 
 def _before(
@@ -226,9 +283,39 @@ def _before(
     repo.record_inputs_from(_upstream_runs())
     for version in _logged_values_in((args, kwargs)):
         version.repository.record_consumer(version)
+    items = [n for n, p in spec.signature.parameters.items() if _is_dataitem(p.annotation)]
+    if any(n in bound.arguments for n in items):  # typed DataItem: MLRun's handler inputs
+        for name in items:
+            if name in bound.arguments:
+                bound.arguments[name] = _as_item(repo, bound.arguments[name], spec.project)
+        args, kwargs = bound.args, bound.kwargs
     args = tuple(_resolve(repo, a, spec.project) for a in args)
     kwargs = {k: _resolve(repo, v, spec.project) for k, v in kwargs.items()}
     return repo, parameters, args, kwargs
+
+
+def _is_dataitem(annotation: Any) -> bool:
+    return annotation is DataItem or (
+        isinstance(annotation, str) and annotation.rsplit(".", 1)[-1] == "DataItem"
+    )
+
+
+def _as_item(repo: Repository, value: Any, project: str | None) -> Any:
+    """A parameter typed ``DataItem``: a ref, store URI, ArtifactRef or version becomes the
+    version's DataItem (the consumer recorded); None and DataItems pass as they are."""
+    if value is None or isinstance(value, DataItem):
+        return value
+    if isinstance(value, ArtifactRef):
+        value = value.get(repo)
+    elif isinstance(value, str):
+        value = repo.get(value, project=project)
+    if not isinstance(value, ArtifactVersion):
+        raise InvalidArgumentError(
+            f"a parameter typed DataItem takes an artifact ref, a store:// URI, an ArtifactRef "
+            f"or a version, got {type(value).__name__}"
+        )
+    repo.record_consumer(value)
+    return DataItem(value)
 
 
 def _after(repo: Repository, spec: _Capture, result: Any, parameters: dict[str, Any]) -> Any:

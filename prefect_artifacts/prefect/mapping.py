@@ -113,3 +113,14 @@ def done(task_run_id: str) -> None:
         with group.changed:
             group.logged.add(task_run_id)
             group.changed.notify_all()
+
+
+def sweep_if_last(task_run_id: str) -> list[str] | None:
+    """Every run of this run's ``.map()`` when it is the last one in map order (it logs after
+    all the others have logged or ended), else None."""
+    with _cond:
+        entry = _members.get(task_run_id)
+    if entry is None:
+        return None
+    group, position = entry
+    return list(group.ids) if position == len(group.ids) - 1 else None

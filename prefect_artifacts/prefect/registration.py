@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from ..core import tracking
 from ..core.events import (
     Consumed,
     Deleted,
@@ -32,6 +33,7 @@ from ..core.events import (
     Event,
     LabelsSet,
     Revised,
+    RunTracked,
     TagMoved,
     TagRemoved,
     VersionLogged,
@@ -68,8 +70,10 @@ def render(repo: Repository, version: ArtifactVersion, logged_by: Producer | Non
             thumbnail = cards.thumbnail_of(repo.read_blob(version.hash), version.format)
         except Exception as exc:  # a card without its picture is still a card
             logger.warning("no thumbnail for %s: %s", version.ref, exc)
+    run_id = version.producer.run_id if version.producer.kind == "prefect" else None
     return cards.card(
         version,
+        run_metrics=tracking.run_summary(repo, run_id) if run_id else None,
         ui_url=repo.settings.ui_url,
         logged_by=logged_by,
         thumbnail=thumbnail[0] if thumbnail else None,
@@ -414,6 +418,28 @@ def _job_for(event: Event, run: RunInfo | None, upstream: list[dict[str, str]]) 
             _lane(project, key),
             lambda c: remove(c, project, key, numbers),
         )
+    if isinstance(event, RunTracked):
+        run, metrics, results = event.run, event.metrics, event.results
+
+        def tracked(client: Any) -> None:
+            from prefect.client.schemas.actions import ArtifactCreate
+
+            _create_artifact(
+                client,
+                ArtifactCreate(
+                    type="markdown",
+                    description="metrics and results of this run",
+                    data=cards.run_card(
+                        metrics,
+                        results,
+                        cards.run_page_url(repo.settings.ui_url, repo.project, run.run_id),
+                    ),
+                    task_run_id=_uuid(run.task_run_id),
+                    flow_run_id=_uuid(run.flow_run_id),
+                ),
+            )
+
+        return Job(f"the run card of {run.run_id}", f"run {run.run_id}", tracked)
     if isinstance(event, Consumed):
         version, consumer = event.version, event.run
 

@@ -54,12 +54,22 @@ def current_run() -> RunInfo | None:
         run.task_run_name = task_run.name
         run.task_name = task_ctx.task.name
         run.attempt = task_run.run_count or 1
+        run.task_parameters = dict(task_ctx.parameters or {})
         if run.flow_run_id is None and task_run.flow_run_id:
             run.flow_run_id = str(task_run.flow_run_id)
         if ui:
             run.ui_url = f"{ui}/runs/task-run/{task_run.id}"
         run.tags = sorted(set(run.tags) | set(task_run.tags or []))
     return run
+
+
+def run_logger() -> Any:
+    """Prefect's run logger (its lines show on the run's page), or None outside a run."""
+    if current_run() is None:
+        return None
+    from prefect.logging import get_run_logger
+
+    return get_run_logger()
 
 
 def run_url(run: Any) -> str | None:

@@ -10,13 +10,15 @@ from fastapi.responses import Response
 
 from ..core.compare import Comparison, compare
 from ..core.diff import VersionDiff, diff_versions
-from ..core.errors import ArtifactNotFoundError
+from ..core.errors import ArtifactNotFoundError, InvalidArgumentError
 from ..core.filters import ArtifactFilter
 from ..core.keys import validate_key, validate_name, validate_project, validate_tag
 from ..core.lineage import Lineage
+from ..core.mlrun import mlrun_stats
 from ..core.models import Revision
 from ..core.repository import assemble, partsread
 from ..core.repository.reader import download_name, download_type
+from ..core.tracking import run_metrics
 from .auth import audit, require
 from .schemas import (
     AnyVersion,
@@ -110,6 +112,33 @@ def _serve(request: Request, project: str, key: str, version: int, inline: bool)
     return stream_blob(
         request, repo, v.hash, v.size, download_type(name, v.content_type), name, inline
     )
+
+
+@router.get(
+    f"{VERSION}/stats", summary="A dataset's statistics (stats_format=mlrun: MLRun's shape)"
+)
+def stats(
+    request: Request, project: str, key: str, version: int, stats_format: str = "native"
+) -> dict:
+    v = find_version(repo_of(request), project, key, version)
+    if stats_format == "mlrun":
+        return mlrun_stats(v)
+    if stats_format != "native":
+        raise InvalidArgumentError("stats_format is 'native' or 'mlrun'")
+    return {"stats": getattr(v, "stats", None), "preview": getattr(v, "preview", None)}
+
+
+@router.get("/projects/{project}/runs/{run_id}/metrics", summary="A run's step metrics and results")
+def run_points(request: Request, project: str, run_id: str) -> dict:
+    frame = run_metrics(repo_of(request), run_id)
+    return {
+        "run_id": run_id,
+        "points": [
+            {"key": k, "step": int(s), "value": float(v), "timestamp": t.isoformat()}
+            for k, s, v, t in frame.itertuples(index=False)
+        ],
+        "results": repo_of(request).catalog.run_results(run_id),
+    }
 
 
 @router.get(f"{VERSION}/revisions", summary="Metadata revisions of a version, oldest first")

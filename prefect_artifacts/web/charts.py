@@ -45,7 +45,13 @@ def _range(values: Sequence[float]) -> tuple[float, float]:
 
 
 def line_chart(
-    name: str, points: Sequence[Point], *, lower_better: bool, width: int = 480, height: int = 190
+    name: str,
+    points: Sequence[Point],
+    *,
+    lower_better: bool,
+    width: int = 480,
+    height: int = 190,
+    what: str = "versions",
 ) -> Markup:
     """``name`` across ``points`` (oldest first): axes with values, a line, a dot per version
     (hover: version and value; click: its page; above MAX_DOTS versions every k-th one), the
@@ -69,7 +75,7 @@ def line_chart(
     best = (min if lower_better else max)(range(n), key=lambda i: points[i].value)
     out = [
         f'<svg class="chart line" viewBox="0 0 {width} {height}" role="group" '
-        f'data-points="{n}" aria-label="{escape(name)} across {n} versions">'
+        f'data-points="{n}" aria-label="{escape(name)} across {n} {what}">'
     ]
     for t in _ticks(lo, hi):
         out.append(

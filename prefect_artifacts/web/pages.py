@@ -21,6 +21,7 @@ from ..core.filters import ArtifactFilter
 from ..core.keys import validate_key, validate_project, validate_tag
 from ..core.models import ArtifactVersion, run_link
 from ..core.repository.reader import download_name
+from ..core.tracking import run_metrics
 from . import charts
 from .assets import light_plot
 from .auth import SESSION_COOKIE, audit, identity_of, require
@@ -51,6 +52,7 @@ EXTRA_PREVIEW_MAX = 1 << 20
 MORE_ROWS = 50
 AUDIT_PAGE = 100
 MAX_COLUMNS = 24
+CURVE_POINTS = 1000
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -267,6 +269,7 @@ def detail_page(
     text = text_preview(repo, v)
     older = [x.version for x in shown if x.version < v.version]
     role = identity_of(request).role(v.project)
+    run_id = v.producer.run_id if v.kind == "model" else None
     return render(
         request,
         "detail.html",
@@ -315,6 +318,46 @@ def detail_page(
         done=request.query_params.get("done", "")[:200],
         form_error=getattr(request.state, "form_error", None),
         draft=getattr(request.state, "draft", None) or {},
+        run_id=run_id,
+        run_curves=run_curves(repo, run_id, limit=6) if run_id else [],
+        tag_history=repo.catalog.tag_history(v.project, v.key, None)[-50:],
+        folder_files=repo.folder_files(v)[:500] if v.format == "folder" else None,
+    )
+
+
+def run_curves(repo: Any, run_id: str, limit: int = 24) -> list[tuple[str, int, Any]]:
+    """A run's step metrics as line charts (step on the x axis): (name, points, svg)."""
+    frame = run_metrics(repo, run_id)
+    curves = []
+    for name, rows in list(frame.groupby("key", sort=True))[:limit]:
+        every = max(1, len(rows) // CURVE_POINTS)  # a long curve: every k-th step, and the last
+        steps, values = rows["step"].tolist(), rows["value"].tolist()
+        keep = sorted({*range(0, len(steps), every), len(steps) - 1})
+        points = [charts.Point(f"step {steps[i]}", values[i]) for i in keep]
+        svg = charts.line_chart(
+            str(name), points, lower_better=lower_is_better(str(name)), what="steps"
+        )
+        curves.append((str(name), len(steps), svg))
+    return curves
+
+
+@router.get("/projects/{project}/runs/{run_id}")
+def run_page(request: Request, project: str, run_id: str) -> HTMLResponse:
+    """A run's curves (step metrics), results and the versions it logged."""
+    repo = repo_of(request)
+    if len(run_id) > 64:
+        raise InvalidArgumentError("a run id has at most 64 characters")
+    outputs = repo.outputs_of_run(run_id) if not run_id.startswith("local-") else []
+    producer = outputs[0].producer if outputs else None
+    return render(
+        request,
+        "run.html",
+        project=validate_project(project),
+        run_id=run_id,
+        curves=run_curves(repo, run_id),
+        results=repo.catalog.run_results(run_id),
+        outputs=outputs,
+        prefect_link=producer.link if producer is not None else None,
     )
 
 

@@ -86,6 +86,12 @@ TABLE artifact_parts
   INDEX ix_artifact_parts_hash (hash)
   FOREIGN KEY (version_id) REFERENCES artifact_versions (id) ON DELETE CASCADE
 
+TABLE artifact_repository
+  COLUMN slot INTEGER NOT NULL
+  COLUMN id VARCHAR(36) NOT NULL
+  COLUMN created_at TIMESTAMP NOT NULL
+  PRIMARY KEY (slot)
+
 TABLE artifact_revisions
   COLUMN id BIGINT NOT NULL DEFAULT nextval('artifact_revisions_id_seq'::regclass)
   COLUMN version_id BIGINT NOT NULL
@@ -108,6 +114,19 @@ TABLE artifact_roles
 TABLE artifact_schema_version
   COLUMN version_num VARCHAR(32) NOT NULL
   PRIMARY KEY (version_num)
+
+TABLE artifact_tag_history
+  COLUMN id BIGINT NOT NULL DEFAULT nextval('artifact_tag_history_id_seq'::regclass)
+  COLUMN project VARCHAR(64) NOT NULL
+  COLUMN key VARCHAR(128) NOT NULL
+  COLUMN tag VARCHAR(64) NOT NULL
+  COLUMN version INTEGER NOT NULL
+  COLUMN since TIMESTAMP NOT NULL
+  COLUMN until TIMESTAMP
+  COLUMN by VARCHAR(128)
+  COLUMN run VARCHAR(64)
+  PRIMARY KEY (id)
+  INDEX ix_artifact_tag_history_tag (project, key, tag, id)
 
 TABLE artifact_tags
   COLUMN project VARCHAR(64) NOT NULL
@@ -177,3 +196,24 @@ TABLE artifact_versions
   UNIQUE INDEX uq_artifact_versions (project, key, version)
   UNIQUE (project, key, version)
   UNIQUE (uid)
+
+TABLE run_metrics
+  COLUMN id BIGINT NOT NULL DEFAULT nextval('run_metrics_id_seq'::regclass)
+  COLUMN project VARCHAR(64) NOT NULL
+  COLUMN run_id VARCHAR(64) NOT NULL
+  COLUMN key VARCHAR(128) NOT NULL
+  COLUMN step BIGINT NOT NULL
+  COLUMN value DOUBLE PRECISION NOT NULL
+  COLUMN timestamp TIMESTAMP NOT NULL
+  COLUMN batch VARCHAR(32) NOT NULL
+  PRIMARY KEY (id)
+  INDEX ix_run_metrics_batch (batch)
+  INDEX ix_run_metrics_run (run_id, key, step)
+
+TABLE run_results
+  COLUMN project VARCHAR(64) NOT NULL
+  COLUMN run_id VARCHAR(64) NOT NULL
+  COLUMN key VARCHAR(128) NOT NULL
+  COLUMN value JSON
+  COLUMN at TIMESTAMP NOT NULL
+  PRIMARY KEY (run_id, key)

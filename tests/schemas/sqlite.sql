@@ -85,6 +85,12 @@ TABLE artifact_parts
   INDEX ix_artifact_parts_hash (hash)
   FOREIGN KEY (version_id) REFERENCES artifact_versions (id) ON DELETE CASCADE
 
+TABLE artifact_repository
+  COLUMN slot INTEGER NOT NULL
+  COLUMN id VARCHAR(36) NOT NULL
+  COLUMN created_at DATETIME NOT NULL
+  PRIMARY KEY (slot)
+
 TABLE artifact_revisions
   COLUMN id INTEGER NOT NULL
   COLUMN version_id INTEGER NOT NULL
@@ -106,6 +112,19 @@ TABLE artifact_roles
 TABLE artifact_schema_version
   COLUMN version_num VARCHAR(32) NOT NULL
   PRIMARY KEY (version_num)
+
+TABLE artifact_tag_history
+  COLUMN id INTEGER NOT NULL
+  COLUMN project VARCHAR(64) NOT NULL
+  COLUMN key VARCHAR(128) NOT NULL
+  COLUMN tag VARCHAR(64) NOT NULL
+  COLUMN version INTEGER NOT NULL
+  COLUMN since DATETIME NOT NULL
+  COLUMN until DATETIME
+  COLUMN by VARCHAR(128)
+  COLUMN run VARCHAR(64)
+  PRIMARY KEY (id)
+  INDEX ix_artifact_tag_history_tag (project, key, tag, id)
 
 TABLE artifact_tags
   COLUMN project VARCHAR(64) NOT NULL
@@ -172,3 +191,24 @@ TABLE artifact_versions
   INDEX ix_artifact_versions_updated (project, updated_at)
   UNIQUE (project, key, version)
   UNIQUE (uid)
+
+TABLE run_metrics
+  COLUMN id INTEGER NOT NULL
+  COLUMN project VARCHAR(64) NOT NULL
+  COLUMN run_id VARCHAR(64) NOT NULL
+  COLUMN key VARCHAR(128) NOT NULL
+  COLUMN step BIGINT NOT NULL
+  COLUMN value FLOAT NOT NULL
+  COLUMN timestamp DATETIME NOT NULL
+  COLUMN batch VARCHAR(32) NOT NULL
+  PRIMARY KEY (id)
+  INDEX ix_run_metrics_batch (batch)
+  INDEX ix_run_metrics_run (run_id, key, step)
+
+TABLE run_results
+  COLUMN project VARCHAR(64) NOT NULL
+  COLUMN run_id VARCHAR(64) NOT NULL
+  COLUMN key VARCHAR(128) NOT NULL
+  COLUMN value JSON
+  COLUMN at DATETIME NOT NULL
+  PRIMARY KEY (run_id, key)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from ..access import AuditEntry, User
 from ..filters import ArtifactFilter
-from . import access, blobs, migrate, outbox, queries, restore, versions
+from . import access, blobs, migrate, outbox, queries, restore, tracking, versions
 from .database import Database
 from .recent import RecentRecords
 from .records import (
@@ -144,13 +144,70 @@ class Catalog:
         """Record that a run produced or consumed a version; False if already recorded."""
         return self._write(lambda conn: versions.add_run(conn, vid, role, run, at))
 
-    def set_tag(self, vid: int, tag: str, at: datetime) -> int | bool | None:
+    def set_tag(
+        self, vid: int, tag: str, at: datetime, who: dict[str, Any] | None = None
+    ) -> int | bool | None:
         """Point ``tag`` at a version; returns the number of the version it left (None: the
-        tag is new, False: it was there already)."""
-        return self._write(lambda conn: versions.set_tag(conn, vid, tag, at))
+        tag is new, False: it was there already). ``who``: by whom, from which run (history)."""
+        return self._write(lambda conn: versions.set_tag(conn, vid, tag, at, who))
+
+    def select(
+        self, vid: int, at: datetime, who: dict[str, Any] | None, selector: str
+    ) -> int | None:
+        """Make a sweep's winner the key's latest, tagged ``best`` (see ``versions.select``)."""
+        return self._write(lambda conn: versions.select(conn, vid, at, who, selector))
 
     def remove_tag(self, project: str, key: str, tag: str, at: datetime) -> int | None:
         return self._write(lambda conn: versions.remove_tag(conn, project, key, tag, at))
+
+    # -- experiment tracking --------------------------------------------------------------------
+    def add_metrics(
+        self,
+        project: str,
+        run_id: str,
+        batch: str,
+        points: list[tuple[str, int, float, datetime]],
+        results: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        """One batch of a run's metric points and results, journaled."""
+        self._write(
+            lambda conn: tracking.add_batch(
+                self.db, conn, project, run_id, batch, points, results, at
+            )
+        )
+
+    def run_metrics(self, run_ids: list[str]) -> list[tuple[str, str, int, float, datetime]]:
+        return self.db.read(lambda conn: tracking.metrics(conn, run_ids))
+
+    def run_results(self, run_id: str) -> dict[str, Any]:
+        return self.db.read(lambda conn: tracking.results(conn, run_id))
+
+    def tag_history(self, project: str, key: str, tag: str | None) -> list[dict[str, Any]]:
+        return self.db.read(lambda conn: tracking.tag_history(conn, project, key, tag))
+
+    def restore_metrics(self, documents: list[dict[str, Any]]) -> int:
+        """Insert the metric batches (journal documents) the catalog lacks; returns how many."""
+
+        def attempt(conn: Any) -> int:
+            known = tracking.known_batches(conn, [d["batch"] for d in documents])
+            restored = 0
+            for d in documents:
+                points = [(k, s, v, datetime.fromisoformat(t)) for k, s, v, t in d["points"]]
+                results = dict.fromkeys(
+                    tracking.missing_results(conn, d["run_id"], list(d["results"]))
+                )
+                results = {k: d["results"][k] for k in results}
+                if d["batch"] in known or not (points or results):
+                    continue
+                tracking.add_batch(
+                    self.db, conn, d["project"], d["run_id"], d["batch"], points, results,
+                    datetime.fromisoformat(d["at"]), journal=False,
+                )  # fmt: skip
+                restored += 1
+            return restored
+
+        return self.db.write(attempt)
 
     def set_description(self, vid: int, description: str | None, at: datetime) -> None:
         self._write(lambda conn: versions.set_description(conn, vid, description, at))

@@ -337,6 +337,9 @@ def _where(stmt: sa.Select, f: ArtifactFilter, dialect: str) -> sa.Select:
         stmt = stmt.where(updated >= to_db_time(f.since))
     if f.until is not None:
         stmt = stmt.where(updated <= to_db_time(f.until))
+    for name, op, number in f.metric_conditions:
+        value = v.meta[("metrics", name)].as_float()
+        stmt = stmt.where(value.is_not(None), value.op(op if op != "==" else "=")(number))
     if f.producer:
         stmt = stmt.where(
             sa.or_(

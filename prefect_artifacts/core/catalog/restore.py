@@ -28,6 +28,7 @@ from .schema import (
     parts_t,
     revisions_t,
     source_url,
+    tag_history_t,
     tags_t,
     versions_t,
 )
@@ -60,6 +61,7 @@ JOURNAL_FIELDS = {
     "consumer": {"version": int},
     "delete": {"versions": list},
     "revision": {"version": int, "revision": int, "changes": dict, "updater": dict},
+    "select": {"version": int},
 }
 EXTRA_FIELDS = ("name", "hash", "size", "source", "filename", "artifact")
 PART_FIELDS = ("position", "hash", "size", "rows")
@@ -202,6 +204,7 @@ def _state(project: str, key: str, at: datetime) -> dict[str, Any]:
         "key": key,
         "versions": {},
         "tags": {},
+        "history": [],  # tag periods: {tag, version, since, until, by, run}
         "last_version": 0,
         "created_at": at,
         "updated_at": at,
@@ -219,12 +222,20 @@ def _apply(state: dict[str, Any], op: str, data: dict[str, Any], at: datetime, s
         state["kind"] = data["kind"]
         state["last_version"] = max(state["last_version"], number)
         _touch(state, at)
+        producer = data.get("producer") or {}
         for tag in data.get("tags") or []:
-            _move(state, tag, number, at)
+            run = producer.get("task_run_id") or producer.get("flow_run_id")
+            _move(state, tag, number, at, data.get("owner"), run)
+        state["selected"] = None  # a new version is the key's latest again
+    elif op == "select" and number in versions:
+        _move(state, "best", number, at, data.get("by"), data.get("run"))
+        state["selected"] = number
     elif op == "tag":  # even to a version deleted later (its manifest is gone): a later
-        _move(state, data["tag"], number, at)  # untag or delete must find the tag where it is
+        _move(state, data["tag"], number, at, data.get("by"), data.get("run"))  # untag or
+        # delete must find the tag where it is
     elif op == "untag" and data["tag"] in tags:
         _touch(state, at, tags.pop(data["tag"]))
+        _close(state, data["tag"], at)
     elif op == "labels" and number in versions:
         record = versions[number]
         labels = {str(k): str(v) for k, v in data["labels"].items()}
@@ -243,8 +254,11 @@ def _apply(state: dict[str, Any], op: str, data: dict[str, Any], at: datetime, s
                 state["last_version"] = max(state["last_version"], gone)
         for tag in [t for t, n in tags.items() if n not in versions]:
             tags.pop(tag)
+            _close(state, tag, at)
         if isinstance(data.get("kind"), str):  # the key's kind, even with no version left
             state["kind"] = data["kind"]
+        if state.get("selected") not in versions:
+            state["selected"] = None
         _touch(state, at)
 
 
@@ -261,6 +275,9 @@ def _revise(record: dict[str, Any], data: dict[str, Any], at: datetime) -> None:
         record["labels"] = {**record["labels"], **{str(k): str(v) for k, v in labels.items()}}
     if "description" in changes:
         record["description"] = changes["description"].get("new")
+    details = (changes.get("details") or {}).get("new")
+    if isinstance(details, dict):
+        record["details"] = {**(record.get("details") or {}), **details}
     added = (changes.get("extra_data") or {}).get("new")
     if isinstance(added, dict):
         known = {e["name"] for e in record["extras"]}
@@ -316,11 +333,29 @@ def _touch(state: dict[str, Any], at: datetime, *numbers: int | None) -> None:
             state["versions"][number]["updated_at"] = at
 
 
-def _move(state: dict[str, Any], tag: str, number: int, at: datetime) -> None:
+def _move(
+    state: dict[str, Any],
+    tag: str,
+    number: int,
+    at: datetime,
+    by: str | None = None,
+    run: str | None = None,
+) -> None:
     previous = state["tags"].get(tag)
     if previous != number:
         state["tags"][tag] = number
         _touch(state, at, number, previous)
+        _close(state, tag, at)
+        state["history"].append(
+            {"tag": tag, "version": number, "since": at, "until": None, "by": by, "run": run}
+        )
+
+
+def _close(state: dict[str, Any], tag: str, at: datetime) -> None:
+    """End the tag's open period in the key's tag history."""
+    for period in state["history"]:
+        if period["tag"] == tag and period["until"] is None:
+            period["until"] = at
 
 
 def _naive(value: str | datetime) -> datetime:
@@ -410,7 +445,16 @@ def restore_key(db: Database, conn: Connection, item: dict[str, Any]) -> dict[st
                 tags_t.insert().values(project=project, key=key, tag=tag, version_id=ids[number])
             )
             counts["tags"] += 1
+    h = tag_history_t.c
+    known = conn.execute(sa.select(h.id).where(h.project == project, h.key == key).limit(1)).first()
+    if known is None and item.get("history"):  # only a key without any history gets it back
+        conn.execute(
+            tag_history_t.insert(),
+            [{"project": project, "key": key, **period} for period in item["history"]],
+        )
     latest = max(ids) if ids else None
+    if item.get("selected") in ids and latest is not None and latest <= item["last_version"]:
+        latest = item["selected"]  # a sweep's selected best (no newer version since)
     conn.execute(
         keys_t.update()
         .where(keys_t.c.id == key_row.id)

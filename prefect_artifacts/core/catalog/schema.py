@@ -249,6 +249,51 @@ repository_t = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+# Step metrics of runs (``log_metric``): written in batches, each batch also journaled to
+# storage (``metrics/``) under its id so ``reindex`` restores the points it lacks.
+run_metrics_t = sa.Table(
+    "run_metrics",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("project", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("timestamp", sa.DateTime, nullable=False),
+    sa.Column("batch", sa.String(32), nullable=False),
+    sa.Index("ix_run_metrics_run", "run_id", "key", "step"),
+    sa.Index("ix_run_metrics_batch", "batch"),
+)
+
+# Results of runs (``log_result``): the last value logged under each name.
+run_results_t = sa.Table(
+    "run_results",
+    metadata,
+    sa.Column("project", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("value", sa.JSON),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.PrimaryKeyConstraint("run_id", "key"),
+)
+
+# Every tag move: which version held the tag from when until when, moved by whom from which run.
+tag_history_t = sa.Table(
+    "artifact_tag_history",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("project", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("tag", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("since", sa.DateTime, nullable=False),
+    sa.Column("until", sa.DateTime),
+    sa.Column("by", sa.String(128)),
+    sa.Column("run", sa.String(64)),
+    sa.Index("ix_artifact_tag_history_tag", "project", "key", "tag", "id"),
+)
+
 VERSION_COLUMNS = [c for c in versions_t.c if c.name not in ("details", "source_url")]
 VERSION_FIELDS = [c.name for c in versions_t.c if c.name not in ("id", "source_url")]
 SOURCE_URL_MAX = 512

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from ..faults import fault_point
 from ..models import RUN_FIELDS
-from . import blobs, outbox, queries
+from . import blobs, outbox, queries, tracking
 from .database import Database
 from .records import Committed, ExtraRecord, NewVersion
 from .schema import (
@@ -145,15 +145,16 @@ def commit(
         .values(last_version=number, latest_id=vid, kind=new.kind, updated_at=now)
     )
     moved: int | bool | None = False
+    who = {"by": new.owner, "run": run.get("task_run_id") or run.get("flow_run_id")}
     if new.tag:
-        moved = _move_tag(conn, new.project, new.key, new.tag, vid, now)
+        moved = _move_tag(conn, new.project, new.key, new.tag, vid, now, who)
     seq = outbox.next_seq(conn, key_row.id)
     record = queries.records(conn, [vid], details=True)[0]
     outbox.manifest(conn, record, seq)
     if moved is not False:  # journaled too: the move outlives the manifest if the version goes
         outbox.journal(
             conn, "tag", new.project, new.key, now, outbox.next_seq(conn, key_row.id),
-            version=number, tag=new.tag,
+            version=number, tag=new.tag, **who,
         )  # fmt: skip
     fault_point("before-commit")
     return Committed(vid, True, now, record, tag_moved=moved is not False, tag_left=moved or None)
@@ -204,21 +205,51 @@ def _same(column: Any, value: str | None) -> Any:
     return column == value if value else column.is_(None)
 
 
-def set_tag(conn: Connection, vid: int, tag: str, at: datetime) -> int | bool | None:
+def set_tag(
+    conn: Connection, vid: int, tag: str, at: datetime, who: dict[str, Any] | None = None
+) -> int | bool | None:
     """Point ``tag`` at the version; returns the version number it left (None: it was new,
-    False: it was there already)."""
+    False: it was there already). ``who``: ``{"by": owner, "run": run id}`` for the tag's
+    history."""
     version, key_row = _locked_key_of(conn, vid)
-    previous = _move_tag(conn, version.project, version.key, tag, vid, at)
+    previous = _move_tag(conn, version.project, version.key, tag, vid, at, who)
     if previous is not False:
         seq = outbox.next_seq(conn, key_row.id)
         outbox.journal(
-            conn, "tag", version.project, version.key, at, seq, version=version.version, tag=tag
-        )
+            conn, "tag", version.project, version.key, at, seq, version=version.version, tag=tag,
+            by=(who or {}).get("by"), run=(who or {}).get("run"),
+        )  # fmt: skip
     return previous
 
 
+def select(
+    conn: Connection, vid: int, at: datetime, who: dict[str, Any] | None, selector: str
+) -> int | None:
+    """A sweep's winner: the key resolves to it (its latest) and it carries the ``best`` tag;
+    journaled. Returns the number of the version the tag left, if any."""
+    version, key_row = _locked_key_of(conn, vid)
+    conn.execute(keys_t.update().where(keys_t.c.id == key_row.id).values(latest_id=vid))
+    previous = _move_tag(conn, version.project, version.key, SELECTED_TAG, vid, at, who)
+    touch(conn, version.project, version.key, [vid], at)
+    outbox.journal(
+        conn, "select", version.project, version.key, at, outbox.next_seq(conn, key_row.id),
+        version=version.version, selector=selector, by=(who or {}).get("by"),
+        run=(who or {}).get("run"),
+    )  # fmt: skip
+    return previous or None
+
+
+SELECTED_TAG = "best"
+
+
 def _move_tag(
-    conn: Connection, project: str, key: str, tag: str, vid: int, now: datetime
+    conn: Connection,
+    project: str,
+    key: str,
+    tag: str,
+    vid: int,
+    now: datetime,
+    who: dict[str, Any] | None = None,
 ) -> int | bool | None:
     """Returns False when the tag already pointed at ``vid``, else the number it left (or
     None when the tag is new)."""
@@ -235,6 +266,8 @@ def _move_tag(
     else:
         conn.execute(tags_t.insert().values(project=project, key=key, tag=tag, version_id=vid))
     touch(conn, project, key, [vid] if previous is None else [vid, previous.version_id], now)
+    number = conn.execute(sa.select(versions_t.c.version).where(versions_t.c.id == vid)).scalar()
+    tracking.tag_moved(conn, project, key, tag, number, now, who)
     return previous.version if previous is not None else None
 
 
@@ -252,6 +285,7 @@ def remove_tag(conn: Connection, project: str, key: str, tag: str, at: datetime)
     if row is None or key_row is None:
         return None
     conn.execute(tags_t.delete().where(*where))
+    tracking.tag_moved(conn, project, key, tag, None, at, None)
     touch(conn, project, key, [row.version_id], at)
     outbox.journal(conn, "untag", project, key, at, outbox.next_seq(conn, key_row.id), tag=tag)
     return row.version
@@ -354,6 +388,14 @@ def revise(
                 labels_t.insert(),
                 [{"version_id": vid, "name": k, "value": v} for k, v in changed_labels.items()],
             )
+    if "details" in update:  # derived metadata (preview, statistics) computed again
+        old_details, new_details = dict(row.details or {}), dict(update["details"] or {})
+        changed_parts = sorted(k for k in new_details if new_details[k] != old_details.get(k))
+        if changed_parts:
+            changes["details"] = {
+                "old": {k: _summary(old_details.get(k)) for k in changed_parts},
+                "new": {k: new_details[k] for k in changed_parts},
+            }
     if "description" in update and update["description"] != row.description:
         changes["description"] = {"old": row.description, "new": update["description"]}
     if extras:
@@ -371,6 +413,8 @@ def revise(
     if not changes:
         return None
     values: dict[str, Any] = {"meta": meta, "updated_at": at}
+    if "details" in changes:
+        values["details"] = {**(row.details or {}), **changes["details"]["new"]}
     if "description" in changes:
         values["description"] = update["description"]
     conn.execute(versions_t.update().where(versions_t.c.id == vid).values(**values))
@@ -402,6 +446,15 @@ def revise(
 
 
 _ABSENT = object()
+
+
+def _summary(value: Any) -> Any:
+    """What a revision keeps of replaced derived metadata: its size, not its content."""
+    if isinstance(value, list):
+        return f"{len(value)} rows"
+    if isinstance(value, dict):
+        return f"{len(value)} columns"
+    return value
 
 
 def delete(
@@ -436,6 +489,8 @@ def delete(
         hashes |= set(
             conn.execute(sa.select(table.c.hash).where(table.c.version_id.in_(vids))).scalars()
         )
+    for gone_tag in conn.execute(sa.select(tags_t.c.tag).where(tags_t.c.version_id.in_(vids))):
+        tracking.tag_moved(conn, project, key, gone_tag.tag, None, at, None)
     for table in (tags_t, labels_t, extras_t, parts_t, lineage_t, revisions_t):
         conn.execute(table.delete().where(table.c.version_id.in_(vids)))
     conn.execute(versions_t.delete().where(versions_t.c.id.in_(vids)))

@@ -27,7 +27,7 @@ from ..models import ArtifactVersion, LineageRecord
 from ..settings import ArtifactSettings
 from ..signing import Signer
 from ..storage import Storage
-from . import assemble, changes, identity, partsread, reader, references, runs, writer
+from . import assemble, changes, folders, identity, partsread, reader, references, runs, writer
 from .changes import DELETE_STRATEGIES
 
 __all__ = ["DELETE_STRATEGIES", "Repository", "opened_repositories"]
@@ -369,7 +369,13 @@ class Repository:
         ``trusted``: may a version that runs stored code (a pickle) load (default: the
         ``trust_pickles`` setting)? With a signing key, such a version must be signed.
         ``verify=True`` hashes the bytes on this load whatever the ``verify`` setting says."""
-        value = reader.load(self, version, as_pandas=as_pandas, trusted=trusted, verify=verify)
+        if folders.is_folder_version(version):  # a folder: a verified local copy of it
+            import tempfile
+
+            cache = Path(tempfile.gettempdir()) / "prefect-artifacts" / "folders" / version.hash
+            value: Any = folders.download(self, version, cache)
+        else:
+            value = reader.load(self, version, as_pandas=as_pandas, trusted=trusted, verify=verify)
         runs.record_consumer(self, version)
         return value
 
@@ -442,6 +448,14 @@ class Repository:
         """Write verified bytes to a file or folder (see ``reader.download_blob``)."""
         return reader.download_blob(self, digest, path, filename, on_chunk)
 
+    def folder_files(self, version: ArtifactVersion) -> list[dict[str, Any]]:
+        """A folder artifact's files: ``{path, hash, size, mode}``."""
+        return folders.listing(self, version)
+
+    def open_file(self, version: ArtifactVersion, name: str) -> BinaryIO:
+        """One file of a folder artifact, verified when read to its end."""
+        return folders.open_file(self, version, name)
+
     def download(
         self,
         version: ArtifactVersion,
@@ -454,7 +468,9 @@ class Repository:
         """Write a version's data to a file or folder (default: the current folder), verified:
         its stored file (named ``name``, default the version's file name); a multi-part dataset as one Parquet file
         ``key-vN.parquet`` (built part by part) or, with ``parts=True``, a folder of its part
-        files ``key-vN-parts/``."""
+        files ``key-vN-parts/``; a folder artifact as the folder ``path`` (default ``./key``)."""
+        if folders.is_folder_version(version):
+            return folders.download(self, version, path)
         if not partsread.is_parts(version):
             name = name or version.filename
             return reader.download_blob(self, version.hash, path, name, on_chunk)

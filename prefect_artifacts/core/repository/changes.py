@@ -28,7 +28,9 @@ def tag(repo: Repository, ref: str, tag: str, *, project: str | None = None) -> 
     name = validate_tag(tag)
     version = repo.get(ref, project=project)
     repo.require_signer(version)
-    previous = repo.catalog.set_tag(repo.row_id(version), name, utcnow())
+    producer = current_producer(repo.owner)
+    who = {"by": repo.owner, "run": producer.run_id}
+    previous = repo.catalog.set_tag(repo.row_id(version), name, utcnow(), who)
     repo.drain()
     version = repo.get(version.ref)
     if previous is not False:

@@ -27,6 +27,8 @@ from .blobread import read_verified
 if TYPE_CHECKING:
     from . import Repository
 
+SELECTED_TAG = "best"  # the tag select_best moves to a sweep's winner (see ..sweeps)
+
 
 def version(repo: Repository, record: VersionRecord) -> ArtifactVersion:
     """A catalog record as the kind-specific ArtifactVersion, bound to ``repo``."""
@@ -64,14 +66,21 @@ def get(
     project: str | None = None,
 ) -> ArtifactVersion:
     parsed = parse_ref(ref, version=version_number, tag=tag, project=project)
-    if parsed.iteration is not None and parsed.version is None and parsed.tag is None:
+    if parsed.tree is not None:
+        record = _of_tree(repo, parsed)
+    elif parsed.iteration is not None and parsed.version is None and parsed.tag is None:
         record = _of_iteration(repo, parsed)
     else:
         record = repo.catalog.find(
             parsed.project or repo.project, parsed.key, version=parsed.version, tag=parsed.tag
         )
         found = (record.meta or {}).get("iteration") if record is not None else None
-        if record is not None and parsed.iteration is not None and found != parsed.iteration:
+        if (
+            record is not None
+            and parsed.iteration is not None
+            and found != parsed.iteration
+            and not (parsed.iteration == 0 and found is None)  # MLRun: a plain run is iter 0
+        ):
             raise ArtifactNotFoundError(
                 f"{record.key}:{record.version} is iteration "
                 f"{(record.meta or {}).get('iteration')}, not {parsed.iteration} ({ref!r})"
@@ -81,9 +90,37 @@ def get(
     return version(repo, record)
 
 
-def _of_iteration(repo: Repository, ref: Ref) -> VersionRecord | None:
-    """The newest version of a key that is iteration ``ref.iteration``."""
+def _of_tree(repo: Repository, ref: Ref) -> VersionRecord | None:
+    """MLRun's ``key#iter@tree``: the version (by number or tag, else the newest) that the run
+    ``tree`` produced (or whose uid is ``tree``), of that iteration (``#0``: any iteration of
+    a run without a sweep, or the sweep's selected best)."""
     project = ref.project or repo.project
+    for record in repo.catalog.versions_of(project, ref.key):  # newest first
+        if ref.version is not None and record.version != ref.version:
+            continue
+        if ref.tag is not None and ref.tag not in record.tags:
+            continue
+        if ref.tree not in (record.flow_run_id, record.task_run_id, record.uid):
+            continue
+        iteration = (record.meta or {}).get("iteration")
+        if ref.iteration not in (None, iteration) and not (
+            ref.iteration == 0 and (iteration is None or "best" in record.tags)
+        ):
+            continue
+        return repo.catalog.find(project, ref.key, version=record.version)
+    return None
+
+
+def _of_iteration(repo: Repository, ref: Ref) -> VersionRecord | None:
+    """The newest version of a key that is iteration ``ref.iteration``; MLRun's ``#0`` is the
+    key itself when its latest is no sweep's candidate or a sweep's selected best."""
+    project = ref.project or repo.project
+    if ref.iteration == 0:
+        head = repo.catalog.find(project, ref.key)
+        if head is not None and (
+            (head.meta or {}).get("iteration") in (None, 0) or SELECTED_TAG in head.tags
+        ):
+            return head
     for record in repo.catalog.versions_of(project, ref.key):  # newest first
         if (record.meta or {}).get("iteration") == ref.iteration:
             return repo.catalog.find(project, ref.key, version=record.version)
@@ -100,7 +137,9 @@ def not_found(repo: Repository, ref: Ref) -> str:
             "`prefect-artifacts ls` lists the keys"
         )
     what = (
-        f"version {ref.version}"
+        f"version produced by run {ref.tree}"
+        if ref.tree is not None
+        else f"version {ref.version}"
         if ref.version is not None
         else f"tag {ref.tag!r}"
         if ref.tag is not None

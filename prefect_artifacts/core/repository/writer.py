@@ -19,6 +19,7 @@ import os
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ from ..materializers.summary import json_safe
 from ..models import ArtifactVersion, Producer
 from ..runs import current_producer, current_run
 from ..storage import WriteCancelled, leases
-from . import extras, multipart
+from . import extras, folders, multipart
 
 if TYPE_CHECKING:
     from . import Repository
@@ -136,6 +137,13 @@ def log(
             repo, key, source, kind, fmt, options, fields, extra_data, project, producer,
             {"tag": tag, "labels": labels, "description": description},
         )  # fmt: skip
+    if kind in (None, "artifact") and folders.is_folder(obj):
+        new = folders.new_version(
+            repo, key, obj, project=project, labels=labels, tag=tag, description=description,
+            fields=fields, producer=producer,
+        )  # fmt: skip
+        change = {"tag": tag, "labels": labels, "description": description}
+        return _finish(repo, new, producer, change, {})
     if kind in (None, "dataset") and multipart.is_multipart(obj):
         return _log_parts(
             repo, key, obj, fmt=fmt, labels=labels, tag=tag, description=description,
@@ -184,11 +192,18 @@ def log(
             source=materializer.source(prepared, fmt),
         )
 
+    asked = {"preview", "stats"} & set(options)  # asked for: an identical relog honours them
+
+    def rederive() -> dict[str, Any] | None:
+        details = _split(materializer.metadata(prepared, fmt, options), fields)[1]
+        return {k: details.get(k) for k in asked} if details else None
+
+    relog = {**change, "rederive": rederive if asked else None}
     try:
         blob = save(unchanged)
     except WriteCancelled:
         side.result()
-        found = _relogged(repo, latest.id, producer, **change)
+        found = _relogged(repo, latest.id, producer, **relog)
         if found is not None:
             return found
         blob = save()  # the latest version was deleted meanwhile: store the bytes after all
@@ -198,7 +213,7 @@ def log(
         raise
     fingerprint, metadata = side.result()
     if metadata is None:  # the write won the race against the fingerprint: same content
-        found = _relogged(repo, latest.id, producer, **change)
+        found = _relogged(repo, latest.id, producer, **relog)
         if found is not None:
             return found
         metadata = materializer.metadata(prepared, fmt, options)
@@ -446,14 +461,30 @@ def _relogged(
     tag: str | None,
     labels: dict[str, str],
     description: str | None,
+    rederive: Callable[[], dict[str, Any] | None] | None = None,
 ) -> ArtifactVersion | None:
     """Identical content: the latest version, with this run among its producers and the tag,
-    labels and description applied. None when that version was deleted meanwhile."""
+    labels and description applied; with ``rederive`` (``preview=``/``stats=`` given) its
+    derived metadata computed again and, when it differs, replaced as a recorded revision
+    (content and number unchanged). None when that version was deleted meanwhile."""
     run = producer.lineage() if producer.kind == "prefect" else {}
     try:
         if run:
             repo.catalog.add_run(vid, "producer", run, utcnow())
             repo.drain()
+        details = rederive() if rederive is not None else None
+        if details is not None:
+            updater = producer.model_dump(mode="json", exclude_none=True)
+            number = repo.catalog.revise(
+                vid, {"details": details}, [], updater, missing=lambda hashes: []
+            )
+            repo.drain()
+            if number is not None:
+                logger.info(
+                    "identical content: its preview/statistics were computed again and "
+                    "recorded as revision %s",
+                    number,
+                )
         version = repo.version_by_id(vid)
     except LookupError:
         return None
