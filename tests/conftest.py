@@ -97,6 +97,25 @@ def pg_url(pg_database: str) -> Iterator[str]:
     yield pg_database
 
 
+def drop_tables_after(engine, revision: str) -> None:
+    """Drop the tables that migrations after ``revision`` created (to fake an older catalog)."""
+    import tempfile
+
+    import sqlalchemy as sa
+
+    from prefect_artifacts.core.catalog import migrate
+    from prefect_artifacts.core.catalog.database import Database
+
+    with tempfile.TemporaryDirectory() as folder:  # what the migrations build up to revision
+        db = Database(f"sqlite:///{folder}/catalog.db")
+        migrate.upgrade(db, revision)
+        then = set(sa.inspect(db.engine).get_table_names())
+        db.engine.dispose()
+    later = sa.MetaData()
+    later.reflect(engine, only=sorted(set(sa.inspect(engine).get_table_names()) - then))
+    later.drop_all(engine)
+
+
 def drop_catalog(engine) -> None:
     """Drop every table of a catalog (schema revision included): the catalog is gone."""
     import sqlalchemy as sa

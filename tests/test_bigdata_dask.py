@@ -73,19 +73,20 @@ def test_partitions_are_written_by_the_workers(client, store):
     assert [p.hash for p in v2.parts[:6]] == [p.hash for p in v.parts]
 
 
-def wait_for_a_part(storage: Storage) -> None:
-    """Block until another partition's part is in storage (a guard of 60 s against a hang)."""
+def wait_for_parts(storage: Storage, count: int = 1) -> None:
+    """Block until ``count`` parts of other partitions are in storage (a guard of 60 s
+    against a hang, not a timing assumption)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         storage.fs.invalidate_cache()
-        if next(iter(storage.iter_blobs()), None) is not None:
+        if len(list(storage.iter_blobs())) >= count:
             return
         time.sleep(0.05)
 
 
 def fail_last(frame: pd.DataFrame, storage: Storage) -> pd.DataFrame:
     if len(frame) and frame["id"].iloc[0] >= 30_000:
-        wait_for_a_part(storage)  # the other partitions land in storage first
+        wait_for_parts(storage, 3)  # the other three partitions land in storage first
         raise RuntimeError("worker failed mid-write")
     return frame
 
@@ -124,7 +125,7 @@ def test_an_artifact_task_returning_a_dask_frame_logs_it_in_parts(client, env_re
 
 def kill_last(frame: pd.DataFrame, storage: Storage) -> pd.DataFrame:
     if len(frame) and frame["id"].iloc[0] >= 30_000:
-        wait_for_a_part(storage)
+        wait_for_parts(storage)
         os._exit(1)  # the worker process dies mid-log, no exception, no clean-up
     return frame
 

@@ -164,7 +164,9 @@ def test_sweep_charts_name_each_version(site, browser, width):
         assert lines.last.evaluate("l => getComputedStyle(l).strokeWidth") == "3.5px"
         page.select_option("#scatter-form select[name=x]", "lr")
         page.select_option("#scatter-form select[name=y]", "zz_latency_ms")
-        page.click("#scatter-form button")
+        with page.expect_navigation():  # the form reloads the page with the chosen axes
+            page.click("#scatter-form button")
+        page.wait_for_selector("#scatter svg.scatter circle.point")
         assert "x=lr" in page.url and "y=zz_latency_ms" in page.url
         dots = page.locator("#scatter svg.scatter circle.point")
         assert dots.count() == 2 * len(KEYS)

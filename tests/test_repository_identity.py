@@ -30,6 +30,7 @@ from prefect_artifacts.core.catalog import Catalog, migrate
 from prefect_artifacts.core.maintenance import reindex
 from prefect_artifacts.core.settings import ArtifactSettings
 from prefect_artifacts.core.storage import Storage
+from tests.conftest import drop_tables_after
 from tests.test_migrations import legacy, legacy_pg  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).parent.parent
@@ -294,8 +295,8 @@ def test_a_deleted_sqlite_catalog_is_rebuilt_and_running_processes_reopen_it(tmp
 
 def _previous_release(repo: Repository) -> None:
     """Turn a repository into one the previous release (schema 0006) made: no id anywhere."""
+    drop_tables_after(repo.catalog.engine, "0006")
     with repo.catalog.engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE artifact_repository"))
         conn.execute(sa.text(f"UPDATE {migrate.VERSION_TABLE} SET version_num = '0006'"))
     Path(repo.storage.path(layout.REPOSITORY)).unlink()
     for path in repo.storage.find(layout.WRITERS):

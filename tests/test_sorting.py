@@ -8,6 +8,7 @@ import pytest
 
 from prefect_artifacts import ArtifactContext, InvalidArgumentError, Repository
 from prefect_artifacts.core.filters import ArtifactFilter
+from tests.conftest import drop_tables_after
 
 AUC = [0.71, None, 0.93, 0.55, None, 0.88, 0.62, 0.97, 0.80, None, 0.66]
 TEAM = ["ml", None, "bi", "ops", "ml", None, "ads", "risk", "bi", "growth", None]
@@ -155,23 +156,6 @@ def test_metric_history_reads_every_versions_metrics_in_order(store: Repository)
     assert history[0][1] == {"auc": 0.71, "loss": 1 - 0.71}
 
 
-def _tables_at(revision: str) -> set[str]:
-    """The tables a catalog has at ``revision`` (built by the migrations in a scratch SQLite)."""
-    import tempfile
-
-    import sqlalchemy as sa
-
-    from prefect_artifacts.core.catalog import migrate
-    from prefect_artifacts.core.catalog.database import Database
-
-    with tempfile.TemporaryDirectory() as folder:
-        db = Database(f"sqlite:///{folder}/catalog.db")
-        migrate.upgrade(db, revision)
-        tables = set(sa.inspect(db.engine).get_table_names())
-        db.engine.dispose()
-    return tables
-
-
 def test_migration_0006_fills_the_location_column_of_older_versions(store: Repository):
     """A catalog at revision 0005 kept the URL of bytes registered in place only in the
     metadata: upgrading copies it into the indexed column, and the location sort agrees."""
@@ -192,15 +176,11 @@ def test_migration_0006_fills_the_location_column_of_older_versions(store: Repos
     url = store.catalog.db.url
     store.catalog.dispose()
     engine = sa.create_engine(url)
-    later = sa.MetaData()  # the tables of revisions after 0006, which a 0005 catalog lacks
-    later.reflect(
-        engine, only=sorted(set(sa.inspect(engine).get_table_names()) - _tables_at("0006"))
-    )
+    drop_tables_after(engine, "0006")  # tables of later revisions, which 0005 lacks
     with engine.begin() as conn:  # back to revision 0005: no column, no index, no later tables
         conn.execute(sa.text("DROP INDEX ix_artifact_versions_sort_source"))
         conn.execute(sa.text("ALTER TABLE artifact_versions DROP COLUMN source_url"))
         conn.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '0005'"))
-        later.drop_all(conn)
     engine.dispose()
     catalog = Catalog(url)
     try:

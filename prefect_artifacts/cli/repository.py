@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.catalog.database import safe_url
-from ..core.repository import identity
 from .app import JsonOpt, app, emit_json, fail, repo, run, say
 
 
@@ -14,6 +12,9 @@ def init_cmd(as_json: JsonOpt = False) -> None:
     """Give a new repository its identity: ``repository.json`` in the storage and the same id
     in the catalog (the first write does this too). Idempotent; refused when the catalog and
     the storage belong to different repositories."""
+    from ..core.catalog.database import safe_url
+    from ..core.repository import identity
+
     repository = run(repo)
     repository_id = run(lambda: repository.repository_id)
     if as_json:
@@ -29,6 +30,8 @@ def info_cmd(as_json: JsonOpt = False) -> None:
     """The repository id, its storage and catalog, the catalog's schema revision and how many
     machines and catalogs have written to the storage. Exit code 5 when the catalog and the
     storage belong to different repositories."""
+    from ..core.repository import identity
+
     repository = run(repo)
     binding = run(lambda: identity.check(repository))
     revision, head = run(lambda: repository.catalog.revision())
@@ -65,6 +68,9 @@ def info_cmd(as_json: JsonOpt = False) -> None:
 
 
 def _where(repository: Any) -> dict[str, str]:
+    from ..core.catalog.database import safe_url
+    from ..core.repository import identity
+
     return {
         "storage_url": identity.redact(repository.storage.url),
         "catalog_url": safe_url(repository.catalog.url),

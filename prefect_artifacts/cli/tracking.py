@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..core import sweeps, tracking
 from ..core.keys import validate_key, validate_tag
 from .app import JsonOpt, ProjectOpt, app, emit_json, err, out, plain, repo, run, say
 
@@ -65,6 +64,8 @@ def select_best_cmd(
     project: ProjectOpt = None,
 ) -> None:
     """Point KEY at the best version of its latest sweep (tagged 'best')."""
+    from ..core import sweeps
+
     best = run(lambda: sweeps.select_best(repo(), key, selector, run=flow_run, project=project))
     say(
         f"{best.key} now resolves to {best.key}:{best.version} (iteration {best.iteration}, {selector})"
@@ -77,6 +78,8 @@ def metrics(
     as_json: JsonOpt = False,
 ) -> None:
     """A run's step metrics: per metric the last, min and max value and the number of points."""
+    from ..core import tracking
+
     summary = run(lambda: tracking.run_summary(repo(), run_id))
     if as_json:
         emit_json(summary)

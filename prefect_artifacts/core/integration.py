@@ -2,7 +2,9 @@
 
 The package registers its Prefect edge here when it is imported (registering imports nothing);
 the core calls :func:`ensure` before it first needs a seam — when a repository is opened or
-named — and the registered installers run once, in order.
+named, or a run provider is set (so that one set by the user replaces the integration's, as it
+did when the package installed its edge at import) — and the registered installers run once, in
+order.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import threading
 from collections.abc import Callable
 
 _pending: list[Callable[[], None]] = []
-_lock = threading.Lock()
+_lock = threading.RLock()  # an installer may use a seam, which ensures again
 
 
 def on_first_use(install: Callable[[], None]) -> None:

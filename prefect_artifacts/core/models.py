@@ -382,9 +382,11 @@ class ArtifactVersion(_Bound):
         from .storage.localcache import temp_root, verified_copy
 
         folder = temp_root() / self.hash[:2] / self.hash
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            folder.unlink()  # not what this private cache puts there: never trusted
         target = folder / safe_filename(self.filename, self.hash[:16])
         repo = self.repository
-        fetch = lambda path: repo.download_blob(self.hash, path.parent, path.name)  # noqa: E731
+        fetch = lambda path: repo.download_blob(self.hash, path, path.name)  # noqa: E731
         return str(verified_copy(repo.storage.verified, target, self.hash, fetch))
 
     @property

@@ -14,6 +14,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from . import integration
 from .materializers.summary import json_safe
 from .models import Producer, RunInfo
 
@@ -28,6 +29,7 @@ def set_run_provider(provider: RunProvider | None) -> RunProvider | None:
     """Install the function that tells which run is executing (None: the local process);
     returns the one it replaces."""
     global _provider
+    integration.ensure()  # the integration's provider first, so that this one replaces it
     previous, _provider = _provider, provider
     return previous
 

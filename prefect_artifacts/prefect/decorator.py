@@ -4,6 +4,7 @@ artifact, resolves ``ArtifactRef`` arguments and records lineage."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -12,7 +13,7 @@ import re
 import string
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,13 +201,9 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
                 repo, parameters, args, kwargs = await asyncio.to_thread(
                     _before, spec, args, kwargs
                 )
-                logged: list[str] = []
-                token = _logged_now.set(logged)
-                try:
+                with _attempt() as logged:
                     result = await fn(*args, **kwargs)
                     result = await asyncio.to_thread(_after, repo, spec, result, parameters)
-                finally:
-                    _logged_now.reset(token)
                 await asyncio.to_thread(_mark_failed_attempts, repo, logged)
                 return result
             finally:
@@ -224,12 +221,8 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
         repo, sweep = None, None
         try:
             repo, parameters, args, kwargs = _before(spec, args, kwargs)
-            logged: list[str] = []
-            token = _logged_now.set(logged)
-            try:
+            with _attempt() as logged:
                 result = _after(repo, spec, fn(*args, **kwargs), parameters)
-            finally:
-                _logged_now.reset(token)
             _mark_failed_attempts(repo, logged)
             return result
         finally:
@@ -248,7 +241,7 @@ def _sweep_done(spec: _Capture) -> list[str] | None:
     task_run = _current_task_run() if spec.selector else None
     if task_run is None:
         return None
-    _wait_turn()  # the runs before it in map order have logged (or ended)
+    _wait_turn(None)  # the runs before it in map order have logged (or ended)
     return mapping.sweep_if_last(str(task_run.id))
 
 
@@ -412,6 +405,18 @@ def _refer(value: Any, version: Any) -> None:
         and materializer.returns_equal(value, version)
     ):
         results.remember(value, version)
+
+
+@contextlib.contextmanager
+def _attempt() -> Iterator[list[str]]:
+    """Collect the versions this attempt of the task logs. (A module function: the wrapped
+    task refers to it by name, so pickling the task for a worker never meets the ContextVar.)"""
+    logged: list[str] = []
+    token = _logged_now.set(logged)
+    try:
+        yield logged
+    finally:
+        _logged_now.reset(token)
 
 
 @subscribe
