@@ -189,3 +189,24 @@ def test_surfaces_use_no_private_names_of_other_modules(path):
             and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
         ):
             raise AssertionError(f"{path.name}:{node.lineno} uses the private name .{node.attr}")
+
+
+# Prefect's private names this package relies on, each pinned by a test that fails loudly when
+# Prefect changes it (tests/test_prefect_private.py).
+PREFECT_PRIVATE = {("prefect.cache_policies", "_register_stable_transforms")}
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_imports_another_modules_private_names(path):
+    """``from x import _name`` reaches into ``x``: share the name publicly instead."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        for alias in node.names:
+            name = alias.name
+            if not name.startswith("_") or name.startswith("__"):
+                continue
+            where = ("." * node.level) + (node.module or "")
+            assert (node.module, name) in PREFECT_PRIVATE, (
+                f"{path.name}:{node.lineno} imports the private name {name} from {where}"
+            )

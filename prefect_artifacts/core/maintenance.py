@@ -16,7 +16,7 @@ from .catalog import restore
 from .errors import ArtifactNotFoundError, IntegrityError, InvalidArgumentError
 from .keys import parse_ref
 from .repository import Repository, identity
-from .storage import Identity, leases
+from .storage import Identity, leases, modified_time
 from .storage.streams import CHUNK, clean_stale_spools
 
 THREADS = 8  # object stores answer in parallel; local disks do not mind
@@ -216,7 +216,7 @@ def gc(
     tmp = repo.storage.path(layout.TMP)
     if repo.storage.fs.exists(tmp):
         for path, info in repo.storage.fs.find(tmp, detail=True).items():
-            modified = _mtime(info)
+            modified = modified_time(info)
             if modified is None or modified <= cutoff:
                 if not dry_run:
                     repo.storage.delete(path)
@@ -414,9 +414,3 @@ def _metric_batch(document: Any) -> bool:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.astimezone(timezone.utc)
-
-
-def _mtime(info: dict[str, Any]) -> datetime | None:
-    from .storage import _mtime as storage_mtime
-
-    return storage_mtime(info)

@@ -32,7 +32,7 @@ from .schema import (
     tags_t,
     versions_t,
 )
-from .versions import _insert_run
+from .versions import insert_run
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 MANIFEST_FIELDS = {
@@ -433,7 +433,7 @@ def restore_key(db: Database, conn: Connection, item: dict[str, Any]) -> dict[st
     for record in item["versions"]:
         vid = ids.get(record["version"])
         for run in record["runs"] if vid else []:
-            counts["runs"] += _insert_run(conn, vid, run["role"], run, run["at"])
+            counts["runs"] += insert_run(conn, vid, run["role"], run, run["at"])
     for tag, number in item["tags"].items():
         exists = conn.execute(
             sa.select(tags_t.c.tag).where(

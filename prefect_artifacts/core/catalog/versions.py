@@ -138,7 +138,7 @@ def commit(
         conn.execute(extras_t.insert(), [{"version_id": vid, **vars(e)} for e in new.extras])
     if new.parts:
         conn.execute(parts_t.insert(), [{"version_id": vid, **vars(p)} for p in new.parts])
-    _insert_run(conn, vid, "producer", run, now)
+    insert_run(conn, vid, "producer", run, now)
     conn.execute(
         keys_t.update()
         .where(keys_t.c.id == key_row.id)
@@ -168,7 +168,7 @@ def add_run(conn: Connection, vid: int, role: str, run: dict[str, Any], at: date
             versions_t.c.id == vid
         )
     ).one()
-    if not _insert_run(conn, vid, role, run, at):
+    if not insert_run(conn, vid, role, run, at):
         return False
     outbox.journal(
         conn,
@@ -182,7 +182,7 @@ def add_run(conn: Connection, vid: int, role: str, run: dict[str, Any], at: date
     return True
 
 
-def _insert_run(conn: Connection, vid: int, role: str, run: dict[str, Any], at: datetime) -> bool:
+def insert_run(conn: Connection, vid: int, role: str, run: dict[str, Any], at: datetime) -> bool:
     if not (run.get("flow_run_id") or run.get("task_run_id")):
         return False
     same = sa.and_(

@@ -60,7 +60,7 @@ class DatasetMaterializer(Materializer):
             prepared = PreparedTable(polars_to_arrow(obj), "polars")
         else:
             freq = getattr(obj.index, "freqstr", None)
-            prepared = PreparedTable(_from_pandas(obj), "pandas", freq)
+            prepared = PreparedTable(from_pandas(obj), "pandas", freq)
         _check_names(prepared.table)
         check_types(prepared.table.schema, fmt)
         if fmt == "csv":
@@ -170,7 +170,7 @@ class DatasetMaterializer(Materializer):
 
     def _load(self, source: Any, reader: Any, version: Any, as_pandas: bool) -> Any:
         python_type = "pandas" if as_pandas else getattr(version, "python_type", "pandas")
-        schema = _stored_schema(version)
+        schema = stored_schema(version)
         rows = getattr(version, "rows", None)
         no_columns = getattr(version, "columns", None) == 0 and bool(rows)
         if (
@@ -344,7 +344,7 @@ def stored_dictionaries(version: Any) -> dict[str, pa.Array]:
     return out
 
 
-def _stored_schema(version: Any) -> pa.Schema | None:
+def stored_schema(version: Any) -> pa.Schema | None:
     encoded = (getattr(version, "meta", None) or {}).get("arrow_schema")
     return ipc.read_schema(pa.py_buffer(base64.b64decode(encoded))) if encoded else None
 
@@ -371,7 +371,7 @@ def _needs_cast(table: pa.Table) -> bool:
     )
 
 
-def _from_pandas(frame: Any) -> pa.Table:
+def from_pandas(frame: Any) -> pa.Table:
     for name, dtype in frame.dtypes.items():
         if getattr(dtype, "kind", "") == "c":
             raise UnsupportedTypeError(

@@ -190,13 +190,13 @@ def from_pandas(frame: Any) -> pa.Table:
     describe its own), any other index is kept as columns."""
     import pandas as pd
 
-    from .dataset import _from_pandas
+    from .dataset import from_pandas
 
     keep = not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None)
     try:  # an index kept is stored as columns, never as one part's range
         return pa.Table.from_pandas(frame, preserve_index=keep)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):
-        return _from_pandas(frame)  # its error message
+        return from_pandas(frame)  # its error message
 
 
 def check_names(names: list[str]) -> None:

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from ..errors import IntegrityError, InvalidArgumentError, UnsupportedTypeError
 from ..materializers import parts as partlib
-from ..materializers.dataset import _stored_schema
+from ..materializers.dataset import stored_schema
 from ..storage import Identity, Storage
 from .blobread import read_verified
 
@@ -78,7 +78,7 @@ def schema(repo: Repository, v: ArtifactVersion) -> pa.Schema:
     Parquet file's own."""
     if is_parts(v):
         return index(repo, v)["arrow_schema"]
-    stored = _stored_schema(v)
+    stored = stored_schema(v)
     if stored is not None:
         return stored
     try:

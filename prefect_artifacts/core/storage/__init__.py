@@ -35,7 +35,15 @@ from .streams import (
 )
 from .verified import Identity, VerifiedState, backdate, local_identity
 
-__all__ = ["Blob", "Identity", "Storage", "VerifiedState", "WriteCancelled", "check_hash"]
+__all__ = [
+    "Blob",
+    "Identity",
+    "Storage",
+    "VerifiedState",
+    "WriteCancelled",
+    "check_hash",
+    "modified_time",
+]
 SYNC_AHEAD = 4 << 20  # local writes with fsync: start flushing to disk every 4 MB
 SPOOL_IN_MEMORY = 64 << 20  # object-store writes larger than this spool to a local temp file
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "az", "adl", "memory"}  # atomic PUTs
@@ -469,7 +477,7 @@ class Storage:
         for path, info in found.items():
             parts = path.rstrip("/").split("/")
             if len(parts[-2]) == 2 and len(parts[-1]) == 62:
-                yield parts[-2] + parts[-1], _mtime(info)
+                yield parts[-2] + parts[-1], modified_time(info)
 
     def incomplete_uploads(self) -> list[tuple[str, str, datetime | None]]:
         """Multipart uploads under the storage root never completed nor aborted (a process
@@ -486,7 +494,7 @@ class Storage:
                     "list_multipart_uploads", Bucket=bucket, Prefix=prefix + "/", **marker
                 )
                 for upload in answer.get("Uploads", []):
-                    found.append((upload["Key"], upload["UploadId"], _mtime(
+                    found.append((upload["Key"], upload["UploadId"], modified_time(
                         {"created": upload.get("Initiated")}
                     )))  # fmt: skip
                 if not answer.get("IsTruncated"):
@@ -650,7 +658,8 @@ def _sync(path: str) -> None:
         os.close(fd)
 
 
-def _mtime(info: dict[str, Any]) -> datetime | None:
+def modified_time(info: dict[str, Any]) -> datetime | None:
+    """When an object was last modified, from fsspec's ``info`` (local, S3, memory), aware."""
     value = info.get("mtime") or info.get("LastModified") or info.get("created")
     if isinstance(value, (int, float)):
         return datetime.fromtimestamp(value, timezone.utc)
