@@ -70,7 +70,9 @@ class Database:
 
     def _make_engine(self) -> Engine:
         if self.dialect == "postgresql":
-            return sa.create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            engine = sa.create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            sa.event.listen(engine, "handle_error", _discard_broken_connections)
+            return engine
         path = make_url(self.url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -264,6 +266,17 @@ def remove_stale_wal(path: str) -> list[str]:
 
 def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
+
+
+_BROKEN = ("another command is already in progress",)  # psycopg, after a killed backend
+
+
+def _discard_broken_connections(context: Any) -> None:
+    """A connection left mid-command by a backend killed under it is unusable: have SQLAlchemy
+    treat the error as a disconnect, so the connection is dropped from the pool (never handed
+    out again) and the attempt is retried on a new one."""
+    if any(text in str(context.original_exception) for text in _BROKEN):
+        context.is_disconnect = True
 
 
 def retryable(exc: BaseException | None) -> bool:
