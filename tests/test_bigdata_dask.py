@@ -96,10 +96,12 @@ def test_a_failing_partition_leaves_no_version_and_orphans_for_gc(client, store)
     with pytest.raises(RuntimeError, match="mid-write"):
         store.log("clicks", ddf)
     assert store.list() == []
+    store.storage.fs.invalidate_cache()  # the workers wrote them: no stale listing (s3fs)
     written = {digest for digest, _ in store.storage.iter_blobs()}
-    assert written  # siblings finished before the failure
+    assert len(written) >= 3  # the siblings finished before the failure
     report = gc(store, grace=timedelta(0))
-    assert set(report.orphans) == written
+    assert set(report.orphans) >= written  # every one of them is an orphan gc removes
+    store.storage.fs.invalidate_cache()
     assert list(store.storage.iter_blobs()) == []
 
 
