@@ -434,8 +434,8 @@ def test_push_down_hashes_a_part_once_per_verify_mode(ctx, monkeypatch):
     ids=["tail", "even", "ends", "all"],
 )
 def test_filtered_dask_frame_keeps_its_index(ctx, keep):
-    dd = pytest.importorskip("dask.dataframe")
     import dask
+    import dask.dataframe as dd
 
     frame = pd.DataFrame({"x": range(20), "y": [f"r{i}" for i in range(20)]})
     ddf = dd.from_pandas(frame, npartitions=4)
