@@ -359,10 +359,21 @@ def run_logs(flow_run_id, *expected: str) -> str:
             time.sleep(0.3)
 
 
-def test_consumption_shows_in_the_run_logs_and_as_asset_references(env_repo, monkeypatch):
+@pytest.fixture
+def task_run_info_logs():
+    """Task-run loggers at INFO for one test. ``setLevel`` (not assigning ``level``) clears
+    logging's per-logger ``isEnabledFor`` cache, which an earlier test in the same process may
+    have filled with "INFO is off"."""
     import logging
 
-    monkeypatch.setattr(logging.getLogger("prefect.task_runs"), "level", logging.INFO)
+    logger = logging.getLogger("prefect.task_runs")
+    before = logger.level
+    logger.setLevel(logging.INFO)
+    yield
+    logger.setLevel(before)
+
+
+def test_consumption_shows_in_the_run_logs_and_as_asset_references(env_repo, task_run_info_logs):
     pa.log_artifact("input-data", b"in")
 
     @pa.artifact_task(key="output-data")
