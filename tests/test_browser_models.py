@@ -38,6 +38,14 @@ def site(tmp_path_factory):
                 parameters={"lr": rng.choice([0.1, 0.01, 0.001]), "depth": rng.randint(2, 9)},
                 labels={"team": "growth-analytics", "stage": "candidate-for-production"},
             )
+    tuned = ArtifactContext(repo, project="tuning")
+    for i, depth in enumerate([9, 100, None, 10, "auto", 2]):
+        tuned.log_model(
+            f"tuned-{i}",
+            model={"i": i},
+            metrics={"auc": 0.5 + i / 20},
+            parameters={"depth": depth, "optimizer": "adamw"} if depth is not None else {},
+        )
     with serving(repo) as base:
         yield base, repo
 
@@ -133,6 +141,31 @@ def test_column_chooser_in_the_url_remembered_and_sortable(site, browser):
         page.wait_for_load_state()
         assert "col=" not in page.url
         expect(page.locator("#artifacts thead th.param")).to_have_count(0)
+    finally:
+        context.close()
+
+
+def test_parameter_columns_sort_by_click(site, browser):
+    """A parameter column sorts like a metric column: by click, kept in the URL, numbers by
+    value (100 after 10), text after numbers, versions without the parameter last."""
+    base, _ = site
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/projects/tuning/artifacts?kind=models&col=param:depth&col=metric:auc")
+        depth = page.locator("#artifacts thead th.param:has(a[data-sort='param:depth'])")
+        depth.locator("a").click()
+        assert "sort=param%3Adepth" in page.url and "col=param%3Adepth" in page.url
+        expect(depth).to_have_attribute("aria-sort", "ascending")
+        cells = page.locator("td[data-param=depth]")
+        assert cells.all_inner_texts() == ["2", "9", "10", "100", "auto", "—"]
+        depth.locator("a").click()
+        expect(depth).to_have_attribute("aria-sort", "descending")
+        assert cells.all_inner_texts() == ["100", "10", "9", "2", "auto", "—"]
+        shot(page, "models-param-sort")
+        # a sort by a parameter that is not a chosen column shows that column
+        page.goto(f"{base}/projects/tuning/artifacts?kind=models&sort=param:optimizer")
+        expect(page.locator("#artifacts thead th.param")).to_have_text("optimizer ▲")
     finally:
         context.close()
 

@@ -61,6 +61,31 @@ def test_metric_sort_pages_through_in_order(logged, descending):
     )
 
 
+DEPTH = [9, None, 10, 2.5, "deep", 100, None, "auto", 0, "Été"]
+
+
+@pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
+def test_parameter_sort_numbers_by_value_then_text_then_missing(store, descending):
+    """Numbers by value (10 after 9, not before it as text), other values as text after them,
+    versions without the parameter last; a non-ASCII name works on both backends."""
+    ctx = ArtifactContext(store)
+    refs = []
+    for i, depth in enumerate(DEPTH):
+        params = {"max depth": depth, "é": -i} if depth is not None else {"lr": 0.1}
+        v = ctx.log_model(f"m-{i % 3}", body=b"w%d" % i, parameters=params)
+        refs.append(f"{v.key}:{v.version}")
+    sort = ("-" if descending else "") + "param:max depth"
+    numbers = [x if isinstance(x, (int, float)) else None for x in DEPTH]
+    texts = [x if isinstance(x, str) else None for x in DEPTH]
+    with_number = expected(numbers, refs, descending)[: sum(x is not None for x in numbers)]
+    with_text = expected(texts, refs, descending)[: sum(x is not None for x in texts)]
+    missing = [r for r, x in zip(refs, DEPTH, strict=True) if x is None]
+    want = with_number + with_text + missing[:: -1 if descending else 1]
+    assert pages(store, kind="model", all_versions=True, sort=sort) == want
+    by_e = [f"{v.key}:{v.version}" for v in store.list(all_versions=True, sort="param:é")]
+    assert by_e[:3] == [refs[9], refs[8], refs[7]]
+
+
 @pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
 def test_label_sort_pages_through_in_order(logged, descending):
     repo, refs = logged

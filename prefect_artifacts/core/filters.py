@@ -33,6 +33,7 @@ KIND_NAMES = {  # what people type → the stored kind; "other" is anything but 
 }
 
 METRIC_SORT = re.compile(r"metric:([^\"'\\\x00-\x1f]{1,128})")
+PARAM_SORT = re.compile(r"param:([^\"'\\\x00-\x1f]{1,128})")
 LABEL_SORT = re.compile(r"label:([A-Za-z0-9][A-Za-z0-9._-]{0,63})")
 METRIC_CONDITION = re.compile(
     r"\s*([A-Za-z_][A-Za-z0-9_.:/-]{0,127})\s*(>=|<=|==|!=|>|<)\s*"
@@ -212,11 +213,13 @@ class ArtifactFilter(BaseModel):
                 "letters, digits, '.', '_' or '-', starting with a letter or digit"
             )
         if column not in SORT_KEYS and not (
-            METRIC_SORT.fullmatch(column) or LABEL_SORT.fullmatch(column)
+            METRIC_SORT.fullmatch(column)
+            or PARAM_SORT.fullmatch(column)
+            or LABEL_SORT.fullmatch(column)
         ):
             raise ValueError(
                 f"cannot sort by {value[:40]!r}; use one of {', '.join(SORT_KEYS)}, "
-                "metric:<name> without quotes or backslashes, or label:<name> "
+                "metric:<name> or param:<name> without quotes or backslashes, or label:<name> "
                 "(a leading '-' sorts descending)"
             )
         return value
@@ -263,6 +266,12 @@ class ArtifactFilter(BaseModel):
     def sort_metric(self) -> str | None:
         """The metric name of a ``metric:<name>`` sort, else None."""
         match = METRIC_SORT.fullmatch(self.sort_key)
+        return match[1] if match else None
+
+    @property
+    def sort_param(self) -> str | None:
+        """The parameter name of a ``param:<name>`` sort, else None."""
+        match = PARAM_SORT.fullmatch(self.sort_key)
         return match[1] if match else None
 
     @property

@@ -33,8 +33,9 @@ FIELD_HELP = {
     "versions without the metric do not match.",
     "producer": "Producer flow name, flow run id or task run id.",
     "all_versions": "Every version, not only the latest of each key.",
-    "sort": f"One of {', '.join(SORT_KEYS)}, metric:<name> or label:<name> (versions without "
-    "that metric or label last); a leading '-' sorts descending.",
+    "sort": f"One of {', '.join(SORT_KEYS)}, metric:<name>, param:<name> or label:<name> "
+    "(versions without that metric, parameter or label last; numeric parameters sort as numbers, "
+    "others as text); a leading '-' sorts descending.",
     "limit": f"At most this many results (1-{MAX_LIMIT}).",
     "offset": "Skip this many results (paging).",
 }

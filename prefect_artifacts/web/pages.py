@@ -154,6 +154,8 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
     param_names = [n for kind, n in chosen if kind == "param"]
     if filters.sort_metric and filters.sort_metric not in metric_names:  # the sorted one shows
         metric_names = [filters.sort_metric, *metric_names]
+    if filters.sort_param and filters.sort_param not in param_names:
+        param_names = [filters.sort_param, *param_names]
     label_names = label_names_in(request, search_project(project))
     if filters.sort_label and filters.sort_label not in label_names:  # the sorted one shows
         label_names = [filters.sort_label, *label_names]

@@ -286,6 +286,8 @@ def _order(f: ArtifactFilter, dialect: str) -> list[Any]:
         ordered = value.desc() if f.descending else value.asc()
         tiebreak = v.id.desc() if f.descending else v.id.asc()
         return [value.is_(None), ordered, tiebreak]
+    if f.sort_param is not None:
+        return _by_param(f, dialect)
     column = {
         "updated": keys_t.c.updated_at if latest else v.updated_at,
         "created": v.created_at,
@@ -300,6 +302,30 @@ def _order(f: ArtifactFilter, dialect: str) -> list[Any]:
     if f.descending:
         return [column.desc(), tiebreak.desc()]
     return [column.asc(), tiebreak.asc()]
+
+
+def _by_param(f: ArtifactFilter, dialect: str) -> list[Any]:
+    """A model parameter from the stored metadata: numbers by value, then any other value as
+    text, then versions without it (in either direction)."""
+    v, name = versions_t.c, f.sort_param
+    assert name is not None
+    if dialect == "sqlite":  # the stored text escapes non-ASCII letters (see the metric sort)
+        path = '$."parameters"."' + json.dumps(name)[1:-1] + '"'
+        kind = sa.func.json_type(v.meta, path)
+        raw = sa.func.json_extract(v.meta, path)
+        is_number = kind.in_(("integer", "real"))
+        number = sa.case((is_number, sa.cast(raw, sa.Float)))
+        text = sa.case((sa.and_(~is_number, kind != "null"), sa.cast(raw, sa.Text)))
+    else:
+        element = v.meta[("parameters", name)]
+        is_number = sa.func.json_typeof(element) == "number"
+        number = sa.case((is_number, element.as_float()))
+        text = sa.case((~is_number, element.as_string()))
+    return [
+        sa.and_(number.is_(None), text.is_(None)),
+        number.is_(None),
+        *_ordered(f, number, text, v.id),
+    ]
 
 
 def _where(stmt: sa.Select, f: ArtifactFilter, dialect: str) -> sa.Select:
