@@ -98,7 +98,8 @@ def pg_url(pg_database: str) -> Iterator[str]:
 
 
 def drop_tables_after(engine, revision: str) -> None:
-    """Drop the tables that migrations after ``revision`` created (to fake an older catalog)."""
+    """Drop the tables and indexes that migrations after ``revision`` created (to fake an
+    older catalog)."""
     import tempfile
 
     import sqlalchemy as sa
@@ -109,11 +110,23 @@ def drop_tables_after(engine, revision: str) -> None:
     with tempfile.TemporaryDirectory() as folder:  # what the migrations build up to revision
         db = Database(f"sqlite:///{folder}/catalog.db")
         migrate.upgrade(db, revision)
-        then = set(sa.inspect(db.engine).get_table_names())
+        inspector = sa.inspect(db.engine)
+        then = set(inspector.get_table_names())
+        indexes = {i["name"] for t in then for i in inspector.get_indexes(t)}
         db.engine.dispose()
     later = sa.MetaData()
     later.reflect(engine, only=sorted(set(sa.inspect(engine).get_table_names()) - then))
     later.drop_all(engine)
+    inspector = sa.inspect(engine)
+    newer = [  # named indexes only (SQLite and PostgreSQL name a constraint's index apart)
+        i["name"]
+        for t in then
+        for i in inspector.get_indexes(t)
+        if i["name"].startswith("ix_") and i["name"] not in indexes
+    ]
+    with engine.begin() as conn:
+        for name in newer:
+            conn.execute(sa.text(f'DROP INDEX "{name}"'))
 
 
 def drop_catalog(engine) -> None:

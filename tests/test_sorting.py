@@ -226,3 +226,17 @@ def test_migration_0006_fills_the_location_column_of_older_versions(store: Repos
         assert got == sorted(shown, key=shown.get)
     finally:
         catalog.dispose()
+
+
+def test_count_stops_where_asked(logged):
+    """The list page counts its matches no further than it shows ("2,000+"): the count is exact
+    below the bound and the bound itself above it, with a label filter too."""
+    from prefect_artifacts.core.repository.reader import count
+
+    repo, refs = logged
+    every = ArtifactFilter.of(all_versions=True)
+    assert count(repo, every) == len(refs)
+    assert count(repo, every, at_most=4) == 4
+    assert count(repo, every, at_most=len(refs) + 5) == len(refs)
+    ml = ArtifactFilter.of(all_versions=True, labels=["team=ml"])
+    assert count(repo, ml, at_most=1) == 1 and count(repo, ml, at_most=10) == 2

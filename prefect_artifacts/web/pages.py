@@ -53,6 +53,7 @@ MORE_ROWS = 50
 AUDIT_PAGE = 100
 MAX_COLUMNS = 24
 CURVE_POINTS = 1000
+COUNT_TO = 2_000  # the list counts its matches this far ("2,000+ versions")
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -138,7 +139,7 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
     }
     try:
         filters = ArtifactFilter.of(**params)
-        result = search(repo_of(request), project, filters)
+        result = search(repo_of(request), project, filters, count_to=COUNT_TO)
     except (InvalidArgumentError, ArtifactNotFoundError) as exc:
         status = 404 if isinstance(exc, ArtifactNotFoundError) else 400
         message = str(exc).strip("'\"")
@@ -163,6 +164,7 @@ def artifacts_page(request: Request, project: str) -> HTMLResponse:
         request,
         "artifacts.html",
         result=result,
+        counted_all=result.total < max(COUNT_TO, result.offset + result.limit + 1),
         page_size=PAGE_SIZE,
         label_names=label_names,
         metric_names=metric_names if context["tab"] == "models" else [],
@@ -199,11 +201,15 @@ def label_word(item: str) -> str:
 
 
 def label_names_in(request: Request, project: str) -> list[str]:
-    """The label names of a project, or of every visible project for ``*``."""
+    """The label names of a project, or of every visible project for ``*`` (one skip scan
+    when the caller sees every project)."""
     catalog = repo_of(request).catalog
     if project != "*":
         return catalog.label_names(project)
-    found = {n for p in visible_projects(request) for n in catalog.label_names(p.project)}
+    visible = visible_projects(request)
+    if len(visible) == len(repo_of(request).projects()):
+        return catalog.label_names(None)
+    found = {n for p in visible for n in catalog.label_names(p.project)}
     return sorted(found)[:100]
 
 

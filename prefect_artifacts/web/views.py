@@ -14,7 +14,7 @@ from ..core.filters import ArtifactFilter
 from ..core.keys import MAX_VERSION, validate_key, validate_project, validate_tag
 from ..core.models import ArtifactVersion, ExtraData
 from ..core.repository import Repository
-from ..core.repository.reader import download_type
+from ..core.repository.reader import count, download_type
 from .auth import identity_of
 from .schemas import Page
 
@@ -65,13 +65,18 @@ def find_version(
     return repo.get(key, version=version, tag=validate_tag(tag) if tag else None, project=project)
 
 
-def search(repo: Repository, project: str, filters: ArtifactFilter) -> Page:
-    """One page of ``filters`` in ``project`` (the path's project wins over a query's)."""
+def search(
+    repo: Repository, project: str, filters: ArtifactFilter, *, count_to: int | None = None
+) -> Page:
+    """One page of ``filters`` in ``project`` (the path's project wins over a query's);
+    ``count_to``: stop counting the matches there (at least one past this page), so a page
+    of a large search does not count every version."""
     f = ArtifactFilter.of(filters, project=search_project(project))
     if f.limit is None:
         f = f.model_copy(update={"limit": PAGE_SIZE})
     items = repo.list(f)
-    total = repo.count(f.model_copy(update={"limit": None, "offset": 0}))
+    at_most = None if count_to is None else max(count_to, f.offset + f.limit + 1)
+    total = count(repo, f.model_copy(update={"limit": None, "offset": 0}), at_most=at_most)
     return Page(items=items, total=total, offset=f.offset, limit=f.limit)
 
 

@@ -42,6 +42,7 @@ TABLE artifact_keys
   INDEX ix_artifact_keys_kind (project, kind, updated_at)
   INDEX ix_artifact_keys_latest (latest_id)
   INDEX ix_artifact_keys_updated (project, updated_at)
+  INDEX ix_artifact_keys_updated_all (updated_at, id)
   UNIQUE INDEX uq_artifact_keys (project, key)
   UNIQUE (project, key)
 
@@ -193,6 +194,7 @@ TABLE artifact_versions
   INDEX ix_artifact_versions_sort_source (project, source_url, id)
   INDEX ix_artifact_versions_task_run (task_run_id)
   INDEX ix_artifact_versions_updated (project, updated_at)
+  INDEX ix_artifact_versions_updated_all (updated_at, id)
   UNIQUE INDEX uq_artifact_versions (project, key, version)
   UNIQUE (project, key, version)
   UNIQUE (uid)

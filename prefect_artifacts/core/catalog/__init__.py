@@ -304,8 +304,9 @@ class Catalog:
         """``(version, metrics)`` of every version of a key, oldest first."""
         return self.db.read(lambda conn: queries.metric_history(conn, project, key))
 
-    def label_names(self, project: str) -> list[str]:
-        """The label names used in ``project`` (the first 100, sorted)."""
+    def label_names(self, project: str | None) -> list[str]:
+        """The label names used in ``project``, or in any project for None (the first 100,
+        sorted)."""
         return self.db.read(lambda conn: queries.label_names(conn, project))
 
     def search(self, f: ArtifactFilter, *, blob_prefix: str = "") -> list[VersionRecord]:
@@ -319,8 +320,10 @@ class Catalog:
             )
         )
 
-    def count(self, f: ArtifactFilter) -> int:
-        return self.db.read(lambda conn: queries.count(conn, f, dialect=self.dialect))
+    def count(self, f: ArtifactFilter, *, at_most: int | None = None) -> int:
+        return self.db.read(
+            lambda conn: queries.count(conn, f, dialect=self.dialect, at_most=at_most)
+        )
 
     def runs(self, vid: int, role: str) -> list[RunRecord]:
         return self.db.read(lambda conn: queries.runs(conn, vid, role))

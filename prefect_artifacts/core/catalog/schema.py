@@ -30,6 +30,7 @@ keys_t = sa.Table(
     sa.Index("ix_artifact_keys_updated", "project", "updated_at"),
     sa.Index("ix_artifact_keys_kind", "project", "kind", "updated_at"),
     sa.Index("ix_artifact_keys_latest", "latest_id"),
+    sa.Index("ix_artifact_keys_updated_all", "updated_at", "id"),  # every project's search
 )
 
 versions_t = sa.Table(
@@ -63,6 +64,7 @@ versions_t = sa.Table(
     sa.Column("source_url", sa.String(512)),
     sa.UniqueConstraint("project", "key", "version", name="uq_artifact_versions"),
     sa.Index("ix_artifact_versions_updated", "project", "updated_at"),
+    sa.Index("ix_artifact_versions_updated_all", "updated_at", "id"),  # every project's search
     sa.Index("ix_artifact_versions_hash", "hash"),
     sa.Index("ix_artifact_versions_flow_run", "flow_run_id"),
     sa.Index("ix_artifact_versions_task_run", "task_run_id"),

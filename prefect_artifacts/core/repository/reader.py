@@ -175,8 +175,9 @@ def blob_prefix(repo: Repository) -> str:
     return repo.storage.blob_url(digest).removesuffix(f"{digest[:2]}/{digest[2:]}")
 
 
-def count(repo: Repository, f: ArtifactFilter) -> int:
-    return repo.catalog.count(resolve(repo, f))
+def count(repo: Repository, f: ArtifactFilter, *, at_most: int | None = None) -> int:
+    """How many versions ``f`` selects, counting no further than ``at_most``."""
+    return repo.catalog.count(resolve(repo, f), at_most=at_most)
 
 
 def versions(repo: Repository, ref: str, project: str | None) -> list[ArtifactVersion]:
