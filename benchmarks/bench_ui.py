@@ -145,6 +145,16 @@ def _bench_ui(work: Path, args: argparse.Namespace, backend: str) -> list:
             "&col=param:depth&sort=-metric:f1",
         ),
         ("project audit page", "/projects/default/audit"),
+        # round 3 follow-up: the bounded count, every project's versions, parameter sorts
+        (
+            "list page filtered by a label, all versions",
+            "/projects/default/artifacts?labels=team%3Dml&all_versions=true",
+        ),
+        ("list page of every project (*), all versions", "/projects/*/artifacts?all_versions=true"),
+        (
+            "models tab sorted by a parameter, all versions",
+            "/projects/models/artifacts?kind=models&all_versions=true&sort=param:depth",
+        ),
     ]
     team_pages = [
         ("list page, signed in with a user token", "/projects/default/artifacts"),
