@@ -316,7 +316,7 @@ def _order(f: ArtifactFilter, dialect: str) -> list[Any]:
         tiebreak = v.id.desc() if f.descending else v.id.asc()
         return [value.is_(None), ordered, tiebreak]
     if f.sort_param is not None:
-        return _by_param(f, dialect)
+        return _by_param(f, f.sort_param, dialect)
     if f.sort_label is not None:  # the latest of each key: each one's value, looked up
         value = (
             sa.select(labels_t.c.value)
@@ -340,11 +340,10 @@ def _order(f: ArtifactFilter, dialect: str) -> list[Any]:
     return [column.asc(), tiebreak.asc()]
 
 
-def _by_param(f: ArtifactFilter, dialect: str) -> list[Any]:
+def _by_param(f: ArtifactFilter, name: str, dialect: str) -> list[Any]:
     """A model parameter from the stored metadata: numbers by value, then any other value as
     text, then versions without it (in either direction)."""
-    v, name = versions_t.c, f.sort_param
-    assert name is not None
+    v = versions_t.c
     if dialect == "sqlite":  # the stored text escapes non-ASCII letters (see the metric sort)
         path = '$."parameters"."' + json.dumps(name)[1:-1] + '"'
         kind = sa.func.json_type(v.meta, path)
