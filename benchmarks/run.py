@@ -515,6 +515,7 @@ BENCHMARKS: dict[str, Callable[[Path, argparse.Namespace], list[Result]]] = {
     "bigdata": __import__("bench_bigdata").bench_bigdata,
     "bigdata_split": __import__("bench_bigdata").bench_split,
     **__import__("bench_import").BENCHMARKS,  # issue 27: import time
+    **__import__("bench_small").BENCHMARKS,  # issue 27: small artifacts vs the durable floor
     **__import__("bench_prefect").BENCHMARKS,  # issue 23: a 150-way mapped flow incl. flush
 }
 from bench_perf import PERF_BENCHMARKS  # noqa: E402 - issue 15: load/log/S3/result storage
