@@ -56,7 +56,7 @@ class Result:
     def verdict(self) -> str:
         if self.target is None:
             return "info"
-        return "ok" if self.value <= self.target else "MISSED"
+        return "met" if self.value <= self.target else "missed"
 
     def row(self) -> str:
         shown = f"{self.value:.2f}x" if self.baseline else f"{self.value:.2f} {self.unit}"
@@ -551,6 +551,9 @@ def main() -> int:
     return 0
 
 
+VERDICTS = {"ok": "met", "MISSED": "missed"}  # the names earlier runs wrote
+
+
 def write(results: list[Result], args: argparse.Namespace) -> None:
     """Append to history.jsonl; rewrite latest.md (and latest.json) with this run's rows, plus,
     after a partial run (``-k``), the previous rows of the benchmarks it did not run."""
@@ -575,6 +578,8 @@ def write(results: list[Result], args: argparse.Namespace) -> None:
     latest = RESULTS / "latest.json"
     if args.k and latest.exists():
         kept = [row for row in json.loads(latest.read_text()) if row.get("group") not in ran]
+        for row in kept:  # rows from before the verdicts were named met / missed
+            row["verdict"] = VERDICTS.get(row["verdict"], row["verdict"])
         rows = kept + rows
         order = list(BENCHMARKS)
         rows.sort(key=lambda row: order.index(row["group"]) if row["group"] in order else 99)
@@ -582,8 +587,8 @@ def write(results: list[Result], args: argparse.Namespace) -> None:
     lines = [
         f"# Benchmark results ({machine}; medians; each row says when it ran)",
         "",
-        "| benchmark | ours | baseline | value | target | verdict | run |",
-        "|---|---:|---:|---:|---:|---|---|",
+        "| benchmark | ours | baseline | value | target | verdict | note | run |",
+        "|---|---:|---:|---:|---:|---|---|---|",
     ]
     for row in rows:
         unit, baseline, target = row["unit"], row["baseline"], row["target"]
@@ -593,7 +598,7 @@ def write(results: list[Result], args: argparse.Namespace) -> None:
         scale = f"median of {row['rounds']}{', quick' if row['quick'] else ''}"
         lines.append(
             f"| {row['name'].strip()} | {row['ours']:.1f} {unit} | {base} | {value} | {goal} "
-            f"| {row['verdict']} {row['note']} | {row['at'][:16]} ({scale}) |"
+            f"| {row['verdict']} | {row['note']} | {row['at'][:16]} ({scale}) |"
         )
     (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
 
