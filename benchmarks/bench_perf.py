@@ -218,6 +218,105 @@ def log_child(rounds: int, n: int) -> None:
     print(json.dumps({"ours": ours, "base": base}))
 
 
+# -- log on every frame shape (issue 27, target 2) ----------------------------------------------
+def shapes(quick: bool) -> dict[str, Any]:
+    """Builders of the frames users log: name → (rows, a function making the frame)."""
+    import numpy as np
+
+    scale = 4 if quick else 1
+
+    def low_card(n: int) -> pd.DataFrame:  # the issue's frame: float, int 0-99, 3 strings, float
+        rng = np.random.default_rng(0)
+        return pd.DataFrame({"a": rng.normal(size=n), "b": rng.integers(0, 100, n),
+                             "c": rng.choice(["red", "green", "blue"], n), "d": rng.random(n)})  # fmt: skip
+
+    def high_card(n: int) -> pd.DataFrame:
+        rng = np.random.default_rng(1)
+        return pd.DataFrame({"id": rng.permutation(n), "b": rng.integers(0, 2**62, n),
+                             "c": rng.integers(0, 1_000_000, n), "d": rng.random(n)})  # fmt: skip
+
+    def long_strings(n: int) -> pd.DataFrame:
+        rng = np.random.default_rng(2)
+        words = np.array([f"{w:08x}" for w in rng.integers(0, 2**32, 4096)], dtype=object)
+        text = [" ".join(words[rng.integers(0, 4096, 12)]) for _ in range(n)]  # ~107 chars
+        return pd.DataFrame({"text": text, "n": rng.integers(0, 1000, n), "x": rng.random(n)})
+
+    def wide(n: int) -> pd.DataFrame:
+        rng = np.random.default_rng(3)
+        cols = {f"f{i}": rng.random(n) for i in range(150)}
+        cols.update({f"i{i}": rng.integers(0, 1000, n) for i in range(50)})
+        return pd.DataFrame(cols)
+
+    def ten_million(n: int) -> pd.DataFrame:  # numeric: 10M Python strings would not fit beside
+        rng = np.random.default_rng(4)  # four other processes on this machine
+        return pd.DataFrame({"a": rng.normal(size=n), "b": rng.integers(0, 100, n),
+                             "c": rng.integers(0, 1_000_000, n), "d": rng.random(n)})  # fmt: skip
+
+    def nulls_categoricals(n: int) -> pd.DataFrame:
+        rng = np.random.default_rng(5)
+        x = rng.normal(size=n)
+        x[rng.random(n) < 0.1] = np.nan
+        ints = pd.array(rng.integers(0, 1000, n), dtype="Int64")
+        ints[rng.random(n) < 0.1] = pd.NA
+        cat = pd.Categorical.from_codes(rng.integers(0, 50, n), [f"cat-{i}" for i in range(50)])
+        text = pd.Series(rng.choice(["alpha", "beta", "gamma", "delta"], n), dtype=object)
+        text[rng.random(n) < 0.2] = None
+        return pd.DataFrame({"x": x, "ints": ints, "cat": cat, "text": text})
+
+    return {
+        "low-cardinality 1M x 4 (float, int 0-99, 3 strings)": (1_000_000 // scale, low_card),
+        "high-cardinality ints 1M x 4": (1_000_000 // scale, high_card),
+        "long strings 300k x 3 (~107-char text)": (300_000 // scale, long_strings),
+        "wide 50k x 200 columns": (50_000 // scale, wide),
+        "10M rows x 4 numeric": (10_000_000 // scale, ten_million),
+        "nulls + categoricals 1M x 4": (1_000_000 // scale, nulls_categoricals),
+    }
+
+
+def bench_log_shapes(work: Path, args: argparse.Namespace) -> list[Any]:
+    """``log_dataset(stats=True)`` against ``df.to_parquet`` of the same frame, per shape;
+    each shape in its own repository, a first log every round (blobs removed between)."""
+    import gc
+
+    from run import Result, interleaved
+
+    from prefect_artifacts import ArtifactContext
+
+    results = []
+    for name, (n, make) in shapes(args.quick).items():
+        df = make(n)
+        folder = work / "log-shapes"
+        repo = repository(folder)
+        ctx = ArtifactContext(repo)
+        counter = iter(range(10**6))
+        blobs = Path(repo.storage.path("blobs"))
+        bare = folder / "bare.parquet"
+        rounds = max(5, args.rounds // 2) if n >= 5_000_000 else args.rounds
+        ours, base = interleaved(
+            lambda df=df, ctx=ctx, counter=counter: ctx.log_dataset(
+                f"frame-{next(counter)}", df, stats=True
+            ),
+            lambda df=df, bare=bare: df.to_parquet(bare),
+            rounds,
+            setup=lambda blobs=blobs: shutil.rmtree(blobs, ignore_errors=True),
+        )
+        size = bare.stat().st_size / 1e6
+        results.append(
+            Result(
+                f"27b log_dataset(stats=True) {name} vs df.to_parquet",
+                ours,
+                base,
+                1.15,
+                note=f"{cores()}; to_parquet {base:.1f} ms for {size:.0f} MB; "
+                f"{df.memory_usage(deep=False).sum() / 1e6:.0f} MB in memory",
+            )
+        )
+        repo.catalog.dispose()
+        del df
+        gc.collect()
+    return results
+
+
 # -- S3 -----------------------------------------------------------------------------------------
 FILE_MB = 200  # a local file large enough for s3fs's concurrent multipart upload (over 100 MiB)
 
@@ -454,6 +553,7 @@ def bench_results_perf(work: Path, args: argparse.Namespace) -> list[Any]:
 PERF_BENCHMARKS = {
     "load_perf": bench_load_perf,
     "log_perf": bench_log_perf,
+    "log_shapes": bench_log_shapes,
     "s3_perf": bench_s3_perf,
     "results_perf": bench_results_perf,
 }

@@ -189,14 +189,15 @@ def performance() -> str:
         out += [
             f"### {group}",
             "",
-            "| benchmark | result | target | ours | baseline | run at |",
-            "|---|---:|---:|---:|---:|---|",
+            "| benchmark | result | target | verdict | ours | baseline | run at |",
+            "|---|---:|---:|---|---:|---:|---|",
         ]
         for r in rows:
             ratio = r["baseline"] is not None or r["unit"] == "x"
             result = f"{r['value']:.2f}×" if ratio else f"{r['value']:,.1f} {r['unit']}"
-            if r["verdict"] not in ("ok", "info"):
-                result += f" ({r['verdict']})"
+            verdict = {"ok": "met", "MISSED": "**missed**", "missed": "**missed**"}.get(
+                r["verdict"], r["verdict"]
+            )
             target = "" if r["target"] is None else (f"≤ {r['target']}" + ("×" if ratio else ""))
             ours = "" if r["baseline"] is None else f"{r['ours']:,.1f} {r['unit']}"
             base = "" if r["baseline"] is None else f"{r['baseline']:,.1f} {r['unit']}"
@@ -206,7 +207,8 @@ def performance() -> str:
             if r.get("quick"):
                 name += " (quick scale)"
             out.append(
-                f"| {name} | {result} | {target} | {ours} | {base} | {r['at'][:16].replace('T', ' ')} |"
+                f"| {name} | {result} | {target} | {verdict} | {ours} | {base} "
+                f"| {r['at'][:16].replace('T', ' ')} |"
             )
         out.append("")
     return "\n".join(out)

@@ -41,6 +41,23 @@ def test_distinct_columns_are_written_plain_and_repeating_ones_as_dictionary(rep
     pd.testing.assert_frame_equal(repo.get("d").load(verify=True), df)
 
 
+def test_missing_values_do_not_make_distinct_columns_look_repeating() -> None:
+    """Nulls and NaNs are left out of the sample: a tenth of them once made a random float
+    column look repeating (dictionary-encoded, then the writer's fallback to plain)."""
+    rng = np.random.default_rng(1)
+    rows = 100_000
+    x = rng.normal(size=rows)
+    x[rng.random(rows) < 0.1] = np.nan
+    ids = pd.array(np.arange(rows), dtype="Int64")
+    ids[rng.random(rows) < 0.2] = pd.NA
+    codes = pd.array(rng.integers(0, 50, rows), dtype="Int64")
+    codes[rng.random(rows) < 0.2] = pd.NA
+    empty = pd.Series([None] * rows, dtype=object)
+    df = pd.DataFrame({"x": x, "ids": ids, "codes": codes, "empty": empty})
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    assert dictionary_columns(table) == ["codes", "empty"]
+
+
 def test_small_and_nested_tables_keep_the_default() -> None:
     assert dictionary_columns(pa.table({"x": np.arange(10.0)})) is True
     nested = pa.table({"x": np.arange(100_000.0), "l": [[1]] * 100_000})

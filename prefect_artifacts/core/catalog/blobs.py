@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -16,13 +17,21 @@ def lock(db: Database, conn: Connection, blobs: dict[str, int], now: datetime) -
     """Create missing blob rows and lock them for this transaction."""
     if not blobs:
         return
+    statement = _INSERT.get(db.dialect)
+    if statement is None:  # built once per dialect: compiled once, then cached
+        statement = _INSERT[db.dialect] = db.insert(blobs_t).on_conflict_do_nothing(
+            index_elements=["hash"]
+        )
     conn.execute(
-        db.insert(blobs_t).on_conflict_do_nothing(index_elements=["hash"]),
-        [{"hash": h, "size": s, "created_at": now} for h, s in sorted(blobs.items())],
+        statement, [{"hash": h, "size": s, "created_at": now} for h, s in sorted(blobs.items())]
     )
-    conn.execute(
-        sa.select(blobs_t.c.hash).where(blobs_t.c.hash.in_(sorted(blobs))).with_for_update()
-    ).all()
+    if db.dialect != "sqlite":  # SQLite: the transaction (BEGIN IMMEDIATE) holds the write lock
+        conn.execute(
+            sa.select(blobs_t.c.hash).where(blobs_t.c.hash.in_(sorted(blobs))).with_for_update()
+        ).all()
+
+
+_INSERT: dict[str, Any] = {}
 
 
 def in_use(conn: Connection, hashes: list[str]) -> set[str]:

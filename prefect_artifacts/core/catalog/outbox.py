@@ -7,6 +7,7 @@ order they committed whatever the writers' clocks said.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,6 +22,7 @@ MANIFEST_FORMAT = 1
 JOURNAL_FORMAT = 1  # journal entries before it carry no number: read as format 1
 
 
+@functools.cache
 def writer_version() -> str:
     """The release of prefect-artifacts writing a record (records describe themselves)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -91,11 +93,12 @@ def enqueue(conn: Connection, path: str, document: dict[str, Any] | None) -> Non
     if document is not None and seal is not None:
         document = seal(document)
     row_id = conn.execute(
-        outbox_t.insert()
-        .values(path=path, document=document, created_at=utcnow())
-        .returning(outbox_t.c.id)
+        _ENQUEUE, {"path": path, "document": document, "created_at": utcnow()}
     ).scalar_one()
     conn.info.setdefault("outbox", []).append(OutboxRecord(row_id, path, document))
+
+
+_ENQUEUE = outbox_t.insert().returning(outbox_t.c.id)  # built once: compiled once, cached
 
 
 def pending(conn: Connection, limit: int = 500) -> list[OutboxRecord]:

@@ -37,12 +37,7 @@ from .schema import (
 
 
 def latest(conn: Connection, project: str, key: str) -> LatestRecord | None:
-    v = versions_t.c
-    row = conn.execute(
-        sa.select(v.id, v.version, v.hash, v.fingerprint, v.meta_digest)
-        .select_from(keys_t.join(versions_t, v.id == keys_t.c.latest_id))
-        .where(keys_t.c.project == project, keys_t.c.key == key)
-    ).first()
+    row = conn.execute(_LATEST, {"project": project, "key": key}).first()
     return LatestRecord(*row) if row else None
 
 
@@ -54,6 +49,14 @@ _IDS = sa.bindparam("ids", expanding=True)
 # updated_at, the key's change sequence).
 # Every change to a version's record bumps its key's sequence (the journal needs it), so an
 # unchanged stamp means an unchanged record.
+_LATEST = (
+    sa.select(
+        versions_t.c.id, versions_t.c.version, versions_t.c.hash, versions_t.c.fingerprint,
+        versions_t.c.meta_digest,
+    )
+    .select_from(keys_t.join(versions_t, versions_t.c.id == keys_t.c.latest_id))
+    .where(keys_t.c.project == _P, keys_t.c.key == _K)
+)  # fmt: skip
 _STAMP = (versions_t.c.id, versions_t.c.uid, versions_t.c.updated_at, keys_t.c.seq)
 _KEY_OF_VERSION = sa.and_(
     keys_t.c.project == versions_t.c.project, keys_t.c.key == versions_t.c.key

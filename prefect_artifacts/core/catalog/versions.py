@@ -5,6 +5,7 @@ are serialized and sequenced) and queues its durable record in the outbox.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -14,10 +15,11 @@ from sqlalchemy.engine import Connection
 
 from ..faults import fault_point
 from ..models import RUN_FIELDS
-from . import blobs, outbox, queries, tracking
+from . import blobs, outbox, tracking
 from .database import Database
-from .records import Committed, ExtraRecord, NewVersion
+from .records import Committed, ExtraRecord, NewVersion, VersionRecord, from_db_time
 from .schema import (
+    VERSION_FIELDS,
     extras_t,
     keys_t,
     labels_t,
@@ -61,15 +63,25 @@ class BlobsMissing(Exception):
 def lock_key(
     db: Database, conn: Connection, project: str, key: str, kind: str, now: datetime
 ) -> Any:
-    """The key's row, created if new, locked for this transaction."""
-    conn.execute(
-        db.insert(keys_t)
-        .values(project=project, key=key, kind=kind, last_version=0, created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["project", "key"])
-    )
-    return conn.execute(
-        sa.select(keys_t).where(keys_t.c.project == project, keys_t.c.key == key).with_for_update()
-    ).one()
+    """The key's row, created if new, locked for this transaction: one upsert whose no-op
+    update takes the row lock (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` holds the database's)
+    and returns the row either way."""
+    statement = _LOCK_KEY.get(db.dialect)
+    if statement is None:
+        statement = _LOCK_KEY[db.dialect] = (
+            db.insert(keys_t)
+            .values(
+                project=sa.bindparam("project"), key=sa.bindparam("key"),
+                kind=sa.bindparam("kind"), last_version=0, created_at=sa.bindparam("now"),
+                updated_at=sa.bindparam("now"),
+            )
+            .on_conflict_do_update(index_elements=["project", "key"], set_={"kind": keys_t.c.kind})
+            .returning(*keys_t.c)
+        )  # fmt: skip
+    return conn.execute(statement, {"project": project, "key": key, "kind": kind, "now": now}).one()
+
+
+_LOCK_KEY: dict[str, Any] = {}
 
 
 def _locked_key_of(conn: Connection, vid: int) -> tuple[Any, Any]:
@@ -128,7 +140,7 @@ def commit(
     if sign is not None:  # the identity, with the number just allocated
         signed = {**row, "extras": [vars(e) for e in new.extras]}
         row["meta"] = {**new.meta, "signature": sign(signed)}
-    vid = conn.execute(versions_t.insert().values(**row).returning(versions_t.c.id)).scalar_one()
+    vid = conn.execute(_INSERT_VERSION, row).scalar_one()
     if new.labels:
         conn.execute(
             labels_t.insert(),
@@ -139,17 +151,15 @@ def commit(
     if new.parts:
         conn.execute(parts_t.insert(), [{"version_id": vid, **vars(p)} for p in new.parts])
     insert_run(conn, vid, "producer", run, now)
-    conn.execute(
-        keys_t.update()
-        .where(keys_t.c.id == key_row.id)
-        .values(last_version=number, latest_id=vid, kind=new.kind, updated_at=now)
-    )
+    seq = conn.execute(  # the key's new latest and its next sequence number, in one statement
+        _ADVANCE_KEY,
+        {"kid": key_row.id, "number": number, "vid": vid, "kind": new.kind, "now": now},
+    ).scalar_one()
     moved: int | bool | None = False
     who = {"by": new.owner, "run": run.get("task_run_id") or run.get("flow_run_id")}
     if new.tag:
         moved = _move_tag(conn, new.project, new.key, new.tag, vid, now, who)
-    seq = outbox.next_seq(conn, key_row.id)
-    record = queries.records(conn, [vid], details=True)[0]
+    record = _written(new, row, vid)
     outbox.manifest(conn, record, seq)
     if moved is not False:  # journaled too: the move outlives the manifest if the version goes
         outbox.journal(
@@ -158,6 +168,42 @@ def commit(
         )  # fmt: skip
     fault_point("before-commit")
     return Committed(vid, True, now, record, tag_moved=moved is not False, tag_left=moved or None)
+
+
+_INSERT_VERSION = versions_t.insert().returning(versions_t.c.id)
+_ADVANCE_KEY = (
+    keys_t.update()
+    .where(keys_t.c.id == sa.bindparam("kid"))
+    .values(
+        last_version=sa.bindparam("number"),
+        latest_id=sa.bindparam("vid"),
+        kind=sa.bindparam("kind"),
+        updated_at=sa.bindparam("now"),
+        seq=keys_t.c.seq + 1,
+    )
+    .returning(keys_t.c.seq)
+)
+
+
+def _written(new: NewVersion, row: dict[str, Any], vid: int) -> VersionRecord:
+    """The record of a version just inserted, built from what was written (what reading it
+    back would give: JSON values as stored, labels by name, the tag it was logged with)."""
+    stored = {
+        name: row[name] for name in VERSION_FIELDS if name not in ("created_at", "updated_at")
+    }
+    for name in ("producer", "meta", "details"):
+        if stored.get(name) is not None:
+            stored[name] = json.loads(json.dumps(stored[name]))
+    return VersionRecord(
+        id=vid,
+        **stored,
+        created_at=from_db_time(row["created_at"]),
+        updated_at=from_db_time(row["updated_at"]),
+        labels=dict(sorted(new.labels.items())),
+        tags=[new.tag] if new.tag else [],
+        extras=list(new.extras),
+        parts=sorted(new.parts, key=lambda p: p.position),
+    )
 
 
 def add_run(conn: Connection, vid: int, role: str, run: dict[str, Any], at: datetime) -> bool:

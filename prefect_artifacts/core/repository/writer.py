@@ -20,7 +20,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -183,7 +183,7 @@ def log(
             return fingerprint, None
         return fingerprint, materializer.metadata(prepared, fmt, options)
 
-    side = pool.submit(describe)
+    side = _inline(describe) if _small(prepared) else pool.submit(describe)
 
     def save(cancel: threading.Event | None = None) -> Any:
         return repo.storage.write_blob(
@@ -243,6 +243,25 @@ def log(
         blobs={blob.hash: blob.size, **{e.hash: e.size for e in stored_extras}},
     )
     return _finish(repo, new, producer, change, {blob.hash: save})
+
+
+INLINE_BYTES = 1 << 20
+
+
+def _small(prepared: Any) -> bool:
+    """Bytes small enough that describing them on this thread costs less than handing the
+    work to another (a thread switch on a busy machine takes milliseconds)."""
+    return isinstance(prepared, (bytes, bytearray)) and len(prepared) <= INLINE_BYTES
+
+
+def _inline(fn: Callable[[], Any]) -> Future:
+    """``fn()`` run now, as a finished future."""
+    future: Future = Future()
+    try:
+        future.set_result(fn())
+    except BaseException as exc:
+        future.set_exception(exc)
+    return future
 
 
 def _finish(

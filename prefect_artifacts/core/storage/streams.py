@@ -147,9 +147,13 @@ class WriteCancelled(Exception):
     """Raised inside a blob write when its ``cancel`` event is set (the write is dropped)."""
 
 
+HASH_INLINE = 1 << 20  # the first MB is hashed in the writing thread: small writes start no thread
+
+
 class HashingWriter(io.RawIOBase):
     """Passes writes through to ``raw`` while a second thread computes their sha256, so
-    hashing overlaps the serialization instead of adding to it."""
+    hashing overlaps the serialization instead of adding to it (the first ``HASH_INLINE``
+    bytes are hashed inline: starting a thread costs more than hashing a small artifact)."""
 
     def __init__(
         self,
@@ -168,8 +172,7 @@ class HashingWriter(io.RawIOBase):
         self._cancel = cancel
         self._sha = hashlib.sha256()
         self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)  # bounds memory
-        self._hasher = threading.Thread(target=self._hash, daemon=True)
-        self._hasher.start()
+        self._hasher: threading.Thread | None = None  # started past HASH_INLINE bytes
         self._progress = Progress(f"writing {label}", None)
         self.size = 0
 
@@ -184,7 +187,13 @@ class HashingWriter(io.RawIOBase):
         if self._cancel is not None and self._cancel.is_set():
             raise WriteCancelled
         chunk = data if isinstance(data, bytes) else bytes(data)  # immutable: safe to share
-        self._chunks.put(chunk)
+        if self._hasher is None and self.size + len(chunk) <= HASH_INLINE:
+            self._sha.update(chunk)
+        else:
+            if self._hasher is None:
+                self._hasher = threading.Thread(target=self._hash, daemon=True)
+                self._hasher.start()
+            self._chunks.put(chunk)
         with self._guard():
             self._raw.write(chunk)
         self.size += len(chunk)
@@ -217,7 +226,7 @@ class HashingWriter(io.RawIOBase):
 
     def hexdigest(self) -> str:
         """Finish hashing (also ends the hashing thread) and return the sha256."""
-        if self._hasher.is_alive():
+        if self._hasher is not None and self._hasher.is_alive():
             self._chunks.put(None)
             self._hasher.join()
         return self._sha.hexdigest()
