@@ -249,7 +249,7 @@ class ArtifactContext:
         if source is not None:
             if df is not None or local_path is not None:
                 raise InvalidArgumentError("target_path registers existing bytes: give no df=")
-            return self.repository.log(  # type: ignore[return-value]
+            return self.repository.log(
                 key, None, kind="dataset", format=fmt, labels=labels, tag=tag,
                 description=description, extra_data=extra_data, project=self.project,
                 options=options, source=source,

@@ -356,7 +356,7 @@ def _log(
         from ..core.context import ArtifactContext
 
         labels = {**spec.labels, **validate_labels(value.labels)}
-        version = ArtifactContext(repo, spec.project).log_model(
+        version: ArtifactVersion = ArtifactContext(repo, spec.project).log_model(
             key,
             body=value.body,
             model=value.model,
@@ -526,7 +526,7 @@ def _ordered_task_class() -> type:
     from prefect import Task
     from prefect.context import FlowRunContext
 
-    class ArtifactTask(Task):  # type: ignore[misc]
+    class ArtifactTask(Task[..., Any]):
         def map(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
             context = FlowRunContext.get()
             if kwargs.get("deferred") or context is None or context.flow_run is None:
@@ -574,6 +574,7 @@ def _resolve(repo: Repository, value: Any, project: str | None) -> Any:
 def _upstream_runs() -> list[str]:
     """Task runs and flow runs (subflows) whose results this task run received (Prefect's
     recorded task inputs, found through futures, states and nested lists and dicts)."""
+    from prefect.client.schemas.objects import FlowRunResult, TaskRunResult
     from prefect.context import TaskRunContext
 
     ctx = TaskRunContext.get()
@@ -584,7 +585,7 @@ def _upstream_runs() -> list[str]:
         if name == "__parents__":
             continue
         for item in inputs:
-            if getattr(item, "input_type", None) in ("task_run", "flow_run"):
+            if isinstance(item, (TaskRunResult, FlowRunResult)):
                 ids.add(str(item.id))
     return sorted(ids)
 
@@ -629,7 +630,7 @@ def _check_iteration(iteration: Any) -> Any:
     return check_iteration(iteration)
 
 
-def _format_iteration(iteration: Any, parameters: dict[str, Any]) -> int | None:
+def _format_iteration(iteration: int | str | None, parameters: dict[str, Any]) -> int | None:
     from ..core.repository.writer import check_iteration
 
     if not isinstance(iteration, str):

@@ -300,7 +300,7 @@ class Catalog:
             )
         )
 
-    def metric_history(self, project: str, key: str) -> list[tuple[int, dict]]:
+    def metric_history(self, project: str, key: str) -> list[tuple[int, dict[str, Any]]]:
         """``(version, metrics)`` of every version of a key, oldest first."""
         return self.db.read(lambda conn: queries.metric_history(conn, project, key))
 

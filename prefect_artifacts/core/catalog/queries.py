@@ -158,7 +158,7 @@ def versions_of(conn: Connection, project: str, key: str) -> list[int]:
     )
 
 
-def metric_history(conn: Connection, project: str, key: str) -> list[tuple[int, dict]]:
+def metric_history(conn: Connection, project: str, key: str) -> list[tuple[int, dict[str, Any]]]:
     """``(version, metrics)`` of every version of a key, oldest first: only the metrics are
     read, so charting 1,000 versions does not build 1,000 full records."""
     v = versions_t.c
