@@ -22,7 +22,8 @@ PAGE_SIZE = 50
 
 
 def repo_of(request: Request) -> Repository:
-    return request.app.state.repo
+    repo: Repository = request.app.state.repo
+    return repo
 
 
 def search_project(project: str) -> str:
@@ -68,11 +69,12 @@ def find_version(
 def search(repo: Repository, project: str, filters: ArtifactFilter) -> Page:
     """One page of ``filters`` in ``project`` (the path's project wins over a query's)."""
     f = ArtifactFilter.of(filters, project=search_project(project))
+    limit = PAGE_SIZE if f.limit is None else f.limit
     if f.limit is None:
-        f = f.model_copy(update={"limit": PAGE_SIZE})
+        f = f.model_copy(update={"limit": limit})
     items = repo.list(f)
     total = repo.count(f.model_copy(update={"limit": None, "offset": 0}))
-    return Page(items=items, total=total, offset=f.offset, limit=f.limit)
+    return Page(items=items, total=total, offset=f.offset, limit=limit)
 
 
 def error_response(request: Request, status: int, message: str) -> Response:
@@ -85,9 +87,10 @@ def error_response(request: Request, status: int, message: str) -> Response:
         "allow_writes": request.app.state.allow_writes,
         "who": identity_of(request),
     }
-    return request.app.state.templates.TemplateResponse(
+    response: Response = request.app.state.templates.TemplateResponse(
         request, "error.html", context, status_code=status
     )
+    return response
 
 
 JSON_SNIFF_MAX = 1 << 20
