@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .models import ArtifactVersion
+    from .models import ArtifactVersion, RunInfo
     from .repository import Repository
-    from .runs import RunInfo
 
 logger = logging.getLogger("prefect_artifacts.events")
 

@@ -59,9 +59,10 @@ def walk_lineage(
         raise InvalidArgumentError(f"direction must be 'up' or 'down', got {direction!r}")
     if not isinstance(depth, int) or depth < 0 or depth > 50:
         raise InvalidArgumentError(f"depth must be an integer from 0 to 50, got {depth!r}")
-    graph = Lineage(root=start.ref, direction=direction, depth=depth)
+    way: Literal["up", "down"] = "up" if direction == "up" else "down"
+    graph = Lineage(root=start.ref, direction=way, depth=depth)
     seen: dict[str, LineageNode] = {}
-    edges: set[tuple[str, str, str]] = set()
+    edges: set[tuple[str, str, Literal["produced", "consumed"]]] = set()
 
     def add(node: LineageNode) -> None:
         if node.id not in seen:

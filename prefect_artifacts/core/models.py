@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, overload
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -366,6 +366,12 @@ class ArtifactVersion(_Bound):
         """Where the bytes live (MLRun's ``DataItem.url``): the content-addressed blob URL."""
         return self.target_path
 
+    @overload
+    def get(self, size: int | None = None, offset: int = 0, encoding: None = None) -> bytes: ...
+    @overload
+    def get(self, size: int | None = None, offset: int = 0, *, encoding: str) -> str: ...
+    @overload
+    def get(self, size: int | None, offset: int, encoding: str) -> str: ...
     def get(
         self, size: int | None = None, offset: int = 0, encoding: str | None = None
     ) -> bytes | str:
@@ -440,7 +446,7 @@ with warnings.catch_warnings():  # `schema` is the field name the product promis
 
         rows: int | None = None
         columns: int | None = None
-        schema: list[dict[str, Any]] = Field(default_factory=list)
+        schema: list[dict[str, Any]] = Field(default_factory=list)  # type: ignore[assignment]  # shadows BaseModel.schema() (deprecated): the promised name
         preview: list[dict[str, Any]] | None = None
         stats: dict[str, dict[str, Any]] | None = None
         python_type: str = "pandas"
@@ -518,7 +524,7 @@ class ModelVersion(ArtifactVersion):
             raise ValueError(f"{self.ref} is a {self.format} file, not a folder: use local()")
         target = Path(path) if path is not None else (temp_root() / "dirs" / self.hash)
         target.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(fileobj=io.BytesIO(self.get()), mode="r") as tar:  # type: ignore[arg-type]
+        with tarfile.open(fileobj=io.BytesIO(self.get()), mode="r") as tar:
             if not hasattr(tarfile, "data_filter"):  # Python without extraction filters
                 raise RuntimeError("extract() needs Python 3.10.12+ (tarfile's data filter)")
             tar.extractall(target, filter="data")
