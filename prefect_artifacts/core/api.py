@@ -376,20 +376,23 @@ def update_model(
         InvalidArgumentError: Invalid input (a NaN metric, a bad label, an extra-data name
             already used, a version that is not a model); nothing is changed.
     """
-    given = [m for m in (model, model_artifact) if m is not None]
-    if len(given) != 1:
+    chosen = model if model is not None else model_artifact
+    if chosen is None or (model is not None and model_artifact is not None):
         raise TypeError(
             "update_model() takes the model once: update_model('churn:3', ...) or MLRun's "
             "update_model(model_artifact=...)"
         )
-    # a DataItem (MLRun's handle) stands for its version: duck-typed, as in get_model
-    model = given[0].meta if isinstance(given[0], DataItem) else given[0]  # type: ignore[assignment]
+    target = chosen.meta if isinstance(chosen, DataItem) else chosen  # a DataItem: its version
+    if not isinstance(target, (str, ArtifactVersion)):
+        raise InvalidArgumentError(
+            f"update_model takes a model version, not the extra-data file {target.name!r}"
+        )
     if key_prefix:
         metrics = {f"{key_prefix}{k}": v for k, v in (metrics or {}).items()} or None
         extra_data = {f"{key_prefix}{k}": v for k, v in (extra_data or {}).items()} or None
-    repo = model.repository if isinstance(model, ArtifactVersion) else get_repository()
+    repo = target.repository if isinstance(target, ArtifactVersion) else get_repository()
     return repo.revise(  # type: ignore[return-value]  # kind="model": a ModelVersion
-        model,
+        target,
         metrics=metrics,
         parameters=parameters,
         labels=labels,
