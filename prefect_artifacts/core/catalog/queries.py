@@ -48,8 +48,9 @@ def latest(conn: Connection, project: str, key: str) -> LatestRecord | None:
 
 # Statements built once: every load looks a version up, and building and keying a statement
 # costs more than SQLite running it (a lookup took 0.5 ms built per call, 0.2 ms prebuilt).
-_P, _K = sa.bindparam("project"), sa.bindparam("key")
-_IDS = sa.bindparam("ids", expanding=True)
+_P: sa.BindParameter[str] = sa.bindparam("project")
+_K: sa.BindParameter[str] = sa.bindparam("key")
+_IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
 # Lookups of one version (by tag, by number, the latest) returning its stamp: (row id, uid,
 # updated_at, the key's change sequence).
 # Every change to a version's record bumps its key's sequence (the journal needs it), so an
@@ -210,7 +211,7 @@ def search(
     return list(conn.execute(_page(stmt, f.offset, f.limit)).scalars())
 
 
-def _page(stmt: sa.Select, offset: int, limit: int | None) -> sa.Select:
+def _page(stmt: sa.Select[Any], offset: int, limit: int | None) -> sa.Select[Any]:
     stmt = stmt.limit(limit) if limit is not None else stmt
     return stmt.offset(offset) if offset else stmt
 
@@ -272,7 +273,8 @@ def _matches(f: ArtifactFilter, dialect: str, vid: Any) -> Any:
 
 
 def count(conn: Connection, f: ArtifactFilter, *, dialect: str) -> int:
-    return conn.execute(_where(sa.select(sa.func.count()), f, dialect)).scalar_one()
+    total: int = conn.execute(_where(sa.select(sa.func.count()), f, dialect)).scalar_one()
+    return total
 
 
 def _order(f: ArtifactFilter, dialect: str) -> list[Any]:
@@ -284,8 +286,8 @@ def _order(f: ArtifactFilter, dialect: str) -> list[Any]:
             name = json.dumps(name)[1:-1]  # non-ASCII letters are escaped (\u00e9)
         value = v.meta[("metrics", name)].as_float()
         ordered = value.desc() if f.descending else value.asc()
-        tiebreak = v.id.desc() if f.descending else v.id.asc()
-        return [value.is_(None), ordered, tiebreak]
+        by_id = v.id.desc() if f.descending else v.id.asc()
+        return [value.is_(None), ordered, by_id]
     column = {
         "updated": keys_t.c.updated_at if latest else v.updated_at,
         "created": v.created_at,
@@ -302,7 +304,7 @@ def _order(f: ArtifactFilter, dialect: str) -> list[Any]:
     return [column.asc(), tiebreak.asc()]
 
 
-def _where(stmt: sa.Select, f: ArtifactFilter, dialect: str) -> sa.Select:
+def _where(stmt: sa.Select[Any], f: ArtifactFilter, dialect: str) -> sa.Select[Any]:
     v = versions_t.c
     latest = f.latest_only
     if f.tag:

@@ -288,7 +288,8 @@ def remove_tag(conn: Connection, project: str, key: str, tag: str, at: datetime)
     tracking.tag_moved(conn, project, key, tag, None, at, None)
     touch(conn, project, key, [row.version_id], at)
     outbox.journal(conn, "untag", project, key, at, outbox.next_seq(conn, key_row.id), tag=tag)
-    return row.version
+    number: int = row.version
+    return number
 
 
 def set_description(conn: Connection, vid: int, description: str | None, at: datetime) -> None:
