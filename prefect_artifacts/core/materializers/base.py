@@ -185,7 +185,8 @@ def check_contract(materializer: type[Materializer] | Materializer) -> Materiali
             problems.append(f"{method}() is not implemented")
         elif not _takes(getattr(instance, method), arity):
             problems.append(f"{method}() must accept {arity} positional arguments")
-    if hasattr(cls, "load_file") and not _takes(instance.load_file, 2):
+    load_file = getattr(instance, "load_file", None)
+    if load_file is not None and not _takes(load_file, 2):
         problems.append("load_file() must accept (path, version)")
     if problems:
         raise TypeError(f"{where} does not keep the materializer contract: {'; '.join(problems)}")
