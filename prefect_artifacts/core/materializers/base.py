@@ -247,6 +247,13 @@ class MaterializerRegistry:
         """The materializer recorded as ``name`` (its current name or an older alias)."""
         return next((m for m in self._items if name == m.name or name in m.aliases), None)
 
+    def named(self, name: str) -> Materializer:
+        """``by_name``, for a materializer that must be registered."""
+        found = self.by_name(name)
+        if found is None:
+            raise LookupError(f"no materializer named {name!r} is registered")
+        return found
+
     def resolve(self, obj: Any, *, kind: str | None = None, fmt: str | None = None) -> Materializer:
         """The first materializer for ``obj`` (of ``kind`` and accepting ``fmt``, when given).
         The generic kind ``"artifact"`` also takes materializers of custom kinds."""
