@@ -210,7 +210,7 @@ class Repository:
             except FileExistsError:  # another process named another key first: it stands
                 marker = self.storage.read_json(path)
             self._signing = (time.monotonic(), marker)
-        if signer is not None and marker.get("key") == signer.key_id:
+        if signer is not None and marker is not None and marker.get("key") == signer.key_id:
             return
         expected = (marker or {}).get("key") or (
             (version.signature or {}).get("key") if version else None
