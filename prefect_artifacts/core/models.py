@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO, overload
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from .keys import parse_ref
+from .runfields import RUN_FIELDS
 
 if TYPE_CHECKING:
     from .repository import Repository
 
-RUN_FIELDS = ("flow_name", "flow_run_id", "flow_run_name", "task_run_id", "task_run_name")
 _default_repository: Callable[[], Repository] | None = None
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..models import RUN_FIELDS
+from ..runfields import RUN_FIELDS
 from . import blobs
 from .database import Database
 from .outbox import JOURNAL_FORMAT, MANIFEST_FORMAT

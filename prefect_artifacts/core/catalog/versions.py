@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..faults import fault_point
-from ..models import RUN_FIELDS
+from ..runfields import RUN_FIELDS
 from . import blobs, outbox, queries, tracking
 from .database import Database
 from .records import Committed, ExtraRecord, NewVersion
