@@ -268,9 +268,11 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 KNOWN_CYCLES = [
     [
         "core.dataitem",
+        "core.models",
+    ],
+    [
         "core.events",
         "core.lineage",
-        "core.models",
         "core.repository",
         "core.repository.assemble",
         "core.repository.blobread",
@@ -284,7 +286,6 @@ KNOWN_CYCLES = [
         "core.repository.references",
         "core.repository.runs",
         "core.repository.writer",
-        "core.runs",
     ],
 ]
 

@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, overload
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, overload
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -14,9 +14,82 @@ from .keys import parse_ref
 from .runfields import RUN_FIELDS
 
 if TYPE_CHECKING:
-    from .repository import Repository
+    from .storage import Storage
 
-_default_repository: Callable[[], Repository] | None = None
+
+class RepositoryLike(Protocol):
+    """What a record needs of the repository it came from (the :class:`~prefect_artifacts.
+    Repository` class is one): the read path, lineage records and metadata revisions. A
+    protocol, so the records never import the repository that imports them."""
+
+    storage: Storage
+
+    def home(self) -> dict[str, Any]: ...
+    def get(
+        self,
+        ref: str,
+        *,
+        version: int | None = None,
+        tag: str | None = None,
+        project: str | None = None,
+    ) -> ArtifactVersion: ...
+    def record_consumer(self, version: ArtifactVersion) -> None: ...
+    def load(
+        self,
+        version: ArtifactVersion,
+        *,
+        as_pandas: bool = False,
+        trusted: bool | None = None,
+        verify: bool | None = None,
+    ) -> Any: ...
+    def load_dataset(
+        self,
+        version: ArtifactVersion,
+        *,
+        columns: list[str] | None = None,
+        filters: Any = None,
+        as_type: str | None = None,
+    ) -> Any: ...
+    def open_dataset(self, version: ArtifactVersion, how: str, **options: Any) -> Any: ...
+    def read_blob(self, digest: str) -> bytes: ...
+    def open_blob(self, digest: str, size: int | None = None) -> BinaryIO: ...
+    def open_file(self, version: ArtifactVersion, name: str) -> BinaryIO: ...
+    def download_blob(
+        self,
+        digest: str,
+        path: str | Path | None,
+        filename: str,
+        on_chunk: Callable[[int], Any] | None = None,
+    ) -> Path: ...
+    def download(
+        self,
+        version: ArtifactVersion,
+        path: str | Path | None = None,
+        *,
+        parts: bool = False,
+        name: str | None = None,
+        on_chunk: Callable[[int], Any] | None = None,
+    ) -> Path: ...
+    def folder_files(self, version: ArtifactVersion) -> list[dict[str, Any]]: ...
+    def runs_of(self, version: ArtifactVersion, *, role: str) -> list[LineageRecord]: ...
+    def inputs_of_run(self, run_id: str | None) -> list[ArtifactVersion]: ...
+    def outputs_of_run(self, run_id: str | None) -> list[ArtifactVersion]: ...
+    def revisions(self, version: ArtifactVersion) -> list[Revision]: ...
+    def revise(
+        self,
+        ref: str | ArtifactVersion,
+        *,
+        metrics: dict[str, Any] | None = None,
+        parameters: dict[str, Any] | None = None,
+        labels: dict[str, Any] | None = None,
+        extra_data: dict[str, Any] | None = None,
+        description: str | None = None,
+        kind: str | None = None,
+        project: str | None = None,
+    ) -> ArtifactVersion: ...
+
+
+_default_repository: Callable[[], RepositoryLike] | None = None
 
 
 _run_linker: Callable[[Any], str | None] | None = None
@@ -35,22 +108,22 @@ def run_link(run: Any) -> str | None:
     return link or getattr(run, "recorded_url", None)
 
 
-def set_default_repository(provider: Callable[[], Repository]) -> None:
+def set_default_repository(provider: Callable[[], RepositoryLike]) -> None:
     """Where records that lost their repository (unpickled on a worker) find one again."""
     global _default_repository
     _default_repository = provider
 
 
-def default_repository() -> Repository:
+def default_repository() -> RepositoryLike:
     if _default_repository is None:
         raise RuntimeError("no default repository: import prefect_artifacts first")
     return _default_repository()
 
 
-_locator: Callable[[dict[str, Any]], Repository] | None = None
+_locator: Callable[[dict[str, Any]], RepositoryLike] | None = None
 
 
-def set_repository_locator(locator: Callable[[dict[str, Any]], Repository]) -> None:
+def set_repository_locator(locator: Callable[[dict[str, Any]], RepositoryLike]) -> None:
     """How an unpickled record finds its own repository again from what it carries (its
     repository id and locations): ``locator(home)`` returns it or raises."""
     global _locator
@@ -193,7 +266,7 @@ class ArtifactRef(BaseModel):
             )
         super().__init__(ref=ref, project=project, load=load, **kwargs)
 
-    def resolve(self, repository: Repository | None = None, project: str | None = None) -> Any:
+    def resolve(self, repository: RepositoryLike | None = None, project: str | None = None) -> Any:
         """The value a task receives: the loaded object, or with ``load=`` a lazy dataset
         (``"dask"``: a Dask DataFrame whose partitions read the parts where they run)."""
         repo = repository or default_repository()
@@ -214,7 +287,7 @@ class ArtifactRef(BaseModel):
 
     __str__ = __repr__
 
-    def get(self, repository: Repository | None = None) -> ArtifactVersion:
+    def get(self, repository: RepositoryLike | None = None) -> ArtifactVersion:
         """The version this reference names now."""
         return (repository or default_repository()).get(self.ref, project=self.project)
 
@@ -222,11 +295,11 @@ class ArtifactRef(BaseModel):
 class _Bound(BaseModel):
     """A record that can reach the repository it came from."""
 
-    _repo: Repository | None = PrivateAttr(None)
+    _repo: RepositoryLike | None = PrivateAttr(None)
     _row_id: int | None = PrivateAttr(None)
     _home: dict[str, Any] | None = PrivateAttr(None)  # its repository's id and locations
 
-    def _bind(self, repo: Repository) -> None:
+    def _bind(self, repo: RepositoryLike) -> None:
         self._repo = repo
 
     def __getstate__(self) -> dict[str, Any]:
@@ -238,7 +311,7 @@ class _Bound(BaseModel):
         state["__pydantic_private__"] = {"_repo": None, "_row_id": None, "_home": home}
         return state
 
-    def _repository(self) -> Repository:
+    def _repository(self) -> RepositoryLike:
         """The repository the record came from; unpickled, found again by its id: one this
         process has open, the default one, or re-opened from the carried locations — never
         another repository holding a same-named version."""
@@ -331,7 +404,7 @@ class ArtifactVersion(_Bound):
         return f"{self.project}/{self.key}:{self.version}"
 
     @property
-    def repository(self) -> Repository:
+    def repository(self) -> RepositoryLike:
         return self._repository()
 
     def load(self, *, trusted: bool | None = None, verify: bool | None = None) -> Any:
@@ -545,7 +618,9 @@ VERSION_CLASSES: dict[str, type[ArtifactVersion]] = {
 }
 
 
-def version_from_record(record: dict[str, Any], repo: Repository | None = None) -> ArtifactVersion:
+def version_from_record(
+    record: dict[str, Any], repo: RepositoryLike | None = None
+) -> ArtifactVersion:
     """Build the kind-specific version class from a catalog or manifest record."""
     cls = VERSION_CLASSES.get(record.get("kind", ""), ArtifactVersion)
     version = cls.model_validate(record)
