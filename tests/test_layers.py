@@ -272,7 +272,6 @@ KNOWN_CYCLES = [
     ],
     [
         "core.events",
-        "core.lineage",
         "core.repository",
         "core.repository.assemble",
         "core.repository.blobread",

@@ -9,8 +9,7 @@ from pydantic import BaseModel, Field
 from .errors import InvalidArgumentError
 
 if TYPE_CHECKING:
-    from .models import ArtifactVersion, LineageRecord
-    from .repository import Repository
+    from .models import ArtifactVersion, LineageRecord, RepositoryLike
 
 
 class LineageNode(BaseModel):
@@ -51,7 +50,7 @@ class Lineage(BaseModel):
 
 
 def walk_lineage(
-    repo: Repository, start: ArtifactVersion, *, direction: str = "up", depth: int = 3
+    repo: RepositoryLike, start: ArtifactVersion, *, direction: str = "up", depth: int = 3
 ) -> Lineage:
     """Breadth-first from ``start``: up = producer runs and their inputs; down = consumer runs
     and their outputs. ``depth`` counts artifact hops (1 = the neighbouring artifacts)."""
