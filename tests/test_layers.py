@@ -271,7 +271,6 @@ KNOWN_CYCLES = [
         "core.models",
     ],
     [
-        "core.events",
         "core.repository",
         "core.repository.assemble",
         "core.repository.blobread",

@@ -319,7 +319,7 @@ def on_event(event: Event) -> None:
     run (its ids, the assets Prefect saw upstream) is read here, in the thread that made the
     change; everything else happens in the registrar."""
     upstream = _note_in_run(event)
-    repo = event.repository
+    repo = _repository_of(event)
     mode = repo.settings.registration
     if mode == "off":
         return
@@ -358,12 +358,22 @@ def _note_in_run(event: Event) -> list[dict[str, str]]:
         return []
     what = "new version" if event.created else "identical content: no new version"
     run_logger.info("logged %s %s (%s) at %s", version.kind, version.ref, what, version.target_path)
-    assets.track(event.repository, version)
+    assets.track(_repository_of(event), version)
     return assets.prefect_upstream()
 
 
+def _repository_of(event: Event) -> Repository:
+    """The repository an event came from (events hold it as the records' protocol; cards need
+    the whole repository: its settings, catalog and run metrics)."""
+    from ..core.repository import Repository
+
+    if not isinstance(event.repository, Repository):
+        raise TypeError(f"an event from a {type(event.repository).__name__}, not a Repository")
+    return event.repository
+
+
 def _job_for(event: Event, run: RunInfo | None, upstream: list[dict[str, str]]) -> Job | None:
-    repo = event.repository
+    repo = _repository_of(event)
     if isinstance(event, VersionLogged):
         if event.run is None:
             return None
