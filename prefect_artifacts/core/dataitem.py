@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import InvalidArgumentError
 
-if TYPE_CHECKING:  # duck-typed at run time: models hand out DataItems (ArtifactRef(as_item=))
+if TYPE_CHECKING:  # duck-typed at run time: refs hand out DataItems (ArtifactRef(as_item=))
     from typing_extensions import TypeIs
 
     from .models import ArtifactVersion, ExtraData

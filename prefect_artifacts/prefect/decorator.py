@@ -22,7 +22,8 @@ from ..core.dataitem import DataItem
 from ..core.errors import ArtifactNotFoundError, InvalidArgumentError, InvalidKeyError
 from ..core.events import Event, VersionLogged, subscribe
 from ..core.keys import validate_key, validate_labels, validate_tag
-from ..core.models import ArtifactRef, ArtifactVersion
+from ..core.models import ArtifactVersion
+from ..core.refs import ArtifactRef
 from ..core.repository import Repository
 from . import mapping
 
