@@ -71,7 +71,7 @@ class _Capture:
     capture: bool
     iteration: Any = None
     selector: str | None = None
-    signature: inspect.Signature = field(repr=False, default=None)  # type: ignore[assignment]
+    signature: inspect.Signature = field(repr=False, default_factory=inspect.Signature)
 
 
 def artifact_task(
@@ -248,10 +248,12 @@ def _sweep_done(spec: _Capture) -> list[str] | None:
 
 def _select(repo: Repository, spec: _Capture, sweep: list[str]) -> None:
     """The sweep has logged: each key it logged resolves to its best by ``spec.selector``."""
+    if spec.selector is None:
+        return  # a sweep without a selector picks nothing
     keys = {(v.project, v.key) for run_id in sweep for v in repo.outputs_of_run(run_id)}
     for project, key in sorted(keys):
         try:
-            best = sweeps.select_best(repo, key, spec.selector, run=sweep, project=project)  # type: ignore[arg-type]
+            best = sweeps.select_best(repo, key, spec.selector, run=sweep, project=project)
             logger.info("sweep of %s: selected %s by %s", key, best.ref, spec.selector)
         except ArtifactNotFoundError as exc:
             logger.warning("sweep of %s: nothing selected (%s)", key, exc)

@@ -117,7 +117,7 @@ def check_entry(document: Any) -> str | None:
     newer = _newer(document, "journal", JOURNAL_FORMAT)
     if newer:
         return newer
-    fields = JOURNAL_FIELDS.get(document.get("op"))  # type: ignore[arg-type]
+    fields = JOURNAL_FIELDS.get(str(document.get("op")))
     if fields is None:
         return f"unknown operation {document.get('op')!r}"
     for name, kind in {"project": str, "key": str, "at": str, **fields}.items():
