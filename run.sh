@@ -2,7 +2,7 @@
 # One entry point for everything a developer or CI does. Each command installs what it needs.
 #   ./run.sh demo        example flows on the embedded default (local storage + SQLite + Prefect's
 #                        temporary server), then prints where to look
-#   ./run.sh test [ARGS] lint (ruff) + the test suite (extra ARGS go to pytest)
+#   ./run.sh test [ARGS] lint (ruff) + types (mypy) + the test suite (extra ARGS go to pytest)
 #   ./run.sh bench       the benchmarks in benchmarks/ (ratios against bare baselines)
 #   ./run.sh ui          the browser UI on http://127.0.0.1:4300
 #   ./run.sh docs [serve] build the documentation site into site/ (mkdocs --strict, offline), or
@@ -49,6 +49,8 @@ case "${1:-}" in
     echo "==> ruff"
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
+    echo "==> mypy (configured in pyproject.toml: the package, strict on core/)"
+    .venv/bin/mypy
     browser
     postgres
     echo "==> pytest (${PA_TEST_WORKERS:-2} workers; PA_TEST_WORKERS=0 runs in one process)"

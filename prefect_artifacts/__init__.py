@@ -67,7 +67,6 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .core.lineage import Lineage, LineageEdge, LineageNode
     from .core.materializers import Materializer, register_materializer
     from .core.models import (
-        ArtifactRef,
         ArtifactVersion,
         DatasetVersion,
         ExtraData,
@@ -78,6 +77,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         Revision,
         RunInfo,
     )
+    from .core.refs import ArtifactRef
     from .core.repository import Repository
     from .core.settings import ArtifactSettings
     from .prefect.assets import asset
@@ -141,7 +141,6 @@ _MODULES = {  # the module (under this package) defining each public name
     "core.lineage": ("Lineage", "LineageEdge", "LineageNode"),
     "core.materializers": ("Materializer", "register_materializer"),
     "core.models": (
-        "ArtifactRef",
         "ArtifactVersion",
         "DatasetVersion",
         "ExtraData",
@@ -152,6 +151,7 @@ _MODULES = {  # the module (under this package) defining each public name
         "Revision",
         "RunInfo",
     ),
+    "core.refs": ("ArtifactRef",),
     "core.repository": ("Repository",),
     "core.settings": ("ArtifactSettings",),
     "prefect.assets": ("asset",),

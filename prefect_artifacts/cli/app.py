@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from ..core.errors import (
     UnsupportedTypeError,
 )
 from ..core.filtertext import field_help, parse_span
+
+if TYPE_CHECKING:
+    from ..core.repository import Repository
 
 app = typer.Typer(
     name="prefect-artifacts",
@@ -46,7 +49,7 @@ ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help=field_he
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
-def repo() -> Any:
+def repo() -> Repository:
     from ..core.api import get_repository
 
     return get_repository()

@@ -55,7 +55,7 @@ def validate_user(name: Any) -> str:
 def validate_role(role: Any) -> str:
     if role not in ROLES:
         raise InvalidArgumentError(f"unknown role {str(role)[:40]!r}; use {', '.join(ROLES)}")
-    return role
+    return str(role)
 
 
 def validate_grant_project(project: Any) -> str:

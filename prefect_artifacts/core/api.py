@@ -376,20 +376,23 @@ def update_model(
         InvalidArgumentError: Invalid input (a NaN metric, a bad label, an extra-data name
             already used, a version that is not a model); nothing is changed.
     """
-    if (model is None) == (model_artifact is None):
+    chosen = model if model is not None else model_artifact
+    if chosen is None or (model is not None and model_artifact is not None):
         raise TypeError(
             "update_model() takes the model once: update_model('churn:3', ...) or MLRun's "
             "update_model(model_artifact=...)"
         )
-    model = model if model is not None else model_artifact
-    if isinstance(model, DataItem):
-        model = model.meta
+    target = chosen.meta if isinstance(chosen, DataItem) else chosen  # a DataItem: its version
+    if not isinstance(target, (str, ArtifactVersion)):
+        raise InvalidArgumentError(
+            f"update_model takes a model version, not the extra-data file {target.name!r}"
+        )
     if key_prefix:
         metrics = {f"{key_prefix}{k}": v for k, v in (metrics or {}).items()} or None
         extra_data = {f"{key_prefix}{k}": v for k, v in (extra_data or {}).items()} or None
-    repo = model.repository if isinstance(model, ArtifactVersion) else get_repository()
-    return repo.revise(  # type: ignore[return-value]
-        model,
+    repo = target.repository if isinstance(target, ArtifactVersion) else get_repository()
+    return repo.revise(  # type: ignore[return-value]  # kind="model": a ModelVersion
+        target,
         metrics=metrics,
         parameters=parameters,
         labels=labels,
@@ -410,19 +413,12 @@ def get_model(
     folder/file (then ``model_artifact`` is None and ``extra_data`` empty)."""
     from pathlib import Path
 
-    if isinstance(model_dir, DataItem):
-        model_dir = model_dir.meta
-    if isinstance(getattr(model_dir, "ref", None), str) and not isinstance(
-        model_dir, ArtifactVersion
-    ):
-        model_dir = model_dir.ref  # an ArtifactRef
-    if (
-        isinstance(model_dir, str)
-        and not model_dir.startswith("store://")
-        and Path(model_dir).exists()
-    ):
-        return _model_file(Path(model_dir), None, suffix), None, {}
-    version = model_dir if isinstance(model_dir, ArtifactVersion) else get_artifact(model_dir)
+    given: Any = model_dir.meta if isinstance(model_dir, DataItem) else model_dir  # duck-typed
+    if isinstance(getattr(given, "ref", None), str) and not isinstance(given, ArtifactVersion):
+        given = given.ref  # an ArtifactRef
+    if isinstance(given, str) and not given.startswith("store://") and Path(given).exists():
+        return _model_file(Path(given), None, suffix), None, {}
+    version = given if isinstance(given, ArtifactVersion) else get_artifact(given)
     if not isinstance(version, ModelVersion):
         raise models_error(version)
     if version.format == "tar":

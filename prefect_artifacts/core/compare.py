@@ -158,7 +158,7 @@ def compare(
     every version of the keys named, ordered by iteration: a hyperparameter run's table.
     ``parameters=False`` leaves the parameters out."""
     if isinstance(refs, str) or not isinstance(refs, Sequence):
-        refs = [refs]  # type: ignore[list-item]
+        refs = [refs]
     if not refs:
         raise InvalidArgumentError("name at least one version, key or glob to compare")
     chosen: dict[str, ArtifactVersion] = {}
@@ -183,7 +183,7 @@ def compare(
     if parameters is False:
         parameter_names: list[str] = []
     elif parameters and parameters is not True:
-        parameter_names = list(parameters)  # type: ignore[arg-type]
+        parameter_names = list(parameters)
     else:
         parameter_names = sorted({p for r in rows for p in r.parameters})
     lower = {m: lower_is_better(m) for m in metric_names}

@@ -249,7 +249,7 @@ class ArtifactContext:
         if source is not None:
             if df is not None or local_path is not None:
                 raise InvalidArgumentError("target_path registers existing bytes: give no df=")
-            return self.repository.log(  # type: ignore[return-value]
+            return self.repository.log(
                 key, None, kind="dataset", format=fmt, labels=labels, tag=tag,
                 description=description, extra_data=extra_data, project=self.project,
                 options=options, source=source,
@@ -356,36 +356,37 @@ class ArtifactContext:
         mlrun.check_kwargs("log_model", kwargs)
         source = mlrun.check_upload("log_model", target_path, upload)
         key = mlrun.catalog_key(key, db_key)
+        payload: bytes | Path | mlrun.FolderArchive | None = body  # what gets stored
         fmt = mlrun.format_name(format)
-        if source is not None and (body is not None or model is not None or model_dir):
+        if source is not None and (payload is not None or model is not None or model_dir):
             raise InvalidArgumentError("target_path registers existing bytes: give no body=")
         if model_dir is not None:
-            if body is not None or model is not None:
+            if payload is not None or model is not None:
                 raise InvalidArgumentError("give model_dir= or body=/model=, not both")
-            body, fmt = mlrun.FolderArchive(model_dir), "tar"
+            payload, fmt = mlrun.FolderArchive(model_dir), "tar"
             if model_file is not None:
                 validate_filename(model_file, "model_file (the main file inside model_dir)")
-        elif source is None and body is None and model is None and model_file is not None:
+        elif source is None and payload is None and model is None and model_file is not None:
             path = Path(model_file).expanduser()
             if not path.is_file():
                 raise InvalidArgumentError(
                     f"log_model got no body= or model=, and model_file {str(model_file)!r} is not "
                     "a local file to log"
                 )
-            body, model_file = path, path.name  # streamed from the file when stored
-        if source is None and (body is None) == (model is None):
+            payload, model_file = path, path.name  # streamed from the file when stored
+        if source is None and (payload is None) == (model is None):
             raise InvalidArgumentError(
                 "log_model needs exactly one of body= (serialized bytes) or model= (an object "
                 "to pickle), or MLRun's model_file= (a local file) or model_dir= (a folder)"
             )
         if model_file is not None:
             validate_filename(model_file, "model_file")
-        if body is not None and not isinstance(
-            body, (bytes, bytearray, memoryview, Path, mlrun.FolderArchive)
+        if payload is not None and not isinstance(
+            payload, (bytes, bytearray, memoryview, Path, mlrun.FolderArchive)
         ):
             raise InvalidArgumentError(
                 f"body must be the serialized model bytes (or the Path of a local file), got "
-                f"{type(body).__name__}; pass the object itself as model= to have it pickled"
+                f"{type(payload).__name__}; pass the object itself as model= to have it pickled"
             )
         feature_stats = None
         schema_in, schema_out = mlrun.features(inputs, "inputs"), mlrun.features(outputs, "outputs")
@@ -397,7 +398,7 @@ class ArtifactContext:
             schema_out = schema_out if schema_out is not None else (derived_out or None)
         return self.repository.log(
             key,
-            body if body is not None else model,
+            payload if payload is not None else model,
             kind="model",
             format=fmt,
             labels=labels,

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import InvalidArgumentError
 
-if TYPE_CHECKING:  # duck-typed at run time: models hand out DataItems (ArtifactRef(as_item=))
+if TYPE_CHECKING:  # duck-typed at run time: refs hand out DataItems (ArtifactRef(as_item=))
+    from typing_extensions import TypeIs
+
     from .models import ArtifactVersion, ExtraData
 
 TABLE_FORMATS = ("parquet", "csv", "arrow", "feather")
@@ -18,9 +20,8 @@ class DataItem:
     """One version (or a model's extra-data file) seen as MLRun's DataItem; ``meta`` is it."""
 
     def __init__(self, item: ArtifactVersion | ExtraData, key: str | None = None) -> None:
-        self._extra = not hasattr(item, "ref")  # a model's extra-data file, not a version
         self.meta = item
-        self.key = key or getattr(item, "key", None) or item.name  # type: ignore[union-attr]
+        self.key = key or (item.name if _is_extra(item) else item.key)
 
     def __repr__(self) -> str:
         return f"DataItem({getattr(self.meta, 'ref', self.key)!r})"
@@ -50,14 +51,14 @@ class DataItem:
 
     def get(self, size: int | None = None, offset: int = 0, encoding: str | None = None) -> Any:
         """The bytes (verified), a range of them, or text with ``encoding``."""
-        if self._extra:
+        if _is_extra(self.meta):
             data = self.meta.read()[offset : None if size is None else offset + size]
             return data.decode(encoding) if encoding else data
         return self.meta.get(size=size, offset=offset, encoding=encoding)
 
     def local(self) -> str:
         """The path of a verified local copy."""
-        if self._extra:
+        if _is_extra(self.meta):
             import tempfile
             from pathlib import Path
 
@@ -81,12 +82,12 @@ class DataItem:
                 f"as_df() does not take {next(iter(kwargs))}=: pass columns= to read some "
                 "columns, or load the bytes with get() and parse them yourself"
             )
-        if self.kind == "dataset" and hasattr(self.meta, "as_df"):
+        if not _is_extra(self.meta) and self.kind == "dataset" and hasattr(self.meta, "as_df"):
             if columns is not None:
                 return self.meta.repository.load_dataset(
                     self.meta, columns=columns, as_type="pandas"
                 )
-            return self.meta.as_df()  # type: ignore[union-attr]
+            return self.meta.as_df()
         import pandas as pd
 
         fmt = getattr(self.meta, "format", None) or self.suffix.lstrip(".")
@@ -103,3 +104,8 @@ class DataItem:
     def show(self) -> None:
         """Print a short description (MLRun shows the item in a notebook)."""
         print(f"{self!r} ({self.meta.size} bytes) {self.url}")
+
+
+def _is_extra(item: ArtifactVersion | ExtraData) -> TypeIs[ExtraData]:
+    """A model's extra-data file, not a version (duck-typed: versions have a ``ref``)."""
+    return not hasattr(item, "ref")

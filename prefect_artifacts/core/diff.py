@@ -135,9 +135,11 @@ def _stat_drift(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) 
             x, y = old[column].get(stat), new[column].get(stat)
             if x == y or (x is None and y is None):
                 continue
-            numeric = isinstance(x, (int, float)) and isinstance(y, (int, float))
-            delta = float(y) - float(x) if numeric else None
-            relative = delta / abs(x) if numeric and x not in (0, 0.0) else None
+            delta: float | None = None
+            relative: float | None = None
+            if isinstance(x, (int, float)) and isinstance(y, (int, float)):
+                delta = float(y) - float(x)
+                relative = delta / abs(x) if x not in (0, 0.0) else None
             drift.append(
                 StatDrift(column=column, stat=stat, old=x, new=y, delta=delta, relative=relative)
             )

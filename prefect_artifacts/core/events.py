@@ -13,16 +13,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .models import ArtifactVersion
-    from .repository import Repository
-    from .runs import RunInfo
+    from .models import ArtifactVersion, RepositoryLike, RunInfo
 
 logger = logging.getLogger("prefect_artifacts.events")
 
 
 @dataclass(frozen=True)
 class Event:
-    repository: Repository = field(repr=False)
+    repository: RepositoryLike = field(repr=False)
 
 
 @dataclass(frozen=True)

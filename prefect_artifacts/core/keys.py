@@ -102,7 +102,7 @@ def validate_tag(tag: Any) -> str:
             f"tag {tag!r} is reserved: 'latest' always means the highest version and numbers are "
             "versions; choose a name such as 'prod'"
         )
-    return tag
+    return str(tag)
 
 
 def validate_labels(labels: Any) -> dict[str, str]:

@@ -9,8 +9,7 @@ from pydantic import BaseModel, Field
 from .errors import InvalidArgumentError
 
 if TYPE_CHECKING:
-    from .models import ArtifactVersion, LineageRecord
-    from .repository import Repository
+    from .models import ArtifactVersion, LineageRecord, RepositoryLike
 
 
 class LineageNode(BaseModel):
@@ -51,7 +50,7 @@ class Lineage(BaseModel):
 
 
 def walk_lineage(
-    repo: Repository, start: ArtifactVersion, *, direction: str = "up", depth: int = 3
+    repo: RepositoryLike, start: ArtifactVersion, *, direction: str = "up", depth: int = 3
 ) -> Lineage:
     """Breadth-first from ``start``: up = producer runs and their inputs; down = consumer runs
     and their outputs. ``depth`` counts artifact hops (1 = the neighbouring artifacts)."""
@@ -59,9 +58,10 @@ def walk_lineage(
         raise InvalidArgumentError(f"direction must be 'up' or 'down', got {direction!r}")
     if not isinstance(depth, int) or depth < 0 or depth > 50:
         raise InvalidArgumentError(f"depth must be an integer from 0 to 50, got {depth!r}")
-    graph = Lineage(root=start.ref, direction=direction, depth=depth)
+    way: Literal["up", "down"] = "up" if direction == "up" else "down"
+    graph = Lineage(root=start.ref, direction=way, depth=depth)
     seen: dict[str, LineageNode] = {}
-    edges: set[tuple[str, str, str]] = set()
+    edges: set[tuple[str, str, Literal["produced", "consumed"]]] = set()
 
     def add(node: LineageNode) -> None:
         if node.id not in seen:

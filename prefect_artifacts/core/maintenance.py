@@ -3,6 +3,7 @@ orphan bytes, and ``prune`` old versions by policy."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -115,14 +116,14 @@ def verify(repo: Repository, ref: str | None = None, *, project: str | None = No
                 what, _, actual = issue.partition(":")
                 if what != "changed at source":
                     actual = f"sha256 is now {actual}" if actual else ""
-                for ref_text, part in users[digest]:
+                for ref_text, used_as in users[digest]:
                     problems.append(
                         Problem(
                             ref=ref_text,
                             what=what,
                             hash=digest,
                             target_path=located.get(digest) or repo.storage.blob_url(digest),
-                            detail=f"{part}" + (f": {actual}" if actual else ""),
+                            detail=f"{used_as}" + (f": {actual}" if actual else ""),
                         )
                     )
         manifests = pool.map(
@@ -157,6 +158,8 @@ def _unsealed(repo: Repository, document: Any) -> str | None:
     """Why a manifest or journal entry is not sealed by the repository's key (None: it is)."""
     if not isinstance(document, dict):
         return None  # fold reports what is malformed
+    if repo.signer is None:
+        return None  # nothing seals without a key
     problem = repo.signer.check_seal(document)
     return None if problem is None else f"record not sealed: {problem}"
 
@@ -173,11 +176,14 @@ class GcReport(BaseModel):
     orphan_bytes: int = 0
     removed: int = 0
     temporary_removed: int = 0
-    leases_removed: int = Field(0, description="Leases of writers that died (not renewed).")
+    leases_removed: int = Field(default=0, description="Leases of writers that died (not renewed).")
     uploads_aborted: int = Field(
-        0, description="Incomplete S3 multipart uploads under the repository (killed uploads)."
+        default=0,
+        description="Incomplete S3 multipart uploads under the repository (killed uploads).",
     )
-    spools_removed: int = Field(0, description="Upload spools killed processes left locally.")
+    spools_removed: int = Field(
+        default=0, description="Upload spools killed processes left locally."
+    )
     dry_run: bool = False
 
 
@@ -208,7 +214,7 @@ def gc(
         report.orphans.append(digest)
         report.orphan_bytes += repo.storage.fs.size(path)
         if not dry_run and repo.catalog.release_orphan(
-            digest, lambda d=digest: repo.storage.delete_blob(d)
+            digest, functools.partial(repo.storage.delete_blob, digest)
         ):
             report.removed += 1
     if not dry_run:
@@ -355,10 +361,11 @@ def reindex(repo: Repository, *, project: str | None = None, adopt: bool = False
             if problem:
                 skipped[path] = f"{problem} by this repository's key ({repo.signer.key_id})"
                 del manifests[path]
-    for path, document in list(entries.items()) if repo.signer is not None else []:
+    signer = repo.signer
+    for path, document in list(entries.items()) if signer is not None else []:
         problem = _unsealed(repo, document)
-        if problem:
-            skipped[path] = f"{problem} by this repository's key ({repo.signer.key_id})"
+        if problem and signer is not None:
+            skipped[path] = f"{problem} by this repository's key ({signer.key_id})"
             del entries[path]
     folded = restore.fold(manifests, entries)
     skipped.update(folded.skipped)

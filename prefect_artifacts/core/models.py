@@ -6,17 +6,89 @@ import warnings
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, overload
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from .keys import parse_ref
+from .runfields import RUN_FIELDS
 
 if TYPE_CHECKING:
-    from .repository import Repository
+    from .storage import Storage
 
-RUN_FIELDS = ("flow_name", "flow_run_id", "flow_run_name", "task_run_id", "task_run_name")
-_default_repository: Callable[[], Repository] | None = None
+
+class RepositoryLike(Protocol):
+    """What a record needs of the repository it came from (the :class:`~prefect_artifacts.
+    Repository` class is one): the read path, lineage records and metadata revisions. A
+    protocol, so the records never import the repository that imports them."""
+
+    storage: Storage
+
+    def home(self) -> dict[str, Any]: ...
+    def get(
+        self,
+        ref: str,
+        *,
+        version: int | None = None,
+        tag: str | None = None,
+        project: str | None = None,
+    ) -> ArtifactVersion: ...
+    def record_consumer(self, version: ArtifactVersion) -> None: ...
+    def load(
+        self,
+        version: ArtifactVersion,
+        *,
+        as_pandas: bool = False,
+        trusted: bool | None = None,
+        verify: bool | None = None,
+    ) -> Any: ...
+    def load_dataset(
+        self,
+        version: ArtifactVersion,
+        *,
+        columns: list[str] | None = None,
+        filters: Any = None,
+        as_type: str | None = None,
+    ) -> Any: ...
+    def open_dataset(self, version: ArtifactVersion, how: str, **options: Any) -> Any: ...
+    def read_blob(self, digest: str) -> bytes: ...
+    def open_blob(self, digest: str, size: int | None = None) -> BinaryIO: ...
+    def open_file(self, version: ArtifactVersion, name: str) -> BinaryIO: ...
+    def download_blob(
+        self,
+        digest: str,
+        path: str | Path | None,
+        filename: str,
+        on_chunk: Callable[[int], Any] | None = None,
+    ) -> Path: ...
+    def download(
+        self,
+        version: ArtifactVersion,
+        path: str | Path | None = None,
+        *,
+        parts: bool = False,
+        name: str | None = None,
+        on_chunk: Callable[[int], Any] | None = None,
+    ) -> Path: ...
+    def folder_files(self, version: ArtifactVersion) -> list[dict[str, Any]]: ...
+    def runs_of(self, version: ArtifactVersion, *, role: str) -> list[LineageRecord]: ...
+    def inputs_of_run(self, run_id: str | None) -> list[ArtifactVersion]: ...
+    def outputs_of_run(self, run_id: str | None) -> list[ArtifactVersion]: ...
+    def revisions(self, version: ArtifactVersion) -> list[Revision]: ...
+    def revise(
+        self,
+        ref: str | ArtifactVersion,
+        *,
+        metrics: dict[str, Any] | None = None,
+        parameters: dict[str, Any] | None = None,
+        labels: dict[str, Any] | None = None,
+        extra_data: dict[str, Any] | None = None,
+        description: str | None = None,
+        kind: str | None = None,
+        project: str | None = None,
+    ) -> ArtifactVersion: ...
+
+
+_default_repository: Callable[[], RepositoryLike] | None = None
 
 
 _run_linker: Callable[[Any], str | None] | None = None
@@ -35,22 +107,22 @@ def run_link(run: Any) -> str | None:
     return link or getattr(run, "recorded_url", None)
 
 
-def set_default_repository(provider: Callable[[], Repository]) -> None:
+def set_default_repository(provider: Callable[[], RepositoryLike]) -> None:
     """Where records that lost their repository (unpickled on a worker) find one again."""
     global _default_repository
     _default_repository = provider
 
 
-def default_repository() -> Repository:
+def default_repository() -> RepositoryLike:
     if _default_repository is None:
         raise RuntimeError("no default repository: import prefect_artifacts first")
     return _default_repository()
 
 
-_locator: Callable[[dict[str, Any]], Repository] | None = None
+_locator: Callable[[dict[str, Any]], RepositoryLike] | None = None
 
 
-def set_repository_locator(locator: Callable[[dict[str, Any]], Repository]) -> None:
+def set_repository_locator(locator: Callable[[dict[str, Any]], RepositoryLike]) -> None:
     """How an unpickled record finds its own repository again from what it carries (its
     repository id and locations): ``locator(home)`` returns it or raises."""
     global _locator
@@ -168,65 +240,14 @@ class Revision(BaseModel):
         return "; ".join(parts)
 
 
-LAZY_LOADS = (None, "pandas", "dask", "arrow", "polars", "duckdb")
-
-
-class ArtifactRef(BaseModel):
-    """A task argument naming an artifact: ``ArtifactRef("features@prod")``. ``@artifact_task``
-    loads it when the task runs (recording the consumer); it shows in the run's parameters."""
-
-    model_config = ConfigDict(frozen=True)
-
-    ref: str
-    project: str | None = None
-    load: str | None = None  # None: the stored object; "dask" | "arrow" | "polars" | "duckdb": lazy
-    as_item: bool = False  # True: the task receives MLRun's DataItem (as_df(), get(), local())
-
-    def __init__(
-        self, ref: str, project: str | None = None, load: str | None = None, **kwargs: Any
-    ) -> None:
-        parse_ref(ref, project=project)  # fail at construction, not when the task runs
-        if load not in LAZY_LOADS:
-            raise ValueError(
-                f"load={load!r} is not a way to load a dataset; use one of "
-                f"{', '.join(repr(x) for x in LAZY_LOADS)}"
-            )
-        super().__init__(ref=ref, project=project, load=load, **kwargs)
-
-    def resolve(self, repository: Repository | None = None, project: str | None = None) -> Any:
-        """The value a task receives: the loaded object, or with ``load=`` a lazy dataset
-        (``"dask"``: a Dask DataFrame whose partitions read the parts where they run)."""
-        repo = repository or default_repository()
-        version = repo.get(self.ref, project=self.project or project)
-        if self.as_item:
-            from .dataitem import DataItem
-
-            repo.record_consumer(version)
-            return DataItem(version)
-        if self.load is None:
-            return version.load()
-        if self.load == "pandas":
-            return repo.load_dataset(version, as_type="pandas")
-        return repo.open_dataset(version, self.load)
-
-    def __repr__(self) -> str:
-        return f"ArtifactRef({self.ref!r})"
-
-    __str__ = __repr__
-
-    def get(self, repository: Repository | None = None) -> ArtifactVersion:
-        """The version this reference names now."""
-        return (repository or default_repository()).get(self.ref, project=self.project)
-
-
 class _Bound(BaseModel):
     """A record that can reach the repository it came from."""
 
-    _repo: Repository | None = PrivateAttr(None)
+    _repo: RepositoryLike | None = PrivateAttr(None)
     _row_id: int | None = PrivateAttr(None)
     _home: dict[str, Any] | None = PrivateAttr(None)  # its repository's id and locations
 
-    def _bind(self, repo: Repository) -> None:
+    def _bind(self, repo: RepositoryLike) -> None:
         self._repo = repo
 
     def __getstate__(self) -> dict[str, Any]:
@@ -238,7 +259,7 @@ class _Bound(BaseModel):
         state["__pydantic_private__"] = {"_repo": None, "_row_id": None, "_home": home}
         return state
 
-    def _repository(self) -> Repository:
+    def _repository(self) -> RepositoryLike:
         """The repository the record came from; unpickled, found again by its id: one this
         process has open, the default one, or re-opened from the carried locations — never
         another repository holding a same-named version."""
@@ -331,7 +352,7 @@ class ArtifactVersion(_Bound):
         return f"{self.project}/{self.key}:{self.version}"
 
     @property
-    def repository(self) -> Repository:
+    def repository(self) -> RepositoryLike:
         return self._repository()
 
     def load(self, *, trusted: bool | None = None, verify: bool | None = None) -> Any:
@@ -366,6 +387,12 @@ class ArtifactVersion(_Bound):
         """Where the bytes live (MLRun's ``DataItem.url``): the content-addressed blob URL."""
         return self.target_path
 
+    @overload
+    def get(self, size: int | None = None, offset: int = 0, encoding: None = None) -> bytes: ...
+    @overload
+    def get(self, size: int | None = None, offset: int = 0, *, encoding: str) -> str: ...
+    @overload
+    def get(self, size: int | None, offset: int, encoding: str) -> str: ...
     def get(
         self, size: int | None = None, offset: int = 0, encoding: str | None = None
     ) -> bytes | str:
@@ -440,7 +467,7 @@ with warnings.catch_warnings():  # `schema` is the field name the product promis
 
         rows: int | None = None
         columns: int | None = None
-        schema: list[dict[str, Any]] = Field(default_factory=list)
+        schema: list[dict[str, Any]] = Field(default_factory=list)  # type: ignore[assignment]  # shadows BaseModel.schema() (deprecated): the promised name
         preview: list[dict[str, Any]] | None = None
         stats: dict[str, dict[str, Any]] | None = None
         python_type: str = "pandas"
@@ -518,7 +545,7 @@ class ModelVersion(ArtifactVersion):
             raise ValueError(f"{self.ref} is a {self.format} file, not a folder: use local()")
         target = Path(path) if path is not None else (temp_root() / "dirs" / self.hash)
         target.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(fileobj=io.BytesIO(self.get()), mode="r") as tar:  # type: ignore[arg-type]
+        with tarfile.open(fileobj=io.BytesIO(self.get()), mode="r") as tar:
             if not hasattr(tarfile, "data_filter"):  # Python without extraction filters
                 raise RuntimeError("extract() needs Python 3.10.12+ (tarfile's data filter)")
             tar.extractall(target, filter="data")
@@ -539,7 +566,9 @@ VERSION_CLASSES: dict[str, type[ArtifactVersion]] = {
 }
 
 
-def version_from_record(record: dict[str, Any], repo: Repository | None = None) -> ArtifactVersion:
+def version_from_record(
+    record: dict[str, Any], repo: RepositoryLike | None = None
+) -> ArtifactVersion:
     """Build the kind-specific version class from a catalog or manifest record."""
     cls = VERSION_CLASSES.get(record.get("kind", ""), ArtifactVersion)
     version = cls.model_validate(record)

@@ -56,7 +56,7 @@ def run_logger() -> Any:
 
 def current_producer(owner: str | None = None) -> Producer:
     """The producer of a version logged now: the current run, else this process."""
-    local = {"host": socket.gethostname(), "pid": os.getpid(), "user": owner}
+    local: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "user": owner}
     run = current_run()
     if run is None:
         return Producer(kind="local", **local)

@@ -18,7 +18,7 @@ def prefect_home() -> Path:
     return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
 
 
-def verified_state_path(value: str | None = None) -> Path:
+def verified_state_path(value: str | Path | None = None) -> Path:
     """The verified-state record's file: ``value``, ``PREFECT_ARTIFACTS_VERIFIED_STATE``, or
     ``$PREFECT_HOME/artifacts/verified-state.db``."""
     value = value or os.environ.get("PREFECT_ARTIFACTS_VERIFIED_STATE")

@@ -41,7 +41,8 @@ def payload(record: dict[str, Any]) -> bytes:
 
 def canonical(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` as storage holds it (JSON, values through ``str`` where JSON has none)."""
-    return json.loads(json.dumps(document, default=str))
+    stored: dict[str, Any] = json.loads(json.dumps(document, default=str))
+    return stored
 
 
 def document_payload(document: dict[str, Any]) -> bytes:

@@ -61,7 +61,7 @@ def select_best(
     """Point ``key`` at the best of its latest sweep (or of ``run``) by ``selector``; returns it."""
     mode, metric = parse_selector(selector)
     candidates = sweep_of(repo, key, run, project)
-    scored = [v for v in candidates if metric in (getattr(v, "metrics", None) or {})]
+    scored = [v for v in candidates if metric in _metrics(v)]
     if not scored:
         where = (
             f"logged by run {run}" if run else "of its latest sweep (versions with an iteration)"
@@ -72,8 +72,8 @@ def select_best(
         )
     pick = max if mode == "max" else min
     best = pick(
-        scored, key=lambda v: (v.metrics[metric], -v.version if mode == "max" else v.version)
-    )  # type: ignore[attr-defined]
+        scored, key=lambda v: (_metrics(v)[metric], -v.version if mode == "max" else v.version)
+    )
     producer = current_producer(repo.owner)
     who = {"by": repo.owner, "run": producer.run_id}
     previous = repo.catalog.select(repo.row_id(best), utcnow(), who, selector)
@@ -84,3 +84,8 @@ def select_best(
 
 
 SELECTED_TAG = "best"
+
+
+def _metrics(version: ArtifactVersion) -> dict[str, Any]:
+    """A version's metrics (models and datasets have them; other kinds none)."""
+    return getattr(version, "metrics", None) or {}

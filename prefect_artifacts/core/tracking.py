@@ -189,7 +189,7 @@ def flush_all() -> None:
 def buffer_of(repo: Repository) -> MetricBuffer:
     buffer = getattr(repo, "_metric_buffer", None)
     if buffer is None:
-        buffer = repo._metric_buffer = MetricBuffer(repo)  # type: ignore[attr-defined]
+        buffer = repo._metric_buffer = MetricBuffer(repo)  # type: ignore[attr-defined]  # one per repository, kept on it
     return buffer
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any
+from typing import Any, cast
 
 from ..core import api, events, models, runs
 from ..core.settings import ArtifactSettings
@@ -37,7 +37,8 @@ def resolve_block(value: Any) -> ArtifactSettings | None:
         return _saved(value)
     block = sys.modules.get(f"{__name__}.block")
     if block is not None and isinstance(value, block.ArtifactRepository):
-        return value.settings()
+        settings: ArtifactSettings = value.settings()
+        return settings
     return None
 
 
@@ -47,7 +48,9 @@ def _saved(name: str) -> ArtifactSettings:
     from .block import ArtifactRepository
 
     try:
-        return ArtifactRepository.load(name).settings()
+        # Block.load is typed "block or coroutine" (it awaits when called from async code);
+        # this is sync code, so it is the block
+        return cast(ArtifactRepository, ArtifactRepository.load(name)).settings()
     except ValueError as exc:
         raise ArtifactNotFoundError(
             f"no saved ArtifactRepository block named {name!r} ({exc}); save one with "

@@ -18,10 +18,10 @@ from ..core.settings import ArtifactSettings
 try:  # prefect-aws's S3 bucket block, when installed
     from prefect_aws import S3Bucket
 except ImportError:  # pragma: no cover - exercised where prefect-aws is absent
-    S3Bucket = None
+    S3Bucket = None  # type: ignore[assignment,misc]  # prefect-aws is an optional extra
 
 STORAGE_BLOCKS = tuple(t for t in (LocalFileSystem, RemoteFileSystem, S3Bucket) if t is not None)
-StorageBlock = Union[STORAGE_BLOCKS]  # type: ignore[valid-type]  # noqa: UP007
+StorageBlock = Union[STORAGE_BLOCKS]  # type: ignore[valid-type]  # built at run time  # noqa: UP007
 
 
 class ArtifactRepository(Block):

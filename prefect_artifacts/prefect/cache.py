@@ -9,7 +9,8 @@ from prefect.cache_policies import STABLE_TRANSFORMS, CachePolicy, _register_sta
 from prefect.utilities.hashing import hash_objects
 
 from ..core.api import get_repository
-from ..core.models import ArtifactRef, ArtifactVersion
+from ..core.models import ArtifactVersion
+from ..core.refs import ArtifactRef
 
 
 @dataclass

@@ -88,10 +88,10 @@ def extra_url(ui_url: str | None, version: ArtifactVersion, name: str) -> str | 
     )
 
 
-def run_page_url(ui_url: str | None, project: str, run_id: str) -> str | None:
+def run_page_url(ui_url: str | None, project: str, run_id: str | None) -> str | None:
     """A run's page in the browser UI (its metric curves, results and versions), when a UI URL
     is configured; else None (cards link only to a UI that someone set up)."""
-    if not ui_url:
+    if not ui_url or not run_id:
         return None
     return f"{ui_url.rstrip('/')}/projects/{quote(project, safe='')}/runs/{quote(run_id, safe='')}"
 

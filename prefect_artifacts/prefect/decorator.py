@@ -22,7 +22,8 @@ from ..core.dataitem import DataItem
 from ..core.errors import ArtifactNotFoundError, InvalidArgumentError, InvalidKeyError
 from ..core.events import Event, VersionLogged, subscribe
 from ..core.keys import validate_key, validate_labels, validate_tag
-from ..core.models import ArtifactRef, ArtifactVersion
+from ..core.models import ArtifactVersion
+from ..core.refs import ArtifactRef
 from ..core.repository import Repository
 from . import mapping
 
@@ -70,7 +71,7 @@ class _Capture:
     capture: bool
     iteration: Any = None
     selector: str | None = None
-    signature: inspect.Signature = field(repr=False, default=None)  # type: ignore[assignment]
+    signature: inspect.Signature = field(repr=False, default_factory=inspect.Signature)
 
 
 def artifact_task(
@@ -247,10 +248,12 @@ def _sweep_done(spec: _Capture) -> list[str] | None:
 
 def _select(repo: Repository, spec: _Capture, sweep: list[str]) -> None:
     """The sweep has logged: each key it logged resolves to its best by ``spec.selector``."""
+    if spec.selector is None:
+        return  # a sweep without a selector picks nothing
     keys = {(v.project, v.key) for run_id in sweep for v in repo.outputs_of_run(run_id)}
     for project, key in sorted(keys):
         try:
-            best = sweeps.select_best(repo, key, spec.selector, run=sweep, project=project)  # type: ignore[arg-type]
+            best = sweeps.select_best(repo, key, spec.selector, run=sweep, project=project)
             logger.info("sweep of %s: selected %s by %s", key, best.ref, spec.selector)
         except ArtifactNotFoundError as exc:
             logger.warning("sweep of %s: nothing selected (%s)", key, exc)
@@ -356,7 +359,7 @@ def _log(
         from ..core.context import ArtifactContext
 
         labels = {**spec.labels, **validate_labels(value.labels)}
-        version = ArtifactContext(repo, spec.project).log_model(
+        version: ArtifactVersion = ArtifactContext(repo, spec.project).log_model(
             key,
             body=value.body,
             model=value.model,
@@ -526,7 +529,7 @@ def _ordered_task_class() -> type:
     from prefect import Task
     from prefect.context import FlowRunContext
 
-    class ArtifactTask(Task):  # type: ignore[misc]
+    class ArtifactTask(Task[..., Any]):
         def map(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
             context = FlowRunContext.get()
             if kwargs.get("deferred") or context is None or context.flow_run is None:
@@ -574,6 +577,7 @@ def _resolve(repo: Repository, value: Any, project: str | None) -> Any:
 def _upstream_runs() -> list[str]:
     """Task runs and flow runs (subflows) whose results this task run received (Prefect's
     recorded task inputs, found through futures, states and nested lists and dicts)."""
+    from prefect.client.schemas.objects import FlowRunResult, TaskRunResult
     from prefect.context import TaskRunContext
 
     ctx = TaskRunContext.get()
@@ -584,7 +588,7 @@ def _upstream_runs() -> list[str]:
         if name == "__parents__":
             continue
         for item in inputs:
-            if getattr(item, "input_type", None) in ("task_run", "flow_run"):
+            if isinstance(item, (TaskRunResult, FlowRunResult)):
                 ids.add(str(item.id))
     return sorted(ids)
 
@@ -629,7 +633,7 @@ def _check_iteration(iteration: Any) -> Any:
     return check_iteration(iteration)
 
 
-def _format_iteration(iteration: Any, parameters: dict[str, Any]) -> int | None:
+def _format_iteration(iteration: int | str | None, parameters: dict[str, Any]) -> int | None:
     from ..core.repository.writer import check_iteration
 
     if not isinstance(iteration, str):

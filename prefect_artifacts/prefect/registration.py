@@ -38,7 +38,7 @@ from ..core.events import (
     TagRemoved,
     VersionLogged,
 )
-from ..core.models import ArtifactVersion, Producer, RunInfo
+from ..core.models import ArtifactVersion, DatasetVersion, Producer, RunInfo
 from . import assets, cards
 from .keys import prefect_key, preview_key
 
@@ -84,9 +84,9 @@ def render(repo: Repository, version: ArtifactVersion, logged_by: Producer | Non
 def card_of(repo: Repository, version: ArtifactVersion, logged_by: Producer | None = None) -> str:
     """The version's card, with its preview table inside when ``preview_cards`` is "inline"."""
     text = render(repo, version, logged_by)
-    rows = getattr(version, "preview", None)
-    if rows and repo.settings.preview_cards == "inline":
-        text += "\n\n" + cards.preview(version, rows)
+    dataset = version if isinstance(version, DatasetVersion) else None
+    if dataset and dataset.preview and repo.settings.preview_cards == "inline":
+        text += "\n\n" + cards.preview(dataset, dataset.preview)
     return text
 
 
@@ -112,9 +112,9 @@ def register(
             card_of(repo, version, logged_by),
         )
     ]
-    rows = getattr(version, "preview", None)
-    if rows and repo.settings.preview_cards == "separate":
-        kind, data = cards.preview_artifact(version, rows)
+    dataset = version if isinstance(version, DatasetVersion) else None
+    if dataset and dataset.preview and repo.settings.preview_cards == "separate":
+        kind, data = cards.preview_artifact(dataset, dataset.preview)
         documents.append((kind, preview_key(version.project, version.key), " (preview)", data))
     for kind, key, suffix, data in documents:
         _create_artifact(
@@ -319,7 +319,7 @@ def on_event(event: Event) -> None:
     run (its ids, the assets Prefect saw upstream) is read here, in the thread that made the
     change; everything else happens in the registrar."""
     upstream = _note_in_run(event)
-    repo = event.repository
+    repo = _repository_of(event)
     mode = repo.settings.registration
     if mode == "off":
         return
@@ -358,20 +358,30 @@ def _note_in_run(event: Event) -> list[dict[str, str]]:
         return []
     what = "new version" if event.created else "identical content: no new version"
     run_logger.info("logged %s %s (%s) at %s", version.kind, version.ref, what, version.target_path)
-    assets.track(event.repository, version)
+    assets.track(_repository_of(event), version)
     return assets.prefect_upstream()
 
 
+def _repository_of(event: Event) -> Repository:
+    """The repository an event came from (events hold it as the records' protocol; cards need
+    the whole repository: its settings, catalog and run metrics)."""
+    from ..core.repository import Repository
+
+    if not isinstance(event.repository, Repository):
+        raise TypeError(f"an event from a {type(event.repository).__name__}, not a Repository")
+    return event.repository
+
+
 def _job_for(event: Event, run: RunInfo | None, upstream: list[dict[str, str]]) -> Job | None:
-    repo = event.repository
+    repo = _repository_of(event)
     if isinstance(event, VersionLogged):
         if event.run is None:
             return None
-        version, created = event.version, event.created
+        version, created, logged_in = event.version, event.created, event.run
         return Job(
             f"the card and events of {version.ref}",
             _lane(version.project, version.key),
-            lambda c: register(c, repo, version, event.run, created, upstream),
+            lambda c: register(c, repo, version, logged_in, created, upstream),
         )
     if isinstance(event, TagMoved):
         version, tag, previous, logged = event.version, event.tag, event.previous, event.logged
@@ -596,8 +606,8 @@ def _emit(**event: Any) -> None:
     from prefect.events import emit_event
 
     def send() -> None:
-        FlowRunContext.__var__.set(None)
-        TaskRunContext.__var__.set(None)
+        FlowRunContext.__var__.set(None)  # type: ignore[arg-type]  # no run: Prefect's own "unset"
+        TaskRunContext.__var__.set(None)  # type: ignore[arg-type]  # (as .get() returns None)
         emit_event(**event)
 
     contextvars.copy_context().run(send)
@@ -672,7 +682,7 @@ def _send(settings: Any, jobs: list[Job]) -> None:
 
 def _post_events(client: Any, events: list[Any]) -> int:
     """Send ``events`` in batches (one request each); returns how many were not delivered."""
-    from prefect.events.utilities import should_emit_events
+    from prefect.events.worker import should_emit_events
 
     if not events or not should_emit_events():
         return 0

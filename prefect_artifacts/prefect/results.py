@@ -11,6 +11,7 @@ through the verified read path.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import pickle
 import threading
@@ -37,7 +38,7 @@ def remember(value: Any, version: ArtifactVersion) -> None:
     """Note that ``value`` (the object a task returned) is stored as ``version``."""
     key = id(value)
     try:
-        ref: Callable[[], Any] = weakref.ref(value, lambda dead, key=key: _drop(key, dead))
+        ref: Callable[[], Any] = weakref.ref(value, functools.partial(_drop, key))
     except TypeError:  # not weakly referenceable: hold it (bounded)
         with _lock:
             _strong[key] = value
@@ -69,7 +70,7 @@ def reference_of(obj: Any) -> tuple[str, str, str, str] | None:
     return (TAG, entry[1], entry[2], entry[3])
 
 
-class _Pickler(cloudpickle.CloudPickler):
+class _Pickler(cloudpickle.CloudPickler):  # type: ignore[misc]  # cloudpickle has no types
     def persistent_id(self, obj: Any) -> Any:
         return reference_of(obj)
 

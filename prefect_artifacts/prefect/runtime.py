@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any
 
-from ..core.runs import RunInfo
+from ..core.models import RunInfo
 
 
 def current_run() -> RunInfo | None:
@@ -32,7 +32,7 @@ def current_run() -> RunInfo | None:
     ):
         task_ctx = None  # a subflow called from inside a task: the subflow is what runs
     ui = ui_url()
-    if flow_run is not None:
+    if flow_ctx is not None and flow_run is not None:
         run.flow_run_id = str(flow_run.id)
         run.flow_run_name = flow_run.name
         run.flow_name = flow_ctx.flow.name if flow_ctx.flow else None
@@ -92,9 +92,9 @@ def ui_url() -> str | None:
     if "prefect.settings" in sys.modules:
         from prefect.settings import PREFECT_UI_URL, get_current_settings
 
-        value = PREFECT_UI_URL.value()
+        value: str | None = PREFECT_UI_URL.value()
         api = get_current_settings().server.api
-        host, port = api.host, api.port
+        host, port = api.host, str(api.port)
     else:
         api_url = os.environ.get("PREFECT_API_URL", "").rstrip("/")
         value = os.environ.get("PREFECT_UI_URL") or (api_url.removesuffix("/api") or None)

@@ -3,7 +3,7 @@ typed responses."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -119,7 +119,7 @@ def _serve(request: Request, project: str, key: str, version: int, inline: bool)
 )
 def stats(
     request: Request, project: str, key: str, version: int, stats_format: str = "native"
-) -> dict:
+) -> dict[str, Any]:
     v = find_version(repo_of(request), project, key, version)
     if stats_format == "mlrun":
         return mlrun_stats(v)
@@ -129,7 +129,7 @@ def stats(
 
 
 @router.get("/projects/{project}/runs/{run_id}/metrics", summary="A run's step metrics and results")
-def run_points(request: Request, project: str, run_id: str) -> dict:
+def run_points(request: Request, project: str, run_id: str) -> dict[str, Any]:
     frame = run_metrics(repo_of(request), run_id)
     return {
         "run_id": run_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,9 @@ def _install_docs(app: FastAPI) -> None:
 # -- middleware and errors -----------------------------------------------------------------------
 def _install_middleware(app: FastAPI) -> None:
     @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Response:
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         if len(request.url.query) > MAX_QUERY:
             return error_response(
                 request,
@@ -224,12 +227,13 @@ def _install_errors(app: FastAPI) -> None:
     for exc_type, status in statuses:
         app.add_exception_handler(exc_type, _handler(status))
 
-    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)  # registered for it alone
         return error_response(request, 400, f"invalid request: {describe(exc.errors(), skip=1)}")
 
     app.add_exception_handler(RequestValidationError, invalid)
 
-    async def forbidden(request: Request, exc: PermissionError) -> Response:
+    async def forbidden(request: Request, exc: Exception) -> Response:
         return error_response(
             request,
             403,
@@ -240,7 +244,8 @@ def _install_errors(app: FastAPI) -> None:
 
     app.add_exception_handler(PermissionError, forbidden)
 
-    async def http_error(request: Request, exc: HTTPException) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)  # registered for it alone
         message = "no such page" if exc.status_code == 404 else str(exc.detail)
         return error_response(request, exc.status_code, message)
 

@@ -144,7 +144,9 @@ def bar_chart(
     return Markup("".join(out))
 
 
-def histogram(hist: dict | None, column: str, width: int = 180, height: int = 56) -> Markup:
+def histogram(
+    hist: dict[str, Any] | None, column: str, width: int = 180, height: int = 56
+) -> Markup:
     """A column's histogram with its range under it; each bar's bin and count on hover."""
     if not hist or not hist.get("counts"):
         return Markup("")
@@ -303,7 +305,7 @@ def layered_slots(
                 continue
             rank = {slot: i for i, slot in enumerate(columns[side])}
 
-            def centre(slot: Any, current: int, rank: dict = rank) -> float:
+            def centre(slot: Any, current: int, rank: dict[Any, int] = rank) -> float:
                 near = [rank[n] for n in links.get(slot, []) if n in rank]
                 return sum(near) / len(near) if near else current
 
@@ -333,7 +335,10 @@ def _axis_scale(values: list[Any]) -> tuple[Callable[[Any], float], list[tuple[f
         if lo > 0 and hi / lo >= 100:  # learning rates and the like: a log scale
             a, b = math.log10(lo), math.log10(hi)
             marks = sorted({lo, hi, *(10.0**e for e in range(math.ceil(a), math.floor(b) + 1))})
-            to = lambda v: (math.log10(v) - a) / (b - a)  # noqa: E731
+
+            def to(v: float) -> float:
+                return (math.log10(v) - a) / (b - a)
+
             return to, [(to(m), num(m)) for m in marks]
         span = (hi - lo) or 1.0
         ticks = [(0.0, num(lo)), (1.0, num(hi))] if hi != lo else [(0.5, num(lo))]

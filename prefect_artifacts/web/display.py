@@ -120,8 +120,8 @@ def pretty_json(data: bytes, limit: int = 200_000) -> str | None:
 
 
 def short(text: Any, limit: int = 60) -> str:
-    text = "" if text is None else str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    shown = "" if text is None else str(text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 FILTERS = {"num": num, "cell": cell, "short": short, "change": change_text}

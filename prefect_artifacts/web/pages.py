@@ -19,7 +19,7 @@ from ..core.diff import diff_versions
 from ..core.errors import ArtifactError, ArtifactNotFoundError, InvalidArgumentError
 from ..core.filters import ArtifactFilter
 from ..core.keys import validate_key, validate_project, validate_tag
-from ..core.models import ArtifactVersion, run_link
+from ..core.models import ArtifactVersion, DatasetVersion, run_link
 from ..core.repository.reader import download_name
 from ..core.tracking import run_metrics
 from . import charts
@@ -60,9 +60,10 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     context.setdefault("allow_writes", request.app.state.allow_writes)
     context.setdefault("csrf", request.app.state.csrf)
     context.setdefault("who", identity_of(request))
-    return request.app.state.templates.TemplateResponse(
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(
         request, template, context, status_code=status
     )
+    return response
 
 
 def sort_url(kept: list[tuple[str, str]], current: str, column: str, name: str = "sort") -> str:
@@ -369,12 +370,14 @@ def run_page(request: Request, project: str, run_id: str) -> HTMLResponse:
     )
 
 
-def more_rows_of(repo: Any, v: ArtifactVersion, rows_from: int | None) -> list[dict] | None:
+def more_rows_of(
+    repo: Any, v: ArtifactVersion, rows_from: int | None
+) -> list[dict[str, Any]] | None:
     """The next MORE_ROWS rows of a Parquet dataset from ``rows_from`` on (the preview's
     columns only), read from storage through the verified read path; None when not asked."""
     if rows_from is None:
         return None
-    if v.kind != "dataset" or v.format != "parquet":
+    if not isinstance(v, DatasetVersion) or v.format != "parquet":
         raise InvalidArgumentError(f"{v.ref} is not a Parquet dataset; rows_from needs one")
     if not 0 <= rows_from <= 10**12:
         raise InvalidArgumentError(f"rows_from must be between 0 and 10**12, got {rows_from}")
@@ -506,7 +509,7 @@ def compare_page(request: Request, project: str) -> HTMLResponse:
     }
     only_differing = request.query_params.get("only_differing", "").lower() in ("1", "true", "on")
     sweep = sweep_charts(request, c, shown, differs)
-    datasets = [x for x in versions if x.kind == "dataset"]
+    datasets = [x for x in versions if isinstance(x, DatasetVersion)]
     diffs = [diff_versions(datasets[0], x) for x in datasets[1:]] if len(datasets) > 1 else []
     columns = sorted({col["name"] for x in datasets for col in x.schema}) if datasets else []
     return render(

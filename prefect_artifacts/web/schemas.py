@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -46,7 +47,7 @@ class AuditItem(BaseModel):
     project: str
     key: str | None
     version: int | None
-    detail: dict
+    detail: dict[str, Any]
 
 
 class AuditPage(BaseModel):

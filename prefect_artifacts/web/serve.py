@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import parse_qsl, quote
 
 from fastapi import Request
@@ -85,7 +86,7 @@ def stream_blob(
     if request.scope.get("head_only"):
         return Response(status_code=status, headers=headers, media_type=media_type)
     if local is not None:
-        handle = local.open("rb")
+        handle: BinaryIO = local.open("rb")
         handle.seek(start)
         if status == 200:
             handle = io.BufferedReader(VerifyingReader(handle, digest, str(local)), 1 << 20)

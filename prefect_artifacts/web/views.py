@@ -22,7 +22,8 @@ PAGE_SIZE = 50
 
 
 def repo_of(request: Request) -> Repository:
-    return request.app.state.repo
+    repo: Repository = request.app.state.repo
+    return repo
 
 
 def search_project(project: str) -> str:
@@ -72,12 +73,13 @@ def search(
     ``count_to``: stop counting the matches there (at least one past this page), so a page
     of a large search does not count every version."""
     f = ArtifactFilter.of(filters, project=search_project(project))
+    limit = PAGE_SIZE if f.limit is None else f.limit
     if f.limit is None:
-        f = f.model_copy(update={"limit": PAGE_SIZE})
+        f = f.model_copy(update={"limit": limit})
     items = repo.list(f)
-    at_most = None if count_to is None else max(count_to, f.offset + f.limit + 1)
+    at_most = None if count_to is None else max(count_to, f.offset + limit + 1)
     total = count(repo, f.model_copy(update={"limit": None, "offset": 0}), at_most=at_most)
-    return Page(items=items, total=total, offset=f.offset, limit=f.limit)
+    return Page(items=items, total=total, offset=f.offset, limit=limit)
 
 
 def error_response(request: Request, status: int, message: str) -> Response:
@@ -90,9 +92,10 @@ def error_response(request: Request, status: int, message: str) -> Response:
         "allow_writes": request.app.state.allow_writes,
         "who": identity_of(request),
     }
-    return request.app.state.templates.TemplateResponse(
+    response: Response = request.app.state.templates.TemplateResponse(
         request, "error.html", context, status_code=status
     )
+    return response
 
 
 JSON_SNIFF_MAX = 1 << 20

@@ -8,6 +8,7 @@ transaction; rows leave as typed records.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -35,7 +36,7 @@ from .records import (
     to_db_time,
     utcnow,
 )
-from .schema import keys_t, repository_t
+from .schema import blobs_t, keys_t, repository_t
 from .versions import BlobsMissing
 
 T = TypeVar("T")
@@ -261,7 +262,7 @@ class Catalog:
             if blobs.in_use(conn, [digest]):
                 return False
             remove()
-            conn.execute(blobs.blobs_t.delete().where(blobs.blobs_t.c.hash == digest))
+            conn.execute(blobs_t.delete().where(blobs_t.c.hash == digest))
             return True
 
         return self.db.write(attempt)
@@ -300,7 +301,7 @@ class Catalog:
             )
         )
 
-    def metric_history(self, project: str, key: str) -> list[tuple[int, dict]]:
+    def metric_history(self, project: str, key: str) -> list[tuple[int, dict[str, Any]]]:
         """``(version, metrics)`` of every version of a key, oldest first."""
         return self.db.read(lambda conn: queries.metric_history(conn, project, key))
 
@@ -434,7 +435,7 @@ class Catalog:
         for start in range(0, len(items), batch):
             chunk = items[start : start + batch]
             for counts in self.db.write(
-                lambda conn, chunk=chunk: [restore.restore_key(self.db, conn, i) for i in chunk]
+                functools.partial(restore.restore_keys, self.db, items=chunk)
             ):
                 for name, value in counts.items():
                     totals[name] += value
@@ -455,7 +456,7 @@ class Catalog:
         """Record ``repository_id`` as this catalog's unless it holds one already (``replace``:
         whatever it holds); returns the id the catalog holds afterwards."""
 
-        def write(conn: Any) -> str:
+        def write(conn: sa.Connection) -> str:
             if replace:
                 conn.execute(repository_t.delete())
             conn.execute(
@@ -463,9 +464,10 @@ class Catalog:
                 .values(slot=1, id=repository_id, created_at=utcnow())
                 .on_conflict_do_nothing(index_elements=["slot"])
             )
-            return conn.execute(
+            held: str = conn.execute(
                 sa.select(repository_t.c.id).where(repository_t.c.slot == 1)
             ).scalar_one()
+            return held
 
         return self.db.write(write)
 

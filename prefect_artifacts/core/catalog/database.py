@@ -216,8 +216,9 @@ class Database:
         opened = False
         with self._ready_lock:
             if not self._ready:
-                if self.prepare is not None:
-                    self.retry(lambda: self.prepare(self))
+                prepare = self.prepare
+                if prepare is not None:
+                    self.retry(lambda: prepare(self))
                 self._ready = opened = True
         if opened:
             for hook in self.on_open:

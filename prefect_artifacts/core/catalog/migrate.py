@@ -42,7 +42,10 @@ def script() -> ScriptDirectory:
 
 
 def head() -> str:
-    return script().get_current_head()
+    revision = script().get_current_head()
+    if revision is None:
+        raise RuntimeError("the catalog's migrations have no head revision")
+    return revision
 
 
 def revisions() -> list[str]:

@@ -36,7 +36,8 @@ def writer_version() -> str:
 def next_seq(conn: Connection, key_id: int) -> int:
     """The key's next sequence number (the caller holds the key row's lock)."""
     conn.execute(keys_t.update().where(keys_t.c.id == key_id).values(seq=keys_t.c.seq + 1))
-    return conn.execute(sa.select(keys_t.c.seq).where(keys_t.c.id == key_id)).scalar_one()
+    seq: int = conn.execute(sa.select(keys_t.c.seq).where(keys_t.c.id == key_id)).scalar_one()
+    return seq
 
 
 def manifest(conn: Connection, record: VersionRecord, seq: int) -> None:

@@ -43,8 +43,9 @@ def latest(conn: Connection, project: str, key: str) -> LatestRecord | None:
 
 # Statements built once: every load looks a version up, and building and keying a statement
 # costs more than SQLite running it (a lookup took 0.5 ms built per call, 0.2 ms prebuilt).
-_P, _K = sa.bindparam("project"), sa.bindparam("key")
-_IDS = sa.bindparam("ids", expanding=True)
+_P: sa.BindParameter[str] = sa.bindparam("project")
+_K: sa.BindParameter[str] = sa.bindparam("key")
+_IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
 # Lookups of one version (by tag, by number, the latest) returning its stamp: (row id, uid,
 # updated_at, the key's change sequence).
 # Every change to a version's record bumps its key's sequence (the journal needs it), so an
@@ -161,7 +162,7 @@ def versions_of(conn: Connection, project: str, key: str) -> list[int]:
     )
 
 
-def metric_history(conn: Connection, project: str, key: str) -> list[tuple[int, dict]]:
+def metric_history(conn: Connection, project: str, key: str) -> list[tuple[int, dict[str, Any]]]:
     """``(version, metrics)`` of every version of a key, oldest first: only the metrics are
     read, so charting 1,000 versions does not build 1,000 full records."""
     v = versions_t.c
@@ -231,7 +232,7 @@ def search(
     return list(conn.execute(_page(stmt, f.offset, f.limit)).scalars())
 
 
-def _page(stmt: sa.Select, offset: int, limit: int | None) -> sa.Select:
+def _page(stmt: sa.Select[Any], offset: int, limit: int | None) -> sa.Select[Any]:
     stmt = stmt.limit(limit) if limit is not None else stmt
     return stmt.offset(offset) if offset else stmt
 
@@ -276,16 +277,17 @@ def _by_location(conn: Connection, f: ArtifactFilter, dialect: str, prefix: str)
     v, o = versions_t.c, versions_t.alias("by_location").c
     url = v.source_url
     need = None if f.limit is None else f.offset + f.limit
+    content: sa.Select[Any]
     if f.latest_only:  # the latest of each key are few: sorted directly, not walked
-        content = _where(sa.select(v.id, v.hash), f, dialect).where(url.is_(None))
-        content = content.order_by(*_ordered(f, v.hash, v.id))
+        latest = _where(sa.select(v.id, v.hash), f, dialect).where(url.is_(None))
+        content = latest.order_by(*_ordered(f, v.hash, v.id))
     else:
-        content = (
-            sa.select(o.id, o.hash)
-            .where(o.source_url.is_(None), _matches(f, dialect, o.id))
-            .order_by(*_ordered(f, o.hash, o.id))
+        walked: sa.Select[Any] = sa.select(o.id, o.hash)
+        content = walked.where(o.source_url.is_(None), _matches(f, dialect, o.id)).order_by(
+            *_ordered(f, o.hash, o.id)
         )
-    rows = [(f"{prefix}{h[:2]}/{h[2:]}", vid) for vid, h in conn.execute(_page(content, 0, need))]
+    page = conn.execute(_page(content, 0, need)).all()
+    rows: list[Any] = [(f"{prefix}{r.hash[:2]}/{r.hash[2:]}", r.id) for r in page]
     place_order = url.collate("C") if dialect == "postgresql" else url  # byte order, as SQLite
     placed = _where(sa.select(url, v.id), f, dialect).where(url.is_not(None))
     rows += conn.execute(_page(placed.order_by(*_ordered(f, place_order, v.id)), 0, need)).all()
@@ -302,9 +304,11 @@ def count(conn: Connection, f: ArtifactFilter, *, dialect: str, at_most: int | N
     """How many versions ``f`` selects; counting stops at ``at_most`` (a page that says
     "2,000+" need not count 100,000 rows)."""
     if at_most is None:
-        return conn.execute(_where(sa.select(sa.func.count()), f, dialect)).scalar_one()
+        total: int = conn.execute(_where(sa.select(sa.func.count()), f, dialect)).scalar_one()
+        return total
     some = _where(sa.select(sa.literal(1).label("one")), f, dialect).limit(at_most).subquery()
-    return conn.execute(sa.select(sa.func.count()).select_from(some)).scalar_one()
+    counted: int = conn.execute(sa.select(sa.func.count()).select_from(some)).scalar_one()
+    return counted
 
 
 def _order(f: ArtifactFilter, dialect: str) -> list[Any]:
@@ -316,17 +320,17 @@ def _order(f: ArtifactFilter, dialect: str) -> list[Any]:
             name = json.dumps(name)[1:-1]  # non-ASCII letters are escaped (\u00e9)
         value = v.meta[("metrics", name)].as_float()
         ordered = value.desc() if f.descending else value.asc()
-        tiebreak = v.id.desc() if f.descending else v.id.asc()
-        return [value.is_(None), ordered, tiebreak]
+        by_id = v.id.desc() if f.descending else v.id.asc()
+        return [value.is_(None), ordered, by_id]
     if f.sort_param is not None:
         return _by_param(f, f.sort_param, dialect)
     if f.sort_label is not None:  # the latest of each key: each one's value, looked up
-        value = (
+        label = (
             sa.select(labels_t.c.value)
             .where(labels_t.c.version_id == v.id, labels_t.c.name == f.sort_label)
             .scalar_subquery()
         )
-        return [value.is_(None), *_ordered(f, value, v.id)]
+        return [label.is_(None), *_ordered(f, label, v.id)]
     column = {
         "updated": keys_t.c.updated_at if latest else v.updated_at,
         "created": v.created_at,
@@ -347,6 +351,7 @@ def _by_param(f: ArtifactFilter, name: str, dialect: str) -> list[Any]:
     """A model parameter from the stored metadata: numbers by value, then any other value as
     text, then versions without it (in either direction)."""
     v = versions_t.c
+    is_number: sa.ColumnElement[bool]
     if dialect == "sqlite":  # the stored text escapes non-ASCII letters (see the metric sort)
         path = '$."parameters"."' + json.dumps(name)[1:-1] + '"'
         kind = sa.func.json_type(v.meta, path)
@@ -366,7 +371,7 @@ def _by_param(f: ArtifactFilter, name: str, dialect: str) -> list[Any]:
     ]
 
 
-def _where(stmt: sa.Select, f: ArtifactFilter, dialect: str) -> sa.Select:
+def _where(stmt: sa.Select[Any], f: ArtifactFilter, dialect: str) -> sa.Select[Any]:
     v = versions_t.c
     latest = f.latest_only
     if f.tag:

@@ -27,7 +27,8 @@ class RecentRecords:
             if data is None:
                 return None
             self._items.move_to_end(stamp)
-        return pickle.loads(data)
+        record: VersionRecord = pickle.loads(data)
+        return record
 
     def put(self, stamp: tuple[Any, ...], record: VersionRecord) -> None:
         data = pickle.dumps(record, pickle.HIGHEST_PROTOCOL)

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..models import RUN_FIELDS
+from ..runfields import RUN_FIELDS
 from . import blobs
 from .database import Database
 from .outbox import JOURNAL_FORMAT, MANIFEST_FORMAT
@@ -52,7 +52,7 @@ MANIFEST_FIELDS = {
     "meta": dict,
     "created_at": str,
 }
-JOURNAL_FIELDS = {
+JOURNAL_FIELDS: dict[str, dict[str, type]] = {
     "tag": {"version": int, "tag": str},
     "untag": {"tag": str},
     "labels": {"version": int, "labels": dict},
@@ -117,7 +117,7 @@ def check_entry(document: Any) -> str | None:
     newer = _newer(document, "journal", JOURNAL_FORMAT)
     if newer:
         return newer
-    fields = JOURNAL_FIELDS.get(document.get("op"))  # type: ignore[arg-type]
+    fields = JOURNAL_FIELDS.get(str(document.get("op")))
     if fields is None:
         return f"unknown operation {document.get('op')!r}"
     for name, kind in {"project": str, "key": str, "at": str, **fields}.items():
@@ -167,8 +167,8 @@ def fold(manifests: dict[str, Any], entries: dict[str, Any]) -> Folded:
         for order, op, data in items:
             _apply(state, op, data, data["_at"], order[1])
     for run in sorted(runs, key=lambda r: r["at"]):
-        state = states.get((run["project"], run["key"]))
-        record = state["versions"].get(run["version"]) if state else None
+        found = states.get((run["project"], run["key"]))
+        record = found["versions"].get(run["version"]) if found else None
         if record is not None:
             record["runs"].append({"role": run["op"], "at": run["at"], **_run(run)})
     for state in states.values():  # keys whose versions were all deleted stay: numbers never reuse
@@ -216,7 +216,7 @@ def _state(project: str, key: str, at: datetime) -> dict[str, Any]:
 def _apply(state: dict[str, Any], op: str, data: dict[str, Any], at: datetime, seq: int) -> None:
     versions, tags = state["versions"], state["tags"]
     state["seq"] = max(state["seq"], seq or 0)
-    number = data.get("version")
+    number: Any = data.get("version")  # an int where the op has one (checked when read)
     if op == "create":
         versions[number] = _created(data, at)
         state["kind"] = data["kind"]
@@ -363,6 +363,13 @@ def _naive(value: str | datetime) -> datetime:
     return to_db_time(parsed) if parsed.tzinfo else parsed
 
 
+def restore_keys(
+    db: Database, conn: Connection, items: list[dict[str, Any]]
+) -> list[dict[str, int]]:
+    """``restore_key`` for each of ``items``, in one transaction."""
+    return [restore_key(db, conn, i) for i in items]
+
+
 def restore_key(db: Database, conn: Connection, item: dict[str, Any]) -> dict[str, int]:
     """Insert what the catalog lacks for one key (versions by uid, their labels, extras and
     runs, tags, blob rows) and fold the key row. Never changes what is already there."""
@@ -432,7 +439,9 @@ def restore_key(db: Database, conn: Connection, item: dict[str, Any]) -> dict[st
         counts["versions"] += 1
     for record in item["versions"]:
         vid = ids.get(record["version"])
-        for run in record["runs"] if vid else []:
+        if not vid:
+            continue
+        for run in record["runs"]:
             counts["runs"] += insert_run(conn, vid, run["role"], run, run["at"])
     for tag, number in item["tags"].items():
         exists = conn.execute(

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..faults import fault_point
-from ..models import RUN_FIELDS
+from ..runfields import RUN_FIELDS
 from . import blobs, outbox, tracking
 from .database import Database
 from .records import Committed, ExtraRecord, NewVersion, VersionRecord, from_db_time
@@ -334,7 +334,8 @@ def remove_tag(conn: Connection, project: str, key: str, tag: str, at: datetime)
     tracking.tag_moved(conn, project, key, tag, None, at, None)
     touch(conn, project, key, [row.version_id], at)
     outbox.journal(conn, "untag", project, key, at, outbox.next_seq(conn, key_row.id), tag=tag)
-    return row.version
+    number: int = row.version
+    return number
 
 
 def set_description(conn: Connection, vid: int, description: str | None, at: datetime) -> None:

@@ -185,7 +185,8 @@ def check_contract(materializer: type[Materializer] | Materializer) -> Materiali
             problems.append(f"{method}() is not implemented")
         elif not _takes(getattr(instance, method), arity):
             problems.append(f"{method}() must accept {arity} positional arguments")
-    if hasattr(cls, "load_file") and not _takes(instance.load_file, 2):
+    load_file = getattr(instance, "load_file", None)
+    if load_file is not None and not _takes(load_file, 2):
         problems.append("load_file() must accept (path, version)")
     if problems:
         raise TypeError(f"{where} does not keep the materializer contract: {'; '.join(problems)}")
@@ -245,6 +246,13 @@ class MaterializerRegistry:
     def by_name(self, name: str) -> Materializer | None:
         """The materializer recorded as ``name`` (its current name or an older alias)."""
         return next((m for m in self._items if name == m.name or name in m.aliases), None)
+
+    def named(self, name: str) -> Materializer:
+        """``by_name``, for a materializer that must be registered."""
+        found = self.by_name(name)
+        if found is None:
+            raise LookupError(f"no materializer named {name!r} is registered")
+        return found
 
     def resolve(self, obj: Any, *, kind: str | None = None, fmt: str | None = None) -> Materializer:
         """The first materializer for ``obj`` (of ``kind`` and accepting ``fmt``, when given).

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -27,7 +28,7 @@ from . import summary
 from .base import Materializer
 
 # Types Parquet writes in another unit; a version holding them is cast back when it loads.
-_PARQUET_COERCED = (
+_PARQUET_COERCED: tuple[Callable[[pa.DataType], bool], ...] = (
     lambda t: pa.types.is_date64(t),
     lambda t: pa.types.is_time32(t) and t.unit == "s",
     lambda t: pa.types.is_timestamp(t) and t.unit == "s",
@@ -243,7 +244,7 @@ def _rows_only_frame(schema: pa.Schema, rows: int) -> Any:
     import pandas as pd
 
     described = json.loads((schema.metadata or {}).get(b"pandas", b"{}"))
-    index = next(
+    index: dict[str, Any] = next(
         (i for i in described.get("index_columns", []) if isinstance(i, dict)),
         {"start": 0, "step": 1, "name": None},
     )
@@ -322,7 +323,7 @@ def _stored_dictionaries(table: pa.Table, fmt: str) -> dict[str, pa.Array]:
 
 
 def _text_type(kind: pa.DataType) -> bool:
-    return (
+    return bool(
         pa.types.is_string(kind)
         or pa.types.is_large_string(kind)
         or pa.types.is_binary(kind)
@@ -335,7 +336,8 @@ def _serialized(values: pa.Array) -> bytes:
     sink = pa.BufferOutputStream()
     with ipc.new_stream(sink, batch.schema) as writer:
         writer.write_batch(batch)
-    return sink.getvalue().to_pybytes()
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 def stored_dictionaries(version: Any) -> dict[str, pa.Array]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -43,8 +44,9 @@ class TextMaterializer(Materializer):
         return "txt"
 
     def prepare(self, obj: Any, fmt: str, options: dict[str, Any]) -> bytes:
+        text: str = obj
         try:
-            return obj.encode("utf-8")
+            return text.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise UnsupportedTypeError(
                 f"the text contains {obj[exc.start : exc.end]!r} at position {exc.start}, a lone "
@@ -96,6 +98,7 @@ def _json_losses(value: Any, where: str, found: list[str]) -> None:
     stack = [(value, where)]
     while stack and len(found) < 5:
         value, where = stack.pop()
+        items: Iterable[tuple[Any, Any]]
         if isinstance(value, tuple):
             found.append(f"{where} is a tuple, which loads back as a list")
             items = enumerate(value)
@@ -135,7 +138,8 @@ class FileMaterializer(Materializer):
             raise FileNotFoundError(
                 f"local_path {str(obj)!r} is not a file; give the path of an existing file"
             )
-        return obj
+        path: Path = obj
+        return path
 
     def default_format(self, obj: Any, options: dict[str, Any]) -> str:
         return obj.suffix.lstrip(".").lower() or "bin"

@@ -78,7 +78,7 @@ class Batches:
             return self._back.pop()
         while True:
             item = next(self._source)
-            pieces = []
+            pieces: list[pa.RecordBatch] = []
             for batch in as_batches(item):
                 batch = self._conform(batch)
                 if batch.num_rows or (self.rows == 0 and not pieces):
@@ -151,7 +151,7 @@ def _text(kind: pa.DataType) -> bool:
     """Whether values of ``kind`` are text (or bytes): a cast to or from them parses."""
     if pa.types.is_dictionary(kind):
         kind = kind.value_type
-    return (
+    return bool(
         pa.types.is_string(kind)
         or pa.types.is_large_string(kind)
         or pa.types.is_binary(kind)
@@ -226,6 +226,7 @@ def write_part(
     if first is None:
         raise InvalidArgumentError("the dataset stream yielded no batches; nothing to log")
     schema = batches.schema
+    assert schema is not None  # the first batch (peeked above) set it
     merged: dict[str, partstats.ColumnPartial] | None = None
     preview: list[dict[str, Any]] = []
     written = rows = 0

@@ -117,7 +117,8 @@ def _sketch(sample: np.ndarray) -> bytes | None:
         return None
     sketch = kll_doubles_sketch(SKETCH_K)
     sketch.update(np.ascontiguousarray(sample, dtype=np.float64))
-    return sketch.serialize()
+    data: bytes = sketch.serialize()
+    return data
 
 
 def _categorical(out: ColumnPartial, col: pa.ChunkedArray) -> None:
@@ -194,7 +195,8 @@ def _merge_sketches(a: bytes | None, b: bytes | None) -> bytes | None:
 
     left = kll_doubles_sketch.deserialize(a)
     left.merge(kll_doubles_sketch.deserialize(b))
-    return left.serialize()
+    merged: bytes = left.serialize()
+    return merged
 
 
 def finish(partials: dict[str, ColumnPartial]) -> dict[str, dict[str, Any]]:

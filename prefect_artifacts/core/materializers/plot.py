@@ -17,7 +17,8 @@ def plotly_js() -> bytes:
     """The plotly.js bundle of the installed plotly (the same bytes for every plot)."""
     from plotly.offline import get_plotlyjs
 
-    return get_plotlyjs().encode()
+    bundle: str = get_plotlyjs()
+    return bundle.encode()
 
 
 def _plotly_loader() -> str:

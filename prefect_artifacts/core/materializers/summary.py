@@ -222,7 +222,7 @@ def _categorical(col: pa.ChunkedArray) -> dict[str, Any]:
     string was the largest part of a log's statistics); the distinct count is then given only
     when the sample saw every value at least twice (else None: unknown), marked ``approx``."""
     values = col.drop_null() if col.null_count else col
-    rows, out = len(values), {}
+    rows, out = len(values), dict[str, Any]()
     if rows > EXACT_QUANTILE_ROWS and not pa.types.is_boolean(values.type):
         values = values.take(pa.array(stratified(rows, QUANTILE_SAMPLE)))
         out["approx"] = True

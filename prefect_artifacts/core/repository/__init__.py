@@ -8,13 +8,14 @@ manifests and journal entries committed with the change — into storage.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal, overload
 
 from .. import integration, layout
 from ..catalog import Catalog, VersionRecord
@@ -23,7 +24,7 @@ from ..faults import fault_point
 from ..filters import ArtifactFilter
 from ..keys import validate_project
 from ..lineage import Lineage, walk_lineage
-from ..models import ArtifactVersion, LineageRecord
+from ..models import ArtifactVersion, DatasetVersion, LineageRecord, ModelVersion, PlotVersion
 from ..settings import ArtifactSettings
 from ..signing import Signer
 from ..storage import Storage
@@ -167,7 +168,25 @@ class Repository:
         self._binding = self._seen = self._looked = None
 
     # -- writing: the module functions, bound as methods ---------------------------------------
-    log = writer.log
+    @overload
+    def log(
+        self, key: str, obj: Any, *, kind: Literal["dataset"], **options: Any
+    ) -> DatasetVersion: ...
+    @overload
+    def log(
+        self, key: str, obj: Any, *, kind: Literal["model"], **options: Any
+    ) -> ModelVersion: ...
+    @overload
+    def log(self, key: str, obj: Any, *, kind: Literal["plot"], **options: Any) -> PlotVersion: ...
+    @overload
+    def log(
+        self, key: str, obj: Any, *, kind: str | None = None, **options: Any
+    ) -> ArtifactVersion: ...
+    def log(self, key: str, obj: Any, *, kind: str | None = None, **options: Any) -> Any:
+        """Store ``obj`` as the next version of ``key`` (``writer.log``); the version's class
+        follows ``kind``."""
+        return writer.log(self, key, obj, kind=kind, **options)
+
     tag = changes.tag
     untag = changes.untag
     set_labels = changes.set_labels
@@ -191,7 +210,7 @@ class Repository:
             except FileExistsError:  # another process named another key first: it stands
                 marker = self.storage.read_json(path)
             self._signing = (time.monotonic(), marker)
-        if signer is not None and marker.get("key") == signer.key_id:
+        if signer is not None and marker is not None and marker.get("key") == signer.key_id:
             return
         expected = (marker or {}).get("key") or (
             (version.signature or {}).get("key") if version else None
@@ -318,15 +337,17 @@ class Repository:
         """How many versions :meth:`list` would return without a limit."""
         return reader.count(self, ArtifactFilter.of(query, **filters))
 
-    def projects(self) -> list[Any]:
+    def projects(self) -> builtins.list[Any]:
         """Projects with their number of keys and last update."""
         return self.catalog.projects()
 
-    def versions(self, ref: str, *, project: str | None = None) -> list[ArtifactVersion]:
+    def versions(self, ref: str, *, project: str | None = None) -> builtins.list[ArtifactVersion]:
         """Every version of a key, newest first."""
         return reader.versions(self, ref, project)
 
-    def metric_history(self, ref: str, *, project: str | None = None) -> list[tuple[int, dict]]:
+    def metric_history(
+        self, ref: str, *, project: str | None = None
+    ) -> builtins.list[tuple[int, dict[str, Any]]]:
         """``(version number, metrics)`` of every version of a key, oldest first (for charts;
         cheaper than :meth:`versions`)."""
         return reader.metric_history(self, ref, project)
@@ -337,7 +358,7 @@ class Repository:
             raise ArtifactNotFoundError("the version was deleted while this operation ran")
         return reader.version(self, found[0])
 
-    def versions_by_id(self, row_ids: list[int]) -> list[ArtifactVersion]:
+    def versions_by_id(self, row_ids: builtins.list[int]) -> builtins.list[ArtifactVersion]:
         return [reader.version(self, r) for r in self.catalog.by_ids(row_ids)]
 
     def version_with_hash(self, digest: str) -> ArtifactVersion | None:
@@ -383,7 +404,7 @@ class Repository:
         self,
         version: ArtifactVersion,
         *,
-        columns: list[str] | None = None,
+        columns: builtins.list[str] | None = None,
         filters: Any = None,
         as_type: str | None = None,
     ) -> Any:
@@ -408,8 +429,8 @@ class Repository:
         *,
         offset: int,
         limit: int = 50,
-        columns: list[str] | None = None,
-    ) -> list[dict[str, Any]]:
+        columns: builtins.list[str] | None = None,
+    ) -> builtins.list[dict[str, Any]]:
         """Rows ``offset`` to ``offset + limit`` of a Parquet dataset, reading only the row
         groups that hold them (page checksums verified); for previews, not recorded as a use."""
         return partsread.rows(self, version, offset=offset, limit=limit, columns=columns)
@@ -448,7 +469,7 @@ class Repository:
         """Write verified bytes to a file or folder (see ``reader.download_blob``)."""
         return reader.download_blob(self, digest, path, filename, on_chunk)
 
-    def folder_files(self, version: ArtifactVersion) -> list[dict[str, Any]]:
+    def folder_files(self, version: ArtifactVersion) -> builtins.list[dict[str, Any]]:
         """A folder artifact's files: ``{path, hash, size, mode}``."""
         return folders.listing(self, version)
 
@@ -485,17 +506,19 @@ class Repository:
         """Inside a run, note that this run consumed ``version``."""
         runs.record_consumer(self, version)
 
-    def record_inputs_from(self, upstream_run_ids: list[str]) -> list[ArtifactVersion]:
+    def record_inputs_from(
+        self, upstream_run_ids: builtins.list[str]
+    ) -> builtins.list[ArtifactVersion]:
         """Inside a run: versions produced by ``upstream_run_ids`` become its inputs."""
         return runs.record_inputs_from(self, upstream_run_ids)
 
-    def runs_of(self, version: ArtifactVersion, *, role: str) -> list[LineageRecord]:
+    def runs_of(self, version: ArtifactVersion, *, role: str) -> builtins.list[LineageRecord]:
         return runs.runs_of(self, version, role)
 
-    def inputs_of_run(self, run_id: str | None) -> list[ArtifactVersion]:
+    def inputs_of_run(self, run_id: str | None) -> builtins.list[ArtifactVersion]:
         return runs.inputs_of_run(self, run_id)
 
-    def outputs_of_run(self, run_id: str | None) -> list[ArtifactVersion]:
+    def outputs_of_run(self, run_id: str | None) -> builtins.list[ArtifactVersion]:
         return runs.outputs_of_run(self, run_id)
 
     def lineage(

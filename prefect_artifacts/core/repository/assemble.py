@@ -8,6 +8,7 @@ files instead."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import threading
@@ -95,11 +96,15 @@ def _write(
                 ) as writer:
                     _copy_parts(repo, v, writer, wanted, on_chunk)
             finally:  # ends the hashing thread, also when the write failed
-                digest = sink.hexdigest() if hashed else None
+                digest = sink.hexdigest() if isinstance(sink, HashingWriter) else None
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
     return digest
+
+
+def _from_buffer(copy: Callable[[Any], Any], data: bytes) -> Any:
+    return copy(pa.BufferReader(data))
 
 
 def _copy_parts(
@@ -119,7 +124,7 @@ def _copy_parts(
             what,
             size=size,
             mode="always",  # a download hashes what it delivers, as open() does
-            parse=lambda data, copy=copy: copy(pa.BufferReader(data)),
+            parse=functools.partial(_from_buffer, copy),
             parse_file=copy,
             trusted_file=True,
         )
@@ -189,6 +194,7 @@ def cached_file(repo: Repository, v: ArtifactVersion) -> tuple[Path, str]:
         folder.mkdir(parents=True, exist_ok=True)
         built = folder / f".build-{uuid.uuid4().hex[:8]}.parquet"
         digest = _write(repo, v, built, None, hashed=True)
+        assert digest is not None  # hashed=True returns the sha256
         final = folder / f"{digest}.parquet"
         os.replace(built, final)
         localcache.remember(repo.storage.verified, final, digest)

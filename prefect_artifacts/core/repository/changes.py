@@ -3,6 +3,7 @@ journal entry; listeners hear of it afterwards."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -224,7 +225,9 @@ def delete(
     if strategy == "data-optional":
         for digest in free:  # locked and re-checked: a concurrent log may have reused them
             try:
-                repo.catalog.release_orphan(digest, lambda d=digest: repo.storage.delete_blob(d))
+                repo.catalog.release_orphan(
+                    digest, functools.partial(repo.storage.delete_blob, digest)
+                )
             except Exception as exc:
                 logger.warning("could not remove the bytes %s (left for gc): %s", digest, exc)
     emit(Deleted(repo, project, parsed.key, deleted))

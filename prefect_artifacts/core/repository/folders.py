@@ -6,6 +6,7 @@ Symlinks inside the folder are followed; a link leading out of it is refused."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -69,9 +70,9 @@ def new_version(
     producer: Producer,
 ) -> NewVersion:
     """Store each file (by content) and the index; the version to commit."""
-    entries = []
+    entries: list[dict[str, Any]] = []
     for rel, path in files_of(root):
-        blob = repo.storage.write_blob(lambda sink, p=path: copy_file(p, sink), source=path)
+        blob = repo.storage.write_blob(functools.partial(copy_file, path), source=path)
         mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
         entries.append({"path": rel, "hash": blob.hash, "size": blob.size, "mode": mode})
     document = {"folder": INDEX_FORMAT, "files": entries}

@@ -71,6 +71,7 @@ def check(repo: Repository) -> Binding:
 
 def read_document(repo: Repository) -> dict[str, Any] | None:
     path = repo.storage.path(layout.REPOSITORY)
+    document: dict[str, Any] | None
     try:
         document = repo.storage.read_json(path)
     except FileNotFoundError:

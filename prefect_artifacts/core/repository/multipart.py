@@ -179,7 +179,7 @@ def write_stream(
     buffer); (the parts, the python type, their merged statistics). Each part's statistics are
     merged as it closes and dropped from it, so what stays per part is its index entry. The
     python type of a plain iterator is that of its first item."""
-    first_type = {"value": None}
+    first_type: dict[str, str | None] = {"value": None}
 
     def typed(items: Iterable[Any]) -> Iterator[Any]:
         for item in items:
@@ -200,7 +200,9 @@ def write_stream(
     while batches.peek() is not None:
         holder: dict[str, partlib.PartInfo] = {}
 
-        def write(sink: Any, offset: int = rows, holder: dict = holder) -> None:
+        def write(
+            sink: Any, offset: int = rows, holder: dict[str, partlib.PartInfo] = holder
+        ) -> None:
             holder["part"] = partlib.write_part(
                 batches,
                 sink,
@@ -242,16 +244,17 @@ def write_dask(
     """Each partition written as one part by the worker that holds it (``dask.compute`` on the
     active scheduler: a distributed Client when one is set up); only part metadata and partial
     statistics travel back. Nothing is collected."""
-    import dask
+    from dask.base import compute
+    from dask.delayed import delayed
 
     if not hasattr(ddf, "to_delayed") or not hasattr(ddf, "npartitions"):
         raise InvalidArgumentError("log a dask.dataframe.DataFrame (a Series: use .to_frame())")
     python_type = "pandas"
     tasks = [
-        dask.delayed(write_partition, pure=False)(part, storage, preview_rows, want_stats)
+        delayed(write_partition, pure=False)(part, storage, preview_rows, want_stats)
         for part in ddf.to_delayed()
     ]
-    parts = list(dask.compute(*tasks))
+    parts = list(compute(*tasks))
     empty = [p for p in parts if p is None]
     parts = [p for p in parts if p is not None]
     if not parts:

@@ -179,7 +179,7 @@ def filesystem(storage: Storage) -> Any:
 def _range_handler() -> type:
     from pyarrow.fs import FSSpecHandler
 
-    class RangeReads(FSSpecHandler):
+    class RangeReads(FSSpecHandler):  # type: ignore[misc]  # pyarrow ships no type information
         """Files opened without read-ahead: pyarrow asks for exactly the byte ranges it needs
         (footer, column chunks), and only those are fetched from the object store."""
 
@@ -405,7 +405,7 @@ def to_dask(repo: Repository, v: ArtifactVersion) -> Any:
     )
 
 
-def divisions(repo: Repository, v: ArtifactVersion, wanted: pa.Schema) -> tuple | None:
+def divisions(repo: Repository, v: ArtifactVersion, wanted: pa.Schema) -> tuple[Any, ...] | None:
     """Known divisions when the frame had one numeric index column, sorted across the parts
     (from the row-group statistics in the part index); else None (unknown)."""
     import json

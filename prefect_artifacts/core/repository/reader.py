@@ -186,7 +186,9 @@ def versions(repo: Repository, ref: str, project: str | None) -> list[ArtifactVe
     return [version(repo, r) for r in records]
 
 
-def metric_history(repo: Repository, ref: str, project: str | None) -> list[tuple[int, dict]]:
+def metric_history(
+    repo: Repository, ref: str, project: str | None
+) -> list[tuple[int, dict[str, Any]]]:
     parsed = parse_ref(ref, project=project)
     return repo.catalog.metric_history(parsed.project or repo.project, parsed.key)
 

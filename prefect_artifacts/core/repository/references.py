@@ -32,7 +32,8 @@ def filesystem(repo: Repository, url: str) -> tuple[Any, str]:
     if scheme in protocols:
         return fs, fs._strip_protocol(url)
     try:
-        return fsspec.core.url_to_fs(url)
+        found: tuple[Any, str] = fsspec.core.url_to_fs(url)
+        return found
     except (ImportError, ValueError) as exc:
         raise StorageError(f"cannot open {url!r}: {exc}") from exc
 

@@ -167,7 +167,7 @@ def log(
     change = {"tag": tag, "labels": labels, "description": description}
     latest = repo.catalog.latest(project, key)
     same_identity = (
-        bool(latest)
+        latest is not None
         and latest.meta_digest == digest({**identity, **_identity_fields(fields)})
         and _vouched(repo, latest.hash)
     )
@@ -178,7 +178,7 @@ def log(
         it matches the latest version the write is cancelled (nothing new to store) — then the
         kind-specific metadata (preview, statistics, ...)."""
         fingerprint = materializer.fingerprint(prepared, fmt)
-        if same_identity and fingerprint and fingerprint == latest.fingerprint:
+        if same_identity and latest and fingerprint and fingerprint == latest.fingerprint:
             unchanged.set()
             return fingerprint, None
         return fingerprint, materializer.metadata(prepared, fmt, options)
@@ -198,11 +198,12 @@ def log(
         details = _split(materializer.metadata(prepared, fmt, options), fields)[1]
         return {k: details.get(k) for k in asked} if details else None
 
-    relog = {**change, "rederive": rederive if asked else None}
+    relog: dict[str, Any] = {**change, "rederive": rederive if asked else None}
     try:
         blob = save(unchanged)
     except WriteCancelled:
         side.result()
+        assert latest is not None  # only a vouched latest version cancels the write
         found = _relogged(repo, latest.id, producer, **relog)
         if found is not None:
             return found
@@ -213,6 +214,7 @@ def log(
         raise
     fingerprint, metadata = side.result()
     if metadata is None:  # the write won the race against the fingerprint: same content
+        assert latest is not None  # describe() found it unchanged
         found = _relogged(repo, latest.id, producer, **relog)
         if found is not None:
             return found
@@ -254,9 +256,9 @@ def _small(prepared: Any) -> bool:
     return isinstance(prepared, (bytes, bytearray)) and len(prepared) <= INLINE_BYTES
 
 
-def _inline(fn: Callable[[], Any]) -> Future:
+def _inline(fn: Callable[[], Any]) -> Future[Any]:
     """``fn()`` run now, as a finished future."""
-    future: Future = Future()
+    future: Future[Any] = Future()
     try:
         future.set_result(fn())
     except BaseException as exc:
@@ -281,7 +283,7 @@ def _finish(
         logger.info("%s: content identical to version %s; no new version", new.key, version.version)
         version = _apply(repo, version, **change)
     emit(VersionLogged(repo, version, current_run(), committed.created))
-    if committed.tag_moved:
+    if committed.tag_moved and new.tag:
         emit(TagMoved(repo, version, new.tag, committed.tag_left, logged=True))
     return version
 
@@ -316,7 +318,7 @@ def _register(
         materializer = registry.resolve(table, kind="dataset", fmt=fmt)
         metadata = materializer.metadata(materializer.prepare(table, fmt, options), fmt, options)
     else:
-        materializer = registry.by_name(REFERENCE_MATERIALIZERS.get(kind or "", "bytes"))
+        materializer = registry.named(REFERENCE_MATERIALIZERS.get(kind or "", "bytes"))
         metadata = {}
     fields = {**fields, "source": origin}
     stored_extras = extras.store(repo, extra_data or {})
@@ -404,7 +406,7 @@ LOSSY = (None, "refuse", "allow")
 
 
 def _lossy_option(options: dict[str, Any]) -> str | None:
-    lossy = options.pop("lossy", None)
+    lossy: str | None = options.pop("lossy", None)
     if lossy not in LOSSY:
         raise InvalidArgumentError(
             f"lossy={lossy!r} is not an option; use lossy='allow' to store a value its format "
@@ -425,7 +427,9 @@ def check_losses(losses: list[str], lossy: str | None, what: str) -> None:
     logger.warning("%s is stored lossy (lossy='allow'): %s", what, "; ".join(losses))
 
 
-def _split(metadata: dict[str, Any], fields: dict[str, Any]) -> tuple[dict, dict]:
+def _split(
+    metadata: dict[str, Any], fields: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(metadata kept in the row, large per-version details) from a materializer's metadata
     and the caller's kind-specific fields (which win)."""
     merged = {**metadata, **fields}
@@ -650,7 +654,7 @@ LOAD_FIELDS = ("arrow_schema", "dictionaries", "index_freq")
 
 def _identity_fields(meta: dict[str, Any]) -> dict[str, Any]:
     found = {k: meta[k] for k in IDENTITY_FIELDS if k in meta}
-    custom = meta.get("meta") if isinstance(meta.get("meta"), dict) else {}
+    custom = meta["meta"] if isinstance(meta.get("meta"), dict) else {}
     found.update({k: custom[k] for k in LOAD_FIELDS if k in custom})
     return found
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -120,13 +120,13 @@ class Storage:
 
     @property
     def url(self) -> str:
-        return self.fs.unstrip_protocol(self.root)
+        return str(self.fs.unstrip_protocol(self.root))
 
     def blob_path(self, digest: str) -> str:
         return self.path(layout.blob(digest))
 
     def blob_url(self, digest: str) -> str:
-        return self.fs.unstrip_protocol(self.blob_path(digest))
+        return str(self.fs.unstrip_protocol(self.blob_path(digest)))
 
     def hash_of_url(self, url: str) -> str | None:
         """The sha256 of a blob from its target_path (or plain path), if it is one of ours."""
@@ -158,7 +158,7 @@ class Storage:
     # -- blobs ----------------------------------------------------------------------------
     def write_blob(
         self,
-        write: Callable[[BinaryIO], None],
+        write: Callable[[BinaryIO], object],
         cancel: threading.Event | None = None,
         *,
         source: Path | None = None,
@@ -176,7 +176,7 @@ class Storage:
         return self._write_spooled(write, cancel)
 
     def _write_renamed(
-        self, write: Callable[[BinaryIO], None], cancel: threading.Event | None
+        self, write: Callable[[BinaryIO], object], cancel: threading.Event | None
     ) -> Blob:
         tmp = self.path(layout.tmp())
         sink: HashingWriter | None = None
@@ -191,7 +191,7 @@ class Storage:
                     self.fs.unstrip_protocol(tmp),
                     sync_every=SYNC_AHEAD if self.local and self.fsync else 0,
                 )
-                write(sink)  # a materializer's own errors pass through unchanged
+                write(cast(BinaryIO, sink))  # a materializer's own errors pass through unchanged
             except BaseException:
                 if sink is not None:
                     sink.join_sync()
@@ -229,12 +229,12 @@ class Storage:
             raise
 
     def _write_spooled(
-        self, write: Callable[[BinaryIO], None], cancel: threading.Event | None
+        self, write: Callable[[BinaryIO], object], cancel: threading.Event | None
     ) -> Blob:
         with Spool(SPOOL_IN_MEMORY) as spool:
             sink = HashingWriter(spool, contextlib.nullcontext, cancel, f"spooling for {self.url}")
             try:
-                write(sink)
+                write(cast(BinaryIO, sink))  # a write-only binary file
             finally:
                 digest = sink.hexdigest()
             spool.finish()
@@ -339,7 +339,7 @@ class Storage:
 
     def blob_exists(self, digest: str) -> bool:
         with self._guard("check", self.blob_path(digest)):
-            return self.fs.exists(self.blob_path(digest))
+            return bool(self.fs.exists(self.blob_path(digest)))
 
     def read_blob(self, digest: str, *, verify: bool = True) -> bytes:
         path = self.blob_path(digest)
@@ -460,9 +460,9 @@ class Storage:
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="prefect-artifacts-") as folder:
-            path = self.download_blob(digest, Path(folder) / digest)  # hashed while copied
+            copy = self.download_blob(digest, Path(folder) / digest)  # hashed while copied
             self.verified.counted_hash()
-            yield str(path)
+            yield str(copy)
 
     def delete_blob(self, digest: str) -> None:
         self.verified.forget(digest)

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from ..errors import IntegrityError
 
@@ -85,7 +85,7 @@ class Spool(io.RawIOBase):
         self._limit = limit
         self._memory: list[bytes] | None = []  # the written chunks: joined once, at the end
         self._held = 0
-        self._file: BinaryIO | None = None
+        self._file: IO[bytes] | None = None
         self.path: str | None = None
 
     def writable(self) -> bool:
@@ -109,6 +109,7 @@ class Spool(io.RawIOBase):
             self._memory.append(data if isinstance(data, bytes) else bytes(data))
             self._held += len(data)
             return len(data)
+        assert self._file is not None  # memory gave way to the file above
         return self._file.write(data)
 
     def getvalue(self) -> bytes:
@@ -124,7 +125,7 @@ class Spool(io.RawIOBase):
             self._file.flush()
 
     def close(self) -> None:
-        if self._file is not None:
+        if self._file is not None and self.path is not None:
             self._file.close()
             os.unlink(self.path)
             self._file = None
@@ -157,7 +158,7 @@ class HashingWriter(io.RawIOBase):
 
     def __init__(
         self,
-        raw: BinaryIO,
+        raw: BinaryIO | io.RawIOBase,
         guard: Callable[[], Any],
         cancel: threading.Event | None = None,
         label: str = "bytes",

@@ -93,7 +93,7 @@ class VerifiedState:
         return {"path": self.path, "repository": self.repository}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], state["repository"])
+        VerifiedState.__init__(self, state["path"], state["repository"])
 
     # -- queries -----------------------------------------------------------------------------
     def trusted(self, digest: str, identity: Identity | None) -> bool:
@@ -193,7 +193,7 @@ class VerifiedState:
                     "digest TEXT NOT NULL, identity TEXT NOT NULL, verified_ns INTEGER NOT NULL, "
                     "PRIMARY KEY (repository, digest))"
                 )
-                db.isolation_level = ""  # `with db:` commits a transaction
+                db.isolation_level = "DEFERRED"  # `with db:` commits a transaction
                 self._db = db
             except (OSError, sqlite3.Error) as exc:
                 self._failed = True
