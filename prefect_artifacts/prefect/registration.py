@@ -14,6 +14,7 @@ anything here runs: a failure costs a card or an event, never an artifact, and i
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ..core import tracking
+from ..core.errors import ArtifactNotFoundError
 from ..core.events import (
     Consumed,
     Deleted,
@@ -259,16 +261,22 @@ def _read_all(client: Any, key: str) -> list[Any]:
 
 
 def version_resource(version: ArtifactVersion) -> dict[str, str]:
+    return _resource(
+        version.project, version.key, version.version, version.kind, version.repository_id
+    )
+
+
+def _resource(
+    project: str, key: str, number: int, kind: str, repository_id: str | None
+) -> dict[str, str]:
     return {
-        "prefect.resource.id": (
-            f"prefect-artifacts.artifact.{version.project}.{version.key}.{version.version}"
-        ),
-        "prefect.resource.name": f"{version.key}:{version.version}",
-        "prefect-artifacts.kind": version.kind,
-        "prefect-artifacts.project": version.project,
-        "prefect-artifacts.key": version.key,
-        "prefect-artifacts.version": str(version.version),
-        "prefect-artifacts.repository": version.repository_id or "",
+        "prefect.resource.id": f"prefect-artifacts.artifact.{project}.{key}.{number}",
+        "prefect.resource.name": f"{key}:{number}",
+        "prefect-artifacts.kind": kind,
+        "prefect-artifacts.project": project,
+        "prefect-artifacts.key": key,
+        "prefect-artifacts.version": str(number),
+        "prefect-artifacts.repository": repository_id or "",
     }
 
 
@@ -392,15 +400,22 @@ def _job_for(event: Event, run: RunInfo | None, upstream: list[dict[str, str]]) 
     if isinstance(event, TagRemoved):
         ref = f"{event.project}/{event.key}:{event.version}"
         project, key, tag, number = event.project, event.key, event.tag, event.version
+        resource = {
+            **_resource(project, key, number, event.kind, repo.known_repository_id()),
+            "prefect-artifacts.tag": tag,
+        }
+        deleted = event.deleted
 
         def removed(client: Any) -> None:
-            version = repo.get(ref)
-            refresh(client, repo, [version])
+            if not deleted:  # the card of a version still there stops showing the tag
+                # (deleted since: its cards go with it, the event is still due)
+                with contextlib.suppress(ArtifactNotFoundError):
+                    refresh(client, repo, [repo.get(ref)])
             _emit(
                 event=TAG_REMOVED,
-                resource={**version_resource(version), "prefect-artifacts.tag": tag},
+                resource=resource,
                 related=run_related(run),
-                payload={"tag": tag, "version": number},
+                payload={"tag": tag, "version": number, "deleted": deleted},
             )
 
         return Job(f"{TAG_REMOVED} {tag} from {ref}", _lane(project, key), removed)
