@@ -339,8 +339,10 @@ def on_event(event: Event) -> None:
         return  # outside a run, only a configured server is worth reaching (no temporary one)
     if mode == "sync":
         _send(_settings(), [job])
-    else:
-        _registrar.submit(job)
+        return
+    _registrar.submit(job, run.flow_run_id if run is not None else None)
+    if run is not None and run.flow_run_id:
+        _send_when_flow_run_ends()
 
 
 def _in_run_event(event: Event) -> bool:
@@ -471,6 +473,31 @@ def _job_for(event: Event, run: RunInfo | None, upstream: list[dict[str, str]]) 
     return None
 
 
+def send_prefect_artifacts_cards(flow: Any, flow_run: Any, state: Any) -> None:
+    """A flow run hook: when the run reaches a final state, send the cards and events of what
+    it changed, so that ``flow()`` returns with its run showing them (batched with the rest of
+    what is waiting; nothing is sent for a run that changed nothing)."""
+    _registrar.flush_run(str(flow_run.id))
+
+
+_HOOKS = ("on_completion_hooks", "on_failure_hooks", "on_crashed_hooks")
+
+
+def _send_when_flow_run_ends() -> None:
+    """Add :func:`send_prefect_artifacts_cards` to the hooks of the flow being run (once per
+    flow; the engine reads them when the run ends)."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    flow = context.flow if context is not None else None
+    if flow is None:
+        return
+    for name in _HOOKS:
+        hooks = getattr(flow, name, None)
+        if hooks is not None and send_prefect_artifacts_cards not in hooks:
+            setattr(flow, name, [*hooks, send_prefect_artifacts_cards])
+
+
 def _lane(project: str, key: str) -> str:
     return f"{project}/{key}"
 
@@ -513,13 +540,15 @@ class Registrar:
     when it was submitted; jobs sent together share one client (``_send``)."""
 
     def __init__(self) -> None:
-        self._jobs: queue.Queue[tuple[Any, Job] | None] = queue.Queue()
+        self._jobs: queue.Queue[tuple[Any, Job] | threading.Event] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._urgent = threading.Event()
+        self._waiting = 0  # flushes waiting: the worker sends without waiting for a pause
+        self._runs: set[str] = set()  # flow runs whose jobs may not be sent yet
         self._at_exit = False
 
-    def submit(self, job: Job | Callable[[Any], None]) -> None:
+    def submit(self, job: Job | Callable[[Any], None], flow_run_id: str | None = None) -> None:
         if not isinstance(job, Job):
             job = Job("a change", "", job)
         with self._lock:
@@ -533,19 +562,37 @@ class Registrar:
                     target=self._work, name="prefect-artifacts-registrar", daemon=True
                 )
                 self._thread.start()
+            if flow_run_id:
+                self._runs.add(flow_run_id)
         self._jobs.put((_settings(), job))
 
+    def flush_run(self, flow_run_id: str) -> None:
+        """``flush``, if jobs of this flow run were submitted since its last flush."""
+        with self._lock:
+            if flow_run_id not in self._runs:
+                return
+            self._runs.discard(flow_run_id)
+        self.flush()
+
     def flush(self) -> None:
-        """Send everything waiting now, and return when it has been sent."""
+        """Send everything submitted so far now, and return when it has been sent (jobs
+        submitted meanwhile, by other threads, are not waited for)."""
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 return  # nothing was ever submitted (or the worker is gone with its queue)
-        self._urgent.set()
-        self._jobs.put(None)  # wakes the worker if it is waiting for a quiet moment
+            self._waiting += 1
+            self._urgent.set()
+        sent = threading.Event()
+        self._jobs.put(sent)  # set once everything before it is sent
         try:
-            self._jobs.join()
+            while not sent.wait(1):
+                if not self._thread.is_alive():  # gone (a fork, a dying interpreter): no wait
+                    return
         finally:
-            self._urgent.clear()
+            with self._lock:
+                self._waiting -= 1
+                if not self._waiting:
+                    self._urgent.clear()
 
     def _work(self) -> None:
         while True:
@@ -555,12 +602,16 @@ class Registrar:
                     batch.append(self._jobs.get(timeout=0 if self._urgent.is_set() else QUIET))
                 except queue.Empty:
                     break
+            jobs = [item for item in batch if not isinstance(item, threading.Event)]
             try:
-                for settings, jobs in _grouped([item for item in batch if item is not None]):
-                    _send(settings, jobs)
+                for settings, group in _grouped(jobs):
+                    _send(settings, group)
+            except Exception as exc:  # _send reports its own failures; this is a last resort
+                _report([(job, exc) for _, job in jobs], 0)
             finally:
-                for _ in batch:
-                    self._jobs.task_done()
+                for item in batch:
+                    if isinstance(item, threading.Event):
+                        item.set()
 
 
 def _flush_before_threads_stop(flush: Callable[[], None]) -> bool:
