@@ -227,3 +227,28 @@ def test_an_unreachable_server_costs_one_warning_line(env_repo, tmp_path):
     assert len(lines) == 1, result.stderr
     assert "could not be updated" in lines[0] and "tag.moved prod → default/unreached:2" in lines[0]
     assert pa.get_artifact("unreached@prod").version == 2  # the change itself stands
+
+
+def test_the_exit_warning_survives_a_closed_log_stream(env_repo, tmp_path):
+    """At exit a handler's stream may be closed already (pytest's capture does that): the
+    warning still reaches stderr as one line, with no "Logging error" traceback."""
+    pa.log_artifact("closed-stream", b"one")
+    script = (
+        "import logging, os\n"
+        "stream = open(os.devnull, 'w')\n"
+        "logging.getLogger().addHandler(logging.StreamHandler(stream))\n"
+        "import prefect_artifacts as pa\n"
+        "pa.tag_artifact('closed-stream:1', 'prod')\n"
+        "stream.close()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=subprocess_env(tmp_path, "http://127.0.0.1:9/api"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "could not be updated" in lines[0] and "closed-stream:1" in lines[0]

@@ -772,12 +772,27 @@ def _report(failed: list[tuple[Job, BaseException]], lost_events: int) -> None:
     shown = "; ".join(what[:5]) + (f"; and {len(what) - 5} more" if len(what) > 5 else "")
     exc = failed[0][1] if failed else None
     reason = f" ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})" if exc else ""
-    logger.warning(
-        "Prefect's UI could not be updated%s; not delivered: %s. The artifacts themselves are "
-        "safe (see them with `prefect-artifacts show`)",
-        reason,
-        shown,
+    message = (
+        f"Prefect's UI could not be updated{reason}; not delivered: {shown}. The artifacts "
+        "themselves are safe (see them with `prefect-artifacts show`)"
     )
+    if _handlers_open(logger):
+        logger.warning("%s", message)
+    elif sys.__stderr__ is not None and not sys.__stderr__.closed:
+        # at interpreter exit a handler's stream may be closed already (pytest's capture): the
+        # process's own stderr still takes the line, rather than a "Logging error" traceback
+        print(f"WARNING {logger.name}: {message}", file=sys.__stderr__, flush=True)
+
+
+def _handlers_open(log: logging.Logger) -> bool:
+    """Whether every stream the logger's records would be written to is still open."""
+    current: logging.Logger | None = log
+    while current is not None:
+        for handler in current.handlers:
+            if getattr(getattr(handler, "stream", None), "closed", False):
+                return False
+        current = current.parent if current.propagate else None
+    return True
 
 
 _registrar = Registrar()
