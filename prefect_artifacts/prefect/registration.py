@@ -4,11 +4,13 @@ A listener on the core's events. For each version logged in a Prefect run: a mar
 for datasets, a preview table) on the run that logged it, a ``prefect-artifacts.artifact.logged``
 event and an asset materialization. When a tag moves, labels or a description change, the cards
 of the versions concerned are rewritten (and a ``prefect-artifacts.tag.moved`` event is sent);
-when versions are deleted their cards are removed; a run that loads a version emits
+a tag that leaves a version (untag, deletion) sends ``prefect-artifacts.tag.removed``; when
+versions are deleted their cards are removed; a run that loads a version emits
 ``prefect.asset.referenced``.
 
 Everything is sent from a background thread once logging pauses, with the Prefect settings of
-the moment the change happened, so the run never waits for it. Changes are committed before
+the moment the change happened, so the run's tasks never wait for it; a flow run that changed
+something sends what is left when it ends (a state hook), so ``flow()`` returns with its cards. Changes are committed before
 anything here runs: a failure costs a card or an event, never an artifact, and is a warning.
 """
 

@@ -255,7 +255,7 @@ def _move_tag(
     None when the tag is new)."""
     where = (tags_t.c.project == project, tags_t.c.key == key, tags_t.c.tag == tag)
     previous = conn.execute(
-        sa.select(tags_t.c.version_id, versions_t.c.version, versions_t.c.kind)
+        sa.select(tags_t.c.version_id, versions_t.c.version)
         .join(versions_t, versions_t.c.id == tags_t.c.version_id)
         .where(*where)
     ).first()
