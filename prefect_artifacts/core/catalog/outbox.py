@@ -7,6 +7,7 @@ order they committed whatever the writers' clocks said.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,8 +22,11 @@ MANIFEST_FORMAT = 1
 JOURNAL_FORMAT = 1  # journal entries before it carry no number: read as format 1
 
 
+@functools.cache
 def writer_version() -> str:
-    """The release of prefect-artifacts writing a record (records describe themselves)."""
+    """The release of prefect-artifacts writing a record (records describe themselves). Read
+    once per process: it is asked inside every write transaction, and reading the installed
+    package's metadata costs milliseconds there, with the writers queued behind it."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
