@@ -57,8 +57,8 @@ def starting() -> str:
     if api:
         return f"Running the example flows against the Prefect server at {api}..."
     return (
-        "Starting Prefect's temporary server (on a new PREFECT_HOME it first creates its\n"
-        "database, which can take a minute), then running the example flows..."
+        "Starting Prefect's temporary server (on a small machine this can take a minute or\n"
+        "two, the first time and later ones), then running the example flows..."
     )
 
 

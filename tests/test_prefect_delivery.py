@@ -1,6 +1,7 @@
 """Events that automations rely on, against a real Prefect server: every way a tag moves sends
-exactly one ``prefect-artifacts.tag.moved`` (previous version in its payload) and an untag one
-``prefect-artifacts.tag.removed``; a CLI command and a script that ends right after a change
+exactly one ``prefect-artifacts.tag.moved`` (previous version in its payload), and every way a
+tag leaves a version (untag, deleting the version, deleting its key) one
+``prefect-artifacts.tag.removed`` per tag; a CLI command and a script that ends right after a change
 deliver their events with no traceback; an unreachable server costs one warning line."""
 
 from __future__ import annotations
@@ -129,9 +130,66 @@ def test_every_tag_path_sends_exactly_one_tag_moved(env_repo, tmp_path):
     assert payload["by-call:2"] == {"tag": "prod", "version": 2, "previous": 1}
     assert payload["by-best:2"] == {"tag": "prod", "version": 2, "previous": None}
     assert payload["by-cli:2"] == {"tag": "prod", "version": 2, "previous": 1}
-    assert found[(removed, resource("by-api", 2))][0].payload == {"tag": "prod", "version": 2}
+    assert found[(removed, resource("by-api", 2))][0].payload == {
+        "tag": "prod",
+        "version": 2,
+        "deleted": False,
+    }
     by_log = found[(moved, resource("by-log", 2))][0]
     assert any(r.role == "flow-run" for r in by_log.related)  # the run that moved it
+
+
+def test_every_way_a_tag_leaves_sends_exactly_one_tag_removed(env_repo):
+    @task
+    def log(key: str, i: int):
+        return pa.log_artifact(key, f"{key} {i}".encode())
+
+    @flow
+    def cleanup():
+        for i in (1, 2, 3):
+            log("leaves-untag", i)
+            log("leaves-version", i)
+            log("leaves-key", i)
+        pa.tag_artifact("leaves-untag:2", "prod")
+        pa.untag_artifact("leaves-untag@prod")
+        pa.tag_artifact("leaves-version:2", "prod")
+        pa.tag_artifact("leaves-version:2", "staging")
+        pa.tag_artifact("leaves-version:3", "latest-good")  # stays: its version stays
+        pa.delete_artifact("leaves-version:2")
+        pa.tag_artifact("leaves-key:1", "prod")
+        pa.tag_artifact("leaves-key:3", "staging")
+
+    cleanup()
+    pa.delete_artifact("leaves-key")  # outside a run: a configured server still hears it
+    pa.flush_registrations()
+
+    removed = registration.TAG_REMOVED
+    expected = {
+        (removed, resource("leaves-untag", 2)): 1,
+        (removed, resource("leaves-version", 2)): 2,
+        (removed, resource("leaves-version", 3)): 0,
+        (removed, resource("leaves-key", 1)): 1,
+        (removed, resource("leaves-key", 3)): 1,
+    }
+    found = arrived(expected)
+    assert {k: len(v) for k, v in found.items()} == expected
+    untagged = found[(removed, resource("leaves-untag", 2))][0]
+    assert untagged.payload == {"tag": "prod", "version": 2, "deleted": False}
+    assert any(r.role == "flow-run" for r in untagged.related)  # the run that removed it
+    with_version = found[(removed, resource("leaves-version", 2))]
+    assert sorted((e.payload["tag"], e.payload["deleted"]) for e in with_version) == [
+        ("prod", True),
+        ("staging", True),
+    ]
+    assert all(e.payload["version"] == 2 for e in with_version)
+    assert all(e.resource["prefect-artifacts.tag"] == e.payload["tag"] for e in with_version)
+    assert with_version[0].resource["prefect-artifacts.kind"] == "artifact"
+    with_key = [found[(removed, resource("leaves-key", n))][0] for n in (1, 3)]
+    assert [(e.payload["tag"], e.payload["version"]) for e in with_key] == [
+        ("prod", 1),
+        ("staging", 3),
+    ]
+    assert not any(r.role == "flow-run" for e in with_key for r in e.related)
 
 
 def test_a_script_whose_last_line_tags_delivers_its_event(env_repo, tmp_path):
@@ -169,3 +227,28 @@ def test_an_unreachable_server_costs_one_warning_line(env_repo, tmp_path):
     assert len(lines) == 1, result.stderr
     assert "could not be updated" in lines[0] and "tag.moved prod → default/unreached:2" in lines[0]
     assert pa.get_artifact("unreached@prod").version == 2  # the change itself stands
+
+
+def test_the_exit_warning_survives_a_closed_log_stream(env_repo, tmp_path):
+    """At exit a handler's stream may be closed already (pytest's capture does that): the
+    warning still reaches stderr as one line, with no "Logging error" traceback."""
+    pa.log_artifact("closed-stream", b"one")
+    script = (
+        "import logging, os\n"
+        "stream = open(os.devnull, 'w')\n"
+        "logging.getLogger().addHandler(logging.StreamHandler(stream))\n"
+        "import prefect_artifacts as pa\n"
+        "pa.tag_artifact('closed-stream:1', 'prod')\n"
+        "stream.close()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=subprocess_env(tmp_path, "http://127.0.0.1:9/api"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "could not be updated" in lines[0] and "closed-stream:1" in lines[0]

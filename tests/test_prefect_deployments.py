@@ -25,6 +25,7 @@ from .test_prefect_ui import free_port
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 CLI = str(Path(sys.executable).with_name("prefect-artifacts"))
+PREFECT = str(Path(sys.executable).with_name("prefect"))
 
 
 @pytest.fixture
@@ -63,6 +64,33 @@ def test_deploy_to_a_work_pool_with_the_tag_trigger(env_repo, prefect_server, fl
     ]
     assert trigger.expect == {"prefect-artifacts.tag.moved"}
     assert trigger.match.model_dump()["prefect-artifacts.tag"] == "prod"
+
+    # a real process worker of the pool picks a run of the training deployment up and runs it
+    from prefect.settings import PREFECT_API_URL
+
+    with get_client(sync_client=True) as client:
+        run = client.create_flow_run_from_deployment(training_id, parameters={"rows": 400})
+    worker = subprocess.run(
+        [PREFECT, "worker", "start", "--pool", "demo-pool", "--run-once"],
+        env={
+            **os.environ,
+            "PREFECT_API_URL": PREFECT_API_URL.value(),
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+        },
+        cwd=FLOWS,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+    with get_client(sync_client=True) as client:
+        finished = client.read_flow_run(run.id)
+    assert finished.state.is_completed(), (finished.state, worker.stdout + worker.stderr)
+    model = pa.get_artifact("churn-model")
+    assert model.producer.flow_run_id == str(run.id)
+    assert model.producer.deployment_id == str(training_id)
+    assert model.producer.flow_name == "training-pipeline"
+    assert pa.get_artifact("raw-transactions").rows == 400
 
 
 def test_a_served_deployment_runs_when_the_cli_moves_prod(tmp_path):

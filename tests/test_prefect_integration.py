@@ -342,24 +342,41 @@ def test_artifact_ref_is_visible_in_task_parameters(env_repo):
         pa.ArtifactRef("../bad")
 
 
-def test_cards_registered_after_the_flow_has_ended(env_repo):
-    """Registration runs after the run's own client is closed: it must use its own."""
+def test_a_completed_flow_run_shows_its_cards(env_repo, monkeypatch):
+    """``flow()`` returns with the card of every version its run logged registered — tasks
+    called directly, a mapped task, a subflow — with no flush: the run's end sends what is
+    waiting (batched), from the registrar's own client, not the run's."""
+    monkeypatch.setattr(registration, "QUIET", 600)  # nothing is sent for a pause in logging
 
     @pa.artifact_task(key="chunk-{parameters[i]}")
     def chunk(i: int) -> pd.DataFrame:
         return frame(50, seed=i)
 
     @flow
-    def many():
-        return [str(chunk(i, return_state=True).state_details.task_run_id) for i in range(12)]
+    def part(i: int) -> str:
+        return str(chunk(i, return_state=True).state_details.task_run_id)
 
-    import threading
+    @flow
+    def many() -> list[str]:
+        direct = [str(chunk(i, return_state=True).state_details.task_run_id) for i in range(3)]
+        mapped = chunk.map(range(3, 12))
+        mapped.wait()
+        return [*direct, *(str(f.task_run_id) for f in mapped), part(12)]
 
-    gate = threading.Event()
-    registration._registrar.submit(lambda client: gate.wait(30))  # hold the queue...
-    task_runs = many()
-    gate.set()  # ...so every card is created after the flow run has ended
-    pa.flush_registrations()
-    for i, task_run_id in enumerate(task_runs):
-        cards = read_prefect_artifacts(f"chunk-{i}")
-        assert [str(c.task_run_id) for c in cards] == [task_run_id]
+    @flow
+    def nothing_logged() -> int:
+        return 1
+
+    task_runs = many()  # no flush_registrations() from here on
+    assert len(task_runs) == 13
+    with get_client(sync_client=True) as client:
+        cards = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[f"chunk-{i}" for i in range(13)])
+            )
+        )
+    assert sorted(str(c.task_run_id) for c in cards) == sorted(task_runs)
+    assert registration._registrar._runs == set()  # every run's jobs were sent at its end
+    assert registration.send_prefect_artifacts_cards in many.on_completion_hooks
+    assert nothing_logged() == 1
+    assert registration.send_prefect_artifacts_cards not in nothing_logged.on_completion_hooks

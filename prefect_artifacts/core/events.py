@@ -64,10 +64,14 @@ class TagMoved(Event):
 
 @dataclass(frozen=True)
 class TagRemoved(Event):
+    """A tag left a version: untagged, or the version (or its whole key) was deleted."""
+
     project: str
     key: str
     tag: str
     version: int
+    kind: str = ""
+    deleted: bool = False  # the version went with it
 
 
 @dataclass(frozen=True)

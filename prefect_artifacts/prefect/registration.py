@@ -4,16 +4,19 @@ A listener on the core's events. For each version logged in a Prefect run: a mar
 for datasets, a preview table) on the run that logged it, a ``prefect-artifacts.artifact.logged``
 event and an asset materialization. When a tag moves, labels or a description change, the cards
 of the versions concerned are rewritten (and a ``prefect-artifacts.tag.moved`` event is sent);
-when versions are deleted their cards are removed; a run that loads a version emits
+a tag that leaves a version (untag, deletion) sends ``prefect-artifacts.tag.removed``; when
+versions are deleted their cards are removed; a run that loads a version emits
 ``prefect.asset.referenced``.
 
 Everything is sent from a background thread once logging pauses, with the Prefect settings of
-the moment the change happened, so the run never waits for it. Changes are committed before
+the moment the change happened, so the run's tasks never wait for it; a flow run that changed
+something sends what is left when it ends (a state hook), so ``flow()`` returns with its cards. Changes are committed before
 anything here runs: a failure costs a card or an event, never an artifact, and is a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ..core import tracking
+from ..core.errors import ArtifactNotFoundError
 from ..core.events import (
     Consumed,
     Deleted,
@@ -259,16 +263,22 @@ def _read_all(client: Any, key: str) -> list[Any]:
 
 
 def version_resource(version: ArtifactVersion) -> dict[str, str]:
+    return _resource(
+        version.project, version.key, version.version, version.kind, version.repository_id
+    )
+
+
+def _resource(
+    project: str, key: str, number: int, kind: str, repository_id: str | None
+) -> dict[str, str]:
     return {
-        "prefect.resource.id": (
-            f"prefect-artifacts.artifact.{version.project}.{version.key}.{version.version}"
-        ),
-        "prefect.resource.name": f"{version.key}:{version.version}",
-        "prefect-artifacts.kind": version.kind,
-        "prefect-artifacts.project": version.project,
-        "prefect-artifacts.key": version.key,
-        "prefect-artifacts.version": str(version.version),
-        "prefect-artifacts.repository": version.repository_id or "",
+        "prefect.resource.id": f"prefect-artifacts.artifact.{project}.{key}.{number}",
+        "prefect.resource.name": f"{key}:{number}",
+        "prefect-artifacts.kind": kind,
+        "prefect-artifacts.project": project,
+        "prefect-artifacts.key": key,
+        "prefect-artifacts.version": str(number),
+        "prefect-artifacts.repository": repository_id or "",
     }
 
 
@@ -331,8 +341,10 @@ def on_event(event: Event) -> None:
         return  # outside a run, only a configured server is worth reaching (no temporary one)
     if mode == "sync":
         _send(_settings(), [job])
-    else:
-        _registrar.submit(job)
+        return
+    _registrar.submit(job, run.flow_run_id if run is not None else None)
+    if run is not None and run.flow_run_id:
+        _send_when_flow_run_ends()
 
 
 def _in_run_event(event: Event) -> bool:
@@ -402,15 +414,22 @@ def _job_for(event: Event, run: RunInfo | None, upstream: list[dict[str, str]]) 
     if isinstance(event, TagRemoved):
         ref = f"{event.project}/{event.key}:{event.version}"
         project, key, tag, number = event.project, event.key, event.tag, event.version
+        resource = {
+            **_resource(project, key, number, event.kind, repo.known_repository_id()),
+            "prefect-artifacts.tag": tag,
+        }
+        deleted = event.deleted
 
         def removed(client: Any) -> None:
-            version = repo.get(ref)
-            refresh(client, repo, [version])
+            if not deleted:  # the card of a version still there stops showing the tag
+                # (deleted since: its cards go with it, the event is still due)
+                with contextlib.suppress(ArtifactNotFoundError):
+                    refresh(client, repo, [repo.get(ref)])
             _emit(
                 event=TAG_REMOVED,
-                resource={**version_resource(version), "prefect-artifacts.tag": tag},
+                resource=resource,
                 related=run_related(run),
-                payload={"tag": tag, "version": number},
+                payload={"tag": tag, "version": number, "deleted": deleted},
             )
 
         return Job(f"{TAG_REMOVED} {tag} from {ref}", _lane(project, key), removed)
@@ -466,6 +485,31 @@ def _job_for(event: Event, run: RunInfo | None, upstream: list[dict[str, str]]) 
     return None
 
 
+def send_prefect_artifacts_cards(flow: Any, flow_run: Any, state: Any) -> None:
+    """A flow run hook: when the run reaches a final state, send the cards and events of what
+    it changed, so that ``flow()`` returns with its run showing them (batched with the rest of
+    what is waiting; nothing is sent for a run that changed nothing)."""
+    _registrar.flush_run(str(flow_run.id))
+
+
+_HOOKS = ("on_completion_hooks", "on_failure_hooks", "on_crashed_hooks")
+
+
+def _send_when_flow_run_ends() -> None:
+    """Add :func:`send_prefect_artifacts_cards` to the hooks of the flow being run (once per
+    flow; the engine reads them when the run ends)."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    flow = context.flow if context is not None else None
+    if flow is None:
+        return
+    for name in _HOOKS:
+        hooks = getattr(flow, name, None)
+        if hooks is not None and send_prefect_artifacts_cards not in hooks:
+            setattr(flow, name, [*hooks, send_prefect_artifacts_cards])
+
+
 def _lane(project: str, key: str) -> str:
     return f"{project}/{key}"
 
@@ -508,13 +552,15 @@ class Registrar:
     when it was submitted; jobs sent together share one client (``_send``)."""
 
     def __init__(self) -> None:
-        self._jobs: queue.Queue[tuple[Any, Job] | None] = queue.Queue()
+        self._jobs: queue.Queue[tuple[Any, Job] | threading.Event] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._urgent = threading.Event()
+        self._waiting = 0  # flushes waiting: the worker sends without waiting for a pause
+        self._runs: set[str] = set()  # flow runs whose jobs may not be sent yet
         self._at_exit = False
 
-    def submit(self, job: Job | Callable[[Any], None]) -> None:
+    def submit(self, job: Job | Callable[[Any], None], flow_run_id: str | None = None) -> None:
         if not isinstance(job, Job):
             job = Job("a change", "", job)
         with self._lock:
@@ -528,19 +574,37 @@ class Registrar:
                     target=self._work, name="prefect-artifacts-registrar", daemon=True
                 )
                 self._thread.start()
+            if flow_run_id:
+                self._runs.add(flow_run_id)
         self._jobs.put((_settings(), job))
 
+    def flush_run(self, flow_run_id: str) -> None:
+        """``flush``, if jobs of this flow run were submitted since its last flush."""
+        with self._lock:
+            if flow_run_id not in self._runs:
+                return
+            self._runs.discard(flow_run_id)
+        self.flush()
+
     def flush(self) -> None:
-        """Send everything waiting now, and return when it has been sent."""
+        """Send everything submitted so far now, and return when it has been sent (jobs
+        submitted meanwhile, by other threads, are not waited for)."""
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 return  # nothing was ever submitted (or the worker is gone with its queue)
-        self._urgent.set()
-        self._jobs.put(None)  # wakes the worker if it is waiting for a quiet moment
+            self._waiting += 1
+            self._urgent.set()
+        sent = threading.Event()
+        self._jobs.put(sent)  # set once everything before it is sent
         try:
-            self._jobs.join()
+            while not sent.wait(1):
+                if not self._thread.is_alive():  # gone (a fork, a dying interpreter): no wait
+                    return
         finally:
-            self._urgent.clear()
+            with self._lock:
+                self._waiting -= 1
+                if not self._waiting:
+                    self._urgent.clear()
 
     def _work(self) -> None:
         while True:
@@ -550,12 +614,16 @@ class Registrar:
                     batch.append(self._jobs.get(timeout=0 if self._urgent.is_set() else QUIET))
                 except queue.Empty:
                     break
+            jobs = [item for item in batch if not isinstance(item, threading.Event)]
             try:
-                for settings, jobs in _grouped([item for item in batch if item is not None]):
-                    _send(settings, jobs)
+                for settings, group in _grouped(jobs):
+                    _send(settings, group)
+            except Exception as exc:  # _send reports its own failures; this is a last resort
+                _report([(job, exc) for _, job in jobs], 0)
             finally:
-                for _ in batch:
-                    self._jobs.task_done()
+                for item in batch:
+                    if isinstance(item, threading.Event):
+                        item.set()
 
 
 def _flush_before_threads_stop(flush: Callable[[], None]) -> bool:
@@ -716,12 +784,27 @@ def _report(failed: list[tuple[Job, BaseException]], lost_events: int) -> None:
     shown = "; ".join(what[:5]) + (f"; and {len(what) - 5} more" if len(what) > 5 else "")
     exc = failed[0][1] if failed else None
     reason = f" ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})" if exc else ""
-    logger.warning(
-        "Prefect's UI could not be updated%s; not delivered: %s. The artifacts themselves are "
-        "safe (see them with `prefect-artifacts show`)",
-        reason,
-        shown,
+    message = (
+        f"Prefect's UI could not be updated{reason}; not delivered: {shown}. The artifacts "
+        "themselves are safe (see them with `prefect-artifacts show`)"
     )
+    if _handlers_open(logger):
+        logger.warning("%s", message)
+    elif sys.__stderr__ is not None and not sys.__stderr__.closed:
+        # at interpreter exit a handler's stream may be closed already (pytest's capture): the
+        # process's own stderr still takes the line, rather than a "Logging error" traceback
+        print(f"WARNING {logger.name}: {message}", file=sys.__stderr__, flush=True)
+
+
+def _handlers_open(log: logging.Logger) -> bool:
+    """Whether every stream the logger's records would be written to is still open."""
+    current: logging.Logger | None = log
+    while current is not None:
+        for handler in current.handlers:
+            if getattr(getattr(handler, "stream", None), "closed", False):
+                return False
+        current = current.parent if current.propagate else None
+    return True
 
 
 _registrar = Registrar()

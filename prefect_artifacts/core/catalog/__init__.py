@@ -158,7 +158,7 @@ class Catalog:
         """Make a sweep's winner the key's latest, tagged ``best`` (see ``versions.select``)."""
         return self._write(lambda conn: versions.select(conn, vid, at, who, selector))
 
-    def remove_tag(self, project: str, key: str, tag: str, at: datetime) -> int | None:
+    def remove_tag(self, project: str, key: str, tag: str, at: datetime) -> tuple[int, str] | None:
         return self._write(lambda conn: versions.remove_tag(conn, project, key, tag, at))
 
     # -- experiment tracking --------------------------------------------------------------------
@@ -246,7 +246,7 @@ class Catalog:
         at: datetime,
         *,
         before_commit: Callable[[list[str]], None] | None = None,
-    ) -> tuple[list[int], list[str]]:
+    ) -> tuple[list[int], list[str], list[tuple[str, int, str]]]:
         return self._write(
             lambda conn: versions.delete(
                 conn, project, key, version, at, before_commit=before_commit

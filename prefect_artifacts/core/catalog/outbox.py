@@ -24,7 +24,9 @@ JOURNAL_FORMAT = 1  # journal entries before it carry no number: read as format 
 
 @functools.cache
 def writer_version() -> str:
-    """The release of prefect-artifacts writing a record (records describe themselves)."""
+    """The release of prefect-artifacts writing a record (records describe themselves). Read
+    once per process: it is asked inside every write transaction, and reading the installed
+    package's metadata costs milliseconds there, with the writers queued behind it."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -317,14 +317,16 @@ def _move_tag(
     return previous.version if previous is not None else None
 
 
-def remove_tag(conn: Connection, project: str, key: str, tag: str, at: datetime) -> int | None:
-    """Drop a tag; returns the version number it pointed at, or None."""
+def remove_tag(
+    conn: Connection, project: str, key: str, tag: str, at: datetime
+) -> tuple[int, str] | None:
+    """Drop a tag; returns the version number it pointed at and its kind, or None."""
     key_row = conn.execute(
         sa.select(keys_t).where(keys_t.c.project == project, keys_t.c.key == key).with_for_update()
     ).first()
     where = (tags_t.c.project == project, tags_t.c.key == key, tags_t.c.tag == tag)
     row = conn.execute(
-        sa.select(tags_t.c.version_id, versions_t.c.version)
+        sa.select(tags_t.c.version_id, versions_t.c.version, versions_t.c.kind)
         .join(versions_t, versions_t.c.id == tags_t.c.version_id)
         .where(*where)
     ).first()
@@ -334,8 +336,9 @@ def remove_tag(conn: Connection, project: str, key: str, tag: str, at: datetime)
     tracking.tag_moved(conn, project, key, tag, None, at, None)
     touch(conn, project, key, [row.version_id], at)
     outbox.journal(conn, "untag", project, key, at, outbox.next_seq(conn, key_row.id), tag=tag)
-    number: int = row.version
-    return number
+    version: int = row.version
+    kind: str = row.kind
+    return version, kind
 
 
 def set_description(conn: Connection, vid: int, description: str | None, at: datetime) -> None:
@@ -512,11 +515,11 @@ def delete(
     at: datetime,
     *,
     before_commit: Callable[[list[str]], None] | None = None,
-) -> tuple[list[int], list[str]]:
-    """Delete one version or the whole key. Returns the deleted version numbers and the hashes
-    no version references any more (their blob rows are gone; remove the bytes).
-    ``before_commit(hashes)`` runs inside the transaction with those blobs locked: if it raises,
-    nothing is deleted."""
+) -> tuple[list[int], list[str], list[tuple[str, int, str]]]:
+    """Delete one version or the whole key. Returns the deleted version numbers, the hashes
+    no version references any more (their blob rows are gone; remove the bytes) and the tags
+    that went with them (tag, version, kind). ``before_commit(hashes)`` runs inside the
+    transaction with those blobs locked: if it raises, nothing is deleted."""
     key_row = conn.execute(  # a concurrent commit of this key waits, and we wait for it
         sa.select(keys_t).where(keys_t.c.project == project, keys_t.c.key == key).with_for_update()
     ).first()
@@ -529,14 +532,20 @@ def delete(
         )
     ).all()
     if not rows or key_row is None:
-        return [], []
+        return [], [], []
     vids = [r.id for r in rows]
     hashes = {r.hash for r in rows}
     for table in (extras_t, parts_t):
         hashes |= set(
             conn.execute(sa.select(table.c.hash).where(table.c.version_id.in_(vids))).scalars()
         )
-    for gone_tag in conn.execute(sa.select(tags_t.c.tag).where(tags_t.c.version_id.in_(vids))):
+    gone_tags = conn.execute(
+        sa.select(tags_t.c.tag, versions_t.c.version, versions_t.c.kind)
+        .join(versions_t, versions_t.c.id == tags_t.c.version_id)
+        .where(tags_t.c.version_id.in_(vids))
+        .order_by(versions_t.c.version, tags_t.c.tag)
+    ).all()
+    for gone_tag in gone_tags:
         tracking.tag_moved(conn, project, key, gone_tag.tag, None, at, None)
     for table in (tags_t, labels_t, extras_t, parts_t, lineage_t, revisions_t):
         conn.execute(table.delete().where(table.c.version_id.in_(vids)))
@@ -561,7 +570,7 @@ def delete(
     if before_commit is not None:
         before_commit(free)
     fault_point("delete-before-commit")
-    return numbers, free
+    return numbers, free, [(t.tag, t.version, t.kind) for t in gone_tags]
 
 
 def touch(conn: Connection, project: str, key: str, vids: list[int], now: datetime) -> None:

@@ -51,13 +51,14 @@ def untag(repo: Repository, ref: str, tag: str | None = None, *, project: str | 
         )
     project = parsed.project or repo.project
     repo.require_signer()
-    number = repo.catalog.remove_tag(project, parsed.key, name, utcnow())
-    if number is None:
+    removed = repo.catalog.remove_tag(project, parsed.key, name, utcnow())
+    if removed is None:
         raise ArtifactNotFoundError(
             f"artifact {parsed.key!r} has no tag {name!r} in project {project!r}"
         )
+    number, kind = removed
     repo.drain()
-    emit(TagRemoved(repo, project, parsed.key, name, number))
+    emit(TagRemoved(repo, project, parsed.key, name, number, kind))
     return number
 
 
@@ -211,7 +212,7 @@ def delete(
                 left.extend(hashes[position:])
                 return
 
-    deleted, free = repo.catalog.delete(
+    deleted, free, gone_tags = repo.catalog.delete(
         project,
         parsed.key,
         number,
@@ -230,6 +231,8 @@ def delete(
                 )
             except Exception as exc:
                 logger.warning("could not remove the bytes %s (left for gc): %s", digest, exc)
+    for gone_tag, number, kind in gone_tags:  # listeners hear each tag leave, then the deletion
+        emit(TagRemoved(repo, project, parsed.key, gone_tag, number, kind, deleted=True))
     emit(Deleted(repo, project, parsed.key, deleted))
     if left:
         raise StorageError(
