@@ -23,6 +23,16 @@ from prefect_artifacts.core.catalog import Catalog, schema  # noqa: E402
 from prefect_artifacts.core.storage import Storage  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("PA_TEST_PG_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
+# Property tests run a tenth of their examples (at least 20) by default;
+# PA_HYPOTHESIS_PROFILE=thorough runs each at its full count (the nightly run).
+HYPOTHESIS_PROFILE = os.environ.get("PA_HYPOTHESIS_PROFILE", "fast")
+if HYPOTHESIS_PROFILE not in ("fast", "thorough"):
+    raise ValueError(f"PA_HYPOTHESIS_PROFILE={HYPOTHESIS_PROFILE!r}: use 'fast' or 'thorough'")
+
+
+def examples(thorough: int) -> int:
+    """A property test's example count: ``thorough`` in the thorough profile, else a tenth."""
+    return thorough if HYPOTHESIS_PROFILE == "thorough" else max(20, thorough // 10)
 
 
 @pytest.fixture(scope="session")
