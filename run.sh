@@ -54,7 +54,7 @@ case "${1:-}" in
     echo "==> pytest (${PA_TEST_WORKERS:-2} workers; PA_TEST_WORKERS=0 runs in one process)"
     status=0
     workers=()
-    [[ ${PA_TEST_WORKERS:-2} == 0 ]] || workers=(-n "${PA_TEST_WORKERS:-2}" --dist loadfile)
+    [[ ${PA_TEST_WORKERS:-2} == 0 ]] || workers=(-n "${PA_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder)
     .venv/bin/python -m pytest "${workers[@]}" "$@" || status=$?
     if [[ $status -eq 5 ]]; then
       echo "pytest collected no tests: failing" >&2
