@@ -2,7 +2,8 @@
 # One entry point for everything a developer or CI does. Each command installs what it needs.
 #   ./run.sh demo        example flows on the embedded default (local storage + SQLite + Prefect's
 #                        temporary server), then prints where to look
-#   ./run.sh test [ARGS] lint (ruff) + types (mypy) + the test suite (extra ARGS go to pytest)
+#   ./run.sh test [ARGS] lint (ruff) + types (mypy) + the test suite (extra ARGS go to pytest;
+#                        -m "not slow": the quick loop, see CONTRIBUTING.md)
 #   ./run.sh bench       the benchmarks in benchmarks/ (ratios against bare baselines)
 #   ./run.sh ui          the browser UI on http://127.0.0.1:4300
 #   ./run.sh docs [serve] build the documentation site into site/ (mkdocs --strict, offline), or
@@ -56,7 +57,7 @@ case "${1:-}" in
     echo "==> pytest (${PA_TEST_WORKERS:-2} workers; PA_TEST_WORKERS=0 runs in one process)"
     status=0
     workers=()
-    [[ ${PA_TEST_WORKERS:-2} == 0 ]] || workers=(-n "${PA_TEST_WORKERS:-2}" --dist loadfile)
+    [[ ${PA_TEST_WORKERS:-2} == 0 ]] || workers=(-n "${PA_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder)
     .venv/bin/python -m pytest "${workers[@]}" "$@" || status=$?
     if [[ $status -eq 5 ]]; then
       echo "pytest collected no tests: failing" >&2
@@ -86,7 +87,7 @@ case "${1:-}" in
     exec .venv/bin/mkdocs build --strict "$@"
     ;;
   *)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

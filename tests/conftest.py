@@ -23,6 +23,45 @@ from prefect_artifacts.core.catalog import Catalog, schema  # noqa: E402
 from prefect_artifacts.core.storage import Storage  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("PA_TEST_PG_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
+# Property tests run a tenth of their examples (at least 20) by default;
+# PA_HYPOTHESIS_PROFILE=thorough runs each at its full count (the nightly run).
+HYPOTHESIS_PROFILE = os.environ.get("PA_HYPOTHESIS_PROFILE", "fast")
+if HYPOTHESIS_PROFILE not in ("fast", "thorough"):
+    raise ValueError(f"PA_HYPOTHESIS_PROFILE={HYPOTHESIS_PROFILE!r}: use 'fast' or 'thorough'")
+
+
+def examples(thorough: int) -> int:
+    """A property test's example count: ``thorough`` in the thorough profile, else a tenth."""
+    return thorough if HYPOTHESIS_PROFILE == "thorough" else max(20, thorough // 10)
+
+
+# The files that take minutes start first (run.sh keeps this order: --dist loadfile
+# --no-loadscope-reorder), so that no worker ends the run alone on one of them; then the other
+# files with slow tests, then the rest.
+LONGEST_FIRST = (
+    "test_distributed.py",
+    "test_prefect_ui.py",
+    "test_prefect_deployments.py",
+    "test_bigdata_dask.py",
+    "test_prefect_edge.py",
+    "test_first_run.py",
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects on the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test on the Prefect test server is ``slow``; order the files longest first."""
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+
+    def rank(item: pytest.Item) -> int:
+        if item.path.name in LONGEST_FIRST:
+            return LONGEST_FIRST.index(item.path.name)
+        return len(LONGEST_FIRST) + (item.path not in slow_files)
+
+    items.sort(key=rank)  # stable: each file keeps its own order
 
 
 @pytest.fixture(scope="session")

@@ -48,6 +48,7 @@ def whole(n: int = 12, rows: int = 5_000) -> pd.DataFrame:
     return pd.concat(list(chunks(n, rows)), ignore_index=True)
 
 
+@pytest.mark.slow
 def test_streaming_log_writes_bounded_parts_with_merged_stats(store):
     v = store.log("events", chunks(), options={"part_size": PART})
     expected = whole()
@@ -125,6 +126,7 @@ def test_every_stream_kind_logs_and_loads_back(repo, tmp_path, source):
     assert got.column("city").to_pylist() == expected.column("city").to_pylist()
 
 
+@pytest.mark.slow
 def test_push_down_and_lazy_read_paths(store):
     v = store.log("events", chunks(), options={"part_size": PART})
     expected = whole()
@@ -185,6 +187,7 @@ def test_partial_reads_detect_a_corrupt_page_and_full_loads_its_sha256(repo):
     assert [(p.what, p.hash) for p in report.problems] == [("corrupt", part.hash)]
 
 
+@pytest.mark.slow
 def test_incremental_versions_share_parts_and_survive_deletes(store):
     v1 = store.log("events", chunks(8), options={"part_size": PART})
     v2 = store.log("events", chunks(12), options={"part_size": PART})  # appends four chunks
@@ -212,6 +215,7 @@ def test_incremental_versions_share_parts_and_survive_deletes(store):
     assert not store.storage.blob_exists(v2.hash)
 
 
+@pytest.mark.slow
 def test_reindex_rebuilds_multi_part_versions(store):
     store.log("events", chunks(8), options={"part_size": PART})
     store.log("events", chunks(12), options={"part_size": PART}, tag="prod")
@@ -324,6 +328,7 @@ def test_to_dask_knows_divisions_of_a_sorted_index(repo):
     assert not unsorted.to_dask().known_divisions
 
 
+@pytest.mark.slow
 def test_stream_benchmark_reports_the_childs_own_peak_rss(tmp_path, monkeypatch):
     """The streaming benchmark's peak RSS is the logging child's own: on Linux a child's
     ``ru_maxrss`` keeps the high-water mark of the runner it was spawned from, which made a

@@ -20,6 +20,8 @@ from distributed.scheduler import KilledWorker
 from prefect_artifacts.core.maintenance import gc
 from prefect_artifacts.core.storage import Storage
 
+pytestmark = pytest.mark.slow  # local Dask clusters of worker processes
+
 
 @pytest.fixture(scope="module")
 def client():

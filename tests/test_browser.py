@@ -16,6 +16,8 @@ from prefect_artifacts.web import create_app
 
 from .web_data import LONG_KEY, STRESS, fresh_repository, populate, populate_hostile, serving
 
+pytestmark = pytest.mark.slow  # headless Chromium
+
 SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -14,6 +14,8 @@ from playwright.sync_api import sync_playwright
 from .test_browser import CHROMIUM_ARGS
 from .web_data import LONG_KEY, STRESS, fresh_repository, populate, populate_hostile, serving
 
+pytestmark = pytest.mark.slow  # headless Chromium
+
 OUT = Path(__file__).resolve().parent.parent / "test-output"
 AXE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
 PAGES = [

@@ -19,6 +19,8 @@ from prefect_artifacts.core.runs import set_run_provider
 from .test_browser import CHROMIUM_ARGS, shot
 from .web_data import fresh_repository, serving
 
+pytestmark = pytest.mark.slow  # headless Chromium
+
 GEOMETRY = """() => {
   const svg = document.querySelector('#lineage-graph svg.lineage');
   const boxes = Array.from(svg.querySelectorAll('g.node')).map(g => {

@@ -14,6 +14,8 @@ from prefect_artifacts import ArtifactContext
 from .test_browser import CHROMIUM_ARGS, shot
 from .web_data import fresh_repository, serving
 
+pytestmark = pytest.mark.slow  # headless Chromium
+
 KEYS = [
     "churn-gradient-boosting-v2",
     "recommendation-two-tower-model-with-a-long-name",

@@ -16,6 +16,8 @@ from .test_bigdata import PART, chunks
 from .test_browser import VIEWPORTS, browser, overflow, shot  # noqa: F401  (browser: a fixture)
 from .web_data import fresh_repository, serving
 
+pytestmark = pytest.mark.slow  # headless Chromium
+
 
 @pytest.fixture(scope="module")
 def parts_site(tmp_path_factory):

@@ -16,6 +16,8 @@ from prefect_artifacts.web.auth import Access
 from .test_browser import CHROMIUM_ARGS, shot
 from .web_data import LONG_KEY, STRESS, fresh_repository, populate, populate_hostile, serving
 
+pytestmark = pytest.mark.slow  # headless Chromium
+
 HOSTILE_USER = "obrien+ops-team.lead@example-corporation.com"
 
 

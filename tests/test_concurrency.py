@@ -8,6 +8,8 @@ from prefect_artifacts import Repository
 from prefect_artifacts.core.catalog import Catalog
 from prefect_artifacts.core.storage import Storage
 
+pytestmark = pytest.mark.slow  # pools of spawned processes
+
 WORKERS, LOGS = 4, 15
 
 

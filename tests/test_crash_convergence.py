@@ -21,6 +21,8 @@ from prefect_artifacts.core.maintenance import gc, reindex, verify
 from prefect_artifacts.core.storage import Storage
 from tests.conftest import drop_catalog, snapshot
 
+pytestmark = pytest.mark.slow  # a killed child process per fault point
+
 CHILD = """
 import pandas as pd
 from prefect_artifacts import ArtifactContext, Repository

@@ -12,7 +12,7 @@ from prefect_dask import DaskTaskRunner
 import prefect_artifacts as pa
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.timeout(600)]
-TASKS = 24
+TASKS = 12  # per key kind: 24 futures on 3 processes, enough to race every write
 
 
 @pa.artifact_task(key="shared-key")

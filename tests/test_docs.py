@@ -53,10 +53,22 @@ def _documents() -> list[Path]:
     return [p for p in paths if python_blocks(p.read_text(encoding="utf-8"))]
 
 
+def _needs_prefect(path: Path) -> bool:
+    return any(NEEDS_PREFECT.search(b.code) for b in python_blocks(path.read_text("utf-8")))
+
+
 DOCUMENTS = _documents()
+PAGES = [  # a page that uses Prefect gets the test server: slow
+    pytest.param(
+        p,
+        id=p.relative_to(ROOT).as_posix(),
+        marks=[pytest.mark.slow] if _needs_prefect(p) else [],
+    )
+    for p in DOCUMENTS
+]
 
 
-@pytest.mark.parametrize("path", DOCUMENTS, ids=[p.relative_to(ROOT).as_posix() for p in DOCUMENTS])
+@pytest.mark.parametrize("path", PAGES)
 def test_python_blocks_run(
     path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ):
@@ -66,8 +78,7 @@ def test_python_blocks_run(
     monkeypatch.setenv("PREFECT_ARTIFACTS_VERIFIED_STATE", str(tmp_path / "verified.db"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.chdir(tmp_path)
-    prefect = any(NEEDS_PREFECT.search(b.code) for b in blocks)
-    if prefect:
+    if _needs_prefect(path):
         request.getfixturevalue("prefect_server")
     from prefect_artifacts.core.materializers import registry
 
@@ -148,6 +159,7 @@ def test_every_nav_entry_exists():
     assert not missing
 
 
+@pytest.mark.slow
 def test_the_site_builds_offline_and_strict(tmp_path: Path):
     """``./run.sh docs``: a warning (a broken link, a missing docstring target) fails it."""
     result = subprocess.run(

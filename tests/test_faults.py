@@ -28,6 +28,7 @@ from .tcp_proxy import TcpProxy
 MB = 1 << 20
 
 
+@pytest.mark.slow
 def test_s3_stopping_mid_upload(tmp_path):
     import logging
 

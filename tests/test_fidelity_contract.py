@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prefect_artifacts import ArtifactContext, LossyFormatError
+from tests.conftest import examples
 
-EXAMPLES = 150
+EXAMPLES = examples(150)
 ROWS = st.integers(0, 6)
 # What a refusal may name (the "refused" column of the table in the docs).
 DOCUMENTED = ("are booleans", "time zones", "too many categories", "is a tuple", "the key")
@@ -240,7 +241,9 @@ def weights(draw):
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(arrays=st.dictionaries(st.text("abc", min_size=1, max_size=3), weights(), min_size=1))
 def test_safetensors_weights_round_trip_exactly(repo, arrays):

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from prefect_artifacts import ArtifactContext
 from prefect_artifacts.core.materializers.dataset import DatasetMaterializer, PreparedTable
+from tests.conftest import examples
 
 ints = st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1))
 TYPES = {
@@ -99,7 +100,7 @@ def fingerprint(table: pa.Table) -> str:
     return DatasetMaterializer().fingerprint(PreparedTable(table, "arrow"), "parquet")
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(st.data())
 def test_equal_fingerprints_mean_equal_content(data):
     name = data.draw(st.sampled_from(tuple(TYPES)))
@@ -126,7 +127,9 @@ def same_buffers(x: pa.Array, y: pa.Array) -> bool:
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(table=tables())
 def test_arrow_tables_load_back_equal(repo, table):
@@ -137,7 +140,9 @@ def test_arrow_tables_load_back_equal(repo, table):
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(table=tables(tuple(k for k in TYPES if k not in NO_CSV)))
 def test_csv_loads_back_equal(repo, table):
@@ -149,7 +154,9 @@ def test_csv_loads_back_equal(repo, table):
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     table=tables(

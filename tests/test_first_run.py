@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # the demo, twice, on a fresh PREFECT_HOME
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

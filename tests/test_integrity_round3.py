@@ -111,6 +111,7 @@ def _random_history(repo: Repository, rng: random.Random, steps: int) -> None:
             repo.delete(f"{key}:{number}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [*range(8), 17])
 def test_2_replaying_any_history_gives_exactly_the_live_catalog(tmp_path, seed):
     repo = make_repo(tmp_path)
@@ -461,6 +462,7 @@ def test_23_gc_aborts_incomplete_multipart_uploads_older_than_the_grace(s3_stora
 
 
 # -- 22 a PostgreSQL backend killed mid-transaction is rolled back and retried --------------------
+@pytest.mark.slow
 def test_22_logs_survive_a_storm_of_killed_postgres_backends(tmp_path, pg_url):
     import threading
     from concurrent.futures import ThreadPoolExecutor

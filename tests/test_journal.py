@@ -18,6 +18,8 @@ from prefect_artifacts.core.maintenance import reindex
 from prefect_artifacts.core.storage import Storage
 from tests.conftest import drop_catalog, snapshot
 
+pytestmark = pytest.mark.slow  # killed child processes
+
 SETUP = """
 import pandas as pd
 from prefect_artifacts import ArtifactContext, Repository

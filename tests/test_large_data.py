@@ -13,6 +13,8 @@ from prefect_artifacts import ArtifactContext, Repository
 from prefect_artifacts.core.catalog import Catalog
 from prefect_artifacts.core.storage import Progress, Storage
 
+pytestmark = pytest.mark.slow  # a 250 MB frame in a subprocess, a 120 MiB upload
+
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = 6_000_000  # ~250 MB in memory: big enough to see copies, quick enough for CI
 

@@ -42,6 +42,7 @@ def run_without_prefect(code: str, tmp_path: Path) -> subprocess.CompletedProces
     )
 
 
+@pytest.mark.slow
 def test_the_core_runs_with_prefect_refused(tmp_path):
     result = run_without_prefect(
         """

@@ -179,6 +179,7 @@ def _open_and_count(url: str, results, barrier) -> None:
         catalog.dispose()
 
 
+@pytest.mark.slow
 def test_concurrent_openers_of_an_old_catalog_upgrade_it_once(legacy):
     url, _ = legacy
     before = rows(url)

@@ -4,6 +4,7 @@ once, content-addressed, as every HTML plot's extra data — served so the plot 
 from pathlib import Path
 
 import plotly.graph_objects as go
+import pytest
 from fastapi.testclient import TestClient
 
 import prefect_artifacts as pa
@@ -50,6 +51,7 @@ def test_the_plot_and_its_plotly_js_are_served(env_repo):
     assert script.content == plotly_js()
 
 
+@pytest.mark.slow
 def test_the_plot_renders_in_the_browser_without_network(env_repo):
     from playwright.sync_api import sync_playwright
 

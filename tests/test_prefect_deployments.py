@@ -93,6 +93,7 @@ def test_deploy_to_a_work_pool_with_the_tag_trigger(env_repo, prefect_server, fl
     assert pa.get_artifact("raw-transactions").rows == 400
 
 
+@pytest.mark.slow
 def test_a_served_deployment_runs_when_the_cli_moves_prod(tmp_path):
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"

@@ -24,6 +24,7 @@ import prefect_artifacts as pa
 from prefect_artifacts.core.keys import KEY_MAX
 from prefect_artifacts.prefect import assets, cards, registration
 from prefect_artifacts.prefect.keys import prefect_key, preview_key
+from tests.conftest import examples
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 HOSTILE = "**bold** [link](http://evil.example) <b>x</b> `code` _u_ # h | pipe \\ www.evil.com"
@@ -120,7 +121,7 @@ PROJECTS = st.one_of(
 )
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(st.lists(st.tuples(PROJECTS, KEYS), min_size=2, max_size=40, unique=True))
 def test_the_prefect_key_mapping_is_one_to_one(pairs):
     mapped = [prefect_key(p, k) for p, k in pairs] + [preview_key(p, k) for p, k in pairs]

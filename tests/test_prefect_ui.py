@@ -19,6 +19,8 @@ from playwright.sync_api import sync_playwright
 
 from .test_browser import CHROMIUM_ARGS, SHOTS
 
+pytestmark = pytest.mark.slow  # a real `prefect server start`, a flow in a subprocess, Chromium
+
 HOSTILE = "**bold** [link](http://evil.example) <b>x</b> `code` _u_ www.evil.com"
 LONG_KEY = "k" + "-very-long-key" * 9  # 127 characters
 FLOW = f"""

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import prefect_artifacts as pa
 
 INIT = Path(pa.__file__)
@@ -74,10 +76,12 @@ def _installed_after(code: str) -> list[str]:
     return out.stdout.split()
 
 
+@pytest.mark.slow
 def test_the_first_public_name_used_plugs_the_prefect_edge_in():
     assert _installed_after("prefect_artifacts.ArtifactError") == ["True", "True"]
 
 
+@pytest.mark.slow
 def test_a_repository_opened_without_the_public_names_plugs_it_in_too(tmp_path):
     """E.g. a Dask worker unpickling a version: only core modules are touched."""
     code = (

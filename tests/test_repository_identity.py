@@ -88,6 +88,7 @@ def shared(request, tmp_path):
     repo.catalog.dispose()
 
 
+@pytest.mark.slow
 def test_a_second_catalog_on_the_storage_is_refused_until_it_adopts(shared, tmp_path):
     repo, storage = shared
     ctx = ArtifactContext(repo)
@@ -237,6 +238,7 @@ except pa.RepositoryMismatchError as exc:
 """
 
 
+@pytest.mark.slow
 def test_an_unpickled_version_goes_back_to_its_own_repository(tmp_path):
     a = Repository(Storage.from_url(str(tmp_path / "a")), Catalog(f"sqlite:///{tmp_path / 'a.db'}"))  # fmt: skip
     b = Repository(Storage.from_url(str(tmp_path / "b")), Catalog(f"sqlite:///{tmp_path / 'b.db'}"))  # fmt: skip
@@ -271,6 +273,7 @@ def test_an_unpickled_version_goes_back_to_its_own_repository(tmp_path):
     assert f"{tmp_path / 'b'} is repository {b.repository_id}" in refused
 
 
+@pytest.mark.slow
 def test_a_deleted_sqlite_catalog_is_rebuilt_and_running_processes_reopen_it(tmp_path):
     """Delete only catalog.db (its -wal and -shm stay) while this process holds connections;
     `prefect-artifacts reindex` in another process rebuilds it; this process reads it."""
@@ -352,6 +355,7 @@ def test_an_object_store_with_the_default_sqlite_catalog_warns_once(
     assert "object store" not in caplog.text  # a catalog chosen on purpose
 
 
+@pytest.mark.slow
 def test_init_info_and_the_ui_footer_show_the_id(tmp_path):
     env = {
         "PREFECT_ARTIFACTS_STORAGE_URL": str(tmp_path / "store"),
