@@ -19,6 +19,8 @@ from prefect_artifacts import ArtifactContext
 from .test_browser import CHROMIUM_ARGS, shot
 from .web_data import fresh_repository, serving
 
+pytestmark = pytest.mark.slow  # headless Chromium
+
 WHEN = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
 HOSTILE = '<b>日本語</b> & "quotes" ' + "x" * 120
 
