@@ -157,6 +157,7 @@ def test_user_values_are_literal_text_in_cards_and_previews(env_repo):
         return hostile()
 
     run()  # the preview inside the card (the default, preview_cards="inline")
+    pa.flush_registrations()  # sent before the setting changes (a card is made when it is sent)
     env_repo.settings = env_repo.settings.model_copy(update={"preview_cards": "separate"})
     run()  # the same content: a second card, and a separate preview (markdown: hostile cells)
     pa.flush_registrations()
