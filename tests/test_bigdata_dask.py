@@ -88,7 +88,9 @@ def wait_for_parts(storage: Storage, count: int = 1) -> None:
 
 def fail_last(frame: pd.DataFrame, storage: Storage) -> pd.DataFrame:
     if len(frame) and frame["id"].iloc[0] >= 30_000:
-        wait_for_parts(storage, 3)  # the other three partitions land in storage first
+        # a sibling's part lands first; not all three: with one thread per worker, a sibling
+        # queued behind this partition on its worker cannot run until this one ends
+        wait_for_parts(storage, 1)
         raise RuntimeError("worker failed mid-write")
     return frame
 
@@ -100,7 +102,7 @@ def test_a_failing_partition_leaves_no_version_and_orphans_for_gc(client, store)
     assert store.list() == []
     store.storage.fs.invalidate_cache()  # the workers wrote them: no stale listing (s3fs)
     written = {digest for digest, _ in store.storage.iter_blobs()}
-    assert len(written) >= 3  # the siblings finished before the failure
+    assert written  # a sibling finished before the failure
     report = gc(store, grace=timedelta(0))
     assert set(report.orphans) >= written  # every one of them is an orphan gc removes
     store.storage.fs.invalidate_cache()
