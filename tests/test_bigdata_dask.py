@@ -86,6 +86,17 @@ def wait_for_parts(storage: Storage, count: int = 1) -> None:
         time.sleep(0.05)
 
 
+def _busy(dask_worker) -> int:
+    return dask_worker.state.executing_count + len(dask_worker.state.ready)
+
+
+def wait_until_idle(client: Client) -> None:
+    """Block until no worker runs or holds a ready task (a guard of 60 s against a hang)."""
+    deadline = time.monotonic() + 60
+    while any(client.run(_busy).values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def fail_last(frame: pd.DataFrame, storage: Storage) -> pd.DataFrame:
     if len(frame) and frame["id"].iloc[0] >= 30_000:
         # a sibling's part lands first; not all three: with one thread per worker, a sibling
@@ -100,6 +111,7 @@ def test_a_failing_partition_leaves_no_version_and_orphans_for_gc(client, store)
     with pytest.raises(RuntimeError, match="mid-write"):
         store.log("clicks", ddf)
     assert store.list() == []
+    wait_until_idle(client)  # siblings still writing when the log failed have finished
     store.storage.fs.invalidate_cache()  # the workers wrote them: no stale listing (s3fs)
     written = {digest for digest, _ in store.storage.iter_blobs()}
     assert written  # a sibling finished before the failure
