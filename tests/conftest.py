@@ -243,3 +243,23 @@ def s3_storage(s3_server: str) -> tuple[str, dict]:
     fs.call_s3("create_bucket", Bucket=bucket)
     s3fs.S3FileSystem.clear_instance_cache()
     return f"s3://{bucket}/artifacts", options
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from prefect_artifacts.web import create_app
 
@@ -19,13 +19,6 @@ from .web_data import LONG_KEY, STRESS, fresh_repository, populate, populate_hos
 pytestmark = pytest.mark.slow  # headless Chromium
 
 SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +28,6 @@ def site(tmp_path_factory):
     data.update(populate_hostile(repo))
     with serving(repo) as base:
         yield base, repo, data
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import axe_playwright_python
 import pytest
-from playwright.sync_api import sync_playwright
 
-from .test_browser import CHROMIUM_ARGS
 from .web_data import LONG_KEY, STRESS, fresh_repository, populate, populate_hostile, serving
 
 pytestmark = pytest.mark.slow  # headless Chromium
@@ -49,14 +47,6 @@ def site(tmp_path_factory):
     repo.catalog.record_audit("alice", "tag", "default", "events", 1, {"tag": "prod"})
     with serving(repo, allow_writes=True) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def serious(page) -> list[str]:

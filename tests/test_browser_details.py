@@ -12,11 +12,11 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from prefect_artifacts import ArtifactContext
 
-from .test_browser import CHROMIUM_ARGS, shot
+from .test_browser import shot
 from .web_data import fresh_repository, serving
 
 pytestmark = pytest.mark.slow  # headless Chromium
@@ -59,14 +59,6 @@ def site(tmp_path_factory):
     ctx.log_model("other", model={"o": 1}, metrics={"auc": 0.61, "f1": 0.9})
     with serving(repo, allow_writes=True) as base:
         yield base, repo
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

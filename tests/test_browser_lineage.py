@@ -9,14 +9,13 @@ import itertools
 
 import pandas as pd
 import pytest
-from playwright.sync_api import sync_playwright
 
 from prefect_artifacts import ArtifactContext
 from prefect_artifacts.core import events
 from prefect_artifacts.core.models import RunInfo
 from prefect_artifacts.core.runs import set_run_provider
 
-from .test_browser import CHROMIUM_ARGS, shot
+from .test_browser import shot
 from .web_data import fresh_repository, serving
 
 pytestmark = pytest.mark.slow  # headless Chromium
@@ -65,14 +64,6 @@ def site(tmp_path_factory):
             events.subscribe(listener)
     with serving(repo) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def inside(point, box, inset: float = 1.0) -> bool:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import random
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from prefect_artifacts import ArtifactContext
 
-from .test_browser import CHROMIUM_ARGS, shot
+from .test_browser import shot
 from .web_data import fresh_repository, serving
 
 pytestmark = pytest.mark.slow  # headless Chromium
@@ -50,14 +50,6 @@ def site(tmp_path_factory):
         )
     with serving(repo) as base:
         yield base, repo
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def headers_overlap(page) -> list[str]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from prefect_artifacts.core.access import new_token, token_hash
 from prefect_artifacts.web.auth import Access
 
-from .test_browser import CHROMIUM_ARGS, shot
+from .test_browser import shot
 from .web_data import LONG_KEY, STRESS, fresh_repository, populate, populate_hostile, serving
 
 pytestmark = pytest.mark.slow  # headless Chromium
@@ -36,14 +36,6 @@ def team(tmp_path_factory):
         repo.catalog.add_token(name, "default", token_hash(tokens[name]))
     with serving(repo, allow_writes=True, access=Access(users=True)) as base:
         yield base, repo, tokens
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def sign_in(page, base: str, token: str) -> None:

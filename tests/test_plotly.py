@@ -55,7 +55,7 @@ def test_the_plot_and_its_plotly_js_are_served(env_repo):
 def test_the_plot_renders_in_the_browser_without_network(env_repo):
     from playwright.sync_api import sync_playwright
 
-    from .test_browser import CHROMIUM_ARGS
+    from .conftest import CHROMIUM_ARGS
     from .web_data import serving
 
     pa.log_plot("roc", figure([1, 3, 2]))

@@ -15,9 +15,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
-from .test_browser import CHROMIUM_ARGS, SHOTS
+from .test_browser import SHOTS
 
 pytestmark = pytest.mark.slow  # a real `prefect server start`, a flow in a subprocess, Chromium
 
@@ -123,14 +122,6 @@ def prefect_ui(tmp_path_factory):
     finally:
         server.terminate()
         server.wait(30)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("ui", ["v1", "v2"])
