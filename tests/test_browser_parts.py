@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from prefect_artifacts.core.formatting import size_text
 
 from .test_bigdata import PART, chunks
-from .test_browser import VIEWPORTS, browser, overflow, shot  # noqa: F401  (browser: a fixture)
+from .test_browser import VIEWPORTS, overflow, shot
 from .web_data import fresh_repository, serving
 
 pytestmark = pytest.mark.slow  # headless Chromium
@@ -28,7 +28,7 @@ def parts_site(tmp_path_factory):
 
 
 @pytest.mark.parametrize("size", list(VIEWPORTS))
-def test_parts_table_and_merged_stats_fit_the_window(parts_site, browser, size):  # noqa: F811
+def test_parts_table_and_merged_stats_fit_the_window(parts_site, browser, size):
     base, _, v = parts_site
     context = browser.new_context(viewport=VIEWPORTS[size])
     page = context.new_page()
@@ -63,7 +63,7 @@ def test_parts_table_and_merged_stats_fit_the_window(parts_site, browser, size):
         context.close()
 
 
-def test_download_button_gives_one_parquet_file(parts_site, browser, tmp_path):  # noqa: F811
+def test_download_button_gives_one_parquet_file(parts_site, browser, tmp_path):
     base, _, v = parts_site
     context = browser.new_context(viewport=VIEWPORTS["desktop"], accept_downloads=True)
     page = context.new_page()
