@@ -64,13 +64,74 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=rank)  # stable: each file keeps its own order
 
 
+SHARED_SERVER = "PA_TEST_PREFECT_API_URL"  # the run's one Prefect test server, for the workers
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under xdist, the controller starts one Prefect test server (the harness's own
+    ``SubprocessASGIServer``, on a temporary database) for every worker, without waiting for it:
+    the workers wait until it answers when a test first needs it. The quick loop
+    (``-m "not slow"``) needs none."""
+    if hasattr(config, "workerinput") or SHARED_SERVER in os.environ:
+        return
+    if not config.getoption("numprocesses", None) or "not slow" in (config.option.markexpr or ""):
+        return
+    import socket
+    import threading
+
+    from prefect.server.api.server import SubprocessASGIServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = SubprocessASGIServer(port=port)
+    threading.Thread(target=server.start, kwargs={"timeout": 300}, daemon=True).start()
+    os.environ[SHARED_SERVER] = server.api_url
+    config.stash[_SERVER] = server
+
+
+_SERVER = pytest.StashKey[object]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(_SERVER, None)
+    if server is not None:
+        server.stop()  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
-    """A real temporary Prefect server for the whole session."""
+    """A real temporary Prefect server for the whole session: the run's shared one under xdist,
+    else Prefect's test harness in this process."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    url = os.environ.get(SHARED_SERVER)
+    if url is None:
+        with prefect_test_harness(server_startup_timeout=120):
+            yield
+        return
+    wait_until_healthy(url, 300)
+    with temporary_settings({PREFECT_API_URL: url}):
         yield
+
+
+def wait_until_healthy(api_url: str, seconds: float) -> None:
+    """Wait for a Prefect server's ``/health`` to answer."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(f"{api_url}/health", timeout=2).read()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the shared Prefect test server at {api_url} did not answer"
+                ) from None
+            time.sleep(0.25)
 
 
 @pytest.fixture

@@ -1,14 +1,14 @@
 """Several processes logging one key at once: no lost, duplicate or skipped versions."""
 
-import multiprocessing as mp
-
 import pytest
 
 from prefect_artifacts import Repository
 from prefect_artifacts.core.catalog import Catalog
 from prefect_artifacts.core.storage import Storage
 
-pytestmark = pytest.mark.slow  # pools of spawned processes
+from . import children
+
+pytestmark = pytest.mark.slow  # pools of forked processes
 
 WORKERS, LOGS = 4, 15
 
@@ -30,7 +30,7 @@ def _worker(args):
 
 
 def _run(storage_url, options, catalog_url):
-    with mp.get_context("spawn").Pool(WORKERS) as pool:
+    with children.context().Pool(WORKERS) as pool:
         results = pool.map(
             _worker, [(storage_url, options, catalog_url, w) for w in range(WORKERS)]
         )

@@ -5,9 +5,6 @@ rebuilds the catalog row for row."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from prefect_artifacts.core.catalog import Catalog
 from prefect_artifacts.core.faults import EXIT_CODE, POINTS
 from prefect_artifacts.core.maintenance import gc, reindex, verify
 from prefect_artifacts.core.storage import Storage
+from tests import children
 from tests.conftest import drop_catalog, snapshot
 
 pytestmark = pytest.mark.slow  # a killed child process per fault point
@@ -56,14 +54,8 @@ def test_a_kill_at_any_step_converges_to_the_committed_state(tmp_path, point):
     script = CHILD.format(
         store=str(tmp_path / "store"), url=f"sqlite:///{tmp_path / 'c.db'}", action=ACTIONS[point]
     )
-    child = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**os.environ, "PREFECT_ARTIFACTS_FAULTS": point},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert child.returncode == EXIT_CODE, child.stderr
+    code, stderr = children.run(script, {"PREFECT_ARTIFACTS_FAULTS": point})
+    assert code == EXIT_CODE, stderr
 
     committed = snapshot(repo.catalog)
     assert verify(repo).ok  # every committed version has its bytes (and its manifest)

@@ -3,8 +3,6 @@ killed between writing bytes and committing, a lost catalog. Nothing is lost and
 half-visible."""
 
 import hashlib
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -23,6 +21,7 @@ from prefect_artifacts.core.catalog import Catalog
 from prefect_artifacts.core.maintenance import gc, verify
 from prefect_artifacts.core.storage import Storage
 
+from . import children
 from .tcp_proxy import TcpProxy
 
 MB = 1 << 20
@@ -166,8 +165,8 @@ def test_process_killed_between_bytes_and_commit(tmp_path):
         repo = Repository(Storage.from_url({str(store)!r}), Catalog("sqlite:///{db}"))
         ArtifactContext(repo).log_artifact("crash", {payload!r})
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
-    assert done.returncode == -9, done.stderr.decode()
+    code, stderr = children.run(script)
+    assert code == -9, stderr
     repo = Repository(Storage.from_url(str(store)), Catalog(f"sqlite:///{db}"))
     assert repo.list() == []  # no visible version
     digest = hashlib.sha256(payload).hexdigest()

@@ -4,9 +4,6 @@ right after the catalog commit — before anything reached storage — loses not
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from prefect_artifacts.core.catalog import Catalog
 from prefect_artifacts.core.faults import EXIT_CODE
 from prefect_artifacts.core.maintenance import reindex
 from prefect_artifacts.core.storage import Storage
+from tests import children
 from tests.conftest import drop_catalog, snapshot
 
 pytestmark = pytest.mark.slow  # killed child processes
@@ -50,14 +48,8 @@ def open_repo(tmp_path: Path) -> Repository:
 
 def kill_after_commit(tmp_path: Path, code: str) -> None:
     script = SETUP.format(store=str(tmp_path / "store"), url=f"sqlite:///{tmp_path / 'c.db'}")
-    child = subprocess.run(
-        [sys.executable, "-c", script + code],
-        env={**os.environ, "PREFECT_ARTIFACTS_FAULTS": "after-commit"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert child.returncode == EXIT_CODE, child.stderr
+    code, stderr = children.run(script + code, {"PREFECT_ARTIFACTS_FAULTS": "after-commit"})
+    assert code == EXIT_CODE, stderr
 
 
 @pytest.mark.parametrize("change", list(CHANGES))
@@ -91,14 +83,10 @@ def test_a_kill_before_commit_leaves_no_manifest_and_reindex_adds_nothing(tmp_pa
     repo = open_repo(tmp_path)
     ArtifactContext(repo).log_dataset("events", pd.DataFrame({"x": [1]}))
     script = SETUP.format(store=str(tmp_path / "store"), url=f"sqlite:///{tmp_path / 'c.db'}")
-    child = subprocess.run(
-        [sys.executable, "-c", script + CHANGES["log"]],
-        env={**os.environ, "PREFECT_ARTIFACTS_FAULTS": "before-commit"},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    code, stderr = children.run(
+        script + CHANGES["log"], {"PREFECT_ARTIFACTS_FAULTS": "before-commit"}
     )
-    assert child.returncode == EXIT_CODE, child.stderr
+    assert code == EXIT_CODE, stderr
     assert not Path(repo.storage.manifest_path("default", "events", 2)).exists()
     assert [v.version for v in repo.versions("events")] == [1]
     committed = snapshot(repo.catalog)

@@ -7,7 +7,6 @@ catalog on each database, and its storage)."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import shutil
 import sqlite3
 import subprocess
@@ -26,6 +25,7 @@ from prefect_artifacts.core.catalog import Catalog, migrate
 from prefect_artifacts.core.catalog.schema import metadata
 from prefect_artifacts.core.maintenance import verify
 from prefect_artifacts.core.storage import Storage
+from tests import children
 from tests.conftest import PG_ADMIN_URL
 
 FIXTURE = Path(__file__).parent / "fixtures" / "release-0.1"
@@ -183,7 +183,7 @@ def _open_and_count(url: str, results, barrier) -> None:
 def test_concurrent_openers_of_an_old_catalog_upgrade_it_once(legacy):
     url, _ = legacy
     before = rows(url)
-    context = mp.get_context("spawn")
+    context = children.context()
     results, barrier = context.Queue(), context.Barrier(4)
     workers = [
         context.Process(target=_open_and_count, args=(url, results, barrier)) for _ in range(4)
