@@ -12,7 +12,7 @@ from prefect_dask import DaskTaskRunner
 import prefect_artifacts as pa
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.timeout(600)]
-TASKS = 12  # per key kind: 24 futures on 3 processes, enough to race every write
+TASKS = 8  # per key kind: 16 futures on 2 processes, enough to race every write
 
 
 @pa.artifact_task(key="shared-key")
@@ -68,7 +68,7 @@ def _export_prefect_api(monkeypatch):
 def test_dask_cluster_on_s3_and_postgres(shared_repo):
     runner = DaskTaskRunner(
         cluster_kwargs={
-            "n_workers": 3,
+            "n_workers": 2,
             "threads_per_worker": 2,
             "processes": True,
             "dashboard_address": None,
@@ -79,7 +79,7 @@ def test_dask_cluster_on_s3_and_postgres(shared_repo):
 
 
 def test_process_pool_on_s3_and_postgres(shared_repo):
-    pids = run_on(ProcessPoolTaskRunner(max_workers=3))
+    pids = run_on(ProcessPoolTaskRunner(max_workers=2))
     assert os.getpid() not in pids and len(pids) >= 2
 
 
@@ -88,5 +88,5 @@ def test_process_pool_on_sqlite(tmp_path, monkeypatch):
     monkeypatch.setenv("PREFECT_ARTIFACTS_CATALOG_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
     monkeypatch.setenv("PREFECT_ARTIFACTS_REGISTRATION", "off")
     _export_prefect_api(monkeypatch)
-    pids = run_on(ProcessPoolTaskRunner(max_workers=3))
+    pids = run_on(ProcessPoolTaskRunner(max_workers=2))
     assert len(pids) >= 2

@@ -1,7 +1,7 @@
 """The example flows of docs/how-to/prefect-deployments.md, run: subflows on a thread-pool task
-runner (against the test server), ``.deploy`` to a work pool with the tag trigger, and a
-``flow.serve`` deployment that a ``prefect-artifacts.tag.moved`` event starts — against a real
-``prefect server start`` in a subprocess, with the tag moved by the CLI."""
+runner and ``.deploy`` to a work pool with the tag trigger, against the test server. (The
+``flow.serve`` deployment that the CLI's ``tag`` starts runs in test_prefect_ui.py, on its real
+``prefect server start``.)"""
 
 from __future__ import annotations
 
@@ -9,19 +9,12 @@ import importlib
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
 
 import prefect_artifacts as pa
-from prefect_artifacts.core.catalog import Catalog
-from prefect_artifacts.core.repository import Repository
-from prefect_artifacts.core.storage import Storage
-
-from .test_prefect_ui import free_port
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 CLI = str(Path(sys.executable).with_name("prefect-artifacts"))
@@ -91,102 +84,6 @@ def test_deploy_to_a_work_pool_with_the_tag_trigger(env_repo, prefect_server, fl
     assert model.producer.deployment_id == str(training_id)
     assert model.producer.flow_name == "training-pipeline"
     assert pa.get_artifact("raw-transactions").rows == 400
-
-
-@pytest.mark.slow
-def test_a_served_deployment_runs_when_the_cli_moves_prod(tmp_path):
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-        "PREFECT_API_URL": api,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        "PREFECT_ARTIFACTS_STORAGE_URL": str(tmp_path / "store"),
-        "PREFECT_ARTIFACTS_CATALOG_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
-    }
-    prefect = str(Path(sys.executable).with_name("prefect"))
-    started = []
-    try:
-        started.append(
-            subprocess.Popen(
-                [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        wait_for(lambda: urllib.request.urlopen(f"{api}/health", timeout=2).read(), 240)
-        log = tmp_path / "serve.log"
-        with log.open("w") as out:
-            started.append(
-                subprocess.Popen(
-                    [sys.executable, str(FLOWS / "serve_on_tag.py")],
-                    env=env,
-                    cwd=FLOWS,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-        script = (
-            "import prefect_artifacts as pa\n"
-            "pa.log_model('churn-model', body=b'one')\n"
-            "pa.log_model('churn-model', body=b'two')\n"
-        )
-        subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
-        deployed = wait_for(lambda: deployment(api, "announce-prod-model/on-prod"), 240)
-        tag = subprocess.run(
-            [CLI, "tag", "churn-model:2", "prod"], env=env, capture_output=True, text=True
-        )
-        assert tag.returncode == 0 and "Traceback" not in tag.stderr, tag.stderr
-        run = wait_for(lambda: completed_run(api, deployed["id"]), 300, log)
-        assert run["parameters"] == {"version": 2}
-        stored = Repository(
-            Storage.from_url(str(tmp_path / "store")), Catalog(env["PREFECT_ARTIFACTS_CATALOG_URL"])
-        )
-        assert stored.get("prod-announcement").load() == b"churn-model:2 is prod (the event said 2)"
-    finally:
-        for process in reversed(started):
-            process.terminate()
-            process.wait(30)
-
-
-def wait_for(probe, seconds: float, log: Path | None = None):
-    """``probe()``'s first truthy result (errors count as not yet), within ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            found = probe()
-        except Exception:
-            found = None
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting; {log.read_text()[-3000:] if log else ''}")
-        time.sleep(1)
-
-
-def request(url: str, body: dict | None = None):
-    import json
-
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(req, timeout=10).read())
-
-
-def deployment(api: str, name: str):
-    return request(f"{api}/deployments/name/{name}")
-
-
-def completed_run(api: str, deployment_id: str):
-    runs = request(
-        f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}, "limit": 5}
-    )
-    done = [r for r in runs if r["state_type"] == "COMPLETED"]
-    failed = [r for r in runs if r["state_type"] in ("FAILED", "CRASHED")]
-    assert not failed, failed
-    return done[0] if done else None
 
 
 def test_the_demo_says_which_server_it_uses(flows_module):

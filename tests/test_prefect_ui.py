@@ -1,7 +1,9 @@
 """Our cards in Prefect's own UIs (V1 at ``/``, V2 at ``/v2``), served by a real
 ``prefect server start`` on loopback and opened in headless Chromium at 1280 px: a dataset, a
 model and a plot card, with long and hostile values, fit the window, show user text literally
-and load the plot's thumbnail. Screenshots go to test-output/screenshots/prefect-*.png."""
+and load the plot's thumbnail. Screenshots go to test-output/screenshots/prefect-*.png. On the same
+server: flows/prefect.yaml deployed with its prod trigger, and flows/serve_on_tag.py served and
+started by the CLI's ``tag``."""
 
 from __future__ import annotations
 
@@ -16,8 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from prefect_artifacts.core.catalog import Catalog
+from prefect_artifacts.core.repository import Repository
+from prefect_artifacts.core.storage import Storage
+
 from .test_browser import SHOTS
 
+FLOWS = Path(__file__).resolve().parent.parent / "flows"
+CLI = str(Path(sys.executable).with_name("prefect-artifacts"))
 pytestmark = pytest.mark.slow  # a real `prefect server start`, a flow in a subprocess, Chromium
 
 HOSTILE = "**bold** [link](http://evil.example) <b>x</b> `code` _u_ www.evil.com"
@@ -191,12 +199,11 @@ def test_the_example_deployments_and_the_prod_trigger(prefect_ui, tmp_path):
         "PREFECT_ARTIFACTS_CATALOG_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
     }
     prefect = str(Path(sys.executable).with_name("prefect"))
-    flows = Path(__file__).resolve().parent.parent / "flows"
     for command in (
         [prefect, "work-pool", "create", "demo-pool", "--type", "process"],
         [prefect, "--no-prompt", "deploy", "--all"],
     ):
-        done = subprocess.run(command, cwd=flows, env=env, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=FLOWS, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
     deployments = {d["name"]: d for d in api_call(api, "/deployments/filter", {})}
     assert {"training", "scoring"} <= set(deployments)
@@ -223,3 +230,87 @@ def test_the_example_deployments_and_the_prod_trigger(prefect_ui, tmp_path):
         )
         time.sleep(1)
     assert runs, "moving prod did not start the scoring deployment"
+
+
+def test_a_served_deployment_runs_when_the_cli_moves_prod(prefect_ui, tmp_path):
+    """flows/serve_on_tag.py serves its deployment; the CLI's ``tag`` starts a run of it."""
+    base, _ = prefect_ui
+    api = f"{base}/api"
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": api,
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_ARTIFACTS_STORAGE_URL": str(tmp_path / "store"),
+        "PREFECT_ARTIFACTS_CATALOG_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
+    }
+    started = []
+    try:
+        log = tmp_path / "serve.log"
+        with log.open("w") as out:
+            started.append(
+                subprocess.Popen(
+                    [sys.executable, str(FLOWS / "serve_on_tag.py")],
+                    env=env,
+                    cwd=FLOWS,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        script = (
+            "import prefect_artifacts as pa\n"
+            "pa.log_model('churn-model', body=b'one')\n"
+            "pa.log_model('churn-model', body=b'two')\n"
+        )
+        subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
+        deployed = wait_for(lambda: deployment(api, "announce-prod-model/on-prod"), 240)
+        tag = subprocess.run(
+            [CLI, "tag", "churn-model:2", "prod"], env=env, capture_output=True, text=True
+        )
+        assert tag.returncode == 0 and "Traceback" not in tag.stderr, tag.stderr
+        run = wait_for(lambda: completed_run(api, deployed["id"]), 300, log)
+        assert run["parameters"] == {"version": 2}
+        stored = Repository(
+            Storage.from_url(str(tmp_path / "store")), Catalog(env["PREFECT_ARTIFACTS_CATALOG_URL"])
+        )
+        assert stored.get("prod-announcement").load() == b"churn-model:2 is prod (the event said 2)"
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            process.wait(30)
+
+
+def wait_for(probe, seconds: float, log: Path | None = None):
+    """``probe()``'s first truthy result (errors count as not yet), within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            found = probe()
+        except Exception:
+            found = None
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting; {log.read_text()[-3000:] if log else ''}")
+        time.sleep(1)
+
+
+def request(url: str, body: dict | None = None):
+    import json
+
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(req, timeout=10).read())
+
+
+def deployment(api: str, name: str):
+    return request(f"{api}/deployments/name/{name}")
+
+
+def completed_run(api: str, deployment_id: str):
+    runs = request(
+        f"{api}/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}, "limit": 5}
+    )
+    done = [r for r in runs if r["state_type"] == "COMPLETED"]
+    failed = [r for r in runs if r["state_type"] in ("FAILED", "CRASHED")]
+    assert not failed, failed
+    return done[0] if done else None
