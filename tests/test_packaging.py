@@ -145,3 +145,48 @@ def test_the_github_workflow_runs_what_ci_runs():
     assert "./run.sh test" in steps and "./run.sh docs" in steps
     assert job["services"]["postgres"]["ports"] == ["5432:5432"]
     assert job["services"]["postgres"]["env"]["POSTGRES_HOST_AUTH_METHOD"] == "trust"
+
+
+def test_every_lower_bound_is_the_version_the_suite_runs():
+    """The floors are what is tested: each direct requirement's ``>=`` is its pin in
+    constraints.txt (raise both together), and requires-python is the one Python CI runs."""
+    import tomllib
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {
+        canonicalize_name(m.group(1)): m.group(2)
+        for m in re.finditer(
+            r"^([A-Za-z0-9_.\-]+)==(\S+)", (ROOT / "constraints.txt").read_text(), re.M
+        )
+    }
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    texts = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        texts += extra
+    requirements = [Requirement(text) for text in texts]
+    wrong = {
+        str(r): pins.get(canonicalize_name(r.name))
+        for r in requirements
+        if r.name != "prefect-artifacts"
+        and [s.version for s in r.specifier if s.operator == ">="]
+        != [pins.get(canonicalize_name(r.name))]
+    }
+    assert wrong == {}, "lower bounds that are not the tested pins (requirement: pin)"
+    assert project["requires-python"] == f">={sys.version_info.major}.{sys.version_info.minor}"
+
+
+def test_s3_storage_without_s3fs_names_the_extra():
+    script = (
+        "import sys\n"
+        "sys.modules['s3fs'] = None\n"  # as if the [s3] extra was not installed
+        "from prefect_artifacts.core.storage import Storage\n"
+        "try:\n"
+        "    Storage.from_url('s3://bucket/prefix')\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("StorageError cannot open artifact storage 's3://bucket/prefix'")
+    assert "pip install 'prefect-artifacts[s3]'" in done.stdout

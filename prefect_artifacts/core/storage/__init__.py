@@ -106,7 +106,13 @@ class Storage:
             options.setdefault("auto_mkdir", True)
         try:
             fs, root = fsspec.core.url_to_fs(url, **options)
-        except (ImportError, ValueError, TypeError) as exc:
+        except ImportError as exc:
+            extra = " (pip install 'prefect-artifacts[s3]')" if url.startswith("s3") else ""
+            raise StorageError(
+                f"cannot open artifact storage {url!r}: its filesystem's package is not "
+                f"installed{extra}: {exc}"
+            ) from exc
+        except (ValueError, TypeError) as exc:
             raise StorageError(
                 f"cannot open artifact storage {url!r}: {exc}. Set PREFECT_ARTIFACTS_STORAGE_URL to "
                 "a folder or an fsspec URL (s3://bucket/prefix) and PREFECT_ARTIFACTS_STORAGE_OPTIONS "
