@@ -199,12 +199,10 @@ def test_the_example_deployments_and_the_prod_trigger(prefect_ui, tmp_path):
         "PREFECT_ARTIFACTS_CATALOG_URL": f"sqlite:///{tmp_path / 'catalog.db'}",
     }
     prefect = str(Path(sys.executable).with_name("prefect"))
-    for command in (
-        [prefect, "work-pool", "create", "demo-pool", "--type", "process"],
-        [prefect, "--no-prompt", "deploy", "--all"],
-    ):
-        done = subprocess.run(command, cwd=FLOWS, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout + done.stderr
+    api_call(api, "/work_pools/", {"name": "demo-pool", "type": "process"})
+    command = [prefect, "--no-prompt", "deploy", "--all"]
+    done = subprocess.run(command, cwd=FLOWS, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
     deployments = {d["name"]: d for d in api_call(api, "/deployments/filter", {})}
     assert {"training", "scoring"} <= set(deployments)
     automations = api_call(api, "/automations/filter", {})

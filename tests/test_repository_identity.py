@@ -252,15 +252,21 @@ def test_an_unpickled_version_goes_back_to_its_own_repository(tmp_path):
     (tmp_path / "lost.pkl").write_bytes(pickle.dumps(lost))
     assert "secret" not in json.dumps(version._repository().home())
     env = machine(tmp_path, "worker", (str(tmp_path / "b"), {}), f"sqlite:///{tmp_path / 'b.db'}")
-    done, lost = (
-        subprocess.run(
+    children = [  # the two other processes side by side
+        subprocess.Popen(
             [sys.executable, "-c", SCRIPT_UNPICKLE, str(tmp_path / name)],
             env=env,
             cwd=ROOT,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
         )
         for name in ("v.pkl", "lost.pkl")
+    ]
+    outputs = [c.communicate(timeout=300) for c in children]
+    done, lost = (
+        subprocess.CompletedProcess(c.args, c.returncode, *out)
+        for c, out in zip(children, outputs, strict=True)
     )
     assert done.returncode == 0, done.stderr
     assert f"default {b.repository_id}" in done.stdout
