@@ -134,13 +134,31 @@ def wait_until_healthy(api_url: str, seconds: float) -> None:
             time.sleep(0.25)
 
 
+_TEMPLATE = Path(_HOME) / "template-catalog.db"
+
+
+def fresh_sqlite(path: Path) -> str:
+    """The URL of a new, empty SQLite catalog at ``path``: a copy of one migrated once per
+    test process (a fresh catalog migrates every revision first)."""
+    import shutil
+
+    if not _TEMPLATE.exists():
+        building = _TEMPLATE.with_suffix(".building")
+        catalog = Catalog(f"sqlite:///{building}")
+        catalog.versions_of("default", "nothing")  # migrated to the head revision
+        catalog.dispose()
+        building.rename(_TEMPLATE)
+    shutil.copyfile(_TEMPLATE, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Repository:
     """A fresh repository: local storage + SQLite catalog in a temporary folder (no Prefect
     UI registration: these tests run without a Prefect server)."""
     return Repository(
         Storage.from_url(str(tmp_path / "store")),
-        Catalog(f"sqlite:///{tmp_path / 'catalog.db'}"),
+        Catalog(fresh_sqlite(tmp_path / "catalog.db")),
         owner="tester",
     )
 
@@ -149,7 +167,7 @@ def repo(tmp_path: Path) -> Repository:
 def env_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repository:
     """Point the settings (and so the module-level API) at a fresh repository."""
     monkeypatch.setenv("PREFECT_ARTIFACTS_STORAGE_URL", str(tmp_path / "store"))
-    monkeypatch.setenv("PREFECT_ARTIFACTS_CATALOG_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
+    monkeypatch.setenv("PREFECT_ARTIFACTS_CATALOG_URL", fresh_sqlite(tmp_path / "catalog.db"))
     monkeypatch.setenv("PREFECT_ARTIFACTS_OWNER", "tester")
     from prefect_artifacts import get_repository
 
@@ -165,7 +183,7 @@ def store(request, tmp_path: Path) -> Iterator[Repository]:
         catalog = Catalog(request.getfixturevalue("pg_url"))
     else:
         storage = Storage.from_url(str(tmp_path / "store"))
-        catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+        catalog = Catalog(fresh_sqlite(tmp_path / "catalog.db"))
     yield Repository(storage, catalog, owner="tester")
     catalog.dispose()
 
