@@ -613,7 +613,7 @@ def _format_key(template: str, parameters: dict[str, Any]) -> str:
 
 def _check_iteration(iteration: Any) -> Any:
     """A number (checked now) or a template over the parameters (checked when it runs)."""
-    from ..core.repository.writer import check_iteration
+    from ..core.repository.validators import check_iteration
 
     if iteration is None or (isinstance(iteration, str) and "{" in iteration):
         if isinstance(iteration, str):
@@ -634,7 +634,7 @@ def _check_iteration(iteration: Any) -> Any:
 
 
 def _format_iteration(iteration: int | str | None, parameters: dict[str, Any]) -> int | None:
-    from ..core.repository.writer import check_iteration
+    from ..core.repository.validators import check_iteration
 
     if not isinstance(iteration, str):
         return iteration

@@ -1,6 +1,7 @@
 """The repository: storage + catalog + a default project, and the façade every surface uses.
 
-The work lives in small modules: ``writer`` (the one write path), ``extras`` (extra data),
+The work lives in small modules: ``writer`` (the one write path; ``validators`` check what
+callers give it, ``executor`` runs work beside it), ``extras`` (extra data),
 ``reader`` (the read path), ``runs`` (lineage records) and ``changes`` (tags, labels,
 descriptions, deletion). After every change the repository drains the catalog's outbox — the
 manifests and journal entries committed with the change — into storage.

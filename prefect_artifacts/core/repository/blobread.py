@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import IntegrityError
 from ..storage import Identity, check_hash
-from .writer import pool
+from . import executor
 
 if TYPE_CHECKING:
     from . import Repository
@@ -74,7 +74,7 @@ def read_verified(
     label = f"bytes of {what}"
     if parse_first:
         # Parsing a table runs no stored code: hash on one core while parsing on the other.
-        check = pool.submit(_checked, repo, data, digest, label)
+        check = executor.submit(_checked, repo, data, digest, label)
         try:
             value = parse(data)
         except Exception:

@@ -85,7 +85,7 @@ def set_description(
     repo: Repository, ref: str, description: str | None, *, project: str | None = None
 ) -> ArtifactVersion:
     """Replace a version's description."""
-    from .writer import check_description
+    from .validators import check_description
 
     description = check_description(description)
     version = repo.get(ref, project=project)
@@ -115,7 +115,7 @@ def revise(
     added. The bytes, hash, version number, tags and producer never change. ``kind``: the kind
     the version must be (``update_model`` asks for a model)."""
     from . import extras as extra_items
-    from .writer import check_description, check_fields
+    from .validators import check_description, check_fields
 
     version = ref if isinstance(ref, ArtifactVersion) else repo.get(ref, project=project)
     repo.require_signer(version)
