@@ -14,12 +14,12 @@ from ..errors import IntegrityError, InvalidArgumentError, StorageError
 from ..storage import Blob
 
 if TYPE_CHECKING:
-    from . import Repository
+    from .protocol import Repo
 
 CHUNK = 1 << 20
 
 
-def filesystem(repo: Repository, url: str) -> tuple[Any, str]:
+def filesystem(repo: Repo, url: str) -> tuple[Any, str]:
     """The filesystem and path of ``url``: the repository's own (with its options and
     credentials) when the protocol is the same, else fsspec's default for it."""
     if not isinstance(url, str) or not url:
@@ -48,7 +48,7 @@ def pin(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def register(repo: Repository, url: str) -> tuple[Blob, dict[str, Any]]:
+def register(repo: Repo, url: str) -> tuple[Blob, dict[str, Any]]:
     """Hash the object at ``url`` while streaming it (nothing is copied); returns its blob
     identity and the source record (url + pin) kept with the version."""
     fs, path = filesystem(repo, url)
@@ -73,7 +73,7 @@ def register(repo: Repository, url: str) -> tuple[Blob, dict[str, Any]]:
     return Blob(sha.hexdigest(), size), source
 
 
-def locate(repo: Repository, digest: str) -> tuple[Any, str] | None:
+def locate(repo: Repo, digest: str) -> tuple[Any, str] | None:
     """Where registered bytes with this sha256 live, after checking that the object is still
     the one registered (ETag/version id and size); None if no version registered them."""
     source = None

@@ -33,7 +33,7 @@ from . import executor, extras, folders, multipart
 from .validators import check_depth, check_description, check_fields
 
 if TYPE_CHECKING:
-    from . import Repository
+    from .protocol import Repo
 
 logger = logging.getLogger("prefect_artifacts")
 
@@ -77,7 +77,7 @@ IDENTITY_FIELDS = (
 
 
 def log(
-    repo: Repository,
+    repo: Repo,
     key: str,
     obj: Any,
     *,
@@ -252,7 +252,7 @@ def _inline(fn: Callable[[], Any]) -> Future[Any]:
 
 
 def _finish(
-    repo: Repository,
+    repo: Repo,
     new: NewVersion,
     producer: Producer,
     change: dict[str, Any],
@@ -277,7 +277,7 @@ REFERENCE_MATERIALIZERS = {"model": "model-bytes", "plot": "image-bytes"}
 
 
 def _register(
-    repo: Repository,
+    repo: Repo,
     key: str,
     url: str,
     kind: str | None,
@@ -354,7 +354,7 @@ def _read_table(fs: Any, path: str, fmt: str, url: str) -> Any:
     )
 
 
-def _vouched(repo: Repository, blob_hash: str) -> bool:
+def _vouched(repo: Repo, blob_hash: str) -> bool:
     """Whether the latest version's bytes can stand for a re-log without being written again:
     not when the verified-state record knows the local file changed since it was verified or
     failed its check (then the write goes ahead, and a damaged copy at the content address is
@@ -365,7 +365,7 @@ def _vouched(repo: Repository, blob_hash: str) -> bool:
 
 
 def _log_parts(
-    repo: Repository,
+    repo: Repo,
     key: str,
     obj: Any,
     *,
@@ -428,9 +428,7 @@ def _split(
     return meta, {k: kind_fields[k] for k in DETAIL_FIELDS if k in kind_fields}
 
 
-def _commit(
-    repo: Repository, new: NewVersion, run: dict[str, Any], rewrite: dict[str, Any]
-) -> Committed:
+def _commit(repo: Repo, new: NewVersion, run: dict[str, Any], rewrite: dict[str, Any]) -> Committed:
     """The catalog transaction, retried when a concurrent delete removed bytes it references
     (they are written again), then the outbox drained to storage."""
 
@@ -462,7 +460,7 @@ def _commit(
 
 
 def _relogged(
-    repo: Repository,
+    repo: Repo,
     vid: int,
     producer: Producer,
     *,
@@ -502,7 +500,7 @@ def _relogged(
 
 
 def _apply(
-    repo: Repository,
+    repo: Repo,
     version: ArtifactVersion,
     *,
     tag: str | None,
