@@ -70,7 +70,7 @@ class Repository:
             catalog.seal = self.signer.seal  # every manifest and journal entry, every field
         self._scanned = float("-inf")  # when the outbox was last drained whole
         self._signing: tuple[float, dict[str, Any] | None] | None = None  # (when read, marker)
-        storage.locate = lambda digest: references.locate(self, digest)
+        storage.locate_with(references.RegisteredBytes(catalog, storage.fs))
         self._binding: identity.Binding | None = None  # catalog and storage agree (cached)
         self._seen: identity.Binding | None = None  # what the first read saw
         self._looked: float | None = None  # when _seen was read
