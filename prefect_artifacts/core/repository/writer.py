@@ -19,16 +19,17 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import BlobsMissing, Committed, NewVersion, utcnow
+from ..catalog import BlobsMissing, Committed, ExtraRecord, NewVersion, utcnow
 from ..errors import IntegrityError, InvalidArgumentError, LossyFormatError
 from ..events import TagMoved, VersionLogged, emit
 from ..faults import fault_point
 from ..keys import safe_filename, validate_key, validate_labels, validate_project, validate_tag
-from ..materializers import content_type, registry
+from ..materializers import Materializer, content_type, registry
+from ..materializers.dataset import TABLE_FILES, read_table_file
 from ..materializers.summary import json_safe
 from ..models import ArtifactVersion, Producer
 from ..runs import current_producer, current_run
-from ..storage import WriteCancelled, leases
+from ..storage import Blob, WriteCancelled, leases
 from . import executor, extras, folders, multipart
 from .validators import check_depth, check_description, check_fields
 
@@ -205,8 +206,37 @@ def log(
             return found
         metadata = materializer.metadata(prepared, fmt, options)
     fault_point("after-blob")
+    new = _new_version(
+        repo, key, project, materializer, fmt, blob, identity, metadata, fields, stored_extras,
+        producer, change, fingerprint=fingerprint,
+        filename=materializer.filename(prepared, fmt, options),
+        blobs={blob.hash: blob.size, **{e.hash: e.size for e in stored_extras}},
+    )  # fmt: skip
+    return _finish(repo, new, producer, change, {blob.hash: save})
+
+
+def _new_version(
+    repo: Repo,
+    key: str,
+    project: str,
+    materializer: Materializer,
+    fmt: str,
+    blob: Blob,
+    identity: dict[str, Any],
+    metadata: dict[str, Any],
+    fields: dict[str, Any],
+    stored_extras: list[ExtraRecord],
+    producer: Producer,
+    change: dict[str, Any],
+    *,
+    fingerprint: str | None,
+    filename: str | None,
+    blobs: dict[str, int],
+) -> NewVersion:
+    """The version to commit: the materializer's metadata and the caller's fields split into
+    row metadata and details, its identity digested, the change's tag, labels, description."""
     meta, details = _split(metadata, fields)
-    new = NewVersion(
+    return NewVersion(
         uid=uuid.uuid4().hex,
         project=project,
         key=key,
@@ -217,19 +247,18 @@ def log(
         size=blob.size,
         fingerprint=fingerprint,
         meta_digest=digest({**identity, **_identity_fields(meta)}),
-        filename=safe_filename(materializer.filename(prepared, fmt, options), f"{key}.{fmt}"),
+        filename=safe_filename(filename, f"{key}.{fmt}"),
         content_type=content_type(fmt),
-        description=description,
+        description=change["description"],
         owner=repo.owner,
         producer=producer.model_dump(mode="json"),
         meta=meta,
         details=details or None,
-        labels=labels,
+        labels=change["labels"],
         extras=stored_extras,
-        tag=tag,
-        blobs={blob.hash: blob.size, **{e.hash: e.size for e in stored_extras}},
+        tag=change["tag"],
+        blobs=blobs,
     )
-    return _finish(repo, new, producer, change, {blob.hash: save})
 
 
 INLINE_BYTES = 1 << 20
@@ -312,46 +341,22 @@ def _register(
         "format": fmt,
         "extras": {e.name: e.hash for e in stored_extras},
     }
-    meta, details = _split(metadata, fields)
-    new = NewVersion(
-        uid=uuid.uuid4().hex,
-        project=project,
-        key=key,
-        kind=materializer.kind,
-        format=fmt,
-        materializer=materializer.name,
-        hash=blob.hash,
-        size=blob.size,
-        fingerprint=None,
-        meta_digest=digest({**identity, **_identity_fields(meta)}),
-        filename=safe_filename(name, f"{key}.{fmt}"),
-        content_type=content_type(fmt),
-        description=change["description"],
-        owner=repo.owner,
-        producer=producer.model_dump(mode="json"),
-        meta=meta,
-        details=details or None,
-        labels=change["labels"],
-        extras=stored_extras,
-        tag=change["tag"],
+    new = _new_version(
+        repo, key, project, materializer, fmt, blob, identity, metadata, fields, stored_extras,
+        producer, change, fingerprint=None, filename=name,
         blobs={e.hash: e.size for e in stored_extras},  # the registered bytes are not ours
-    )
+    )  # fmt: skip
     return _finish(repo, new, producer, change, {})
 
 
 def _read_table(fs: Any, path: str, fmt: str, url: str) -> Any:
-    import pyarrow.csv
-    import pyarrow.parquet
-
+    if fmt not in TABLE_FILES:
+        raise InvalidArgumentError(
+            f"a dataset registered in place must be Parquet or CSV; {url} is {fmt!r} "
+            "(say format='parquet' or 'csv' if its name does not)"
+        )
     with fs.open(path, "rb") as handle:
-        if fmt == "parquet":
-            return pyarrow.parquet.read_table(handle)
-        if fmt == "csv":
-            return pyarrow.csv.read_csv(handle)
-    raise InvalidArgumentError(
-        f"a dataset registered in place must be Parquet or CSV; {url} is {fmt!r} "
-        "(say format='parquet' or 'csv' if its name does not)"
-    )
+        return read_table_file(handle, fmt)
 
 
 def _vouched(repo: Repo, blob_hash: str) -> bool:
