@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 import json
 import shlex
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -609,13 +610,26 @@ def kept_input(
     return response
 
 
-@router.post("/projects/{project}/artifacts/{key}/versions/{version}/tag")
-async def tag_form(request: Request, project: str, key: str, version: int) -> Response:
-    fields = await checked_form(request, project, "tag")
+async def edit_form(
+    request: Request,
+    project: str,
+    key: str,
+    version: int,
+    action: str,
+    apply: Callable[[Request, str, str, int, dict[str, str]], RedirectResponse],
+) -> Response:
+    """A version's edit form: checked (token and role), applied, or — refused — the page again
+    with the error and the input kept."""
+    fields = await checked_form(request, project, action)
     try:
-        return tag_version(request, project, key, version, fields)
+        return apply(request, project, key, version, fields)
     except InvalidArgumentError as exc:
         return kept_input(request, project, key, version, fields, exc)
+
+
+@router.post("/projects/{project}/artifacts/{key}/versions/{version}/tag")
+async def tag_form(request: Request, project: str, key: str, version: int) -> Response:
+    return await edit_form(request, project, key, version, "tag", tag_version)
 
 
 def tag_version(
@@ -641,11 +655,7 @@ async def untag_form(request: Request, project: str, key: str, tag: str) -> Redi
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/labels")
 async def labels_form(request: Request, project: str, key: str, version: int) -> Response:
     """Replace the labels with the ``name=value`` lines of the form."""
-    fields = await checked_form(request, project, "labels")
-    try:
-        return set_labels(request, project, key, version, fields)
-    except InvalidArgumentError as exc:
-        return kept_input(request, project, key, version, fields, exc)
+    return await edit_form(request, project, key, version, "labels", set_labels)
 
 
 def set_labels(
@@ -667,11 +677,7 @@ def set_labels(
 
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/description")
 async def description_form(request: Request, project: str, key: str, version: int) -> Response:
-    fields = await checked_form(request, project, "description")
-    try:
-        return set_description(request, project, key, version, fields)
-    except InvalidArgumentError as exc:
-        return kept_input(request, project, key, version, fields, exc)
+    return await edit_form(request, project, key, version, "description", set_description)
 
 
 def set_description(
