@@ -533,18 +533,8 @@ class Storage:
             if not self.local:
                 self.fs.pipe_file(path, data)
                 return
-            tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            try:
-                with open(tmp, "wb") as handle:
-                    handle.write(data)
-                    if self.fsync:
-                        handle.flush()
-                        os.fsync(handle.fileno())
+            with self._beside(path, data) as tmp:
                 os.replace(tmp, path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
 
     def create_json(self, path: str, document: Any) -> bool:
         """Write a JSON document only if nothing is at ``path`` — never replacing what another
@@ -567,14 +557,7 @@ class Storage:
         raise FileExistsError(f"{self.fs.unstrip_protocol(path)} already holds another document")
 
     def _create_local(self, path: str, data: bytes) -> bool:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                if self.fsync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
+        with self._beside(path, data) as tmp:
             try:
                 os.link(tmp, path)  # atomic, and fails if the name exists
             except FileExistsError:
@@ -587,6 +570,20 @@ class Storage:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
             return True
+
+    @contextlib.contextmanager
+    def _beside(self, path: str, data: bytes) -> Iterator[str]:
+        """``data`` in a temporary file beside local ``path`` (synced unless fsync is off), to
+        be renamed or linked into place; removed afterwards."""
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                if self.fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            yield tmp
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
