@@ -616,13 +616,14 @@ async def edit_form(
     key: str,
     version: int,
     action: str,
-    apply: Callable[[Request, str, str, int, dict[str, str]], RedirectResponse],
+    apply: Callable[[Request, ArtifactVersion, dict[str, str]], RedirectResponse],
 ) -> Response:
-    """A version's edit form: checked (token and role), applied, or — refused — the page again
-    with the error and the input kept."""
+    """A version's edit form: checked (token and role), applied to the version, or — refused —
+    the page again with the error and the input kept."""
     fields = await checked_form(request, project, action)
     try:
-        return apply(request, project, key, version, fields)
+        v = find_version(repo_of(request), project, key, version)
+        return apply(request, v, fields)
     except InvalidArgumentError as exc:
         return kept_input(request, project, key, version, fields, exc)
 
@@ -632,10 +633,7 @@ async def tag_form(request: Request, project: str, key: str, version: int) -> Re
     return await edit_form(request, project, key, version, "tag", tag_version)
 
 
-def tag_version(
-    request: Request, project: str, key: str, version: int, fields: dict[str, str]
-) -> RedirectResponse:
-    v = find_version(repo_of(request), project, key, version)
+def tag_version(request: Request, v: ArtifactVersion, fields: dict[str, str]) -> RedirectResponse:
     tag = fields.get("tag", "").strip()
     repo_of(request).tag(v.ref, tag)
     audit(request, "tag", v.project, v.key, v.version, tag=tag)
@@ -658,10 +656,7 @@ async def labels_form(request: Request, project: str, key: str, version: int) ->
     return await edit_form(request, project, key, version, "labels", set_labels)
 
 
-def set_labels(
-    request: Request, project: str, key: str, version: int, fields: dict[str, str]
-) -> RedirectResponse:
-    v = find_version(repo_of(request), project, key, version)
+def set_labels(request: Request, v: ArtifactVersion, fields: dict[str, str]) -> RedirectResponse:
     labels: dict[str, str] = {}
     for line in fields.get("labels", "").splitlines():
         if not line.strip():
@@ -681,9 +676,8 @@ async def description_form(request: Request, project: str, key: str, version: in
 
 
 def set_description(
-    request: Request, project: str, key: str, version: int, fields: dict[str, str]
+    request: Request, v: ArtifactVersion, fields: dict[str, str]
 ) -> RedirectResponse:
-    v = find_version(repo_of(request), project, key, version)
     text = fields.get("description", "").strip() or None
     repo_of(request).set_description(v.ref, text)
     audit(request, "description", v.project, v.key, v.version, description=text)
