@@ -268,10 +268,12 @@ def browser():
 
 
 @contextlib.contextmanager
-def browser_page(browser, url: str | None = None, **options: Any) -> Iterator[Any]:
-    """A page in a fresh browser context (``options``: ``viewport``, ``color_scheme``, …),
-    opened at ``url`` when given; the context is closed afterwards."""
-    context = browser.new_context(**options)
+def browser_page(
+    browser, url: str | None = None, *, width: int = 1280, height: int = 900, **options: Any
+) -> Iterator[Any]:
+    """A page ``width`` × ``height`` in a fresh browser context (``options``: ``viewport``,
+    ``color_scheme``, …), opened at ``url`` when given; the context is closed afterwards."""
+    context = browser.new_context(**{"viewport": {"width": width, "height": height}, **options})
     try:
         page = context.new_page()
         if url is not None:

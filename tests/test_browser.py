@@ -28,9 +28,7 @@ def site(tmp_path_factory):
 
 @pytest.fixture
 def page(browser):
-    with browser_page(
-        browser, viewport={"width": 1400, "height": 900}, accept_downloads=True
-    ) as page:
+    with browser_page(browser, width=1400, accept_downloads=True) as page:
         yield page
 
 
@@ -552,8 +550,7 @@ def test_usage_snippets_copy_keyboard_and_extras(site, page):
 def test_dark_mode(site, browser):
     base, _, _ = site
     model = f"{base}/projects/{STRESS}/artifacts/churn-model"
-    viewport = {"width": 1280, "height": 800}
-    with browser_page(browser, model, viewport=viewport, color_scheme="dark") as page:
+    with browser_page(browser, model, height=800, color_scheme="dark") as page:
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert background == "rgb(11, 18, 32)"
         shot(page, "dark-model")
@@ -562,12 +559,9 @@ def test_dark_mode(site, browser):
 def test_editing_needs_writes_and_the_form_token(tmp_path, browser):
     repo = fresh_repository(tmp_path)
     populate(repo, pause=0)
-    viewport = {"width": 1280, "height": 800}
     with (
         serving(repo, allow_writes=True) as base,
-        browser_page(
-            browser, f"{base}/projects/default/artifacts/events", viewport=viewport
-        ) as page,
+        browser_page(browser, f"{base}/projects/default/artifacts/events", height=800) as page,
     ):
         page.fill("#edit-description textarea", "cleaned events")
         page.click("#edit-description button")

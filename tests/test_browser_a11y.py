@@ -68,9 +68,7 @@ def serious(page) -> list[str]:
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_no_serious_or_critical_violation_on_any_page(site, browser, scheme):
     problems = {}
-    with browser_page(
-        browser, viewport={"width": 1280, "height": 900}, color_scheme=scheme
-    ) as page:
+    with browser_page(browser, color_scheme=scheme) as page:
         for path in PAGES:
             page.goto(site + path)
             found = serious(page)

@@ -64,7 +64,7 @@ def site(tmp_path_factory):
 
 @pytest.fixture
 def page(browser):
-    with browser_page(browser, viewport={"width": 1440, "height": 900}) as page:
+    with browser_page(browser, width=1440) as page:
         yield page
 
 
@@ -96,9 +96,7 @@ def test_missing_values_align_with_numbers_in_compare(site, page):
 @pytest.mark.parametrize("width", [1440, 1280])
 def test_statistics_of_a_200_column_frame_fit_the_page(site, browser, width):
     base, _ = site
-    with browser_page(
-        browser, f"{base}/projects/ml/artifacts/wide-200", viewport={"width": width, "height": 900}
-    ) as page:
+    with browser_page(browser, f"{base}/projects/ml/artifacts/wide-200", width=width) as page:
         stats = page.locator("#stats")
         expect(stats).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= width
@@ -150,9 +148,7 @@ def test_one_timestamp_format_on_every_page(site, page):
 
 def test_compare_on_a_phone_keeps_the_row_names_in_view(site, browser):
     base, _ = site
-    with browser_page(
-        browser, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
-    ) as page:
+    with browser_page(browser, width=390, height=844, has_touch=True, is_mobile=True) as page:
         page.goto(
             f"{base}/projects/ml/compare?ref=sweep:1&ref=sweep:2&ref=sweep:3&ref=sweep:4"
             "&ref=sweep:5&ref=other"

@@ -66,9 +66,7 @@ def inside(point, box, inset: float = 1.0) -> bool:
 @pytest.mark.parametrize("page_of", ["churn-model", "features", "scores"])
 def test_edges_run_forward_and_never_behind_nodes(site, browser, page_of):
     with browser_page(
-        browser,
-        f"{site}/projects/default/artifacts/{page_of}?depth=4",
-        viewport={"width": 1440, "height": 900},
+        browser, f"{site}/projects/default/artifacts/{page_of}?depth=4", width=1440
     ) as page:
         geometry = page.evaluate(GEOMETRY)
         boxes = {b["id"]: b for b in geometry["boxes"]}

@@ -72,11 +72,7 @@ def headers_overlap(page) -> list[str]:
 @pytest.mark.parametrize("width", [1280, 1440])
 def test_models_tab_keeps_keys_readable(site, browser, width):
     base, _ = site
-    with browser_page(
-        browser,
-        f"{base}/projects/ml/artifacts?kind=models",
-        viewport={"width": width, "height": 900},
-    ) as page:
+    with browser_page(browser, f"{base}/projects/ml/artifacts?kind=models", width=width) as page:
         cells = page.locator("#artifacts tbody td:first-child")
         assert cells.count() == len(KEYS)
         for i in range(cells.count()):
@@ -93,11 +89,7 @@ def test_models_tab_keeps_keys_readable(site, browser, width):
 
 def test_column_chooser_in_the_url_remembered_and_sortable(site, browser):
     base, _ = site
-    with browser_page(
-        browser,
-        f"{base}/projects/ml/artifacts?kind=models",
-        viewport={"width": 1440, "height": 900},
-    ) as page:
+    with browser_page(browser, f"{base}/projects/ml/artifacts?kind=models", width=1440) as page:
         default = page.locator("#artifacts thead th a[data-sort^='metric:']").evaluate_all(
             "as => as.map(a => a.dataset.sort)"
         )
@@ -145,7 +137,7 @@ def test_parameter_columns_sort_by_click(site, browser):
     with browser_page(
         browser,
         f"{base}/projects/tuning/artifacts?kind=models&col=param:depth&col=metric:auc",
-        viewport={"width": 1440, "height": 900},
+        width=1440,
     ) as page:
         depth = page.locator("#artifacts thead th.param:has(a[data-sort='param:depth'])")
         depth.locator("a").click()
@@ -166,9 +158,7 @@ def test_parameter_columns_sort_by_click(site, browser):
 def test_sweep_charts_name_each_version(site, browser, width):
     base, _ = site
     with browser_page(
-        browser,
-        f"{base}/projects/ml/compare?ref=*&all_versions=true",
-        viewport={"width": width, "height": 900},
+        browser, f"{base}/projects/ml/compare?ref=*&all_versions=true", width=width
     ) as page:
         lines = page.locator("#parallel svg.parallel polyline.run")
         assert lines.count() == 2 * len(KEYS)

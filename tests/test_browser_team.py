@@ -48,7 +48,7 @@ def sign_in(page, base: str, token: str) -> None:
 
 def test_sign_in_edit_confirm_audit_and_sign_out(team, browser):
     base, _, tokens = team
-    with browser_page(browser, f"{base}/projects", viewport={"width": 1280, "height": 900}) as page:
+    with browser_page(browser, f"{base}/projects") as page:
         page.fill("input[name=token]", "pat_wrong")
         page.click("button:has-text('Sign in')")
         expect(page.locator("#error-message")).to_have_text("wrong token")
@@ -89,7 +89,7 @@ def test_sign_in_edit_confirm_audit_and_sign_out(team, browser):
 @pytest.mark.parametrize("width", [1280, 1440, 390])
 def test_audit_and_search_everywhere_fit(team, browser, width):
     base, _, tokens = team
-    with browser_page(browser, viewport={"width": width, "height": 900}) as page:
+    with browser_page(browser, width=width) as page:
         sign_in(page, base, tokens["root"])
         model = f"{base}/projects/{STRESS}/artifacts/churn-model"
         for n in range(12):
