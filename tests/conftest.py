@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # Isolate Prefect and the default repository before anything imports Prefect.
 _HOME = tempfile.mkdtemp(prefix="pa-tests-")
@@ -362,3 +364,32 @@ def browser():
         chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@contextlib.contextmanager
+def browser_page(
+    browser, url: str | None = None, *, width: int = 1280, height: int = 900, **options: Any
+) -> Iterator[Any]:
+    """A page ``width`` × ``height`` in a fresh browser context (``options``: ``viewport``,
+    ``color_scheme``, …), opened at ``url`` when given; the context is closed afterwards."""
+    context = browser.new_context(**{"viewport": {"width": width, "height": height}, **options})
+    try:
+        page = context.new_page()
+        if url is not None:
+            page.goto(url)
+        yield page
+    finally:
+        context.close()
+
+
+def local_repository(root: Path, **settings: Any) -> Repository:
+    """A repository of local storage and a SQLite catalog under ``root``, owned by "tester",
+    with these settings (``signing_key``, ``trust_pickles``, …)."""
+    from prefect_artifacts.core.settings import ArtifactSettings
+
+    return Repository(
+        Storage.from_url(str(root / "store")),
+        Catalog(f"sqlite:///{root / 'c.db'}"),
+        owner="tester",
+        settings=ArtifactSettings(owner="tester", **settings),
+    )

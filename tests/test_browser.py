@@ -3,16 +3,12 @@ Screenshots of the main pages go to test-output/screenshots/."""
 
 import hashlib
 import re
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import expect
 
-from prefect_artifacts.web import create_app
+from tests.conftest import browser_page
 
 from .web_data import LONG_KEY, STRESS, fresh_repository, populate, populate_hostile, serving
 
@@ -32,9 +28,8 @@ def site(tmp_path_factory):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    yield context.new_page()
-    context.close()
+    with browser_page(browser, width=1400, accept_downloads=True) as page:
+        yield page
 
 
 def shot(page, name: str) -> None:
@@ -158,9 +153,8 @@ def overflow(page) -> int:
 
 @pytest.fixture(params=list(VIEWPORTS))
 def sized(request, browser):
-    context = browser.new_context(viewport=VIEWPORTS[request.param], accept_downloads=True)
-    yield request.param, context.new_page()
-    context.close()
+    with browser_page(browser, viewport=VIEWPORTS[request.param], accept_downloads=True) as page:
+        yield request.param, page
 
 
 def test_every_page_fits_the_window(site, sized):
@@ -210,9 +204,8 @@ def test_sorting_by_column_header_and_reverse(site, page):
 
 @pytest.fixture
 def desktop(browser):
-    context = browser.new_context(viewport=VIEWPORTS["desktop"])
-    yield context.new_page()
-    context.close()
+    with browser_page(browser, viewport=VIEWPORTS["desktop"]) as page:
+        yield page
 
 
 def test_labels_header_offers_the_labels_to_sort_by(site, desktop):
@@ -556,34 +549,20 @@ def test_usage_snippets_copy_keyboard_and_extras(site, page):
 
 def test_dark_mode(site, browser):
     base, _, _ = site
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme="dark")
-    page = context.new_page()
-    page.goto(f"{base}/projects/{STRESS}/artifacts/churn-model")
-    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-    assert background == "rgb(11, 18, 32)"
-    shot(page, "dark-model")
-    context.close()
+    model = f"{base}/projects/{STRESS}/artifacts/churn-model"
+    with browser_page(browser, model, height=800, color_scheme="dark") as page:
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(11, 18, 32)"
+        shot(page, "dark-model")
 
 
 def test_editing_needs_writes_and_the_form_token(tmp_path, browser):
     repo = fresh_repository(tmp_path)
     populate(repo, pause=0)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(repo, allow_writes=True), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    try:
-        page.goto(f"http://127.0.0.1:{port}/projects/default/artifacts/events")
+    with (
+        serving(repo, allow_writes=True) as base,
+        browser_page(browser, f"{base}/projects/default/artifacts/events", height=800) as page,
+    ):
         page.fill("#edit-description textarea", "cleaned events")
         page.click("#edit-description button")
         expect(page.locator("#description")).to_have_text("cleaned events")
@@ -596,11 +575,7 @@ def test_editing_needs_writes_and_the_form_token(tmp_path, browser):
         expect(page.locator("h1")).to_contain_text("staging")
         shot(page, "editing")
         forged = page.request.post(
-            f"http://127.0.0.1:{port}/projects/default/artifacts/events/versions/2/tag",
+            f"{base}/projects/default/artifacts/events/versions/2/tag",
             form={"tag": "forged"},
         )
         assert forged.status == 403 and "forged" not in repo.get("events:2").tags
-    finally:
-        context.close()
-        server.should_exit = True
-        thread.join(10)

@@ -10,6 +10,8 @@ from pathlib import Path
 import axe_playwright_python
 import pytest
 
+from tests.conftest import browser_page
+
 from .web_data import LONG_KEY, STRESS, fresh_repository, populate, populate_hostile, serving
 
 pytestmark = pytest.mark.slow  # headless Chromium
@@ -65,17 +67,13 @@ def serious(page) -> list[str]:
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_no_serious_or_critical_violation_on_any_page(site, browser, scheme):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
-    page = context.new_page()
     problems = {}
-    try:
+    with browser_page(browser, color_scheme=scheme) as page:
         for path in PAGES:
             page.goto(site + path)
             found = serious(page)
             if found:
                 problems[path] = found
-    finally:
-        context.close()
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"axe-{scheme}.json").write_text(json.dumps(problems, indent=1))
     assert problems == {}

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from prefect_artifacts import ArtifactContext
+from tests.conftest import browser_page
 
 from .test_browser import shot
 from .web_data import fresh_repository, serving
@@ -63,9 +64,8 @@ def site(tmp_path_factory):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    yield context.new_page()
-    context.close()
+    with browser_page(browser, width=1440) as page:
+        yield page
 
 
 def test_non_ascii_in_nested_cells_shows_as_letters(site, page):
@@ -96,10 +96,7 @@ def test_missing_values_align_with_numbers_in_compare(site, page):
 @pytest.mark.parametrize("width", [1440, 1280])
 def test_statistics_of_a_200_column_frame_fit_the_page(site, browser, width):
     base, _ = site
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    try:
-        page.goto(f"{base}/projects/ml/artifacts/wide-200")
+    with browser_page(browser, f"{base}/projects/ml/artifacts/wide-200", width=width) as page:
         stats = page.locator("#stats")
         expect(stats).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= width
@@ -110,8 +107,6 @@ def test_statistics_of_a_200_column_frame_fit_the_page(site, browser, width):
         name = stats.locator("td[title=a_rather_long_column_name_001]")
         assert name.evaluate("c => c.scrollWidth <= c.clientWidth")
         shot(page, f"stats-200-columns-{width}")
-    finally:
-        context.close()
 
 
 def test_more_rows_past_the_end(site, page):
@@ -153,11 +148,7 @@ def test_one_timestamp_format_on_every_page(site, page):
 
 def test_compare_on_a_phone_keeps_the_row_names_in_view(site, browser):
     base, _ = site
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
-    )
-    page = context.new_page()
-    try:
+    with browser_page(browser, width=390, height=844, has_touch=True, is_mobile=True) as page:
         page.goto(
             f"{base}/projects/ml/compare?ref=sweep:1&ref=sweep:2&ref=sweep:3&ref=sweep:4"
             "&ref=sweep:5&ref=other"
@@ -173,8 +164,6 @@ def test_compare_on_a_phone_keeps_the_row_names_in_view(site, browser):
         # no j/k hint on a touch screen
         page.goto(f"{base}/projects/ml/artifacts")
         expect(page.locator(".keys-hint")).to_be_hidden()
-    finally:
-        context.close()
 
 
 def test_keyboard_hint_on_a_desktop(site, page):

@@ -11,12 +11,10 @@ import pandas as pd
 import pytest
 
 from prefect_artifacts import ArtifactContext
-from prefect_artifacts.core import events
-from prefect_artifacts.core.models import RunInfo
-from prefect_artifacts.core.runs import set_run_provider
+from tests.conftest import browser_page
 
 from .test_browser import shot
-from .web_data import fresh_repository, serving
+from .web_data import fresh_repository, named_runs, serving
 
 pytestmark = pytest.mark.slow  # headless Chromium
 
@@ -40,28 +38,19 @@ GEOMETRY = """() => {
 def site(tmp_path_factory):
     repo = fresh_repository(tmp_path_factory.mktemp("lineage"))
     ctx = ArtifactContext(repo)
-    listeners = list(events._listeners)
-    for listener in listeners:
-        events.unsubscribe(listener)
-    run = {"value": None}
-    previous = set_run_provider(lambda: run["value"])
-    try:
-        run["value"] = RunInfo(flow_name="ingest", flow_run_id="1" * 32, flow_run_name="calm-ant")
+    with named_runs() as run_as:
+        run_as("ingest")
         raw = ctx.log_dataset("raw", pd.DataFrame({"a": range(5)}))
-        run["value"] = RunInfo(flow_name="features", flow_run_id="2" * 32, flow_run_name="wise-owl")
+        run_as("features")
         raw.load()
         features = ctx.log_dataset("features", pd.DataFrame({"a": range(5), "b": range(5)}))
-        run["value"] = RunInfo(flow_name="train", flow_run_id="3" * 32, flow_run_name="bold-elk")
+        run_as("train")
         features.load()
         model = ctx.log_model("churn-model", body=b"m", model_file="m.bin", metrics={"auc": 0.8})
-        run["value"] = RunInfo(flow_name="score", flow_run_id="4" * 32, flow_run_name="fast-fox")
+        run_as("score")
         model.load()
         features.load()  # the skip: features → score run passes the train run and the model
         ctx.log_dataset("scores", pd.DataFrame({"p": [0.1, 0.9]}))
-    finally:
-        set_run_provider(previous)
-        for listener in listeners:
-            events.subscribe(listener)
     with serving(repo) as base:
         yield base
 
@@ -76,10 +65,9 @@ def inside(point, box, inset: float = 1.0) -> bool:
 
 @pytest.mark.parametrize("page_of", ["churn-model", "features", "scores"])
 def test_edges_run_forward_and_never_behind_nodes(site, browser, page_of):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    try:
-        page.goto(f"{site}/projects/default/artifacts/{page_of}?depth=4")
+    with browser_page(
+        browser, f"{site}/projects/default/artifacts/{page_of}?depth=4", width=1440
+    ) as page:
         geometry = page.evaluate(GEOMETRY)
         boxes = {b["id"]: b for b in geometry["boxes"]}
         assert len(boxes) >= 5 and len(geometry["edges"]) >= 4
@@ -110,5 +98,3 @@ def test_edges_run_forward_and_never_behind_nodes(site, browser, page_of):
             assert any(boxes[e["target"]]["x"] - boxes[e["source"]]["x"] > 400 for e in skip)
             page.locator("#lineage-graph").scroll_into_view_if_needed()
             shot(page, "lineage-layered")
-    finally:
-        context.close()

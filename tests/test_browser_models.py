@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from prefect_artifacts import ArtifactContext
+from tests.conftest import browser_page
 
 from .test_browser import shot
 from .web_data import fresh_repository, serving
@@ -71,10 +72,7 @@ def headers_overlap(page) -> list[str]:
 @pytest.mark.parametrize("width", [1280, 1440])
 def test_models_tab_keeps_keys_readable(site, browser, width):
     base, _ = site
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    try:
-        page.goto(f"{base}/projects/ml/artifacts?kind=models")
+    with browser_page(browser, f"{base}/projects/ml/artifacts?kind=models", width=width) as page:
         cells = page.locator("#artifacts tbody td:first-child")
         assert cells.count() == len(KEYS)
         for i in range(cells.count()):
@@ -87,16 +85,11 @@ def test_models_tab_keeps_keys_readable(site, browser, width):
         # the page itself never scrolls sideways; the table may, inside its box
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         shot(page, f"models-tab-{width}")
-    finally:
-        context.close()
 
 
 def test_column_chooser_in_the_url_remembered_and_sortable(site, browser):
     base, _ = site
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    try:
-        page.goto(f"{base}/projects/ml/artifacts?kind=models")
+    with browser_page(browser, f"{base}/projects/ml/artifacts?kind=models", width=1440) as page:
         default = page.locator("#artifacts thead th a[data-sort^='metric:']").evaluate_all(
             "as => as.map(a => a.dataset.sort)"
         )
@@ -135,18 +128,17 @@ def test_column_chooser_in_the_url_remembered_and_sortable(site, browser):
         page.wait_for_load_state()
         assert "col=" not in page.url
         expect(page.locator("#artifacts thead th.param")).to_have_count(0)
-    finally:
-        context.close()
 
 
 def test_parameter_columns_sort_by_click(site, browser):
     """A parameter column sorts like a metric column: by click, kept in the URL, numbers by
     value (100 after 10), text after numbers, versions without the parameter last."""
     base, _ = site
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    try:
-        page.goto(f"{base}/projects/tuning/artifacts?kind=models&col=param:depth&col=metric:auc")
+    with browser_page(
+        browser,
+        f"{base}/projects/tuning/artifacts?kind=models&col=param:depth&col=metric:auc",
+        width=1440,
+    ) as page:
         depth = page.locator("#artifacts thead th.param:has(a[data-sort='param:depth'])")
         depth.locator("a").click()
         assert "sort=param%3Adepth" in page.url and "col=param%3Adepth" in page.url
@@ -160,17 +152,14 @@ def test_parameter_columns_sort_by_click(site, browser):
         # a sort by a parameter that is not a chosen column shows that column
         page.goto(f"{base}/projects/tuning/artifacts?kind=models&sort=param:optimizer")
         expect(page.locator("#artifacts thead th.param")).to_have_text("optimizer ▲")
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("width", [1440, 390])
 def test_sweep_charts_name_each_version(site, browser, width):
     base, _ = site
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    try:
-        page.goto(f"{base}/projects/ml/compare?ref=*&all_versions=true")
+    with browser_page(
+        browser, f"{base}/projects/ml/compare?ref=*&all_versions=true", width=width
+    ) as page:
         lines = page.locator("#parallel svg.parallel polyline.run")
         assert lines.count() == 2 * len(KEYS)
         names = lines.evaluate_all("ls => ls.map(l => l.querySelector('title').textContent)")
@@ -203,5 +192,3 @@ def test_sweep_charts_name_each_version(site, browser, width):
         shot(page, f"sweep-{width}")
         bad = page.goto(f"{base}/projects/ml/compare?ref=*&all_versions=true&x=nope")
         assert bad.status == 400
-    finally:
-        context.close()

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from prefect_artifacts.core.formatting import size_text
+from tests.conftest import browser_page
 
 from .test_bigdata import PART, chunks
 from .test_browser import VIEWPORTS, overflow, shot
@@ -30,10 +31,9 @@ def parts_site(tmp_path_factory):
 @pytest.mark.parametrize("size", list(VIEWPORTS))
 def test_parts_table_and_merged_stats_fit_the_window(parts_site, browser, size):
     base, _, v = parts_site
-    context = browser.new_context(viewport=VIEWPORTS[size])
-    page = context.new_page()
-    try:
-        page.goto(f"{base}/projects/default/artifacts/events")
+    with browser_page(
+        browser, f"{base}/projects/default/artifacts/events", viewport=VIEWPORTS[size]
+    ) as page:
         heading = page.locator("h2", has_text="Parts")
         expect(heading).to_contain_text(f"{v.part_count} Parquet parts")
         expect(heading).to_contain_text(f"{size_text(v.size)} in all")
@@ -59,16 +59,16 @@ def test_parts_table_and_merged_stats_fit_the_window(parts_site, browser, size):
         if size == "desktop":  # on a laptop the statistics fit without scrolling sideways
             box = "t => t.parentElement.scrollWidth - t.parentElement.clientWidth"
             assert stats.evaluate(box) <= 0
-    finally:
-        context.close()
 
 
 def test_download_button_gives_one_parquet_file(parts_site, browser, tmp_path):
     base, _, v = parts_site
-    context = browser.new_context(viewport=VIEWPORTS["desktop"], accept_downloads=True)
-    page = context.new_page()
-    try:
-        page.goto(f"{base}/projects/default/artifacts/events")
+    with browser_page(
+        browser,
+        f"{base}/projects/default/artifacts/events",
+        viewport=VIEWPORTS["desktop"],
+        accept_downloads=True,
+    ) as page:
         with page.expect_download() as info:
             page.click("#download")
         download = info.value
@@ -76,5 +76,3 @@ def test_download_button_gives_one_parquet_file(parts_site, browser, tmp_path):
         saved = tmp_path / download.suggested_filename
         download.save_as(saved)
         pd.testing.assert_frame_equal(pd.read_parquet(Path(saved)), v.load())
-    finally:
-        context.close()

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from prefect_artifacts.core.access import new_token, token_hash
 from prefect_artifacts.web.auth import Access
+from tests.conftest import browser_page
 
 from .test_browser import shot
 from .web_data import LONG_KEY, STRESS, fresh_repository, populate, populate_hostile, serving
@@ -47,10 +48,7 @@ def sign_in(page, base: str, token: str) -> None:
 
 def test_sign_in_edit_confirm_audit_and_sign_out(team, browser):
     base, _, tokens = team
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    try:
-        page.goto(f"{base}/projects")
+    with browser_page(browser, f"{base}/projects") as page:
         page.fill("input[name=token]", "pat_wrong")
         page.click("button:has-text('Sign in')")
         expect(page.locator("#error-message")).to_have_text("wrong token")
@@ -86,16 +84,12 @@ def test_sign_in_edit_confirm_audit_and_sign_out(team, browser):
         assert "/login" in page.url
         page.goto(f"{base}/projects")
         assert "/login" in page.url
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("width", [1280, 1440, 390])
 def test_audit_and_search_everywhere_fit(team, browser, width):
     base, _, tokens = team
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    try:
+    with browser_page(browser, width=width) as page:
         sign_in(page, base, tokens["root"])
         model = f"{base}/projects/{STRESS}/artifacts/churn-model"
         for n in range(12):
@@ -124,5 +118,3 @@ def test_audit_and_search_everywhere_fit(team, browser, width):
         page.click("#versions-last")
         assert re.search(r"voffset=30", page.url)
         expect(page.locator('#versions-table tr[data-version="1"]')).to_have_count(1)
-    finally:
-        context.close()

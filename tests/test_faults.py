@@ -7,6 +7,7 @@ import textwrap
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -95,6 +96,16 @@ def proxied_pg(pg_url):
     proxy.stop()
 
 
+def context_on(root: Path, catalog_url: str, retry_seconds: float) -> ArtifactContext:
+    """Logging into local storage under ``root`` and the catalog at ``catalog_url``."""
+    return ArtifactContext(
+        Repository(
+            Storage.from_url(str(root / "store")),
+            Catalog(catalog_url, retry_seconds=retry_seconds),
+        )
+    )
+
+
 def visible_versions(pg_url: str) -> int:
     engine = sa.create_engine(pg_url)
     with engine.connect() as conn:
@@ -105,10 +116,7 @@ def visible_versions(pg_url: str) -> int:
 
 def test_catalog_refused_then_back(proxied_pg, tmp_path):
     proxy, via_proxy, direct = proxied_pg
-    repo = Repository(
-        Storage.from_url(str(tmp_path / "store")), Catalog(via_proxy, retry_seconds=1.0)
-    )
-    ctx = ArtifactContext(repo)
+    ctx = context_on(tmp_path, via_proxy, retry_seconds=1.0)
     ctx.log_artifact("k", b"first")
     proxy.stop()  # refused
     with pytest.raises(CatalogError) as err:
@@ -117,16 +125,13 @@ def test_catalog_refused_then_back(proxied_pg, tmp_path):
     assert visible_versions(direct) == 1  # no orphan version
     proxy.start()
     assert ctx.log_artifact("k", b"second").version == 2  # the next attempt succeeds
-    orphans = gc(repo, grace=timedelta(0), dry_run=True).orphans
+    orphans = gc(ctx.repository, grace=timedelta(0), dry_run=True).orphans
     assert orphans == []  # the failed attempt's bytes were reused by the successful one
 
 
 def test_catalog_connections_dropped_and_retried(proxied_pg, tmp_path):
     proxy, via_proxy, direct = proxied_pg
-    repo = Repository(
-        Storage.from_url(str(tmp_path / "store")), Catalog(via_proxy, retry_seconds=20.0)
-    )
-    ctx = ArtifactContext(repo)
+    ctx = context_on(tmp_path, via_proxy, retry_seconds=20.0)
     ctx.log_artifact("k", b"warm the pool")
     proxy.drop()  # every pooled connection is now dead
     assert ctx.log_artifact("k", b"after a drop").version == 2
@@ -146,7 +151,7 @@ def test_catalog_connections_dropped_and_retried(proxied_pg, tmp_path):
     writer.join(30)
     assert result == {"version": 3}
     assert visible_versions(direct) == 3
-    assert [v.version for v in repo.versions("k")] == [3, 2, 1]
+    assert [v.version for v in ctx.repository.versions("k")] == [3, 2, 1]
 
 
 def test_process_killed_between_bytes_and_commit(tmp_path):

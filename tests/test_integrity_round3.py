@@ -17,16 +17,7 @@ from prefect_artifacts.core.errors import ArtifactNotFoundError
 from prefect_artifacts.core.maintenance import reindex
 from prefect_artifacts.core.settings import ArtifactSettings
 from prefect_artifacts.core.storage import Storage
-from tests.conftest import drop_catalog, snapshot
-
-
-def make_repo(root: Path, **settings) -> Repository:
-    return Repository(
-        Storage.from_url(str(root / "store")),
-        Catalog(f"sqlite:///{root / 'c.db'}"),
-        owner="tester",
-        settings=ArtifactSettings(owner="tester", **settings),
-    )
+from tests.conftest import drop_catalog, local_repository, snapshot
 
 
 def rebuilt(repo: Repository, **settings) -> tuple[Repository, object]:
@@ -44,7 +35,7 @@ def rebuilt(repo: Repository, **settings) -> tuple[Repository, object]:
 
 # -- 2 reindex replays the journal to exactly the live catalog -------------------------------------
 def test_2_a_tag_moved_to_a_deleted_version_is_not_put_back(tmp_path):
-    repo = make_repo(tmp_path)
+    repo = local_repository(tmp_path)
     ctx = ArtifactContext(repo)
     ctx.log_artifact("k", b"one")
     repo.tag("k:1", "prod")
@@ -114,7 +105,7 @@ def _random_history(repo: Repository, rng: random.Random, steps: int) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [*range(8), 17])
 def test_2_replaying_any_history_gives_exactly_the_live_catalog(tmp_path, seed):
-    repo = make_repo(tmp_path)
+    repo = local_repository(tmp_path)
     _random_history(repo, random.Random(seed), 40)
     live = snapshot(repo.catalog)
     again, report = rebuilt(repo)
@@ -135,7 +126,7 @@ def _journal(repo: Repository) -> dict[Path, dict]:
 
 
 def test_18_forged_journal_entries_are_skipped_and_reported(tmp_path):
-    repo = make_repo(tmp_path, signing_key=KEY)
+    repo = local_repository(tmp_path, signing_key=KEY)
     ctx = ArtifactContext(repo)
     ctx.log_model("m", body=b"one", model_file="m.bin", metrics={"auc": 0.5}, tag="prod")
     ctx.log_model("m", body=b"two", model_file="m.bin", metrics={"auc": 0.6})
@@ -175,7 +166,7 @@ def test_18_forged_journal_entries_are_skipped_and_reported(tmp_path):
 
 
 def test_18_every_manifest_field_is_signed(tmp_path):
-    repo = make_repo(tmp_path, signing_key=KEY)
+    repo = local_repository(tmp_path, signing_key=KEY)
     ctx = ArtifactContext(repo)
     ctx.log_model("m", body=b"one", model_file="m.bin", metrics={"auc": 0.5})
     ctx.log_model("m", body=b"two", model_file="m.bin", metrics={"auc": 0.6})
@@ -192,7 +183,7 @@ def test_18_every_manifest_field_is_signed(tmp_path):
 def test_18_records_name_their_format_and_writer_and_old_ones_still_read(tmp_path):
     from prefect_artifacts.core.catalog.outbox import writer_version
 
-    repo = make_repo(tmp_path)
+    repo = local_repository(tmp_path)
     ctx = ArtifactContext(repo)
     ctx.log_artifact("k", b"one", tag="prod")
     ctx.log_artifact("k", b"two")
@@ -228,11 +219,11 @@ def test_19_a_keyless_writer_is_refused_before_anything_changes(tmp_path, key):
     from prefect_artifacts.core.signing import new_ed25519_key
 
     private, public = new_ed25519_key()
-    signed = make_repo(tmp_path, signing_key=private)
+    signed = local_repository(tmp_path, signing_key=private)
     ArtifactContext(signed).log_model("m", model={"w": [1]}, metrics={"auc": 0.9}, tag="prod")
     signed.drain(full=True)
     before, files = snapshot(signed.catalog), _files(signed)
-    writer = make_repo(tmp_path, **({"signing_key": public} if key == "verify-only" else {}))
+    writer = local_repository(tmp_path, **({"signing_key": public} if key == "verify-only" else {}))
     ctx = ArtifactContext(writer)
     attempts = {
         "update_model": lambda: writer.revise("m", extra_data={"card": b"x"}, kind="model"),
@@ -260,7 +251,7 @@ def test_24_a_damaged_part_read_with_push_down_raises_integrity_error(tmp_path, 
 
     from prefect_artifacts.core.errors import IntegrityError, InvalidArgumentError
 
-    repo = make_repo(tmp_path)
+    repo = local_repository(tmp_path)
     frame = pd.DataFrame({"x": range(1000), "y": ["a"] * 1000})
     v = ArtifactContext(repo).log_dataset("d", frame)
     assert len(repo.load_dataset(v, filters=[("x", ">", 500)])) == 499
@@ -282,7 +273,7 @@ def test_24_a_damaged_part_read_with_push_down_raises_integrity_error(tmp_path, 
 def test_25_values_nested_too_deep_are_refused_clearly(tmp_path):
     from prefect_artifacts.core.errors import InvalidArgumentError
 
-    repo = make_repo(tmp_path)
+    repo = local_repository(tmp_path)
     ctx = ArtifactContext(repo)
     deep_list: list = []
     deep_dict: dict = {}
@@ -317,7 +308,7 @@ def test_also_log_dataset_takes_the_documented_part_size_option(tmp_path):
 
     from prefect_artifacts.core.errors import InvalidArgumentError
 
-    ctx = ArtifactContext(make_repo(tmp_path))
+    ctx = ArtifactContext(local_repository(tmp_path))
 
     def batches():
         for i in range(8):
@@ -337,7 +328,7 @@ def test_also_log_dataset_takes_the_documented_part_size_option(tmp_path):
 def test_also_a_metric_sort_with_a_quote_is_refused(tmp_path, name):
     from prefect_artifacts.core.errors import InvalidArgumentError
 
-    repo = make_repo(tmp_path)
+    repo = local_repository(tmp_path)
     with pytest.raises(InvalidArgumentError, match="without quotes or backslashes"):
         repo.list(sort=f"-metric:{name}")
 
@@ -348,7 +339,7 @@ def test_20_a_range_of_a_blob_of_unknown_state_is_verified_first(tmp_path):
 
     from prefect_artifacts.web import create_app
 
-    repo = make_repo(tmp_path)
+    repo = local_repository(tmp_path)
     payload = bytes(range(256)) * 12_000  # 3 MB: several chunks
     v = ArtifactContext(repo).log_artifact("big", payload)
     blob = Path(repo.storage.blob_path(v.hash))
@@ -377,7 +368,7 @@ def test_21_gc_with_no_grace_does_not_break_a_stream_log_in_flight(tmp_path):
 
     from prefect_artifacts.core.maintenance import gc, verify
 
-    repo = make_repo(tmp_path)
+    repo = local_repository(tmp_path)
     reached, go = threading.Event(), threading.Event()
 
     def batches():

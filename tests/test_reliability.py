@@ -29,19 +29,9 @@ from prefect_artifacts.core.errors import (
     UntrustedContentError,
 )
 from prefect_artifacts.core.maintenance import gc, reindex, verify
-from prefect_artifacts.core.settings import ArtifactSettings
 from prefect_artifacts.core.storage import Storage
 from prefect_artifacts.core.storage.streams import SPOOL_PREFIX, clean_stale_spools
-from tests.conftest import drop_catalog, snapshot
-
-
-def make_repo(root: Path, **settings) -> Repository:
-    return Repository(
-        Storage.from_url(str(root / "store")),
-        Catalog(f"sqlite:///{root / 'c.db'}"),
-        owner="tester",
-        settings=ArtifactSettings(owner="tester", **settings),
-    )
+from tests.conftest import drop_catalog, local_repository, snapshot
 
 
 # -- 1 fingerprints ------------------------------------------------------------------------------
@@ -137,7 +127,7 @@ def test_5_a_corrupt_blob_is_replaced_by_the_next_identical_write(repo):
 
 # -- 6 trust model ------------------------------------------------------------------------------------------
 def test_6_signed_repositories_refuse_forged_manifests_and_unsigned_pickles(tmp_path):
-    repo = make_repo(tmp_path, signing_key="hmac:team-secret")
+    repo = local_repository(tmp_path, signing_key="hmac:team-secret")
     ctx = ArtifactContext(repo)
     good = ctx.log_model("model", model={"weights": [1, 2]}, metrics={"auc": 0.9})
     assert good.signature and good.load() == {"weights": [1, 2]}
@@ -152,7 +142,7 @@ def test_6_signed_repositories_refuse_forged_manifests_and_unsigned_pickles(tmp_
         "its signature does not match"
         in report.skipped[repo.storage.manifest_path("default", "model", 2)]
     )
-    unsigned = make_repo(tmp_path)  # the same storage and catalog, no key: reindex takes it
+    unsigned = local_repository(tmp_path)  # the same storage and catalog, no key: reindex takes it
     assert reindex(unsigned).versions_restored == 1
     with pytest.raises(UntrustedContentError, match="signature does not match"):
         repo.get("model:2").load()  # the keyed repository still refuses to unpickle it
@@ -161,7 +151,7 @@ def test_6_signed_repositories_refuse_forged_manifests_and_unsigned_pickles(tmp_
 def test_6_pickles_load_only_when_trusted_and_safe_formats_need_no_trust(tmp_path):
     from sklearn.linear_model import LogisticRegression
 
-    repo = make_repo(tmp_path, trust_pickles=False)
+    repo = local_repository(tmp_path, trust_pickles=False)
     ctx = ArtifactContext(repo)
     pickled = ctx.log_model("pickled", model={"w": 1})
     with pytest.raises(UntrustedContentError, match="Load it with load\\(trusted=True\\)"):

@@ -7,7 +7,7 @@ import io
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
 import numpy as np
@@ -87,9 +87,6 @@ def populate_hostile(repo: Repository, *, versions: int = 150) -> dict[str, obje
     """Project ``stress``: a 128-character key, 150-character label values, a 60-column dataset
     with 80-character cells and booleans, a model with ``versions`` versions (auc up, logloss
     down), a second model key, a plotly figure and a three-run lineage chain."""
-    from prefect_artifacts.core.models import RunInfo
-    from prefect_artifacts.core.runs import set_run_provider
-
     ctx = ArtifactContext(repo, project=STRESS)
     rng = np.random.default_rng(1)
     n = 200
@@ -134,30 +131,47 @@ def populate_hostile(repo: Repository, *, versions: int = 150) -> dict[str, obje
     figure = go.Figure(go.Scatter(x=list(range(20)), y=[i * i for i in range(20)]))
     plot = ctx.log_plot("plotly-curve", figure)
 
-    from prefect_artifacts.core import events
-
-    # runs named through the core's seam, not real Prefect runs: Prefect's listeners stay out
-    listeners = list(events._listeners)
-    for listener in listeners:
-        events.unsubscribe(listener)
-    run = {"value": None}
-    previous = set_run_provider(lambda: run["value"])
-    try:
-        run["value"] = RunInfo(flow_name="ingest", flow_run_id="1" * 32, flow_run_name="calm-ant")
+    with named_runs() as run_as:
+        run_as("ingest")
         raw = ctx.log_dataset("raw", wide.iloc[:, :5])
-        run["value"] = RunInfo(flow_name="features", flow_run_id="2" * 32, flow_run_name="wise-owl")
+        run_as("features")
         raw.load()
         features = ctx.log_dataset("features", wide.iloc[:, :8])
-        run["value"] = RunInfo(flow_name="train", flow_run_id="3" * 32, flow_run_name="bold-elk")
+        run_as("train")
         features.load()
         trained = ctx.log_model(
             "trained", body=b"t", model_file="m.bin", metrics={"auc": 0.8, "rmse": 1.2}
         )
+    return {"d1": d1, "d2": d2, "xl": xl, "plot": plot, "features": features, "trained": trained}
+
+
+RUNS = {"ingest": "calm-ant", "features": "wise-owl", "train": "bold-elk", "score": "fast-fox"}
+
+
+@contextlib.contextmanager
+def named_runs() -> Iterator[Callable[[str], None]]:
+    """Runs named through the core's seam, not real Prefect runs (Prefect's listeners stay
+    out): after ``run_as("train")`` what is logged and loaded happens in that flow's run."""
+    from prefect_artifacts.core import events
+    from prefect_artifacts.core.models import RunInfo
+    from prefect_artifacts.core.runs import set_run_provider
+
+    listeners = list(events._listeners)
+    for listener in listeners:
+        events.unsubscribe(listener)
+    current: dict[str, RunInfo | None] = {"run": None}
+
+    def run_as(flow: str) -> None:
+        number = str(list(RUNS).index(flow) + 1)
+        current["run"] = RunInfo(flow_name=flow, flow_run_id=number * 32, flow_run_name=RUNS[flow])
+
+    previous = set_run_provider(lambda: current["run"])
+    try:
+        yield run_as
     finally:
         set_run_provider(previous)
         for listener in listeners:
             events.subscribe(listener)
-    return {"d1": d1, "d2": d2, "xl": xl, "plot": plot, "features": features, "trained": trained}
 
 
 @contextlib.contextmanager

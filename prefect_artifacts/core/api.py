@@ -708,5 +708,15 @@ def locate_repository(home: dict[str, Any]) -> Repository:
     )
 
 
-models.set_default_repository(get_repository)
-models.set_repository_locator(locate_repository)
+class SettingsFinder:
+    """How records find a repository they do not hold (a :class:`~.models.RepositoryFinder`):
+    the one the settings name, or the one an unpickled record names (:func:`locate_repository`)."""
+
+    def default(self) -> Repository:
+        return get_repository()
+
+    def locate(self, home: dict[str, Any]) -> Repository:
+        return locate_repository(home)
+
+
+models.find_repositories_with(SettingsFinder())

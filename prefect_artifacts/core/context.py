@@ -607,19 +607,16 @@ def _is_figure(value: Any) -> bool:
 
 
 def _read_table(path: Path, fmt: str) -> Any:
-    import pyarrow.csv
-    import pyarrow.parquet
+    from .materializers.dataset import TABLE_FILES, read_table_file
 
     if not path.is_file():
         raise InvalidArgumentError(f"local_path {str(path)!r} is not a file")
-    if fmt == "parquet":
-        return pyarrow.parquet.read_table(path)
-    if fmt == "csv":
-        return pyarrow.csv.read_csv(path)
-    raise InvalidArgumentError(
-        f"log_dataset reads Parquet or CSV files from local_path, not {fmt!r}; load it into a "
-        "DataFrame and pass df="
-    )
+    if fmt not in TABLE_FILES:
+        raise InvalidArgumentError(
+            f"log_dataset reads Parquet or CSV files from local_path, not {fmt!r}; load it into "
+            "a DataFrame and pass df="
+        )
+    return read_table_file(path, fmt)
 
 
 DATASET_OPTIONS = ("part_size", "preview", "stats")

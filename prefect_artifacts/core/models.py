@@ -53,21 +53,9 @@ class RepositoryLike(Protocol):
     def read_blob(self, digest: str) -> bytes: ...
     def open_blob(self, digest: str, size: int | None = None) -> BinaryIO: ...
     def open_file(self, version: ArtifactVersion, name: str) -> BinaryIO: ...
-    def download_blob(
-        self,
-        digest: str,
-        path: str | Path | None,
-        filename: str,
-        on_chunk: Callable[[int], Any] | None = None,
-    ) -> Path: ...
+    def download_blob(self, digest: str, path: str | Path | None, filename: str) -> Path: ...
     def download(
-        self,
-        version: ArtifactVersion,
-        path: str | Path | None = None,
-        *,
-        parts: bool = False,
-        name: str | None = None,
-        on_chunk: Callable[[int], Any] | None = None,
+        self, version: ArtifactVersion, path: str | Path | None = None, *, parts: bool = False
     ) -> Path: ...
     def folder_files(self, version: ArtifactVersion) -> list[dict[str, Any]]: ...
     def runs_of(self, version: ArtifactVersion, *, role: str) -> list[LineageRecord]: ...
@@ -88,9 +76,6 @@ class RepositoryLike(Protocol):
     ) -> ArtifactVersion: ...
 
 
-_default_repository: Callable[[], RepositoryLike] | None = None
-
-
 _run_linker: Callable[[Any], str | None] | None = None
 
 
@@ -107,26 +92,32 @@ def run_link(run: Any) -> str | None:
     return link or getattr(run, "recorded_url", None)
 
 
-def set_default_repository(provider: Callable[[], RepositoryLike]) -> None:
-    """Where records that lost their repository (unpickled on a worker) find one again."""
-    global _default_repository
-    _default_repository = provider
+class RepositoryFinder(Protocol):
+    """How a record finds a repository it does not hold: the default one (for a record or
+    reference made by hand), or the one an unpickled record's ``home`` names (its id and
+    locations). The module API installs the one that reads the settings."""
+
+    def default(self) -> RepositoryLike: ...
+    def locate(self, home: dict[str, Any]) -> RepositoryLike: ...
+
+
+_finder: RepositoryFinder | None = None
+
+
+def find_repositories_with(finder: RepositoryFinder) -> None:
+    """Install how records without a repository find one (see :class:`RepositoryFinder`)."""
+    global _finder
+    _finder = finder
+
+
+def repository_finder() -> RepositoryFinder:
+    if _finder is None:
+        raise RuntimeError("no repository finder: import prefect_artifacts first")
+    return _finder
 
 
 def default_repository() -> RepositoryLike:
-    if _default_repository is None:
-        raise RuntimeError("no default repository: import prefect_artifacts first")
-    return _default_repository()
-
-
-_locator: Callable[[dict[str, Any]], RepositoryLike] | None = None
-
-
-def set_repository_locator(locator: Callable[[dict[str, Any]], RepositoryLike]) -> None:
-    """How an unpickled record finds its own repository again from what it carries (its
-    repository id and locations): ``locator(home)`` returns it or raises."""
-    global _locator
-    _locator = locator
+    return repository_finder().default()
 
 
 class RunInfo(BaseModel):
@@ -264,10 +255,8 @@ class _Bound(BaseModel):
         process has open, the default one, or re-opened from the carried locations — never
         another repository holding a same-named version."""
         if self._repo is None:
-            if self._home is None or _locator is None:
-                self._repo = default_repository()
-            else:
-                self._repo = _locator(self._home)
+            finder = repository_finder()
+            self._repo = finder.default() if self._home is None else finder.locate(self._home)
         return self._repo
 
 

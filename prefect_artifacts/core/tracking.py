@@ -147,7 +147,7 @@ class MetricBuffer:
 
 @functools.cache
 def _metric_value() -> Any:
-    from .repository.writer import metric_value  # the rule log_model's metrics follow
+    from .repository.validators import metric_value  # the rule log_model's metrics follow
 
     return metric_value
 

@@ -15,7 +15,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..core import sweeps, tracking
 from ..core.dataitem import DataItem
@@ -593,27 +593,43 @@ def _upstream_runs() -> list[str]:
     return sorted(ids)
 
 
+T = TypeVar("T")
+
+
 def _format_key(template: str, parameters: dict[str, Any]) -> str:
     if "{" not in template:
         return template
     from prefect.runtime import flow_run, task_run
 
+    hint = "Templates can use {parameters[name]}, {flow_run.name} and {task_run.name}"
+    values = {"parameters": parameters, "flow_run": flow_run, "task_run": task_run}
+    return _render(template, values, "artifact key", validate_key, InvalidKeyError, hint)
+
+
+def _render(
+    template: str,
+    values: dict[str, Any],
+    what: str,
+    check: Callable[[str], T],
+    error: type[InvalidArgumentError],
+    hint: str,
+) -> T:
+    """``template`` formatted with ``values``, then checked; an error names the template."""
     try:
-        key = template.format(parameters=parameters, flow_run=flow_run, task_run=task_run)
+        text = template.format(**values)
     except (KeyError, AttributeError, IndexError, ValueError) as exc:
-        raise InvalidKeyError(
-            f"artifact key template {template!r} failed: {type(exc).__name__}: {exc}. Templates "
-            "can use {parameters[name]}, {flow_run.name} and {task_run.name}"
+        raise error(
+            f"{what} template {template!r} failed: {type(exc).__name__}: {exc}. {hint}"
         ) from exc
     try:
-        return validate_key(key)
-    except InvalidKeyError as exc:
-        raise InvalidKeyError(f"artifact key template {template!r} rendered: {exc}") from None
+        return check(text)
+    except InvalidArgumentError as exc:
+        raise error(f"{what} template {template!r} rendered: {exc}") from None
 
 
 def _check_iteration(iteration: Any) -> Any:
     """A number (checked now) or a template over the parameters (checked when it runs)."""
-    from ..core.repository.writer import check_iteration
+    from ..core.repository.validators import check_iteration
 
     if iteration is None or (isinstance(iteration, str) and "{" in iteration):
         if isinstance(iteration, str):
@@ -634,21 +650,13 @@ def _check_iteration(iteration: Any) -> Any:
 
 
 def _format_iteration(iteration: int | str | None, parameters: dict[str, Any]) -> int | None:
-    from ..core.repository.writer import check_iteration
+    from ..core.repository.validators import check_iteration
 
     if not isinstance(iteration, str):
         return iteration
-    try:
-        text = iteration.format(parameters=parameters)
-    except (KeyError, IndexError, AttributeError, ValueError) as exc:
-        raise InvalidArgumentError(
-            f"iteration template {iteration!r} failed: {type(exc).__name__}: {exc}. Templates "
-            "see the task's parameters, e.g. '{parameters[i]}'"
-        ) from None
-    try:
-        return check_iteration(text)
-    except InvalidArgumentError as exc:
-        raise InvalidArgumentError(f"iteration template {iteration!r} rendered: {exc}") from None
+    hint = "Templates see the task's parameters, e.g. '{parameters[i]}'"
+    values = {"parameters": parameters}
+    return _render(iteration, values, "iteration", check_iteration, InvalidArgumentError, hint)
 
 
 def _check_keys(key: Any) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 import json
 import shlex
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -609,19 +610,30 @@ def kept_input(
     return response
 
 
-@router.post("/projects/{project}/artifacts/{key}/versions/{version}/tag")
-async def tag_form(request: Request, project: str, key: str, version: int) -> Response:
-    fields = await checked_form(request, project, "tag")
+async def edit_form(
+    request: Request,
+    project: str,
+    key: str,
+    version: int,
+    action: str,
+    apply: Callable[[Request, ArtifactVersion, dict[str, str]], RedirectResponse],
+) -> Response:
+    """A version's edit form: checked (token and role), applied to the version, or — refused —
+    the page again with the error and the input kept."""
+    fields = await checked_form(request, project, action)
     try:
-        return tag_version(request, project, key, version, fields)
+        v = find_version(repo_of(request), project, key, version)
+        return apply(request, v, fields)
     except InvalidArgumentError as exc:
         return kept_input(request, project, key, version, fields, exc)
 
 
-def tag_version(
-    request: Request, project: str, key: str, version: int, fields: dict[str, str]
-) -> RedirectResponse:
-    v = find_version(repo_of(request), project, key, version)
+@router.post("/projects/{project}/artifacts/{key}/versions/{version}/tag")
+async def tag_form(request: Request, project: str, key: str, version: int) -> Response:
+    return await edit_form(request, project, key, version, "tag", tag_version)
+
+
+def tag_version(request: Request, v: ArtifactVersion, fields: dict[str, str]) -> RedirectResponse:
     tag = fields.get("tag", "").strip()
     repo_of(request).tag(v.ref, tag)
     audit(request, "tag", v.project, v.key, v.version, tag=tag)
@@ -641,17 +653,10 @@ async def untag_form(request: Request, project: str, key: str, tag: str) -> Redi
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/labels")
 async def labels_form(request: Request, project: str, key: str, version: int) -> Response:
     """Replace the labels with the ``name=value`` lines of the form."""
-    fields = await checked_form(request, project, "labels")
-    try:
-        return set_labels(request, project, key, version, fields)
-    except InvalidArgumentError as exc:
-        return kept_input(request, project, key, version, fields, exc)
+    return await edit_form(request, project, key, version, "labels", set_labels)
 
 
-def set_labels(
-    request: Request, project: str, key: str, version: int, fields: dict[str, str]
-) -> RedirectResponse:
-    v = find_version(repo_of(request), project, key, version)
+def set_labels(request: Request, v: ArtifactVersion, fields: dict[str, str]) -> RedirectResponse:
     labels: dict[str, str] = {}
     for line in fields.get("labels", "").splitlines():
         if not line.strip():
@@ -667,17 +672,12 @@ def set_labels(
 
 @router.post("/projects/{project}/artifacts/{key}/versions/{version}/description")
 async def description_form(request: Request, project: str, key: str, version: int) -> Response:
-    fields = await checked_form(request, project, "description")
-    try:
-        return set_description(request, project, key, version, fields)
-    except InvalidArgumentError as exc:
-        return kept_input(request, project, key, version, fields, exc)
+    return await edit_form(request, project, key, version, "description", set_description)
 
 
 def set_description(
-    request: Request, project: str, key: str, version: int, fields: dict[str, str]
+    request: Request, v: ArtifactVersion, fields: dict[str, str]
 ) -> RedirectResponse:
-    v = find_version(repo_of(request), project, key, version)
     text = fields.get("description", "").strip() or None
     repo_of(request).set_description(v.ref, text)
     audit(request, "description", v.project, v.key, v.version, description=text)

@@ -175,35 +175,26 @@ def metric_history(conn: Connection, project: str, key: str) -> list[tuple[int, 
     return [(n, m if isinstance(m, dict) else {}) for (n, _), m in zip(rows, parsed, strict=True)]
 
 
-LABEL_NAMES = sa.text(
-    """
+DISTINCT_LABEL_NAMES = """
     WITH RECURSIVE names(name, probe) AS (
         SELECT (SELECT MIN(name) FROM artifact_labels), 0
         UNION ALL
         SELECT (SELECT MIN(l.name) FROM artifact_labels l WHERE l.name > names.name), probe + 1
         FROM names WHERE names.name IS NOT NULL AND probe < :probes
     )
-    SELECT name FROM names
-    WHERE name IS NOT NULL AND (
+    SELECT name FROM names WHERE name IS NOT NULL
+"""  # a skip scan: one index seek per distinct name, at most :probes
+LABEL_NAMES = sa.text(
+    DISTINCT_LABEL_NAMES
+    + """
+    AND (
         SELECT 1 FROM artifact_labels l JOIN artifact_versions v ON v.id = l.version_id
         WHERE l.name = names.name AND v.project = :project LIMIT 1
     ) IS NOT NULL
     ORDER BY name LIMIT :limit
     """
 )
-
-
-LABEL_NAMES_ANYWHERE = sa.text(
-    """
-    WITH RECURSIVE names(name, probe) AS (
-        SELECT (SELECT MIN(name) FROM artifact_labels), 0
-        UNION ALL
-        SELECT (SELECT MIN(l.name) FROM artifact_labels l WHERE l.name > names.name), probe + 1
-        FROM names WHERE names.name IS NOT NULL AND probe < :probes
-    )
-    SELECT name FROM names WHERE name IS NOT NULL ORDER BY name LIMIT :limit
-    """
-)
+LABEL_NAMES_ANYWHERE = sa.text(DISTINCT_LABEL_NAMES + " ORDER BY name LIMIT :limit")
 
 
 def label_names(conn: Connection, project: str | None, limit: int = 100) -> list[str]:

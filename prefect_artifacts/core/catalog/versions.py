@@ -277,15 +277,31 @@ def select(
     conn.execute(keys_t.update().where(keys_t.c.id == key_row.id).values(latest_id=vid))
     previous = _move_tag(conn, version.project, version.key, SELECTED_TAG, vid, at, who)
     touch(conn, version.project, version.key, [vid], at)
-    outbox.journal(
-        conn, "select", version.project, version.key, at, outbox.next_seq(conn, key_row.id),
-        version=version.version, selector=selector, by=(who or {}).get("by"),
-        run=(who or {}).get("run"),
-    )  # fmt: skip
+    who = who or {}
+    _journal_version(
+        conn,
+        "select",
+        version,
+        key_row,
+        at,
+        selector=selector,
+        by=who.get("by"),
+        run=who.get("run"),
+    )
     return previous or None
 
 
 SELECTED_TAG = "best"
+
+
+def _journal_version(
+    conn: Connection, op: str, version: Any, key_row: Any, at: datetime, **fields: Any
+) -> None:
+    """Journal ``op`` on one version: the next entry of its key."""
+    outbox.journal(
+        conn, op, version.project, version.key, at, outbox.next_seq(conn, key_row.id),
+        version=version.version, **fields,
+    )  # fmt: skip
 
 
 def _move_tag(
@@ -345,16 +361,7 @@ def set_description(conn: Connection, vid: int, description: str | None, at: dat
     version, key_row = _locked_key_of(conn, vid)
     conn.execute(versions_t.update().where(versions_t.c.id == vid).values(description=description))
     touch(conn, version.project, version.key, [vid], at)
-    outbox.journal(
-        conn,
-        "description",
-        version.project,
-        version.key,
-        at,
-        outbox.next_seq(conn, key_row.id),
-        version=version.version,
-        description=description,
-    )
+    _journal_version(conn, "description", version, key_row, at, description=description)
 
 
 def set_labels(
@@ -373,17 +380,7 @@ def set_labels(
             [{"version_id": vid, "name": k, "value": v} for k, v in labels.items()],
         )
     touch(conn, version.project, version.key, [vid], at)
-    outbox.journal(
-        conn,
-        "labels",
-        version.project,
-        version.key,
-        at,
-        outbox.next_seq(conn, key_row.id),
-        version=version.version,
-        labels=labels,
-        replace=replace,
-    )
+    _journal_version(conn, "labels", version, key_row, at, labels=labels, replace=replace)
 
 
 def revise(
@@ -480,17 +477,8 @@ def revise(
         )
     )
     touch(conn, version.project, version.key, [vid], at)
-    outbox.journal(
-        conn,
-        "revision",
-        version.project,
-        version.key,
-        at,
-        outbox.next_seq(conn, key_row.id),
-        version=version.version,
-        revision=number,
-        updater=updater,
-        changes=changes,
+    _journal_version(
+        conn, "revision", version, key_row, at, revision=number, updater=updater, changes=changes
     )
     return number
 

@@ -526,3 +526,15 @@ def _read_csv(reader: Any, schema: pa.Schema | None) -> pa.Table:
         ),
     )
     return table.replace_schema_metadata(schema.metadata)
+
+
+TABLE_FILES = ("parquet", "csv")  # file formats read back as a table (local_path=, target_path=)
+
+
+def read_table_file(source: Any, fmt: str) -> pa.Table:
+    """A Parquet or CSV file (a path or an open binary file) as an Arrow table."""
+    if fmt == "parquet":
+        return pq.read_table(source)
+    if fmt == "csv":
+        return pacsv.read_csv(source)
+    raise ValueError(f"not a table file format: {fmt!r}; one of {TABLE_FILES}")

@@ -8,10 +8,9 @@ import pickle
 from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
-import cloudpickle
-
 from ..storage.streams import copy_file
 from .base import Materializer
+from .generic import PickleMaterializer
 
 PICKLE_FORMATS = ("pkl", "pickle")
 FILES_LISTED = 1000  # the files of a model folder named in its metadata
@@ -75,15 +74,14 @@ class ModelBytesMaterializer(Materializer):
         return type(obj) is bytes and version.format not in PICKLE_FORMATS
 
 
-class ModelPickleMaterializer(Materializer):
+class ModelPickleMaterializer(PickleMaterializer):
     """Any model object, pickled with cloudpickle; framework and algorithm are recorded, and
     scikit-learn style ``get_params()`` become the version's parameters unless given."""
 
     name = "model-pickle"
     aliases = ("prefect_artifacts.materializers.model.ModelPickleMaterializer",)
     kind = "model"
-    types = (object,)
-    formats = ("pkl",)
+    explicit = False  # chosen for model objects without format="pkl" too (see claims)
 
     def claims(self, obj: Any) -> bool:
         """Without an explicit kind, objects of known ML libraries or with fit/predict."""
@@ -91,9 +89,6 @@ class ModelPickleMaterializer(Materializer):
         return root in ML_FRAMEWORKS or (
             callable(getattr(obj, "fit", None)) and callable(getattr(obj, "predict", None))
         )
-
-    def save(self, prepared: Any, sink: BinaryIO, fmt: str) -> None:
-        cloudpickle.dump(prepared, sink, protocol=pickle.HIGHEST_PROTOCOL)
 
     def metadata(self, prepared: Any, fmt: str, options: dict[str, Any]) -> dict[str, Any]:
         cls = type(prepared)
@@ -109,15 +104,6 @@ class ModelPickleMaterializer(Materializer):
 
     def filename(self, prepared: Any, fmt: str, options: dict[str, Any]) -> str | None:
         return options.get("model_file")
-
-    def load(self, data: bytes, version: Any) -> Any:
-        return pickle.loads(data)
-
-    def runs_code(self, version: Any) -> bool:
-        return True
-
-    def returns_equal(self, obj: Any, version: Any) -> bool:
-        return True
 
 
 def _plain(value: Any) -> Any:

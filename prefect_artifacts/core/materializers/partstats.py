@@ -46,22 +46,6 @@ class ColumnPartial:
     unavailable: list[str] = field(default_factory=list)
 
 
-def _kind(kind: pa.DataType) -> str:
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        return "numeric"
-    if (
-        pa.types.is_boolean(kind)
-        or pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or pa.types.is_dictionary(kind)
-        or pa.types.is_string_view(kind)
-    ):
-        return "categorical"
-    if pa.types.is_temporal(kind):
-        return "temporal"
-    return "other"
-
-
 def partial_of(table: pa.Table | pa.RecordBatch, offset: int = 0) -> dict[str, ColumnPartial]:
     """Mergeable statistics of the first ``summary.MAX_COLUMNS`` data columns; ``offset`` is the
     position of the first row in the whole dataset (so the sketch's sample stays uniform)."""
@@ -72,7 +56,7 @@ def partial_of(table: pa.Table | pa.RecordBatch, offset: int = 0) -> dict[str, C
 def column_partial(col: Any, offset: int = 0) -> ColumnPartial:
     if isinstance(col, pa.Array):
         col = pa.chunked_array([col], col.type)
-    out = ColumnPartial(type=str(col.type), kind=_kind(col.type))
+    out = ColumnPartial(type=str(col.type), kind=summary.column_kind(col.type))
     out.nulls = col.null_count
     out.count = len(col) - col.null_count
     try:

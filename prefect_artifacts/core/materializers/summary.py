@@ -105,26 +105,38 @@ def column_stats(col: pa.ChunkedArray) -> dict[str, Any]:
     return out
 
 
-def _typed_stats(col: pa.ChunkedArray) -> dict[str, Any]:
-    kind = col.type
-    out: dict[str, Any] = {}
-    if pa.types.is_floating(kind) and kind.bit_width == 16:
-        col, kind = col.cast(pa.float32()), pa.float32()  # no float16 kernels in Arrow
+def column_kind(kind: pa.DataType) -> str:
+    """How a column of this type is summarized: "numeric", "categorical", "temporal", "other"."""
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        out.update(_numeric(col))
-    elif (
+        return "numeric"
+    if (
         pa.types.is_boolean(kind)
         or pa.types.is_string(kind)
         or pa.types.is_large_string(kind)
         or pa.types.is_dictionary(kind)
         or pa.types.is_string_view(kind)
     ):
+        return "categorical"
+    if pa.types.is_temporal(kind):
+        return "temporal"
+    return "other"
+
+
+def _typed_stats(col: pa.ChunkedArray) -> dict[str, Any]:
+    kind = col.type
+    out: dict[str, Any] = {}
+    if pa.types.is_floating(kind) and kind.bit_width == 16:
+        col, kind = col.cast(pa.float32()), pa.float32()  # no float16 kernels in Arrow
+    group = column_kind(kind)
+    if group == "numeric":
+        out.update(_numeric(col))
+    elif group == "categorical":
         out.update(_categorical(col))
     elif pa.types.is_duration(kind):  # no min_max kernel for durations: their integers
         bounds = pc.min_max(col.cast(pa.int64()))
         out["min"] = json_safe(pa.scalar(bounds["min"].as_py(), kind).as_py())
         out["max"] = json_safe(pa.scalar(bounds["max"].as_py(), kind).as_py())
-    elif pa.types.is_temporal(kind):
+    elif group == "temporal":
         bounds = pc.min_max(col)
         out["min"] = json_safe(bounds["min"].as_py())
         out["max"] = json_safe(bounds["max"].as_py())

@@ -1,6 +1,7 @@
 """The repository: storage + catalog + a default project, and the façade every surface uses.
 
-The work lives in small modules: ``writer`` (the one write path), ``extras`` (extra data),
+The work lives in small modules: ``writer`` (the one write path; ``validators`` check what
+callers give it, ``executor`` runs work beside it), ``extras`` (extra data),
 ``reader`` (the read path), ``runs`` (lineage records) and ``changes`` (tags, labels,
 descriptions, deletion). After every change the repository drains the catalog's outbox — the
 manifests and journal entries committed with the change — into storage.
@@ -69,7 +70,7 @@ class Repository:
             catalog.seal = self.signer.seal  # every manifest and journal entry, every field
         self._scanned = float("-inf")  # when the outbox was last drained whole
         self._signing: tuple[float, dict[str, Any] | None] | None = None  # (when read, marker)
-        storage.locate = lambda digest: references.locate(self, digest)
+        storage.locate_with(references.RegisteredBytes(catalog, storage.fs))
         self._binding: identity.Binding | None = None  # catalog and storage agree (cached)
         self._seen: identity.Binding | None = None  # what the first read saw
         self._looked: float | None = None  # when _seen was read

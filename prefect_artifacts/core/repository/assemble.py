@@ -32,7 +32,7 @@ from .blobread import read_verified
 
 if TYPE_CHECKING:
     from ..models import ArtifactVersion
-    from . import Repository
+    from .protocol import Repo
 
 CACHE_KEEP = 4  # assembled files kept for the web server's downloads
 
@@ -64,7 +64,7 @@ def target_of(path: str | Path | None, name: str) -> Path:
 
 
 def write_parquet(
-    repo: Repository,
+    repo: Repo,
     v: ArtifactVersion,
     target: Path,
     on_chunk: Callable[[int], Any] | None = None,
@@ -75,7 +75,7 @@ def write_parquet(
 
 
 def _write(
-    repo: Repository,
+    repo: Repo,
     v: ArtifactVersion,
     target: Path,
     on_chunk: Callable[[int], Any] | None,
@@ -108,7 +108,7 @@ def _from_buffer(copy: Callable[[Any], Any], data: bytes) -> Any:
 
 
 def _copy_parts(
-    repo: Repository,
+    repo: Repo,
     v: ArtifactVersion,
     writer: pq.ParquetWriter,
     wanted: pa.Schema,
@@ -153,7 +153,7 @@ def _copier(writer: pq.ParquetWriter, wanted: pa.Schema, what: str) -> Callable[
 
 
 def copy_parts(
-    repo: Repository,
+    repo: Repo,
     v: ArtifactVersion,
     folder: Path,
     on_chunk: Callable[[int], Any] | None = None,
@@ -173,7 +173,7 @@ def copy_parts(
     return folder
 
 
-def cached_file(repo: Repository, v: ArtifactVersion) -> tuple[Path, str]:
+def cached_file(repo: Repo, v: ArtifactVersion) -> tuple[Path, str]:
     """A local assembled Parquet file of ``v`` for the web server (so a download has a length,
     an ETag and byte ranges) and its sha256: built on first use under
     ``$PREFECT_HOME/artifacts/downloads/<index sha256>/<file sha256>.parquet``; the last

@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import IntegrityError
 from ..storage import Identity, check_hash
-from .writer import pool
+from . import executor
 
 if TYPE_CHECKING:
-    from . import Repository
+    from .protocol import Repo
 
 IN_MEMORY_MAX = 64 << 20  # larger blobs are verified by streaming and parsed from a file
 
 
 def read_verified(
-    repo: Repository,
+    repo: Repo,
     digest: str,
     what: str,
     *,
@@ -74,7 +74,7 @@ def read_verified(
     label = f"bytes of {what}"
     if parse_first:
         # Parsing a table runs no stored code: hash on one core while parsing on the other.
-        check = pool.submit(_checked, repo, data, digest, label)
+        check = executor.submit(_checked, repo, data, digest, label)
         try:
             value = parse(data)
         except Exception:
@@ -88,7 +88,7 @@ def read_verified(
     return value
 
 
-def _checked(repo: Repository, data: bytes, digest: str, what: str) -> None:
+def _checked(repo: Repo, data: bytes, digest: str, what: str) -> None:
     try:
         check_hash(data, digest, what)
     except IntegrityError:
@@ -96,7 +96,7 @@ def _checked(repo: Repository, data: bytes, digest: str, what: str) -> None:
         raise
 
 
-def raw_identified(repo: Repository, digest: str, what: str) -> tuple[bytes, Identity | None]:
+def raw_identified(repo: Repo, digest: str, what: str) -> tuple[bytes, Identity | None]:
     """The stored bytes, not yet verified, with the identity they were read under."""
     try:
         return repo.storage.read_identified(digest)

@@ -17,13 +17,13 @@ from ..runs import current_producer
 from . import reader
 
 if TYPE_CHECKING:
-    from . import Repository
+    from .protocol import Repo
 
 logger = logging.getLogger("prefect_artifacts")
 DELETE_STRATEGIES = ("metadata-only", "data-optional", "data-required")
 
 
-def tag(repo: Repository, ref: str, tag: str, *, project: str | None = None) -> ArtifactVersion:
+def tag(repo: Repo, ref: str, tag: str, *, project: str | None = None) -> ArtifactVersion:
     """Point ``tag`` at the version ``ref`` names (moving it if another version had it).
     Listeners hear ``TagMoved`` once, unless the tag was there already."""
     name = validate_tag(tag)
@@ -39,7 +39,7 @@ def tag(repo: Repository, ref: str, tag: str, *, project: str | None = None) -> 
     return version
 
 
-def untag(repo: Repository, ref: str, tag: str | None = None, *, project: str | None = None) -> int:
+def untag(repo: Repo, ref: str, tag: str | None = None, *, project: str | None = None) -> int:
     """Remove a tag (``untag("k@prod")`` or ``untag("k", "prod")``); returns the version it
     pointed at."""
     parsed = parse_ref(ref, project=project)
@@ -63,7 +63,7 @@ def untag(repo: Repository, ref: str, tag: str | None = None, *, project: str | 
 
 
 def set_labels(
-    repo: Repository,
+    repo: Repo,
     ref: str,
     labels: dict[str, Any],
     *,
@@ -82,10 +82,10 @@ def set_labels(
 
 
 def set_description(
-    repo: Repository, ref: str, description: str | None, *, project: str | None = None
+    repo: Repo, ref: str, description: str | None, *, project: str | None = None
 ) -> ArtifactVersion:
     """Replace a version's description."""
-    from .writer import check_description
+    from .validators import check_description
 
     description = check_description(description)
     version = repo.get(ref, project=project)
@@ -98,7 +98,7 @@ def set_description(
 
 
 def revise(
-    repo: Repository,
+    repo: Repo,
     ref: str | ArtifactVersion,
     *,
     metrics: dict[str, Any] | None = None,
@@ -115,7 +115,7 @@ def revise(
     added. The bytes, hash, version number, tags and producer never change. ``kind``: the kind
     the version must be (``update_model`` asks for a model)."""
     from . import extras as extra_items
-    from .writer import check_description, check_fields
+    from .validators import check_description, check_fields
 
     version = ref if isinstance(ref, ArtifactVersion) else repo.get(ref, project=project)
     repo.require_signer(version)
@@ -164,13 +164,13 @@ def revise(
     return version
 
 
-def revisions(repo: Repository, version: ArtifactVersion) -> list[Revision]:
+def revisions(repo: Repo, version: ArtifactVersion) -> list[Revision]:
     """A version's metadata revisions, oldest first."""
     return [Revision.model_validate(vars(r)) for r in repo.catalog.revisions(repo.row_id(version))]
 
 
 def delete(
-    repo: Repository,
+    repo: Repo,
     ref: str,
     *,
     data: bool = True,

@@ -13,10 +13,10 @@ from ..models import ArtifactVersion, ExtraData
 from ..storage.streams import copy_file
 
 if TYPE_CHECKING:
-    from . import Repository
+    from .protocol import Repo
 
 
-def store(repo: Repository, extra_data: dict[str, Any]) -> list[ExtraRecord]:
+def store(repo: Repo, extra_data: dict[str, Any]) -> list[ExtraRecord]:
     if not isinstance(extra_data, dict):
         raise InvalidArgumentError("extra_data must be a dict of name → bytes, path or artifact")
     return [
@@ -25,7 +25,7 @@ def store(repo: Repository, extra_data: dict[str, Any]) -> list[ExtraRecord]:
     ]
 
 
-def _one(repo: Repository, name: str, value: Any) -> dict[str, Any]:
+def _one(repo: Repo, name: str, value: Any) -> dict[str, Any]:
     if isinstance(value, (bytes, bytearray, memoryview)):
         blob = repo.storage.put_bytes(bytes(value))
         return {"hash": blob.hash, "size": blob.size, "source": "bytes"}
@@ -53,7 +53,7 @@ def _one(repo: Repository, name: str, value: Any) -> dict[str, Any]:
     )
 
 
-def _location(repo: Repository, name: str, text: str) -> dict[str, Any]:
+def _location(repo: Repo, name: str, text: str) -> dict[str, Any]:
     digest = repo.storage.hash_of_url(text)
     if digest is not None:  # one of our blobs: reference it
         owner = repo.version_with_hash(digest)

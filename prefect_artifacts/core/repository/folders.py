@@ -20,7 +20,7 @@ from ..models import ArtifactVersion, Producer
 from ..storage.streams import copy_file
 
 if TYPE_CHECKING:
-    from . import Repository
+    from .protocol import Repo
 
 NAME = "folder"
 INDEX_FORMAT = 1
@@ -58,7 +58,7 @@ def files_of(root: Path) -> list[tuple[str, Path]]:
 
 
 def new_version(
-    repo: Repository,
+    repo: Repo,
     key: str,
     root: Path,
     *,
@@ -111,13 +111,13 @@ def is_folder_version(version: ArtifactVersion) -> bool:
     return version.materializer == NAME
 
 
-def listing(repo: Repository, version: ArtifactVersion) -> list[dict[str, Any]]:
+def listing(repo: Repo, version: ArtifactVersion) -> list[dict[str, Any]]:
     """The folder's files: ``{path, hash, size, mode}``, sorted by path (the index, verified)."""
     document = json.loads(repo.read_blob(version.hash))
     return list(document["files"])
 
 
-def _entry(repo: Repository, version: ArtifactVersion, name: str) -> dict[str, Any]:
+def _entry(repo: Repo, version: ArtifactVersion, name: str) -> dict[str, Any]:
     wanted = PurePosixPath(name).as_posix()
     for entry in listing(repo, version):
         if entry["path"] == wanted:
@@ -128,13 +128,13 @@ def _entry(repo: Repository, version: ArtifactVersion, name: str) -> dict[str, A
     )
 
 
-def open_file(repo: Repository, version: ArtifactVersion, name: str) -> BinaryIO:
+def open_file(repo: Repo, version: ArtifactVersion, name: str) -> BinaryIO:
     """One file of the folder (its sha256 checked when read to the end)."""
     entry = _entry(repo, version, name)
     return repo.open_blob(entry["hash"], entry["size"])
 
 
-def download(repo: Repository, version: ArtifactVersion, path: str | Path | None) -> Path:
+def download(repo: Repo, version: ArtifactVersion, path: str | Path | None) -> Path:
     """Recreate the folder at ``path`` (default: ``./<key>``), every file verified."""
     target = Path(path) if path is not None else Path.cwd() / version.key
     target.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ from ..catalog.database import safe_url
 from ..errors import RepositoryMismatchError, StorageError
 
 if TYPE_CHECKING:
-    from . import Repository
+    from .protocol import Repo
 
 FORMAT = 1
 logger = logging.getLogger("prefect_artifacts")
@@ -60,7 +60,7 @@ class Binding:
         return self.catalog_id or self.storage_id
 
 
-def check(repo: Repository) -> Binding:
+def check(repo: Repo) -> Binding:
     """Read both sides (one storage read, one catalog transaction) — the document first: a
     new repository's catalog claims its id before the document is created, so a process that
     sees the document also sees the claim (first writers racing are never refused)."""
@@ -69,7 +69,7 @@ def check(repo: Repository) -> Binding:
     return Binding(catalog_id, document, has_keys)
 
 
-def read_document(repo: Repository) -> dict[str, Any] | None:
+def read_document(repo: Repo) -> dict[str, Any] | None:
     path = repo.storage.path(layout.REPOSITORY)
     document: dict[str, Any] | None
     try:
@@ -99,7 +99,7 @@ def _valid(document: Any) -> bool:
     return True
 
 
-def bind(repo: Repository) -> Binding:
+def bind(repo: Repo) -> Binding:
     """The pair as it is, made whole when it is new: the catalog claims an id (its own, or a
     new one), then the storage's document is created with it unless one exists. Raises
     RepositoryMismatchError when the two disagree."""
@@ -116,7 +116,7 @@ def bind(repo: Repository) -> Binding:
     return binding
 
 
-def adopt(repo: Repository) -> tuple[str, str | None]:
+def adopt(repo: Repo) -> tuple[str, str | None]:
     """Make the catalog take the storage's id (``reindex --adopt``); a storage without a
     document takes the catalog's. Returns (the id now, the catalog's id before)."""
     binding = check(repo)
@@ -126,7 +126,7 @@ def adopt(repo: Repository) -> tuple[str, str | None]:
     return binding.storage_id or "", binding.catalog_id
 
 
-def new_document(repo: Repository, repository_id: str) -> dict[str, Any]:
+def new_document(repo: Repo, repository_id: str) -> dict[str, Any]:
     return {
         "repository": FORMAT,
         "id": repository_id,
@@ -136,7 +136,7 @@ def new_document(repo: Repository, repository_id: str) -> dict[str, Any]:
     }
 
 
-def record_writer(repo: Repository) -> None:
+def record_writer(repo: Repo) -> None:
     """Leave this machine + catalog's record under ``writers/`` (once; best effort)."""
     catalog = fingerprint(repo.catalog.url)
     host = socket.gethostname()
@@ -155,7 +155,7 @@ def record_writer(repo: Repository) -> None:
         logger.info("could not record this writer in %s: %s", repo.storage.url, exc)
 
 
-def writers(repo: Repository) -> list[dict[str, Any]]:
+def writers(repo: Repo) -> list[dict[str, Any]]:
     """The writer records in storage (machines + catalogs that have written)."""
     out = []
     for path in repo.storage.find(layout.WRITERS):
@@ -215,7 +215,7 @@ def redact(url: str) -> str:
     return re.sub(r"://[^/@]*@", "://***@", url)
 
 
-def mismatch_error(repo: Repository, binding: Binding) -> RepositoryMismatchError:
+def mismatch_error(repo: Repo, binding: Binding) -> RepositoryMismatchError:
     storage, catalog = redact(repo.storage.url), safe_url(repo.catalog.url)
     document = binding.document or {}
     if binding.catalog_id is None:
@@ -238,7 +238,7 @@ def mismatch_error(repo: Repository, binding: Binding) -> RepositoryMismatchErro
     )
 
 
-def warn_at_first_use(repo: Repository, *, warn: bool = True) -> Binding | None:
+def warn_at_first_use(repo: Repo, *, warn: bool = True) -> Binding | None:
     """At a catalog's first use: one warning when this process's reads see another
     repository's storage, or an object store with a local SQLite catalog. Never raises."""
     storage_url = repo.storage.url

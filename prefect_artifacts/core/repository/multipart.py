@@ -31,7 +31,7 @@ from ..storage import Storage
 from . import extras
 
 if TYPE_CHECKING:
-    from . import Repository
+    from .protocol import Repo
 
 
 def is_multipart(obj: Any) -> bool:
@@ -79,7 +79,7 @@ def _polars_batches(lazy: Any) -> Iterator[Any]:
 
 
 def new_version(
-    repo: Repository,
+    repo: Repo,
     key: str,
     obj: Any,
     *,

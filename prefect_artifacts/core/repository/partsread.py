@@ -35,7 +35,7 @@ from .blobread import read_verified
 
 if TYPE_CHECKING:
     from ..models import ArtifactVersion
-    from . import Repository
+    from .protocol import Repo
 
 THREADS = 8
 
@@ -63,17 +63,17 @@ def _index(storage: Storage, digest: str) -> dict[str, Any]:
     return partlib.parse_index(data)
 
 
-def index(repo: Repository, v: ArtifactVersion) -> dict[str, Any]:
+def index(repo: Repo, v: ArtifactVersion) -> dict[str, Any]:
     return _index(repo.storage, v.hash)
 
 
-def part_hashes(repo: Repository, v: ArtifactVersion) -> list[str]:
+def part_hashes(repo: Repo, v: ArtifactVersion) -> list[str]:
     if is_parts(v):
         return [p["hash"] for p in index(repo, v)["parts"]]
     return [v.hash]
 
 
-def schema(repo: Repository, v: ArtifactVersion) -> pa.Schema:
+def schema(repo: Repo, v: ArtifactVersion) -> pa.Schema:
     """The logged Arrow schema: the part index's, the one stored with the version, or the
     Parquet file's own."""
     if is_parts(v):
@@ -96,7 +96,7 @@ def python_type(v: ArtifactVersion, as_type: str | None) -> str:
 
 
 # -- full loads -----------------------------------------------------------------------------------
-def part_sizes(repo: Repository, v: ArtifactVersion) -> list[tuple[str, int]]:
+def part_sizes(repo: Repo, v: ArtifactVersion) -> list[tuple[str, int]]:
     """(sha256, size) of each part, in order (a single-file version: its one file)."""
     if is_parts(v):
         return [(p["hash"], p["size"]) for p in index(repo, v)["parts"]]
@@ -104,7 +104,7 @@ def part_sizes(repo: Repository, v: ArtifactVersion) -> list[tuple[str, int]]:
 
 
 def load_all(
-    repo: Repository, v: ArtifactVersion, *, as_type: str | None = None, mode: str | None = None
+    repo: Repo, v: ArtifactVersion, *, as_type: str | None = None, mode: str | None = None
 ) -> Any:
     """Every part read whole and verified like a single-file blob (the verified-state record:
     ``mode`` once / always / never, default the ``verify`` setting), then concatenated."""
@@ -207,7 +207,7 @@ def file_format() -> pds.ParquetFileFormat:
     )
 
 
-def arrow_dataset(repo: Repository, v: ArtifactVersion) -> pds.Dataset:
+def arrow_dataset(repo: Repo, v: ArtifactVersion) -> pds.Dataset:
     """A ``pyarrow.dataset.Dataset`` over the version's parts in storage (no data read yet;
     each part verified first, see :func:`check_parts`)."""
     _check_parquet(v)
@@ -218,7 +218,7 @@ def arrow_dataset(repo: Repository, v: ArtifactVersion) -> pds.Dataset:
     )
 
 
-def check_parts(repo: Repository, v: ArtifactVersion) -> None:
+def check_parts(repo: Repo, v: ArtifactVersion) -> None:
     """Before a push-down read trusts a part's footer (its row-group statistics decide which
     rows are read, and no page checksum covers them), the part's sha256 is checked as the
     ``verify`` mode says: ``once`` skips parts recorded as verified with the identity their
@@ -257,7 +257,7 @@ MAX_ROWS_READ = 500
 
 
 def rows(
-    repo: Repository,
+    repo: Repo,
     v: ArtifactVersion,
     *,
     offset: int,
@@ -305,7 +305,7 @@ def rows(
     return [row for table in out for row in table.to_pylist()]
 
 
-def raise_if_damaged(repo: Repository, v: ArtifactVersion, error: Exception) -> None:
+def raise_if_damaged(repo: Repo, v: ArtifactVersion, error: Exception) -> None:
     """After a push-down read failed: raise IntegrityError when a part's stored bytes are not
     the ones logged (wrong size, else wrong sha256), so a damaged part is never reported as a
     bad argument. Returns when every part is intact (the error is then the caller's)."""
@@ -340,7 +340,7 @@ def expression(filters: Any) -> pds.Expression | None:
 
 
 def load_some(
-    repo: Repository,
+    repo: Repo,
     v: ArtifactVersion,
     *,
     columns: list[str] | None,
@@ -384,7 +384,7 @@ def index_columns(schema: pa.Schema) -> list[str]:
     return [n for n in described.get("index_columns", []) if isinstance(n, str)]
 
 
-def to_dask(repo: Repository, v: ArtifactVersion) -> Any:
+def to_dask(repo: Repo, v: ArtifactVersion) -> Any:
     """A Dask DataFrame with one partition per part; each reads and sha256-checks its part
     where it runs, with the repository's storage (its fsspec options travel with it)."""
     import dask.dataframe as dd
@@ -405,7 +405,7 @@ def to_dask(repo: Repository, v: ArtifactVersion) -> Any:
     )
 
 
-def divisions(repo: Repository, v: ArtifactVersion, wanted: pa.Schema) -> tuple[Any, ...] | None:
+def divisions(repo: Repo, v: ArtifactVersion, wanted: pa.Schema) -> tuple[Any, ...] | None:
     """Known divisions when the frame had one numeric index column, sorted across the parts
     (from the row-group statistics in the part index); else None (unknown)."""
     import json
@@ -437,13 +437,13 @@ def read_part(digest: str, storage: Storage, schema: pa.Schema | None) -> Any:
     return pq.read_table(pa.BufferReader(data), schema=schema).to_pandas()
 
 
-def to_polars(repo: Repository, v: ArtifactVersion) -> Any:
+def to_polars(repo: Repo, v: ArtifactVersion) -> Any:
     import polars as pl
 
     return pl.scan_pyarrow_dataset(arrow_dataset(repo, v))
 
 
-def to_duckdb(repo: Repository, v: ArtifactVersion, connection: Any = None) -> Any:
+def to_duckdb(repo: Repo, v: ArtifactVersion, connection: Any = None) -> Any:
     try:
         import duckdb
     except ImportError:

@@ -25,12 +25,12 @@ from . import partsread
 from .blobread import read_verified
 
 if TYPE_CHECKING:
-    from . import Repository
+    from .protocol import Repo
 
 SELECTED_TAG = "best"  # the tag select_best moves to a sweep's winner (see ..sweeps)
 
 
-def version(repo: Repository, record: VersionRecord) -> ArtifactVersion:
+def version(repo: Repo, record: VersionRecord) -> ArtifactVersion:
     """A catalog record as the kind-specific ArtifactVersion, bound to ``repo``."""
     fields: dict[str, Any] = {
         name: getattr(record, name)
@@ -58,7 +58,7 @@ def version(repo: Repository, record: VersionRecord) -> ArtifactVersion:
 
 
 def get(
-    repo: Repository,
+    repo: Repo,
     ref: str,
     *,
     version_number: int | None = None,
@@ -90,7 +90,7 @@ def get(
     return version(repo, record)
 
 
-def _of_tree(repo: Repository, ref: Ref) -> VersionRecord | None:
+def _of_tree(repo: Repo, ref: Ref) -> VersionRecord | None:
     """MLRun's ``key#iter@tree``: the version (by number or tag, else the newest) that the run
     ``tree`` produced (or whose uid is ``tree``), of that iteration (``#0``: any iteration of
     a run without a sweep, or the sweep's selected best)."""
@@ -111,7 +111,7 @@ def _of_tree(repo: Repository, ref: Ref) -> VersionRecord | None:
     return None
 
 
-def _of_iteration(repo: Repository, ref: Ref) -> VersionRecord | None:
+def _of_iteration(repo: Repo, ref: Ref) -> VersionRecord | None:
     """The newest version of a key that is iteration ``ref.iteration``; MLRun's ``#0`` is the
     key itself when its latest is no sweep's candidate or a sweep's selected best."""
     project = ref.project or repo.project
@@ -127,7 +127,7 @@ def _of_iteration(repo: Repository, ref: Ref) -> VersionRecord | None:
     return None
 
 
-def not_found(repo: Repository, ref: Ref) -> str:
+def not_found(repo: Repo, ref: Ref) -> str:
     """Why ``ref`` names nothing: no such key, or the versions and tags the key does have."""
     project = ref.project or repo.project
     versions = repo.catalog.versions_of(project, ref.key)
@@ -152,7 +152,7 @@ def not_found(repo: Repository, ref: Ref) -> str:
     )
 
 
-def resolve(repo: Repository, f: ArtifactFilter) -> ArtifactFilter:
+def resolve(repo: Repo, f: ArtifactFilter) -> ArtifactFilter:
     """The filter with its project decided: the repository's by default; an unknown project
     (other than the repository's own) is an error, not an empty result."""
     project = f.project or repo.project
@@ -164,37 +164,35 @@ def resolve(repo: Repository, f: ArtifactFilter) -> ArtifactFilter:
     return f if f.project == project else f.model_copy(update={"project": project})
 
 
-def search(repo: Repository, f: ArtifactFilter) -> list[ArtifactVersion]:
+def search(repo: Repo, f: ArtifactFilter) -> list[ArtifactVersion]:
     records = repo.catalog.search(resolve(repo, f), blob_prefix=blob_prefix(repo))
     return [version(repo, r) for r in records]
 
 
-def blob_prefix(repo: Repository) -> str:
+def blob_prefix(repo: Repo) -> str:
     """What every content path (``target_path`` of bytes we stored) starts with."""
     digest = "0" * 64
     return repo.storage.blob_url(digest).removesuffix(f"{digest[:2]}/{digest[2:]}")
 
 
-def count(repo: Repository, f: ArtifactFilter, *, at_most: int | None = None) -> int:
+def count(repo: Repo, f: ArtifactFilter, *, at_most: int | None = None) -> int:
     """How many versions ``f`` selects, counting no further than ``at_most``."""
     return repo.catalog.count(resolve(repo, f), at_most=at_most)
 
 
-def versions(repo: Repository, ref: str, project: str | None) -> list[ArtifactVersion]:
+def versions(repo: Repo, ref: str, project: str | None) -> list[ArtifactVersion]:
     parsed = parse_ref(ref, project=project)
     records = repo.catalog.versions_of(parsed.project or repo.project, parsed.key)
     return [version(repo, r) for r in records]
 
 
-def metric_history(
-    repo: Repository, ref: str, project: str | None
-) -> list[tuple[int, dict[str, Any]]]:
+def metric_history(repo: Repo, ref: str, project: str | None) -> list[tuple[int, dict[str, Any]]]:
     parsed = parse_ref(ref, project=project)
     return repo.catalog.metric_history(parsed.project or repo.project, parsed.key)
 
 
 def load(
-    repo: Repository,
+    repo: Repo,
     v: ArtifactVersion,
     *,
     as_pandas: bool = False,
@@ -241,7 +239,7 @@ def load(
     )
 
 
-def check_trust(repo: Repository, v: ArtifactVersion, trusted: bool | None) -> None:
+def check_trust(repo: Repo, v: ArtifactVersion, trusted: bool | None) -> None:
     """Loading ``v`` runs code stored in it: it must be trusted and, with a signing key, signed
     with it."""
     if not (repo.settings.trust_pickles if trusted is None else trusted):
@@ -272,7 +270,7 @@ def signed_fields(v: ArtifactVersion) -> dict[str, Any]:
     }
 
 
-def raw(repo: Repository, digest: str, what: str) -> bytes:
+def raw(repo: Repo, digest: str, what: str) -> bytes:
     """The stored bytes, not yet verified."""
     try:
         return repo.storage.read_blob(digest, verify=False)
@@ -283,13 +281,13 @@ def raw(repo: Repository, digest: str, what: str) -> bytes:
         ) from None
 
 
-def read_blob(repo: Repository, digest: str) -> bytes:
+def read_blob(repo: Repo, digest: str) -> bytes:
     data = raw(repo, digest, f"blob {digest[:12]}")
     check_hash(data, digest, f"blob {repo.storage.blob_url(digest)}")
     return data
 
 
-def open_blob(repo: Repository, digest: str) -> BinaryIO:
+def open_blob(repo: Repo, digest: str) -> BinaryIO:
     try:
         return repo.storage.open_blob(digest)
     except FileNotFoundError:
@@ -298,7 +296,7 @@ def open_blob(repo: Repository, digest: str) -> BinaryIO:
         ) from None
 
 
-def open_blob_at(repo: Repository, digest: str, offset: int) -> BinaryIO:
+def open_blob_at(repo: Repo, digest: str, offset: int) -> BinaryIO:
     """The bytes from ``offset`` on, for a byte-range request. A part of a blob cannot be
     checked against its sha256, so the whole blob is verified first unless the verified-state
     record vouches for the file exactly as it is now (a corrupt blob raises IntegrityError)."""
@@ -317,7 +315,7 @@ def open_blob_at(repo: Repository, digest: str, offset: int) -> BinaryIO:
         ) from None
 
 
-def _identity_now(repo: Repository, digest: str) -> Any:
+def _identity_now(repo: Repo, digest: str) -> Any:
     """The stored file's identity now: a local file's, an object's ETag where reads are
     pinned; None when the storage cannot tell."""
     storage = repo.storage
@@ -336,7 +334,7 @@ def _identity_now(repo: Repository, digest: str) -> Any:
 
 
 def download_blob(
-    repo: Repository,
+    repo: Repo,
     digest: str,
     path: str | Path | None,
     filename: str,

@@ -14,19 +14,23 @@ from ..errors import IntegrityError, InvalidArgumentError, StorageError
 from ..storage import Blob
 
 if TYPE_CHECKING:
-    from . import Repository
+    from ..catalog import Catalog
+    from .protocol import Repo
 
 CHUNK = 1 << 20
 
 
-def filesystem(repo: Repository, url: str) -> tuple[Any, str]:
+def filesystem(repo: Repo, url: str) -> tuple[Any, str]:
     """The filesystem and path of ``url``: the repository's own (with its options and
     credentials) when the protocol is the same, else fsspec's default for it."""
+    return _filesystem(repo.storage.fs, url)
+
+
+def _filesystem(fs: Any, url: str) -> tuple[Any, str]:
     if not isinstance(url, str) or not url:
         raise InvalidArgumentError(
             f"target_path must be a URL or path of existing bytes, got {url!r:.80}"
         )
-    fs = repo.storage.fs
     protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
     scheme = url.split("://", 1)[0] if "://" in url else "file"
     if scheme in protocols:
@@ -48,7 +52,7 @@ def pin(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def register(repo: Repository, url: str) -> tuple[Blob, dict[str, Any]]:
+def register(repo: Repo, url: str) -> tuple[Blob, dict[str, Any]]:
     """Hash the object at ``url`` while streaming it (nothing is copied); returns its blob
     identity and the source record (url + pin) kept with the version."""
     fs, path = filesystem(repo, url)
@@ -73,19 +77,32 @@ def register(repo: Repository, url: str) -> tuple[Blob, dict[str, Any]]:
     return Blob(sha.hexdigest(), size), source
 
 
-def locate(repo: Repository, digest: str) -> tuple[Any, str] | None:
+class RegisteredBytes:
+    """A storage's :class:`~..storage.Locator`: where bytes registered in place live, found
+    through the catalog's versions; ``fs`` (the storage's own filesystem) opens sources of its
+    protocol with its options and credentials."""
+
+    def __init__(self, catalog: Catalog, fs: Any) -> None:
+        self.catalog = catalog
+        self.fs = fs
+
+    def __call__(self, digest: str) -> tuple[Any, str] | None:
+        return locate(self.catalog, self.fs, digest)
+
+
+def locate(catalog: Catalog, own_fs: Any, digest: str) -> tuple[Any, str] | None:
     """Where registered bytes with this sha256 live, after checking that the object is still
     the one registered (ETag/version id and size); None if no version registered them."""
     source = None
-    for vid in repo.catalog.versions_with_hash(digest):
-        found = repo.catalog.by_ids([vid])
+    for vid in catalog.versions_with_hash(digest):
+        found = catalog.by_ids([vid])
         meta = found[0].meta if found else {}
         if isinstance(meta.get("source"), dict):
             source = meta["source"]
             break
     if source is None:
         return None
-    fs, path = filesystem(repo, source["url"])
+    fs, path = _filesystem(own_fs, source["url"])
     try:
         now = pin(fs.info(path))
     except FileNotFoundError:

@@ -11,12 +11,12 @@ from ..models import ArtifactVersion, LineageRecord
 from ..runs import current_run
 
 if TYPE_CHECKING:
-    from . import Repository
+    from .protocol import Repo
 
 logger = logging.getLogger("prefect_artifacts")
 
 
-def record_consumer(repo: Repository, version: ArtifactVersion) -> None:
+def record_consumer(repo: Repo, version: ArtifactVersion) -> None:
     """Inside a run, note (once) that the run consumed ``version``."""
     run = current_run()
     if run is None:
@@ -32,7 +32,7 @@ def record_consumer(repo: Repository, version: ArtifactVersion) -> None:
         emit(Consumed(repo, version, run))
 
 
-def record_inputs_from(repo: Repository, upstream_run_ids: list[str]) -> list[ArtifactVersion]:
+def record_inputs_from(repo: Repo, upstream_run_ids: list[str]) -> list[ArtifactVersion]:
     """Versions produced by ``upstream_run_ids`` (the runs whose results this run received)
     become this run's inputs. Returns those versions."""
     versions = _versions(repo, upstream_run_ids, "producer")
@@ -41,20 +41,20 @@ def record_inputs_from(repo: Repository, upstream_run_ids: list[str]) -> list[Ar
     return versions
 
 
-def runs_of(repo: Repository, version: ArtifactVersion, role: str) -> list[LineageRecord]:
+def runs_of(repo: Repo, version: ArtifactVersion, role: str) -> list[LineageRecord]:
     return [LineageRecord(**vars(r)) for r in repo.catalog.runs(repo.row_id(version), role)]
 
 
-def inputs_of_run(repo: Repository, run_id: str | None) -> list[ArtifactVersion]:
+def inputs_of_run(repo: Repo, run_id: str | None) -> list[ArtifactVersion]:
     """The versions a run (task run id, or flow run id for the flow body) consumed."""
     return _versions(repo, [run_id] if run_id else [], "consumer")
 
 
-def outputs_of_run(repo: Repository, run_id: str | None) -> list[ArtifactVersion]:
+def outputs_of_run(repo: Repo, run_id: str | None) -> list[ArtifactVersion]:
     """The versions a run produced (including identical re-logs)."""
     return _versions(repo, [run_id] if run_id else [], "producer")
 
 
-def _versions(repo: Repository, run_ids: list[str], role: str) -> list[ArtifactVersion]:
+def _versions(repo: Repo, run_ids: list[str], role: str) -> list[ArtifactVersion]:
     vids = repo.catalog.run_versions(run_ids, role) if run_ids else []
     return repo.versions_by_id(vids)

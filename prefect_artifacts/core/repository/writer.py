@@ -9,39 +9,34 @@ without its bytes, and never a manifest of a version that does not exist.
 from __future__ import annotations
 
 import contextlib
-import decimal
 import hashlib
 import json
 import logging
-import math
-import numbers
-import os
 import re
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..catalog import BlobsMissing, Committed, NewVersion, utcnow
+from ..catalog import BlobsMissing, Committed, ExtraRecord, NewVersion, utcnow
 from ..errors import IntegrityError, InvalidArgumentError, LossyFormatError
 from ..events import TagMoved, VersionLogged, emit
 from ..faults import fault_point
 from ..keys import safe_filename, validate_key, validate_labels, validate_project, validate_tag
-from ..materializers import content_type, registry
+from ..materializers import Materializer, content_type, registry
+from ..materializers.dataset import TABLE_FILES, read_table_file
 from ..materializers.summary import json_safe
 from ..models import ArtifactVersion, Producer
 from ..runs import current_producer, current_run
-from ..storage import WriteCancelled, leases
-from . import extras, folders, multipart
+from ..storage import Blob, WriteCancelled, leases
+from . import executor, extras, folders, multipart
+from .validators import check_depth, check_description, check_fields
 
 if TYPE_CHECKING:
-    from . import Repository
+    from .protocol import Repo
 
 logger = logging.getLogger("prefect_artifacts")
-pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prefect-artifacts")
 
 # Fields a materializer or caller may set on a version; anything else goes to ``meta``.
 KIND_FIELDS = {
@@ -82,17 +77,8 @@ IDENTITY_FIELDS = (
 )
 
 
-def _new_pool_after_fork() -> None:
-    """A forked child inherits the pool's state but not its threads: give it a fresh one."""
-    global pool
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prefect-artifacts")
-
-
-os.register_at_fork(after_in_child=_new_pool_after_fork)
-
-
 def log(
-    repo: Repository,
+    repo: Repo,
     key: str,
     obj: Any,
     *,
@@ -183,7 +169,7 @@ def log(
             return fingerprint, None
         return fingerprint, materializer.metadata(prepared, fmt, options)
 
-    side = _inline(describe) if _small(prepared) else pool.submit(describe)
+    side = _inline(describe) if _small(prepared) else executor.submit(describe)
 
     def save(cancel: threading.Event | None = None) -> Any:
         return repo.storage.write_blob(
@@ -220,8 +206,37 @@ def log(
             return found
         metadata = materializer.metadata(prepared, fmt, options)
     fault_point("after-blob")
+    new = _new_version(
+        repo, key, project, materializer, fmt, blob, identity, metadata, fields, stored_extras,
+        producer, change, fingerprint=fingerprint,
+        filename=materializer.filename(prepared, fmt, options),
+        blobs={blob.hash: blob.size, **{e.hash: e.size for e in stored_extras}},
+    )  # fmt: skip
+    return _finish(repo, new, producer, change, {blob.hash: save})
+
+
+def _new_version(
+    repo: Repo,
+    key: str,
+    project: str,
+    materializer: Materializer,
+    fmt: str,
+    blob: Blob,
+    identity: dict[str, Any],
+    metadata: dict[str, Any],
+    fields: dict[str, Any],
+    stored_extras: list[ExtraRecord],
+    producer: Producer,
+    change: dict[str, Any],
+    *,
+    fingerprint: str | None,
+    filename: str | None,
+    blobs: dict[str, int],
+) -> NewVersion:
+    """The version to commit: the materializer's metadata and the caller's fields split into
+    row metadata and details, its identity digested, the change's tag, labels, description."""
     meta, details = _split(metadata, fields)
-    new = NewVersion(
+    return NewVersion(
         uid=uuid.uuid4().hex,
         project=project,
         key=key,
@@ -232,19 +247,18 @@ def log(
         size=blob.size,
         fingerprint=fingerprint,
         meta_digest=digest({**identity, **_identity_fields(meta)}),
-        filename=safe_filename(materializer.filename(prepared, fmt, options), f"{key}.{fmt}"),
+        filename=safe_filename(filename, f"{key}.{fmt}"),
         content_type=content_type(fmt),
-        description=description,
+        description=change["description"],
         owner=repo.owner,
         producer=producer.model_dump(mode="json"),
         meta=meta,
         details=details or None,
-        labels=labels,
+        labels=change["labels"],
         extras=stored_extras,
-        tag=tag,
-        blobs={blob.hash: blob.size, **{e.hash: e.size for e in stored_extras}},
+        tag=change["tag"],
+        blobs=blobs,
     )
-    return _finish(repo, new, producer, change, {blob.hash: save})
 
 
 INLINE_BYTES = 1 << 20
@@ -267,7 +281,7 @@ def _inline(fn: Callable[[], Any]) -> Future[Any]:
 
 
 def _finish(
-    repo: Repository,
+    repo: Repo,
     new: NewVersion,
     producer: Producer,
     change: dict[str, Any],
@@ -292,7 +306,7 @@ REFERENCE_MATERIALIZERS = {"model": "model-bytes", "plot": "image-bytes"}
 
 
 def _register(
-    repo: Repository,
+    repo: Repo,
     key: str,
     url: str,
     kind: str | None,
@@ -327,49 +341,25 @@ def _register(
         "format": fmt,
         "extras": {e.name: e.hash for e in stored_extras},
     }
-    meta, details = _split(metadata, fields)
-    new = NewVersion(
-        uid=uuid.uuid4().hex,
-        project=project,
-        key=key,
-        kind=materializer.kind,
-        format=fmt,
-        materializer=materializer.name,
-        hash=blob.hash,
-        size=blob.size,
-        fingerprint=None,
-        meta_digest=digest({**identity, **_identity_fields(meta)}),
-        filename=safe_filename(name, f"{key}.{fmt}"),
-        content_type=content_type(fmt),
-        description=change["description"],
-        owner=repo.owner,
-        producer=producer.model_dump(mode="json"),
-        meta=meta,
-        details=details or None,
-        labels=change["labels"],
-        extras=stored_extras,
-        tag=change["tag"],
+    new = _new_version(
+        repo, key, project, materializer, fmt, blob, identity, metadata, fields, stored_extras,
+        producer, change, fingerprint=None, filename=name,
         blobs={e.hash: e.size for e in stored_extras},  # the registered bytes are not ours
-    )
+    )  # fmt: skip
     return _finish(repo, new, producer, change, {})
 
 
 def _read_table(fs: Any, path: str, fmt: str, url: str) -> Any:
-    import pyarrow.csv
-    import pyarrow.parquet
-
+    if fmt not in TABLE_FILES:
+        raise InvalidArgumentError(
+            f"a dataset registered in place must be Parquet or CSV; {url} is {fmt!r} "
+            "(say format='parquet' or 'csv' if its name does not)"
+        )
     with fs.open(path, "rb") as handle:
-        if fmt == "parquet":
-            return pyarrow.parquet.read_table(handle)
-        if fmt == "csv":
-            return pyarrow.csv.read_csv(handle)
-    raise InvalidArgumentError(
-        f"a dataset registered in place must be Parquet or CSV; {url} is {fmt!r} "
-        "(say format='parquet' or 'csv' if its name does not)"
-    )
+        return read_table_file(handle, fmt)
 
 
-def _vouched(repo: Repository, blob_hash: str) -> bool:
+def _vouched(repo: Repo, blob_hash: str) -> bool:
     """Whether the latest version's bytes can stand for a re-log without being written again:
     not when the verified-state record knows the local file changed since it was verified or
     failed its check (then the write goes ahead, and a damaged copy at the content address is
@@ -380,7 +370,7 @@ def _vouched(repo: Repository, blob_hash: str) -> bool:
 
 
 def _log_parts(
-    repo: Repository,
+    repo: Repo,
     key: str,
     obj: Any,
     *,
@@ -443,9 +433,7 @@ def _split(
     return meta, {k: kind_fields[k] for k in DETAIL_FIELDS if k in kind_fields}
 
 
-def _commit(
-    repo: Repository, new: NewVersion, run: dict[str, Any], rewrite: dict[str, Any]
-) -> Committed:
+def _commit(repo: Repo, new: NewVersion, run: dict[str, Any], rewrite: dict[str, Any]) -> Committed:
     """The catalog transaction, retried when a concurrent delete removed bytes it references
     (they are written again), then the outbox drained to storage."""
 
@@ -477,7 +465,7 @@ def _commit(
 
 
 def _relogged(
-    repo: Repository,
+    repo: Repo,
     vid: int,
     producer: Producer,
     *,
@@ -517,7 +505,7 @@ def _relogged(
 
 
 def _apply(
-    repo: Repository,
+    repo: Repo,
     version: ArtifactVersion,
     *,
     tag: str | None,
@@ -532,119 +520,6 @@ def _apply(
     if tag and tag not in version.tags:
         version = repo.tag(version.ref, tag)
     return version
-
-
-def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """Validate the caller's kind-specific fields (metrics must be finite real numbers)."""
-    metrics = fields.get("metrics")
-    if metrics is not None:
-        if not isinstance(metrics, dict):
-            raise InvalidArgumentError(
-                "metrics must be a dict of name → number, e.g. {'accuracy': 0.9}"
-            )
-        fields["metrics"] = {str(name): metric_value(name, v) for name, v in metrics.items()}
-    parameters = fields.get("parameters")
-    if parameters is not None:
-        if not isinstance(parameters, dict):
-            raise InvalidArgumentError("parameters must be a dict, e.g. {'max_depth': 5}")
-        check_depth(parameters, "parameters")
-        fields["parameters"] = {str(k): json_safe(v) for k, v in parameters.items()}
-    iteration = fields.get("iteration")
-    if iteration is not None:
-        fields["iteration"] = check_iteration(iteration)
-    return fields
-
-
-MAX_DEPTH = 100
-
-
-def check_depth(value: Any, what: str, limit: int = MAX_DEPTH) -> None:
-    """Refuse dicts, lists, tuples and sets nested deeper than ``limit`` (serializers recurse:
-    deeper values end in a bare RecursionError). Walks without recursing."""
-    if not isinstance(value, (dict, list, tuple, set, frozenset)):
-        return
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    seen: set[int] = set()
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            raise InvalidArgumentError(
-                f"{what} is nested more than {limit} levels deep; flatten it, or store it "
-                "as bytes you serialize yourself"
-            )
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend(
-            (child, depth + 1)
-            for child in children
-            if isinstance(child, (dict, list, tuple, set, frozenset))
-        )
-
-
-def check_iteration(value: Any) -> int:
-    """An iteration is a whole number from 0 (MLRun's ``iter``); digit strings are accepted."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise InvalidArgumentError(
-            f"iteration must be a whole number from 0, got {type(value).__name__} "
-            f"{str(value)[:40]!r}; e.g. iteration=3"
-        )
-    if not 0 <= int(value) < 2**31:
-        raise InvalidArgumentError(f"iteration must be between 0 and 2**31-1, got {value}")
-    return int(value)
-
-
-def metric_value(name: Any, value: Any) -> float:
-    """A metric as a float: any finite real number (int, float, numpy scalars, Decimal,
-    Fraction); booleans, NaN, infinities, numbers beyond a float and anything else refused."""
-    if isinstance(value, (bool, np.bool_)):
-        raise InvalidArgumentError(
-            f"metric {name!r} is the boolean {value!r}; metrics are numbers — log 1.0/0.0, or "
-            "record it as a parameter"
-        )
-    if not isinstance(value, (numbers.Real, decimal.Decimal)):
-        raise InvalidArgumentError(
-            f"metric {name!r} is {type(value).__name__} {str(value)[:40]!r}; metrics must be "
-            "finite numbers (not strings or None) — drop it or record it as a parameter"
-        )
-    try:
-        number = float(value)
-    except (OverflowError, ValueError):
-        number = math.inf
-    if not math.isfinite(number):
-        raise InvalidArgumentError(
-            f"metric {name!r} is {str(value)[:40]}, which is not a finite number a float can "
-            "hold (NaN, infinite or beyond ±1.8e308) — drop it or record it as a parameter"
-        )
-    return number
-
-
-def check_description(description: Any) -> str | None:
-    """A description is text: one string of at most 10,000 characters, valid Unicode."""
-    if description is None:
-        return None
-    if not isinstance(description, str):
-        raise InvalidArgumentError(
-            f"description must be a string, got {type(description).__name__}; e.g. "
-            "description='daily extract of events'"
-        )
-    if len(description) > 10_000:
-        raise InvalidArgumentError("description is longer than 10,000 characters; shorten it")
-    check_text(description, "description")
-    return description
-
-
-def check_text(value: str, what: str) -> None:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidArgumentError(
-            f"{what} contains {value[exc.start : exc.end]!r}, a lone surrogate that is not "
-            "valid Unicode text; decode the source text properly (e.g. errors='replace')"
-        ) from None
 
 
 # Materializer metadata that changes what load() gives back for the same bytes (a CSV's

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -38,6 +38,7 @@ from .verified import Identity, VerifiedState, backdate, local_identity
 __all__ = [
     "Blob",
     "Identity",
+    "Locator",
     "Storage",
     "VerifiedState",
     "WriteCancelled",
@@ -56,8 +57,17 @@ class Blob:
     size: int
 
 
+class Locator(Protocol):
+    """Where bytes registered in place (not copied into the storage) live: ``digest`` →
+    (filesystem, path), the source's pin (ETag, size) checked; None when nothing registered
+    them. The repository gives its storage one that asks its catalog."""
+
+    def __call__(self, digest: str) -> tuple[Any, str] | None: ...
+
+
 class Storage:
-    """Blobs and manifests under ``root`` on an fsspec filesystem."""
+    """Blobs and manifests under ``root`` on an fsspec filesystem; ``locator`` finds bytes
+    registered in place (see :meth:`locate_with`)."""
 
     def __init__(
         self,
@@ -66,14 +76,13 @@ class Storage:
         *,
         fsync: bool = True,
         verified_state: str | Path | None = None,
+        locator: Locator | None = None,
     ) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
         self.fsync = fsync  # local storage: sync bytes and documents before they are named
         self.local = isinstance(fs, LocalFileSystem)
-        # Where bytes registered in place (not copied here) live: digest → (filesystem, path),
-        # the source's pin (ETag, size) checked; set by the repository.
-        self.locate: Callable[[str], tuple[Any, str] | None] | None = None
+        self.locator = locator
         protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
         self.object_store = bool(protocols & OBJECT_STORES)
         self.pinned_reads = "s3" in protocols  # reads can be pinned to an ETag (If-Match)
@@ -81,6 +90,11 @@ class Storage:
         from ..settings import verified_state_path
 
         self.verified = VerifiedState(verified_state_path(verified_state), self.url)
+
+    def locate_with(self, locator: Locator) -> None:
+        """Find bytes registered in place with ``locator`` (a repository binds its catalog's
+        when it takes this storage)."""
+        self.locator = locator
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled (to a Dask worker): the filesystem, root and settings; the copy reads and
@@ -371,7 +385,7 @@ class Storage:
         try:
             return self._read_identified(path)
         except FileNotFoundError:
-            if self.locate is None:
+            if self.locator is None:
                 raise
             return self.read_blob(digest, verify=False), None
 
@@ -413,7 +427,7 @@ class Storage:
 
     def elsewhere(self, digest: str) -> tuple[Any, str]:
         """Bytes registered in place: where they live (their pin checked), else not found."""
-        found = self.locate(digest) if self.locate is not None else None
+        found = self.locator(digest) if self.locator is not None else None
         if found is None:
             raise FileNotFoundError(self.blob_path(digest))
         return found
@@ -525,18 +539,8 @@ class Storage:
             if not self.local:
                 self.fs.pipe_file(path, data)
                 return
-            tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            try:
-                with open(tmp, "wb") as handle:
-                    handle.write(data)
-                    if self.fsync:
-                        handle.flush()
-                        os.fsync(handle.fileno())
+            with self._beside(path, data) as tmp:
                 os.replace(tmp, path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
 
     def create_json(self, path: str, document: Any) -> bool:
         """Write a JSON document only if nothing is at ``path`` — never replacing what another
@@ -559,14 +563,7 @@ class Storage:
         raise FileExistsError(f"{self.fs.unstrip_protocol(path)} already holds another document")
 
     def _create_local(self, path: str, data: bytes) -> bool:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                if self.fsync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
+        with self._beside(path, data) as tmp:
             try:
                 os.link(tmp, path)  # atomic, and fails if the name exists
             except FileExistsError:
@@ -579,6 +576,20 @@ class Storage:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
             return True
+
+    @contextlib.contextmanager
+    def _beside(self, path: str, data: bytes) -> Iterator[str]:
+        """``data`` in a temporary file beside local ``path`` (synced unless fsync is off), to
+        be renamed or linked into place; removed afterwards."""
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                if self.fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            yield tmp
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)

@@ -114,18 +114,11 @@ class VerifiedState:
             return
         entry = (identity.key, time.time_ns())
         self._memory[digest] = entry
-        db = self._connect()
-        if db is None:
-            return
-        try:
-            with self._lock, db:
-                db.execute(
-                    "INSERT OR REPLACE INTO verified (repository, digest, identity, verified_ns) "
-                    "VALUES (?, ?, ?, ?)",
-                    (self.repository, digest, *entry),
-                )
-        except sqlite3.Error as exc:
-            self._give_up(exc)
+        self._write(
+            "INSERT OR REPLACE INTO verified (repository, digest, identity, verified_ns) "
+            "VALUES (?, ?, ?, ?)",
+            (self.repository, digest, *entry),
+        )
 
     def changed(self, digest: str, identity: Identity | None) -> bool:
         """Whether ``digest``'s file is known to differ from what was verified: it was recorded
@@ -140,22 +133,25 @@ class VerifiedState:
     def forget(self, digest: str) -> None:
         """Drop what is known about ``digest`` (it was deleted)."""
         self._memory.pop(digest, None)
-        db = self._connect()
-        if db is None:
-            return
-        try:
-            with self._lock, db:
-                db.execute(
-                    "DELETE FROM verified WHERE repository = ? AND digest = ?",
-                    (self.repository, digest),
-                )
-        except sqlite3.Error as exc:
-            self._give_up(exc)
+        self._write(
+            "DELETE FROM verified WHERE repository = ? AND digest = ?", (self.repository, digest)
+        )
 
     def counted_hash(self) -> None:
         self.hashes += 1
 
     # -- the SQLite file ---------------------------------------------------------------------
+    def _write(self, sql: str, parameters: tuple[Any, ...]) -> None:
+        """One change to the file (none when it cannot be used; a failure gives it up)."""
+        db = self._connect()
+        if db is None:
+            return
+        try:
+            with self._lock, db:
+                db.execute(sql, parameters)
+        except sqlite3.Error as exc:
+            self._give_up(exc)
+
     def _load(self, digest: str) -> tuple[str, int] | None:
         db = self._connect()
         if db is None:
