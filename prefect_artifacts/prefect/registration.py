@@ -8,10 +8,11 @@ a tag that leaves a version (untag, deletion) sends ``prefect-artifacts.tag.remo
 versions are deleted their cards are removed; a run that loads a version emits
 ``prefect.asset.referenced``.
 
-Everything is sent from a background thread once logging pauses, with the Prefect settings of
-the moment the change happened, so the run's tasks never wait for it; a flow run that changed
-something sends what is left when it ends (a state hook), so ``flow()`` returns with its cards. Changes are committed before
-anything here runs: a failure costs a card or an event, never an artifact, and is a warning.
+Everything is sent from a background thread, in batches while the run goes on logging, with
+the Prefect settings of the moment the change happened, so the run's tasks never wait for it; a
+flow run that changed something sends what is left when it ends (a state hook), so ``flow()``
+returns with its cards. Changes are committed before anything here runs: a failure costs a card
+or an event, never an artifact, and is a warning.
 """
 
 from __future__ import annotations
