@@ -198,6 +198,37 @@ def test_map_order_survives_failures_with_options_and_return_state(
     pa.flush_registrations()
 
 
+def test_mapped_runs_of_different_keys_do_not_wait_for_each_other(env_repo, prefect_server):
+    """Keys rendered from the parameters alone are known when the ``.map()`` is submitted: a
+    run logging its own key does not wait for the runs before it in map order (here each run
+    returns only once the next one has committed, so the last commits first)."""
+    committed = Finished(4)
+    order: list[int] = []
+
+    def listener(event: events.Event) -> None:
+        if isinstance(event, events.VersionLogged) and event.version.key.startswith("side-"):
+            order.append(int(event.version.key.removeprefix("side-")))
+            committed.mark(order[-1])
+
+    @pa.artifact_task(key="side-{parameters[i]}")
+    def part(i: int) -> bytes:
+        committed.wait_after(i)
+        return f"part {i}".encode()
+
+    @flow(name="side-by-side")
+    def fan_out() -> None:
+        part.map(range(4)).wait()
+
+    events.subscribe(listener)
+    try:
+        assert fan_out(return_state=True).is_completed()
+    finally:
+        events.unsubscribe(listener)
+    assert order == [3, 2, 1, 0]
+    assert [pa.get_artifact(f"side-{i}").version for i in range(4)] == [1, 1, 1, 1]
+    pa.flush_registrations()
+
+
 def test_an_iteration_template_error_names_the_template(env_repo):
     @pa.artifact_task(key="named", iteration="{parameters[name]}")
     def fit(name: str) -> pa.Model:

@@ -346,7 +346,7 @@ def test_a_completed_flow_run_shows_its_cards(env_repo, monkeypatch):
     """``flow()`` returns with the card of every version its run logged registered — tasks
     called directly, a mapped task, a subflow — with no flush: the run's end sends what is
     waiting (batched), from the registrar's own client, not the run's."""
-    monkeypatch.setattr(registration, "QUIET", 600)  # nothing is sent for a pause in logging
+    monkeypatch.setattr(registration, "GATHER", 600)  # nothing is sent before the run ends
 
     @pa.artifact_task(key="chunk-{parameters[i]}")
     def chunk(i: int) -> pd.DataFrame:

@@ -255,10 +255,15 @@ def finish(repo: Repository) -> None:
 
 def run_summary(repo: Repository, run_id: str) -> dict[str, dict[str, float]]:
     """Per metric: the last, minimum and maximum value and the number of points."""
+    return run_summaries(repo, [run_id])[run_id]
+
+
+def run_summaries(repo: Repository, run_ids: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """:func:`run_summary` of each run, read in one query."""
     buffer_of(repo).flush()
-    out: dict[str, dict[str, float]] = {}
-    for _, key, _step, value, _ in repo.catalog.run_metrics([run_id]):
-        item = out.setdefault(key, {"last": value, "min": value, "max": value, "points": 0})
+    out: dict[str, dict[str, dict[str, float]]] = {run_id: {} for run_id in run_ids}
+    for run_id, key, _step, value, _ in repo.catalog.run_metrics(sorted(set(run_ids))):
+        item = out[run_id].setdefault(key, {"last": value, "min": value, "max": value, "points": 0})
         item.update(last=value, min=min(item["min"], value), max=max(item["max"], value))
         item["points"] += 1
     return out

@@ -215,6 +215,7 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
                     if sweep:
                         await asyncio.to_thread(_select, repo, spec, sweep)
 
+        run_async._artifact_spec = spec  # type: ignore[attr-defined]  # read by .map()
         return run_async
 
     @functools.wraps(fn)
@@ -234,6 +235,7 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
                 if sweep:
                     _select(repo, spec, sweep)
 
+    run._artifact_spec = spec  # type: ignore[attr-defined]  # read by .map()
     return run
 
 
@@ -516,6 +518,55 @@ def _keys_of(spec: _Capture, parameters: dict[str, Any]) -> frozenset[str] | Non
         return None
 
 
+def _keys_when_mapped(
+    task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> list[frozenset[str] | None] | None:
+    """The keys each run of a ``.map()`` will log, in map order, when its key templates use
+    only the task's parameters and those are plain values (no futures, states, iterators or
+    Prefect annotations) — else None: each run names its keys when it is ready to log. Read
+    before the runs are submitted."""
+    spec: _Capture | None = getattr(task.fn, "_artifact_spec", None)
+    if spec is None or not spec.capture or spec.selector or not _parameters_only(spec.key):
+        return None  # (a sweep with a selector needs its runs registered: the last one selects)
+    from prefect.utilities.annotations import allow_failure, quote
+    from prefect.utilities.callables import expand_mapping_parameters, get_call_parameters
+    from prefect.utilities.engine import collect_task_run_inputs_sync
+
+    try:
+        passed = {k: v for k, v in kwargs.items() if k not in ("wait_for", "deferred")}
+        given = get_call_parameters(task.fn, args, passed, apply_defaults=False)
+        if any(isinstance(v, (allow_failure, quote, Iterator)) for v in given.values()):
+            return None  # (an iterator is read once, by Prefect)
+        if collect_task_run_inputs_sync(given):  # futures or states: resolved when it runs
+            return None
+        keys: list[frozenset[str] | None] = []
+        for parameters in expand_mapping_parameters(task.fn, given):  # (iterators: consumed)
+            bound = spec.signature.bind_partial(**parameters)
+            bound.apply_defaults()
+            keys.append(_keys_of(spec, dict(bound.arguments)))
+    except Exception:  # not known now: each run names its keys when it is ready to log
+        return None
+    return keys
+
+
+def _disjoint(keys: list[frozenset[str] | None]) -> bool:
+    """Whether every run's keys are known and no key is logged by two runs."""
+    named = [k for k in keys if k is not None]
+    return len(named) == len(keys) and sum(map(len, named)) == len(frozenset().union(*named))
+
+
+def _parameters_only(key: Any) -> bool:
+    """Whether every key template renders from the task's parameters alone."""
+    templates = key.values() if isinstance(key, dict) else key
+    if isinstance(templates, str):
+        templates = [templates]
+    for template in templates:
+        for _, name, _, _ in string.Formatter().parse(template or ""):
+            if name is not None and re.split(r"[.\[]", name, maxsplit=1)[0] != "parameters":
+                return False
+    return True
+
+
 def _turn_done() -> None:
     task_run = _current_task_run()
     if task_run is not None:
@@ -534,13 +585,16 @@ def _ordered_task_class() -> type:
             context = FlowRunContext.get()
             if kwargs.get("deferred") or context is None or context.flow_run is None:
                 return super().map(*args, return_state=return_state, **kwargs)
+            keys = _keys_when_mapped(self, args, kwargs)
+            if keys is not None and _disjoint(keys):  # no two runs log one key: no order to keep
+                return super().map(*args, return_state=return_state, **kwargs)
             token = mapping.begin(str(context.flow_run.id), self.task_key)
             try:
                 futures = super().map(*args, **kwargs)
             except BaseException:
                 mapping.abandon(token)
                 raise
-            mapping.register(token, list(futures))
+            mapping.register(token, list(futures), keys)
             if not return_state:
                 return futures
             states = []

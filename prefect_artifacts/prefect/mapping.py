@@ -7,7 +7,9 @@ waits until each run before it in the same ``.map()`` has logged (or ended, what
 or has named other keys: runs logging different keys (``key="shard-{parameters[i]}"``) log side
 by side. Task runs in this process
 only (Prefect's default thread-pool runner); runs on other workers (Dask, Ray) log in commit
-order. The wait holds the task's thread, not its work: with fewer threads than mapped runs, a
+order. A key template over the task's parameters alone (``"shard-{parameters[i]}"``) names each
+run's keys when the ``.map()`` is submitted, so runs of different keys never wait for one
+another. The wait holds the task's thread, not its work: with fewer threads than mapped runs, a
 slow early run can delay the start of later ones (``@artifact_task(map_order=False)`` opts out).
 """
 
@@ -44,10 +46,17 @@ def begin(flow_run_id: str, task_key: str) -> tuple[str, str]:
     return token
 
 
-def register(token: tuple[str, str], futures: list[Any]) -> None:
-    """The submitted runs, in map order."""
+def register(
+    token: tuple[str, str],
+    futures: list[Any],
+    keys: list[frozenset[str] | None] | None = None,
+) -> None:
+    """The submitted runs, in map order; ``keys``: the keys each will log, when known now."""
     ids = [str(f.task_run_id) for f in futures]
     group = _Group(ids, dict(zip(ids, futures, strict=True)))
+    if keys is not None and len(keys) == len(ids):
+        named = zip(ids, keys, strict=True)
+        group.keys.update((run_id, ks) for run_id, ks in named if ks is not None)
     with _cond:
         for position, run_id in enumerate(ids):
             _members[run_id] = (group, position)

@@ -8,10 +8,11 @@ a tag that leaves a version (untag, deletion) sends ``prefect-artifacts.tag.remo
 versions are deleted their cards are removed; a run that loads a version emits
 ``prefect.asset.referenced``.
 
-Everything is sent from a background thread once logging pauses, with the Prefect settings of
-the moment the change happened, so the run's tasks never wait for it; a flow run that changed
-something sends what is left when it ends (a state hook), so ``flow()`` returns with its cards. Changes are committed before
-anything here runs: a failure costs a card or an event, never an artifact, and is a warning.
+Everything is sent from a background thread, in batches while the run goes on logging, with
+the Prefect settings of the moment the change happened, so the run's tasks never wait for it; a
+flow run that changed something sends what is left when it ends (a state hook), so ``flow()``
+returns with its cards. Changes are committed before anything here runs: a failure costs a card
+or an event, never an artifact, and is a warning.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -53,7 +55,7 @@ logger = logging.getLogger("prefect_artifacts.prefect.registration")
 LOGGED = "prefect-artifacts.artifact.logged"
 TAG_MOVED = "prefect-artifacts.tag.moved"
 TAG_REMOVED = "prefect-artifacts.tag.removed"
-QUIET = 0.5  # seconds without a new job before jobs are sent
+GATHER = 0.2  # seconds a batch gathers jobs after its first one arrived, before it is sent
 BATCH = 200  # ...or as soon as this many are waiting
 PARALLEL = 4  # cards created side by side (one client)
 EVENTS_BATCH = 100  # events sent in one request
@@ -77,7 +79,7 @@ def render(repo: Repository, version: ArtifactVersion, logged_by: Producer | Non
     run_id = version.producer.run_id if version.producer.kind == "prefect" else None
     return cards.card(
         version,
-        run_metrics=tracking.run_summary(repo, run_id) if run_id else None,
+        run_metrics=_summary_of(repo, run_id) if run_id else None,
         ui_url=repo.settings.ui_url,
         logged_by=logged_by,
         thumbnail=thumbnail[0] if thumbnail else None,
@@ -150,7 +152,7 @@ def register(
     )
     upstream = unique(
         [
-            *(assets.related(assets.asset_of(repo, v)) for v in repo.inputs_of_run(run.run_id)),
+            *(assets.related(assets.asset_of(repo, v)) for v in _inputs_of(repo, run.run_id)),
             *(prefect_upstream or []),
         ]
     )
@@ -390,10 +392,12 @@ def _job_for(event: Event, run: RunInfo | None, upstream: list[dict[str, str]]) 
         if event.run is None:
             return None
         version, created, logged_in = event.version, event.created, event.run
+        producer = version.producer.run_id if version.producer.kind == "prefect" else None
         return Job(
             f"the card and events of {version.ref}",
             _lane(version.project, version.key),
             lambda c: register(c, repo, version, logged_in, created, upstream),
+            reads=(repo, [r for r in (logged_in.run_id, producer) if r]),
         )
     if isinstance(event, TagMoved):
         version, tag, previous, logged = event.version, event.tag, event.previous, event.logged
@@ -528,6 +532,7 @@ class Job:
     ref: str
     lane: str
     send: Callable[[Any], None]  # called with an open Prefect client
+    reads: tuple[Repository, list[str]] | None = None  # runs whose inputs and metrics it reads
 
     def __call__(self, client: Any) -> None:
         self.send(client)
@@ -546,10 +551,12 @@ def _settings() -> Any:
 
 
 class Registrar:
-    """A background worker that sends jobs once logging has paused for ``QUIET`` seconds (or
-    ``BATCH`` are waiting, or on ``flush``), so that it does not compete with the run that is
-    logging — for CPU or for the Prefect server. Each job runs with the Prefect settings current
-    when it was submitted; jobs sent together share one client (``_send``)."""
+    """A background worker that sends jobs in batches while the run goes on logging: a batch
+    is what arrived within ``GATHER`` seconds of its first job (at most ``BATCH``; at once on
+    ``flush``), and what arrives while it is sent makes the next one — so the cards of a long
+    fan-out are created while its later tasks still run, never on the tasks' own threads.
+    Each job runs with the Prefect settings current when it was submitted; jobs sent together
+    share one client (``_send``)."""
 
     def __init__(self) -> None:
         self._jobs: queue.Queue[tuple[Any, Job] | threading.Event] = queue.Queue()
@@ -609,9 +616,11 @@ class Registrar:
     def _work(self) -> None:
         while True:
             batch = [self._jobs.get()]
+            deadline = time.monotonic() + GATHER
             while len(batch) < BATCH:
+                left = 0.0 if self._urgent.is_set() else deadline - time.monotonic()
                 try:
-                    batch.append(self._jobs.get(timeout=0 if self._urgent.is_set() else QUIET))
+                    batch.append(self._jobs.get(timeout=max(left, 0.0)))
                 except queue.Empty:
                     break
             jobs = [item for item in batch if not isinstance(item, threading.Event)]
@@ -681,6 +690,52 @@ def _emit(**event: Any) -> None:
     contextvars.copy_context().run(send)
 
 
+class _Reads:
+    """The catalog reads of a batch's cards, done together: each run's inputs and metric
+    summary, one query each per repository (instead of three reads per card)."""
+
+    def __init__(self, jobs: list[Job]) -> None:
+        self.inputs: dict[tuple[int, str], list[ArtifactVersion]] = {}
+        self.metrics: dict[tuple[int, str], dict[str, dict[str, float]]] = {}
+        wanted: dict[int, tuple[Repository, set[str]]] = {}
+        for job in jobs:
+            if job.reads is not None:
+                wanted.setdefault(id(job.reads[0]), (job.reads[0], set()))[1].update(job.reads[1])
+        for key, (repo, ids) in wanted.items():
+            runs = sorted(ids)
+            try:
+                by_run = repo.catalog.versions_by_run(runs, "consumer")
+                vids = sorted({vid for found in by_run.values() for vid in found})
+                records = {r.id: r for r in repo.catalog.by_ids(vids)}
+                summaries = tracking.run_summaries(repo, runs)
+            except Exception as exc:  # each card reads for itself (and reports its failure)
+                logger.debug("batched reads failed: %s", exc)
+                continue
+            for run_id in runs:
+                found = [records[vid] for vid in by_run[run_id] if vid in records]
+                self.inputs[key, run_id] = [repo.record(r) for r in found]
+                self.metrics[key, run_id] = summaries[run_id]
+
+
+_reads: contextvars.ContextVar[_Reads | None] = contextvars.ContextVar(
+    "prefect_artifacts_reads", default=None
+)
+
+
+def _inputs_of(repo: Repository, run_id: str | None) -> list[ArtifactVersion]:
+    known = _reads.get()
+    if known is not None and run_id and (id(repo), run_id) in known.inputs:
+        return known.inputs[id(repo), run_id]
+    return repo.inputs_of_run(run_id)
+
+
+def _summary_of(repo: Repository, run_id: str) -> dict[str, dict[str, float]]:
+    known = _reads.get()
+    if known is not None and (id(repo), run_id) in known.metrics:
+        return known.metrics[id(repo), run_id]
+    return tracking.run_summary(repo, run_id)
+
+
 class Unreachable(Exception):
     """Prefect's API could not be reached (after the client's own retries)."""
 
@@ -724,6 +779,7 @@ def _send(settings: Any, jobs: list[Job]) -> None:
             _outgoing.reset(token)
 
     lost_events = 0
+    token = _reads.set(_Reads(jobs))
     try:
         with settings, get_client(sync_client=True) as client:
             helpers = [
@@ -744,6 +800,8 @@ def _send(settings: Any, jobs: list[Job]) -> None:
     except Exception as exc:  # the client could not be opened: nothing more was sent
         done = {id(job) for job, _ in failed}
         failed += [(job, exc) for job in jobs if id(job) not in done]
+    finally:
+        _reads.reset(token)
     if failed or lost_events:
         _report(failed, lost_events)
 

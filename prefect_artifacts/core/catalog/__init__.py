@@ -291,6 +291,8 @@ class Catalog:
         return self.db.read(read)
 
     def by_ids(self, vids: list[int], *, details: bool = False) -> list[VersionRecord]:
+        if not vids:
+            return []  # no transaction for nothing (a run without inputs, on every card)
         return self.db.read(lambda conn: queries.records(conn, vids, details=details))
 
     def versions_of(self, project: str, key: str) -> list[VersionRecord]:
@@ -331,6 +333,10 @@ class Catalog:
 
     def run_versions(self, run_ids: list[str], role: str) -> list[int]:
         return self.db.read(lambda conn: queries.run_versions(conn, run_ids, role))
+
+    def versions_by_run(self, run_ids: list[str], role: str) -> dict[str, list[int]]:
+        """``run_versions`` of each run, in one read."""
+        return self.db.read(lambda conn: queries.versions_by_run(conn, run_ids, role))
 
     def versions_with_hash(self, digest: str) -> list[int]:
         return self.db.read(lambda conn: queries.versions_with_hash(conn, digest))

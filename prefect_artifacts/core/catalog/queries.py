@@ -482,6 +482,24 @@ def run_versions(conn: Connection, run_ids: list[str], role: str) -> list[int]:
     return sorted(conn.execute(query).scalars())
 
 
+def versions_by_run(conn: Connection, run_ids: list[str], role: str) -> dict[str, list[int]]:
+    """:func:`run_versions` of each run, in one query."""
+    out: dict[str, list[int]] = {run_id: [] for run_id in run_ids}
+    if not run_ids:
+        return out
+    c = lineage_t.c
+    rows = conn.execute(
+        sa.select(c.task_run_id, c.flow_run_id, c.version_id)
+        .where(c.role == role, sa.or_(c.task_run_id.in_(run_ids), c.flow_run_id.in_(run_ids)))
+        .distinct()
+    )
+    for task_run_id, flow_run_id, vid in rows:
+        run_id = task_run_id if task_run_id is not None else flow_run_id
+        if run_id in out and vid not in out[run_id]:
+            out[run_id].append(vid)
+    return {run_id: sorted(vids) for run_id, vids in out.items()}
+
+
 def versions_with_hash(conn: Connection, digest: str, limit: int = 50) -> list[int]:
     return list(
         conn.execute(

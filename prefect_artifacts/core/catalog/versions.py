@@ -150,7 +150,7 @@ def commit(
         conn.execute(extras_t.insert(), [{"version_id": vid, **vars(e)} for e in new.extras])
     if new.parts:
         conn.execute(parts_t.insert(), [{"version_id": vid, **vars(p)} for p in new.parts])
-    insert_run(conn, vid, "producer", run, now)
+    insert_run(conn, vid, "producer", run, now, new=True)
     seq = conn.execute(  # the key's new latest and its next sequence number, in one statement
         _ADVANCE_KEY,
         {"kid": key_row.id, "number": number, "vid": vid, "kind": new.kind, "now": now},
@@ -228,23 +228,34 @@ def add_run(conn: Connection, vid: int, role: str, run: dict[str, Any], at: date
     return True
 
 
-def insert_run(conn: Connection, vid: int, role: str, run: dict[str, Any], at: datetime) -> bool:
+def insert_run(
+    conn: Connection,
+    vid: int,
+    role: str,
+    run: dict[str, Any],
+    at: datetime,
+    *,
+    new: bool = False,
+) -> bool:
+    """Record the run's ``role`` for the version, unless recorded already (``new``: the
+    version was inserted by this transaction, so nothing is recorded for it yet)."""
     if not (run.get("flow_run_id") or run.get("task_run_id")):
         return False
-    same = sa.and_(
-        lineage_t.c.version_id == vid,
-        lineage_t.c.role == role,
-        _same(lineage_t.c.flow_run_id, run.get("flow_run_id")),
-        _same(lineage_t.c.task_run_id, run.get("task_run_id")),
-    )
-    if conn.execute(sa.select(lineage_t.c.id).where(same).limit(1)).first():
-        return False
-    conn.execute(
-        lineage_t.insert().values(
-            version_id=vid, role=role, at=at, **{f: run.get(f) for f in RUN_FIELDS}
+    if not new:
+        same = sa.and_(
+            lineage_t.c.version_id == vid,
+            lineage_t.c.role == role,
+            _same(lineage_t.c.flow_run_id, run.get("flow_run_id")),
+            _same(lineage_t.c.task_run_id, run.get("task_run_id")),
         )
-    )
+        if conn.execute(sa.select(lineage_t.c.id).where(same).limit(1)).first():
+            return False
+    row = {f: run.get(f) for f in RUN_FIELDS}
+    conn.execute(_INSERT_RUN, {**row, "version_id": vid, "role": role, "at": at})
     return True
+
+
+_INSERT_RUN = lineage_t.insert()  # built once: compiled once, cached
 
 
 def _same(column: Any, value: str | None) -> Any:
