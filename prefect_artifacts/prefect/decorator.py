@@ -74,6 +74,10 @@ class _Capture:
     signature: inspect.Signature = field(repr=False, default_factory=inspect.Signature)
 
 
+_SPECS: weakref.WeakKeyDictionary[Callable[..., Any], _Capture] = weakref.WeakKeyDictionary()
+"""What each wrapped task function captures (read by ``.map()`` before it submits)."""
+
+
 def artifact_task(
     __fn: Callable[..., Any] | None = None,
     *,
@@ -215,7 +219,7 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
                     if sweep:
                         await asyncio.to_thread(_select, repo, spec, sweep)
 
-        run_async._artifact_spec = spec  # type: ignore[attr-defined]  # read by .map()
+        _SPECS[run_async] = spec  # read by .map()
         return run_async
 
     @functools.wraps(fn)
@@ -235,7 +239,7 @@ def _wrap(fn: Callable[..., Any], spec: _Capture) -> Callable[..., Any]:
                 if sweep:
                     _select(repo, spec, sweep)
 
-    run._artifact_spec = spec  # type: ignore[attr-defined]  # read by .map()
+    _SPECS[run] = spec  # read by .map()
     return run
 
 
@@ -525,7 +529,7 @@ def _keys_when_mapped(
     only the task's parameters and those are plain values (no futures, states, iterators or
     Prefect annotations) — else None: each run names its keys when it is ready to log. Read
     before the runs are submitted."""
-    spec: _Capture | None = getattr(task.fn, "_artifact_spec", None)
+    spec = _SPECS.get(task.fn)
     if spec is None or not spec.capture or spec.selector or not _parameters_only(spec.key):
         return None  # (a sweep with a selector needs its runs registered: the last one selects)
     from prefect.utilities.annotations import allow_failure, quote
