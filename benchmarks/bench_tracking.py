@@ -4,7 +4,7 @@ and PostgreSQL, against a bare executemany of the same rows into the same table.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ def bench_log_metric(work: Path, args: argparse.Namespace) -> list[Any]:
             ctx.commit()
 
         def bare(repo: Any = repo, counter: Any = counter) -> None:
-            now = datetime.now(timezone.utc).replace(tzinfo=None)
+            now = datetime.now(UTC).replace(tzinfo=None)
             rows = [
                 {"project": "default", "run_id": "bare", "key": "loss", "step": next(counter),
                  "value": 1.0 / (i + 1), "timestamp": now, "batch": "b"}

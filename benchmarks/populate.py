@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -29,7 +29,7 @@ def populate(
     catalog.db.ensure_schema()
     kind, name = ("model", "model") if metrics else ("dataset", "dataset")
     keys = max(1, versions // per_key)
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     start = now - timedelta(days=365)
     step = timedelta(days=365) / versions
     with catalog.engine.connect() as conn, conn.begin():

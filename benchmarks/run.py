@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -289,7 +289,7 @@ def bench_list(work: Path, args: argparse.Namespace) -> list[Result]:
             started = time.perf_counter()
             populate(repo.catalog, n)
             filled = time.perf_counter() - started
-            since = datetime.now(timezone.utc) - timedelta(days=7)
+            since = datetime.now(UTC) - timedelta(days=7)
             latest = {"labels": {"team": "ml"}, "since": since, "limit": 50}
             ms = median_ms(lambda r=repo, q=latest: r.list(**q), args.rounds * 3)
             every = median_ms(
@@ -558,7 +558,7 @@ def write(results: list[Result], args: argparse.Namespace) -> None:
     """Append to history.jsonl; rewrite latest.md (and latest.json) with this run's rows, plus,
     after a partial run (``-k``), the previous rows of the benchmarks it did not run."""
     RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
     machine = f"{platform.node()} {os.cpu_count()} cores, Python {sys.version.split()[0]}"
     rows = [
         {

@@ -3,7 +3,7 @@ s3fs) and local files; PostgreSQL (this machine's server) and SQLite."""
 
 import hashlib
 import pickle
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -85,7 +85,7 @@ def test_list_filters(backend):
     assert [v.key for v in backend.list(labels={"team": "ml"})] == ["c", "a"]
     assert [v.key for v in backend.list(kind="dataset")] == ["c"]
     assert [v.key for v in backend.list(key="[ab]")] == ["b", "a"]
-    future = datetime.now(timezone.utc) + timedelta(minutes=5)
+    future = datetime.now(UTC) + timedelta(minutes=5)
     assert backend.list(since=future) == []
     assert len(backend.list(until=future)) == 3
     assert backend.count(labels={"team": "ml"}) == 2

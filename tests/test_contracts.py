@@ -10,7 +10,7 @@ import hashlib
 import pickle
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -87,11 +87,11 @@ class StorageContract:
         assert list(storage.iter_blobs()) == []
 
     def test_iter_blobs_gives_aware_modification_times(self, storage):
-        before = datetime.now(timezone.utc) - timedelta(minutes=5)
+        before = datetime.now(UTC) - timedelta(minutes=5)
         storage.write_blob(lambda sink: sink.write(DATA))
         [(digest, modified)] = list(storage.iter_blobs())
         assert digest == DIGEST and modified is not None and modified.tzinfo is not None
-        assert before <= modified <= datetime.now(timezone.utc) + timedelta(minutes=5)
+        assert before <= modified <= datetime.now(UTC) + timedelta(minutes=5)
 
     def test_json_documents_round_trip_and_list(self, storage):
         document = {"key": "k", "labels": {"note": "héllo wörld"}, "n": [1, 2.5, None]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -121,7 +121,7 @@ def test_every_surface_refuses_the_same_way(surfaces, filters, message):
 
 def test_python_takes_datetimes_spans_and_timedeltas(surfaces):
     python = surfaces["python"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert (
         python(since=now - timedelta(hours=1))
         == python(since=timedelta(hours=1))

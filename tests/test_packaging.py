@@ -151,6 +151,7 @@ def test_every_lower_bound_is_the_version_the_suite_runs():
     """The floors are what is tested: each direct requirement's ``>=`` is its pin in
     constraints.txt (raise both together), and requires-python is the one Python CI runs."""
     import tomllib
+
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 

@@ -5,7 +5,7 @@ import hashlib
 import json
 import pickle
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -434,14 +434,14 @@ def test_list_by_time(repo):
     ctx = ArtifactContext(repo)
     ctx.log_artifact("old", b"1")
     time.sleep(0.05)
-    middle = datetime.now(timezone.utc)
+    middle = datetime.now(UTC)
     time.sleep(0.05)
     ctx.log_artifact("new", b"2")
     assert [v.key for v in repo.list(since=middle)] == ["new"]
     assert [v.key for v in repo.list(until=middle)] == ["old"]
     local_naive = datetime.now() - timedelta(hours=1)  # naive means local time
     assert len(repo.list(since=local_naive)) == 2
-    assert repo.list(since=datetime.now(timezone.utc) + timedelta(minutes=1)) == []
+    assert repo.list(since=datetime.now(UTC) + timedelta(minutes=1)) == []
     # a tag change is an update: "old" becomes recent
     repo.tag("old:1", "prod")
     assert {v.key for v in repo.list(since=middle)} == {"old", "new"}
@@ -567,6 +567,7 @@ def test_large_loads_leave_no_open_files(repo, monkeypatch):
     ctx = ArtifactContext(repo)
     arrow = ctx.log_dataset("arrow", pa.table({"x": list(range(20_000))}), format="arrow")
     pandas = ctx.log_dataset("pandas", frame(20_000))
+
     def open_in_storage() -> list[str]:  # this process's descriptors on the storage's files
         found = []
         for fd in os.listdir("/proc/self/fd"):

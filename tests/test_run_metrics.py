@@ -1,7 +1,7 @@
 """Step metrics of runs: log_metric/log_metrics, run ids, batches in the catalog and the
 journal (restored by reindex), curves in the browser UI, the summary on Prefect cards."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ def test_points_steps_and_the_frame(env_repo):
     assert frame[frame.key == "loss"]["step"].tolist() == [0, 1, 2, 3, 4]
     assert frame[frame.key == "acc"]["value"].tolist() == [0.5, 0.75]
     stamp = frame[(frame.key == "acc") & (frame.step == 11)]["timestamp"].iloc[0]
-    assert stamp.to_pydatetime() == datetime.fromtimestamp(1_700_000_000, timezone.utc)
+    assert stamp.to_pydatetime() == datetime.fromtimestamp(1_700_000_000, UTC)
     both = pa.run_metrics([ctx.run_id, "other-run"])
     assert set(both["run_id"]) == {ctx.run_id} and len(both) == 8
 

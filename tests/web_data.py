@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ def populate(repo: Repository, *, pause: float = 1.2) -> dict[str, object]:
         description="<img src=x onerror=alert(2)>",
     )
     time.sleep(pause)
-    mark = datetime.now(timezone.utc)
+    mark = datetime.now(UTC)
     time.sleep(pause)
     wider = events.assign(amount=events["amount"] * 2, visits=rng.integers(0, 5, 500))
     v2 = ctx.log_dataset("events", wider, labels={"team": "ml", "source": "web"})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -48,9 +48,9 @@ def parse_time(value: Any, what: str, *, end: bool = False) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
-        return datetime.combine(value, time.max if end else time.min, tzinfo=timezone.utc)
+        return datetime.combine(value, time.max if end else time.min, tzinfo=UTC)
     if isinstance(value, timedelta):
         return _back(value, what)
     if not isinstance(value, str):
@@ -76,7 +76,7 @@ def parse_time(value: Any, what: str, *, end: bool = False) -> datetime | None:
 
 def _back(span: timedelta, what: str) -> datetime:
     try:
-        return datetime.now(timezone.utc) - span
+        return datetime.now(UTC) - span
     except OverflowError:
         raise ValueError(f"the span {span} reaches before year 1; use a shorter one") from None
 

@@ -7,7 +7,7 @@ import functools
 import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -198,7 +198,7 @@ def gc(
     a concurrent log of the same bytes is safe."""
     if grace < timedelta(0):
         raise InvalidArgumentError("grace must not be negative")
-    cutoff = datetime.now(timezone.utc) - grace
+    cutoff = datetime.now(UTC) - grace
     repo.drain(full=True)
     listed = list(repo.storage.iter_blobs())  # first: a write that starts later is not in it
     in_flight = leases.read(repo.storage)  # then: every write that made a listed blob shows
@@ -265,9 +265,7 @@ def prune(
         raise InvalidArgumentError("give keep_last=N, older_than=…, or both")
     if keep_last is not None and (not isinstance(keep_last, int) or keep_last < 1):
         raise InvalidArgumentError(f"keep_last must be at least 1, got {keep_last!r}")
-    cutoff = (
-        datetime.now(timezone.utc) - older_than if isinstance(older_than, timedelta) else older_than
-    )
+    cutoff = datetime.now(UTC) - older_than if isinstance(older_than, timedelta) else older_than
     report = PruneReport(dry_run=dry_run)
     keys = repo.list(key=key, project=project)
     for latest in keys:
@@ -420,4 +418,4 @@ def _metric_batch(document: Any) -> bool:
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.astimezone(timezone.utc)
+    return value if value.tzinfo else value.astimezone(UTC)

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 import weakref
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidArgumentError
@@ -67,12 +67,12 @@ def check_step(step: Any) -> int:
 def check_time(timestamp: Any) -> datetime:
     """A datetime (naive = UTC) or, as MLflow's, milliseconds since the epoch."""
     if timestamp is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if isinstance(timestamp, datetime):
-        return timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=timezone.utc)
+        return timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=UTC)
     number = isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool)
     if number and math.isfinite(timestamp) and 0 <= timestamp < 2**53:
-        return datetime.fromtimestamp(timestamp / 1000, timezone.utc)
+        return datetime.fromtimestamp(timestamp / 1000, UTC)
     raise InvalidArgumentError(
         f"timestamp must be a datetime or milliseconds since the epoch (MLflow's), got "
         f"{str(timestamp)[:40]!r}"
@@ -131,7 +131,7 @@ class MetricBuffer:
             written = 0
             try:
                 for (project, run_id), points in taken.items():
-                    now = datetime.now(timezone.utc)
+                    now = datetime.now(UTC)
                     repo.catalog.add_metrics(project, run_id, uuid.uuid4().hex, points, {}, now)
                     written += len(points)
             except BaseException:
@@ -218,7 +218,7 @@ def log_result(repo: Repository, key: str, value: Any, *, project: str | None = 
     safe = json_safe(value)
     run_id = current_run_id()
     _tracked.add(run_id)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     repo.catalog.add_metrics(
         project or repo.project, run_id, uuid.uuid4().hex, [], {key: safe}, now
     )

@@ -8,7 +8,7 @@ order they committed whatever the writers' clocks said.
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,7 +72,7 @@ def journal(
 ) -> None:
     """Queue a journal entry for a change (tag, untag, labels, description, producer, consumer,
     delete) at the time ``at`` the catalog recorded for it."""
-    aware = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
     entry = {
         "journal": JOURNAL_FORMAT,
         "writer": writer_version(),

@@ -3,7 +3,7 @@ for ``reindex``), and the history of tag moves."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,7 +67,7 @@ def _times(times: set[datetime], sqlite: bool) -> dict[datetime, Any]:
     """Each point time as the catalog keeps times: naive UTC (SQLite: SQLAlchemy's text)."""
     out: dict[datetime, Any] = {}
     for t in times:
-        naive = t.replace(tzinfo=None) if t.tzinfo is timezone.utc else to_db_time(t)
+        naive = t.replace(tzinfo=None) if t.tzinfo is UTC else to_db_time(t)
         out[t] = naive.isoformat(" ", "microseconds") if sqlite else naive
     return out
 

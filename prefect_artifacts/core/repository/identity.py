@@ -18,7 +18,7 @@ import re
 import socket
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
@@ -130,7 +130,7 @@ def new_document(repo: Repo, repository_id: str) -> dict[str, Any]:
     return {
         "repository": FORMAT,
         "id": repository_id,
-        "created": datetime.now(timezone.utc).isoformat(),
+        "created": datetime.now(UTC).isoformat(),
         "catalog": fingerprint(repo.catalog.url),
         "created_by": f"prefect-artifacts {_release()}",
     }
@@ -144,7 +144,7 @@ def record_writer(repo: Repo) -> None:
     record = {
         "host": host,
         "catalog": catalog,
-        "first_write": datetime.now(timezone.utc).isoformat(),
+        "first_write": datetime.now(UTC).isoformat(),
         "release": _release(),
     }
     try:
