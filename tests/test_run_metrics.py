@@ -127,6 +127,16 @@ def test_run_ids_inside_prefect_and_the_task_end_writes_and_summarises(env_repo,
     assert 'id="run-curves"' in model_page and f"/runs/{run_id}" in model_page
     model_card = registration.render(env_repo, trained)
     assert "Step metrics of the run that logged it" in model_card and "| `loss` |" in model_card
+    # the registrar reads a batch's summaries and inputs at once: the same card
+    job = registration.Job("card", "lane", lambda _: None, reads=(env_repo, [run_id, flow_run]))
+    batch = registration._Reads([job])
+    assert batch.metrics[id(env_repo), run_id] == event.metrics
+    assert batch.metrics[id(env_repo), flow_run] == {} and batch.inputs[id(env_repo), run_id] == []
+    token = registration._reads.set(batch)
+    try:
+        assert registration.render(env_repo, trained) == model_card
+    finally:
+        registration._reads.reset(token)
     pa.flush_registrations()
 
 

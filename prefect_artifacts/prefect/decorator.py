@@ -544,7 +544,7 @@ def _keys_when_mapped(
         if collect_task_run_inputs_sync(given):  # futures or states: resolved when it runs
             return None
         keys: list[frozenset[str] | None] = []
-        for parameters in expand_mapping_parameters(task.fn, given):  # (iterators: consumed)
+        for parameters in expand_mapping_parameters(task.fn, given):
             bound = spec.signature.bind_partial(**parameters)
             bound.apply_defaults()
             keys.append(_keys_of(spec, dict(bound.arguments)))

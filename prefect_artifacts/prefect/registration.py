@@ -614,7 +614,10 @@ class Registrar:
                     self._urgent.clear()
 
     def _work(self) -> None:
+        session = _Session()
         while True:
+            if self._jobs.empty():
+                session.close()  # idle: no client is kept open
             batch = [self._jobs.get()]
             deadline = time.monotonic() + GATHER
             while len(batch) < BATCH:
@@ -626,13 +629,49 @@ class Registrar:
             jobs = [item for item in batch if not isinstance(item, threading.Event)]
             try:
                 for settings, group in _grouped(jobs):
-                    _send(settings, group)
+                    _send(settings, group, session.client(settings))
             except Exception as exc:  # _send reports its own failures; this is a last resort
                 _report([(job, exc) for _, job in jobs], 0)
             finally:
                 for item in batch:
                     if isinstance(item, threading.Event):
                         item.set()
+
+
+class _Session:
+    """The registrar's Prefect client, kept open across the batches of a busy stretch (one API
+    at a time: opening one costs a connection and a CSRF token) and closed when it goes idle."""
+
+    def __init__(self) -> None:
+        self._url: str | None = None
+        self._stack: contextlib.ExitStack | None = None
+        self._client: Any = None
+
+    def client(self, settings: Any) -> Any:
+        """An open client for ``settings``' API, or None (``_send`` then opens its own and
+        reports what failed)."""
+        url = settings.settings.api.url
+        if self._client is not None and url == self._url:
+            return self._client
+        self.close()
+        from prefect.client.orchestration import get_client
+
+        stack = contextlib.ExitStack()
+        try:
+            stack.enter_context(settings.model_copy())  # (``_send`` enters the jobs' own)
+            self._client = stack.enter_context(get_client(sync_client=True))
+        except Exception:
+            with contextlib.suppress(Exception):
+                stack.close()
+            return None
+        self._url, self._stack = url, stack
+        return self._client
+
+    def close(self) -> None:
+        stack, self._stack, self._client, self._url = self._stack, None, None, None
+        if stack is not None:
+            with contextlib.suppress(Exception):
+                stack.close()
 
 
 def _flush_before_threads_stop(flush: Callable[[], None]) -> bool:
@@ -740,9 +779,10 @@ class Unreachable(Exception):
     """Prefect's API could not be reached (after the client's own retries)."""
 
 
-def _send(settings: Any, jobs: list[Job]) -> None:
-    """Run ``jobs`` with one client: lanes side by side on up to ``PARALLEL`` threads (in
-    order within a lane), then their events in batches of ``EVENTS_BATCH``, one request each.
+def _send(settings: Any, jobs: list[Job], opened: Any = None) -> None:
+    """Run ``jobs`` with one client (``opened``, or one opened for them): lanes side by side on
+    up to ``PARALLEL`` threads (in order within a lane), then their events in batches of
+    ``EVENTS_BATCH``, one request each.
     Failures are one warning line naming what was not sent; the artifacts are safe. Once the
     server proves unreachable, the rest is not tried (each try would wait out the retries)."""
     from prefect.client.orchestration import get_client
@@ -781,7 +821,11 @@ def _send(settings: Any, jobs: list[Job]) -> None:
     lost_events = 0
     token = _reads.set(_Reads(jobs))
     try:
-        with settings, get_client(sync_client=True) as client:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(settings)  # (a client is made with the jobs' settings)
+            client = (
+                opened if opened is not None else stack.enter_context(get_client(sync_client=True))
+            )
             helpers = [
                 threading.Thread(
                     target=contextvars.copy_context().run,
