@@ -64,7 +64,7 @@ def bench_mapped_flow(work: Path, args: argparse.Namespace) -> list[Any]:
 
     with prefect_test_harness(server_startup_timeout=120):
         started = time.perf_counter()
-        ours_ms, plain_ms = interleaved(ours, plain, max(3, args.rounds // 2))
+        ours_ms, plain_ms = interleaved(ours, plain, args.rounds)
         total = time.perf_counter() - started
     return [
         Result(
