@@ -67,6 +67,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 SHARED_SERVER = "PA_TEST_PREFECT_API_URL"  # the run's one Prefect test server, for the workers
+_SERVER = pytest.StashKey[object]()  # ...kept by the controller, which stops it
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -90,9 +91,6 @@ def pytest_configure(config: pytest.Config) -> None:
     threading.Thread(target=server.start, kwargs={"timeout": 300}, daemon=True).start()
     os.environ[SHARED_SERVER] = server.api_url
     config.stash[_SERVER] = server
-
-
-_SERVER = pytest.StashKey[object]()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -513,11 +513,8 @@ def _wait_turn(keys: frozenset[str] | None) -> None:
 
 def _keys_of(spec: _Capture, parameters: dict[str, Any]) -> frozenset[str] | None:
     """The keys this run will log (None when a template does not render: any key)."""
-    templates = spec.key.values() if isinstance(spec.key, dict) else spec.key
-    if isinstance(templates, str):
-        templates = [templates]
     try:
-        return frozenset(_format_key(t, parameters) for t in templates if t)
+        return frozenset(_format_key(t, parameters) for t in _templates(spec.key) if t)
     except InvalidKeyError:
         return None
 
@@ -561,14 +558,23 @@ def _disjoint(keys: list[frozenset[str] | None]) -> bool:
 
 def _parameters_only(key: Any) -> bool:
     """Whether every key template renders from the task's parameters alone."""
-    templates = key.values() if isinstance(key, dict) else key
-    if isinstance(templates, str):
-        templates = [templates]
-    for template in templates:
-        for _, name, _, _ in string.Formatter().parse(template or ""):
-            if name is not None and re.split(r"[.\[]", name, maxsplit=1)[0] != "parameters":
-                return False
-    return True
+    return all(
+        name is None or _root(name) == "parameters"
+        for template in _templates(key)
+        for _, name, _, _ in string.Formatter().parse(template or "")
+    )
+
+
+def _templates(key: Any) -> list[str | None]:
+    """A task's key templates: one, a tuple's or a dict's (None: a value not logged)."""
+    if isinstance(key, str):
+        return [key]
+    return list(key.values() if isinstance(key, dict) else key)
+
+
+def _root(field: str) -> str:
+    """What a template field starts from: ``parameters[i]`` → ``parameters``."""
+    return re.split(r"[.\[]", field, maxsplit=1)[0]
 
 
 def _turn_done() -> None:
@@ -698,7 +704,7 @@ def _check_iteration(iteration: Any) -> Any:
                     f"iteration template {iteration!r} is malformed: {exc}"
                 ) from exc
             for _, name, _, _ in parts:
-                if name is not None and re.split(r"[.\[]", name, maxsplit=1)[0] != "parameters":
+                if name is not None and _root(name) != "parameters":
                     raise InvalidArgumentError(
                         f"iteration template {iteration!r}: {{{name}}} is not available; "
                         "iteration templates see the task's parameters, e.g. '{parameters[i]}'"
@@ -745,7 +751,7 @@ def _check_template(template: Any) -> str:
                 f"artifact key template {template!r}: {literal!r} has characters a key cannot "
                 "hold; keys are letters, digits, '.', '_' and '-'"
             )
-        if name is not None and re.split(r"[.\[]", name, maxsplit=1)[0] not in TEMPLATE_ROOTS:
+        if name is not None and _root(name) not in TEMPLATE_ROOTS:
             raise InvalidKeyError(
                 f"artifact key template {template!r}: {{{name}}} is not available. Templates "
                 "can use {parameters[name]}, {flow_run.name} and {task_run.name}"

@@ -9,7 +9,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prefect-artifacts")
+
+
+def _new_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="prefect-artifacts")
+
+
+_pool = _new_pool()
 
 
 def submit(fn: Callable[..., T], /, *args: Any) -> Future[T]:
@@ -20,7 +26,7 @@ def submit(fn: Callable[..., T], /, *args: Any) -> Future[T]:
 def _new_pool_after_fork() -> None:
     """A forked child inherits the pool's state but not its threads: give it a fresh one."""
     global _pool
-    _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prefect-artifacts")
+    _pool = _new_pool()
 
 
 os.register_at_fork(after_in_child=_new_pool_after_fork)
