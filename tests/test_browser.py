@@ -262,6 +262,7 @@ def test_location_header_sorts_by_the_shown_location(site, desktop):
     assert shown == sorted(shown) and len(shown) == 50 and rows(page) != before
     expect(page.locator("th[aria-sort=ascending] a")).to_contain_text("location")
     page.click("a[rel=next]")
+    page.wait_for_url("**offset=50**")  # the next page loaded, not the one it leaves
     assert locations()[0] > shown[-1]  # sorted across pages, by the catalog
     page.click("th a[data-sort=location]")  # the reverse, from page 1
     page.wait_for_url("**sort=-location**")
@@ -283,6 +284,7 @@ def test_models_tab_sorts_by_metric_across_pages(site, page):
     assert len(first) == 50 and first == sorted(first)
     expect(page.locator("th[aria-sort=ascending] a")).to_contain_text("auc")
     page.click("a[rel=next]")
+    page.wait_for_url("**offset=50**")  # the next page loaded, not the one it leaves
     second = metric_values(page, "auc")
     assert second == sorted(second) and min(second) >= max(first)  # sorted across pages
     page.click("th a[data-sort='metric:auc']")  # second click: the reverse, from page 1
