@@ -252,3 +252,53 @@ def test_the_exit_warning_survives_a_closed_log_stream(env_repo, tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert "could not be updated" in lines[0] and "closed-stream:1" in lines[0]
+
+
+def test_a_sweep_logged_by_one_run_shares_one_card_and_keeps_every_event(env_repo):
+    """Iterations one run logs of one key make one card on the run — created with the first
+    batch, rewritten by the later ones to list the iterations above the newest version's card
+    — instead of one card each; every iteration still sends its own logged event."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from prefect_artifacts.prefect.keys import prefect_key
+
+    @flow
+    def sweep() -> str:
+        from prefect.runtime import flow_run
+
+        for i in range(40):
+            pa.log_model(
+                "sweep-card", body=f"weights {i}".encode(),
+                metrics={"auc": i / 100, "loss | `x`": 1 - i / 100}, iteration=i,
+            )  # fmt: skip
+            if i in (0, 19):
+                pa.flush_registrations()  # batch boundaries: one create, then rewrites
+        return str(flow_run.id)
+
+    run_id = sweep()
+    pa.flush_registrations()
+    with get_client(sync_client=True) as client:
+        cards = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[prefect_key("default", "sweep-card")])
+            )
+        )
+    assert [str(c.flow_run_id) for c in cards] == [run_id]
+    card, newest = cards[0], pa.get_artifact("sweep-card")
+    assert newest.iteration == 39 and card.metadata_[registration.META_UID] == newest.uid
+    assert card.description == "sweep of default/sweep-card: 40 iterations"
+    assert (
+        "40 iterations logged by this run" in card.data and f"version {newest.version}" in card.data
+    )
+    rows = [line for line in card.data.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [int(r.split("|")[1]) for r in rows] == list(range(10, 40))  # the 30 most recent
+    assert rows[-1].split("|")[3].strip() == "0.39"
+    assert "| `` loss \\| `x` `` |" in card.data  # a hostile metric name stays a code span
+    assert f"prefect-artifacts ls -k sweep-card -a --producer {run_id}" in card.data
+    logged = arrived(
+        {
+            (registration.LOGGED, f"prefect-artifacts.artifact.default.sweep-card.{n}"): 1
+            for n in (1, 20, 40)
+        }
+    )
+    assert all(len(found) == 1 for found in logged.values())

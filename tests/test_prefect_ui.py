@@ -57,9 +57,16 @@ def plot():
     ax.plot([1, 3, 2, 5])
     return pa.log_plot("loss-curve", fig)
 
+@task
+def sweep():
+    for i in range(35):  # one card for the run's iterations, long metric names shortened
+        metrics = {{f"metric_{{j}}_" + "w" * 40: i / (j + 1) for j in range(8)}}
+        version = pa.log_model("sweep-model", body=str(i).encode(), metrics=metrics, iteration=i)
+    return version
+
 @flow(name="prefect-ui-cards")
 def cards():
-    return dataset(), model(), plot()
+    return dataset(), model(), plot(), sweep()
 
 for version in cards():
     print(version.ref)
@@ -124,7 +131,7 @@ def prefect_ui(tmp_path_factory):
         )
         found = json.loads(urllib.request.urlopen(request, timeout=10).read())
         ids = {a["description"].split(" ")[0]: a["id"] for a in found}
-        assert set(ids) == {"dataset", "model", "plot"}, found  # the preview inside the card
+        assert set(ids) == {"dataset", "model", "plot", "sweep"}, found  # preview: in the card
         ids["preview"] = ids["dataset"]
         yield f"http://127.0.0.1:{port}", ids
     finally:
@@ -133,7 +140,7 @@ def prefect_ui(tmp_path_factory):
 
 
 @pytest.mark.parametrize("ui", ["v1", "v2"])
-@pytest.mark.parametrize("kind", ["dataset", "preview", "model", "plot"])
+@pytest.mark.parametrize("kind", ["dataset", "preview", "model", "plot", "sweep"])
 def test_cards_fit_and_render_in_prefects_ui(prefect_ui, browser, ui, kind):
     base, ids = prefect_ui
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -165,6 +172,8 @@ def test_cards_fit_and_render_in_prefects_ui(prefect_ui, browser, ui, kind):
     assert not [t for t in styled if t.strip() in ("bold", "x", "u")], styled
     if kind == "dataset":  # the hostile description and cell, shown as typed
         assert " ".join(HOSTILE.split()) in " ".join(body.split())
+    if kind == "sweep":  # the run's 35 iterations: the 30 most recent listed, one card
+        assert "35 iterations logged by this run" in body and "metric_0_wwww" in body
     if kind == "plot":
         loaded = page.eval_on_selector_all(
             "img[src^='data:image']", "imgs => imgs.map(i => i.complete && i.naturalWidth)"

@@ -106,6 +106,41 @@ def metrics_table(metrics: dict[str, dict[str, float]], limit: int = 30) -> list
     return [*lines, ""]
 
 
+SWEEP_ROWS = 30  # iterations listed in a sweep's card (the most recent)
+SWEEP_METRICS = 3  # metric columns (the card fits beside the V2 UI's side panel at 1280 px)
+
+
+def sweep(key: str, run_id: str, iterations: list[ArtifactVersion]) -> list[str]:
+    """The section that heads a sweep's card: how many iterations of ``key`` the run logged, and
+    the most recent of them with their first metrics (the newest version's card follows)."""
+    ordered = sorted(iterations, key=lambda v: v.version)
+    names: list[str] = []
+    for version in ordered:
+        for name in getattr(version, "metrics", None) or {}:
+            if name not in names and len(names) < SWEEP_METRICS:
+                names.append(name)
+    shown = ordered[-SWEEP_ROWS:]
+    lines = [
+        f"### Sweep of {text(key, 80, cell=False)}: {len(ordered):,} iterations logged by this run",
+        "",
+        "| iteration | version | " + " | ".join(text(n, 16) for n in names) + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
+    for version in shown:
+        metrics = getattr(version, "metrics", None) or {}
+        cells = [_num(metrics[n]) if n in metrics else "—" for n in names]
+        lines.append(f"| {version.iteration} | {version.version} | " + " | ".join(cells) + " |")
+    lines.append("")
+    if len(ordered) > len(shown):
+        command = f"prefect-artifacts ls -k {key} -a --producer {run_id}"
+        lines += [
+            f"The {len(shown)} most recent are listed; all of them: "
+            f"{text(command, 200, cell=False)}",
+            "",
+        ]
+    return lines
+
+
 def run_card(
     metrics: dict[str, dict[str, float]], results: dict[str, Any], page: str | None
 ) -> str:

@@ -25,8 +25,10 @@ import queue
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -103,23 +105,30 @@ def register(
     run: RunInfo,
     created: bool,
     prefect_upstream: list[dict[str, str]] | None = None,
+    card: str = "own",
 ) -> None:
     """The card (and preview table, per ``preview_cards``), event and asset materialization of
     ``version`` logged by ``run``. ``prefect_upstream``: assets Prefect saw upstream of the run
-    (``@materialize`` results it received), listed with ours."""
+    (``@materialize`` results it received), listed with ours. ``card``: "own" (the version's
+    card), "sweep" (the card its run's iterations of the key share, see :func:`sweep_card`)
+    or "none" (the events only: a later iteration's job writes the shared card)."""
     from prefect.client.schemas.actions import ArtifactCreate
 
     logged_by = None if created else Producer(kind="prefect", **run.model_dump())
-    documents = [
-        (
-            "markdown",
-            prefect_key(version.project, version.key),
-            "",
-            card_of(repo, version, logged_by),
+    documents = []
+    if card == "own":
+        documents.append(
+            (
+                "markdown",
+                prefect_key(version.project, version.key),
+                "",
+                card_of(repo, version, logged_by),
+            )
         )
-    ]
+    elif card == "sweep":
+        sweep_card(client, repo, version, run)
     dataset = version if isinstance(version, DatasetVersion) else None
-    if dataset and dataset.preview and repo.settings.preview_cards == "separate":
+    if card != "none" and dataset and dataset.preview and repo.settings.preview_cards == "separate":
         kind, data = cards.preview_artifact(dataset, dataset.preview)
         documents.append((kind, preview_key(version.project, version.key), " (preview)", data))
     for kind, key, suffix, data in documents:
@@ -171,6 +180,51 @@ def register(
     )
 
 
+SWEEP_CARDS_KEPT = 1024  # sweeps whose shared card this process remembers (the most recent)
+_sweep_cards: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+
+
+def sweep_card(client: Any, repo: Repository, version: ArtifactVersion, run: RunInfo) -> None:
+    """A sweep logged by one run (several iterations of one key) gets one card, not one per
+    iteration: created with its first batch, rewritten by each later one to list the run's
+    iterations above the newest version's card (whose version it then names)."""
+    from prefect.client.schemas.actions import ArtifactCreate, ArtifactUpdate
+
+    sweep = (run.run_id or "", version.project, version.key)
+    iterations = [
+        v
+        for v in repo.outputs_of_run(run.run_id)
+        if (v.project, v.key) == sweep[1:] and v.iteration is not None
+    ]
+    text = card_of(repo, version)
+    if len(iterations) > 1:
+        text = "\n".join(cards.sweep(version.key, sweep[0], iterations)) + "\n" + text
+    description = f"sweep of {version.project}/{version.key}: {len(iterations)} iterations"
+    known = _sweep_cards.get(sweep)
+    if known is not None:
+        _sweep_cards.move_to_end(sweep)
+        _update_artifact(
+            client,
+            known,
+            ArtifactUpdate(data=text, description=description, metadata_=card_metadata(version)),
+        )
+        return
+    _sweep_cards[sweep] = _create_artifact(
+        client,
+        ArtifactCreate(
+            type="markdown",
+            key=prefect_key(version.project, version.key),
+            description=description if len(iterations) > 1 else summary(version),
+            data=text,
+            metadata_=card_metadata(version),
+            task_run_id=_uuid(run.task_run_id),
+            flow_run_id=_uuid(run.flow_run_id),
+        ),
+    )
+    while len(_sweep_cards) > SWEEP_CARDS_KEPT:
+        _sweep_cards.popitem(last=False)
+
+
 def refresh(client: Any, repo: Repository, versions: list[ArtifactVersion]) -> None:
     """Rewrite the cards of ``versions`` (tags, labels or description changed)."""
     from prefect.client.schemas.actions import ArtifactUpdate
@@ -193,9 +247,10 @@ def remove(client: Any, project: str, key: str, numbers: list[int]) -> None:
                 client.delete_artifact(artifact.id)
 
 
-def _create_artifact(client: Any, artifact: Any) -> None:
+def _create_artifact(client: Any, artifact: Any) -> Any:
     """``client.create_artifact``, with its ``prefect.artifact.created`` event sent in our
-    batch rather than through Prefect's events worker (which cannot start at exit)."""
+    batch rather than through Prefect's events worker (which cannot start at exit). Returns
+    the created artifact (its ``id`` and ``key``)."""
     response = client.request(
         "POST", "/artifacts/", json=artifact.model_dump(mode="json", exclude_unset=True)
     )
@@ -208,6 +263,7 @@ def _create_artifact(client: Any, artifact: Any) -> None:
         },
         payload={k: created.get(k) for k in ("key", "type", "description")},
     )
+    return SimpleNamespace(id=created["id"], key=created.get("key"))
 
 
 def _update_artifact(client: Any, artifact: Any, update: Any) -> None:
@@ -393,11 +449,14 @@ def _job_for(event: Event, run: RunInfo | None, upstream: list[dict[str, str]]) 
             return None
         version, created, logged_in = event.version, event.created, event.run
         producer = version.producer.run_id if version.producer.kind == "prefect" else None
+        run_id = logged_in.run_id
+        sweep = (run_id, version.project, version.key) if run_id else None
         return Job(
             f"the card and events of {version.ref}",
             _lane(version.project, version.key),
-            lambda c: register(c, repo, version, logged_in, created, upstream),
+            lambda c, card="own": register(c, repo, version, logged_in, created, upstream, card),
             reads=(repo, [r for r in (logged_in.run_id, producer) if r]),
+            sweep=sweep if created and version.iteration is not None else None,
         )
     if isinstance(event, TagMoved):
         version, tag, previous, logged = event.version, event.tag, event.previous, event.logged
@@ -531,11 +590,28 @@ class Job:
 
     ref: str
     lane: str
-    send: Callable[[Any], None]  # called with an open Prefect client
+    send: Callable[..., None]  # called with an open Prefect client
     reads: tuple[Repository, list[str]] | None = None  # runs whose inputs and metrics it reads
+    sweep: tuple[str, str, str] | None = None  # (run, project, key) of a new iteration
+    card: str = "own"  # for a sweep's iteration: "sweep" or "none" (see _coalesced)
 
     def __call__(self, client: Any) -> None:
-        self.send(client)
+        if self.sweep is None:
+            self.send(client)
+        else:
+            self.send(client, card=self.card)
+
+
+def _coalesced(jobs: list[Job]) -> list[Job]:
+    """The iterations one run logged of one key share a card: in a batch, the last of them
+    writes it ("sweep"), the others send their events only."""
+    last = {job.sweep: job for job in jobs if job.sweep is not None}
+    return [
+        job
+        if job.sweep is None
+        else replace(job, card="sweep" if last[job.sweep] is job else "none")
+        for job in jobs
+    ]
 
 
 def _api_configured() -> bool:
@@ -787,6 +863,7 @@ def _send(settings: Any, jobs: list[Job], opened: Any = None) -> None:
     server proves unreachable, the rest is not tried (each try would wait out the retries)."""
     from prefect.client.orchestration import get_client
 
+    jobs = _coalesced(jobs)
     lanes: dict[str, list[Job]] = {}
     for job in jobs:
         lanes.setdefault(job.lane or f"\0{len(lanes)}", []).append(job)
