@@ -151,7 +151,8 @@ def log(
         "extras": {e.name: e.hash for e in stored_extras},
     }
     change = {"tag": tag, "labels": labels, "description": description}
-    latest = repo.catalog.latest(project, key)
+    small = _small(prepared)  # written at once: the commit itself finds identical content
+    latest = None if small else repo.catalog.latest(project, key)
     same_identity = (
         latest is not None
         and latest.meta_digest == digest({**identity, **_identity_fields(fields)})
@@ -169,7 +170,7 @@ def log(
             return fingerprint, None
         return fingerprint, materializer.metadata(prepared, fmt, options)
 
-    side = _inline(describe) if _small(prepared) else executor.submit(describe)
+    side = _inline(describe) if small else executor.submit(describe)
 
     def save(cancel: threading.Event | None = None) -> Any:
         return repo.storage.write_blob(
