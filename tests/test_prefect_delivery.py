@@ -273,6 +273,10 @@ def test_a_sweep_logged_by_one_run_shares_one_card_and_keeps_every_event(env_rep
             )  # fmt: skip
             if i in (0, 19):
                 pa.flush_registrations()  # batch boundaries: one create, then rewrites
+        pa.flush_registrations()
+        pa.delete_artifact("sweep-card:40")  # its card goes: the next iteration makes a new one
+        pa.flush_registrations()
+        pa.log_model("sweep-card", body=b"weights 40", metrics={"auc": 0.4}, iteration=40)
         return str(flow_run.id)
 
     run_id = sweep()
@@ -285,20 +289,20 @@ def test_a_sweep_logged_by_one_run_shares_one_card_and_keeps_every_event(env_rep
         )
     assert [str(c.flow_run_id) for c in cards] == [run_id]
     card, newest = cards[0], pa.get_artifact("sweep-card")
-    assert newest.iteration == 39 and card.metadata_[registration.META_UID] == newest.uid
+    assert (newest.version, newest.iteration) == (41, 40)
+    assert card.metadata_[registration.META_UID] == newest.uid
     assert card.description == "sweep of default/sweep-card: 40 iterations"
-    assert (
-        "40 iterations logged by this run" in card.data and f"version {newest.version}" in card.data
-    )
+    assert "40 iterations logged by this run" in card.data and "version 41" in card.data
     rows = [line for line in card.data.splitlines() if line.startswith("| ") and line[2].isdigit()]
-    assert [int(r.split("|")[1]) for r in rows] == list(range(10, 40))  # the 30 most recent
-    assert rows[-1].split("|")[3].strip() == "0.39"
+    iterations = [int(r.split("|")[1]) for r in rows]
+    assert iterations == [*range(10, 39), 40]  # the 30 most recent (version 40 was deleted)
+    assert rows[-1].split("|")[3].strip() == "0.4"
     assert "| `` loss \\| `x` `` |" in card.data  # a hostile metric name stays a code span
     assert f"prefect-artifacts ls -k sweep-card -a --producer {run_id}" in card.data
     logged = arrived(
         {
             (registration.LOGGED, f"prefect-artifacts.artifact.default.sweep-card.{n}"): 1
-            for n in (1, 20, 40)
+            for n in (1, 20, 41)
         }
     )
     assert all(len(found) == 1 for found in logged.values())

@@ -181,7 +181,7 @@ def register(
 
 
 SWEEP_CARDS_KEPT = 1024  # sweeps whose shared card this process remembers (the most recent)
-_sweep_cards: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+_sweep_cards: OrderedDict[tuple[str, ...], Any] = OrderedDict()
 
 
 def sweep_card(client: Any, repo: Repository, version: ArtifactVersion, run: RunInfo) -> None:
@@ -190,25 +190,29 @@ def sweep_card(client: Any, repo: Repository, version: ArtifactVersion, run: Run
     iterations above the newest version's card (whose version it then names)."""
     from prefect.client.schemas.actions import ArtifactCreate, ArtifactUpdate
 
-    sweep = (run.run_id or "", version.project, version.key)
+    run_id = run.run_id or ""
+    sweep = (version.repository_id or str(id(repo)), run_id, version.project, version.key)
     iterations = [
         v
-        for v in repo.outputs_of_run(run.run_id)
-        if (v.project, v.key) == sweep[1:] and v.iteration is not None
+        for v in repo.outputs_of_run(run_id)
+        if (v.project, v.key) == sweep[2:] and v.iteration is not None
     ]
     text = card_of(repo, version)
     if len(iterations) > 1:
-        text = "\n".join(cards.sweep(version.key, sweep[0], iterations)) + "\n" + text
+        text = "\n".join(cards.sweep(version.key, run_id, iterations)) + "\n" + text
     description = f"sweep of {version.project}/{version.key}: {len(iterations)} iterations"
     known = _sweep_cards.get(sweep)
     if known is not None:
         _sweep_cards.move_to_end(sweep)
-        _update_artifact(
-            client,
-            known,
-            ArtifactUpdate(data=text, description=description, metadata_=card_metadata(version)),
+        update = ArtifactUpdate(
+            data=text, description=description, metadata_=card_metadata(version)
         )
-        return
+        try:
+            _update_artifact(client, known, update)
+            return
+        except Exception as exc:  # deleted meanwhile (its versions were): a new card instead
+            if getattr(getattr(exc, "response", None), "status_code", None) != 404:
+                raise
     _sweep_cards[sweep] = _create_artifact(
         client,
         ArtifactCreate(
