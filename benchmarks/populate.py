@@ -91,6 +91,11 @@ def populate(
         if len(rows) >= BATCH:
             _flush(catalog, rows, labels)
     _flush(catalog, rows, labels)
+    _finish_keys(catalog, project)
+
+
+def _finish_keys(catalog: Catalog, project: str) -> None:
+    """Each key's latest version, last update and ``prod`` tag; statistics for the planner."""
     with catalog.engine.connect() as conn, conn.begin():
         latest = (
             sa.select(versions_t.c.id)
@@ -99,16 +104,13 @@ def populate(
             .limit(1)
             .scalar_subquery()
         )
-        updated = (
-            sa.select(sa.func.max(versions_t.c.updated_at))
-            .where(versions_t.c.project == keys_t.c.project, versions_t.c.key == keys_t.c.key)
+        conn.execute(keys_t.update().where(keys_t.c.project == project).values(latest_id=latest))
+        updated = (  # a key's newest version is its last updated (times grow with the number)
+            sa.select(versions_t.c.updated_at)
+            .where(versions_t.c.id == keys_t.c.latest_id)
             .scalar_subquery()
         )
-        conn.execute(
-            keys_t.update()
-            .where(keys_t.c.project == project)
-            .values(latest_id=latest, updated_at=updated)
-        )
+        conn.execute(keys_t.update().where(keys_t.c.project == project).values(updated_at=updated))
         conn.execute(
             tags_t.insert().from_select(
                 ["project", "key", "tag", "version_id"],
@@ -121,6 +123,122 @@ def populate(
             conn.execute(sa.text("ANALYZE"))
         else:
             conn.exec_driver_sql("ANALYZE")
+
+
+CHUNK = 1_000_000  # rows a transaction when the database makes them
+
+
+def generate(
+    catalog: Catalog, versions: int, *, project: str = "default", per_key: int = 100
+) -> None:
+    """``populate`` at tens of millions of dataset versions: the database makes the rows itself
+    (a recursive CTE on SQLite, ``generate_series`` on PostgreSQL), a million a transaction, and
+    the secondary indexes of the versions and labels are built once the rows are in. The same
+    shape as ``populate`` (keys, labels, times, the ``prod`` tag); uids and hashes are the row
+    ids in hex (unique, ascending) instead of random."""
+    catalog.db.ensure_schema()
+    keys = max(1, versions // per_key)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    start = now - timedelta(days=365)
+    with catalog.engine.connect() as conn, conn.begin():
+        conn.execute(
+            keys_t.insert(),
+            [
+                {"project": project, "key": f"dataset-{k:07d}", "kind": "dataset",
+                 "last_version": per_key, "latest_id": None, "created_at": start,
+                 "updated_at": start}
+                for k in range(keys)
+            ],
+        )  # fmt: skip
+    base = _max_id(catalog) + 1
+    indexes = [*versions_t.indexes, *labels_t.indexes]
+    with catalog.engine.connect() as conn, conn.begin():
+        for index in indexes:
+            index.drop(conn)
+    postgres = catalog.dialect == "postgresql"
+    params = {
+        "base": base, "per_key": per_key, "keys": keys, "project": project,
+        "mat": DATASET_MATERIALIZER, "step": 365 * 86400 / versions,
+        "start": start, "epoch": start.replace(tzinfo=UTC).timestamp(),
+    }  # fmt: skip
+    for lo in range(0, versions, CHUNK):
+        hi = min(versions, lo + CHUNK)
+        with catalog.engine.connect() as conn, conn.begin():
+            for statement in _GENERATE["postgresql" if postgres else "sqlite"]:
+                conn.execute(sa.text(statement), {**params, "lo": lo, "hi": hi})
+    with catalog.engine.connect() as conn, conn.begin():
+        for index in indexes:
+            index.create(conn)
+        if postgres:
+            conn.execute(
+                sa.text(
+                    "SELECT setval(pg_get_serial_sequence('artifact_versions', 'id'), "
+                    "(SELECT max(id) FROM artifact_versions))"
+                )
+            )
+    _finish_keys(catalog, project)
+
+
+_TEAM = "CASE (j / :per_key) % 8 " + " ".join(f"WHEN {i} THEN '{t}'" for i, t in enumerate(TEAMS))
+_COLUMNS = (
+    "id, uid, project, key, version, kind, format, materializer, hash, size, meta_digest, "
+    "filename, content_type, owner, flow_name, producer, meta, created_at, updated_at"
+)
+_ROW = """{id}, {hex32}, :project, 'dataset-' || {key7}, j % :per_key + 1, 'dataset',
+    'parquet', :mat, {hex64}, 1000 + j % 5000, {hex64}, 'dataset-' || {key7} || '.parquet',
+    'application/vnd.apache.parquet', 'bench', 'flow-' || ((j / :per_key) % 50),
+    {producer}, {meta}, {when}, {when}"""
+_SQLITE_SEQ = (
+    "WITH RECURSIVE seq(j) AS (SELECT :lo UNION ALL SELECT j + 1 FROM seq WHERE j + 1 < :hi) "
+)
+_SQLITE_WHEN = (
+    "strftime('%Y-%m-%d %H:%M:%S', :epoch + ((j % :per_key) * :keys + j / :per_key) * :step, "
+    "'unixepoch') || '.000000'"
+)
+_PG_WHEN = (
+    "CAST(:start AS timestamp) + ((j % :per_key) * :keys + j / :per_key) "
+    "* CAST(:step AS double precision) * interval '1 second'"
+)
+_GENERATE = {
+    "sqlite": [
+        _SQLITE_SEQ
+        + f"INSERT INTO artifact_versions ({_COLUMNS}) SELECT "
+        + _ROW.format(
+            id=":base + j",
+            hex32="printf('%032x', :base + j)",
+            hex64="printf('%064x', :base + j)",
+            key7="printf('%07d', j / :per_key)",
+            producer='\'{"kind": "local"}\'',
+            meta='\'{"rows": 100, "columns": 3}\'',
+            when=_SQLITE_WHEN,
+        )
+        + " FROM seq",
+        _SQLITE_SEQ + "INSERT INTO artifact_labels (version_id, name, value) "
+        f"SELECT :base + j, 'team', {_TEAM} END FROM seq",
+        _SQLITE_SEQ + "INSERT INTO artifact_labels (version_id, name, value) "
+        "SELECT :base + j, 'env', CASE (j % :per_key + 1) % 2 WHEN 1 THEN 'prod' ELSE 'dev' END "
+        "FROM seq",
+    ],
+    "postgresql": [
+        f"INSERT INTO artifact_versions ({_COLUMNS}) SELECT "
+        + _ROW.format(
+            id=":base + j",
+            hex32="lpad(to_hex(:base + j), 32, '0')",
+            hex64="lpad(to_hex(:base + j), 64, '0')",
+            key7="lpad((j / :per_key)::text, 7, '0')",
+            producer='CAST(\'{"kind": "local"}\' AS json)',
+            meta='CAST(\'{"rows": 100, "columns": 3}\' AS json)',
+            when=_PG_WHEN,
+        )
+        + " FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint) - 1) AS j",
+        "INSERT INTO artifact_labels (version_id, name, value) "
+        f"SELECT :base + j, 'team', {_TEAM} END "
+        "FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint) - 1) AS j",
+        "INSERT INTO artifact_labels (version_id, name, value) "
+        "SELECT :base + j, 'env', CASE (j % :per_key + 1) % 2 WHEN 1 THEN 'prod' ELSE 'dev' END "
+        "FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint) - 1) AS j",
+    ],
+}
 
 
 def _model_meta(v: int, metrics: int) -> dict:

@@ -516,7 +516,8 @@ BENCHMARKS: dict[str, Callable[[Path, argparse.Namespace], list[Result]]] = {
     "bigdata_split": __import__("bench_bigdata").bench_split,
     **__import__("bench_import").BENCHMARKS,  # issue 27: import time
     **__import__("bench_small").BENCHMARKS,  # issue 27: small artifacts vs the durable floor
-    **__import__("bench_prefect").BENCHMARKS,  # issue 23: a 150-way mapped flow incl. flush
+    **__import__("bench_prefect").BENCHMARKS,  # issues 23, 27: a mapped flow, a sweep
+    **__import__("bench_scale").BENCHMARKS,  # issue 27: a catalog of 10M versions
 }
 from bench_perf import PERF_BENCHMARKS  # noqa: E402 - issue 15: load/log/S3/result storage
 
