@@ -71,3 +71,24 @@ def test_each_repository_keeps_its_own_cards(tmp_path):
     assert a.hash[:12] in card_a.data and b.hash[:12] not in card_a.data
     assert "prod" in _row(card_b, "tags") and "second-only" in card_b.data
     assert registration.version_resource(b)["prefect-artifacts.repository"] == b.repository_id
+
+
+def test_one_run_sweeping_the_same_key_in_two_repositories_makes_a_card_for_each(tmp_path):
+    first, second = _repository(tmp_path / "a"), _repository(tmp_path / "b")
+    key = "swept-in-two-repositories"
+
+    @flow
+    def sweep_both() -> None:
+        for i in range(3):
+            for repo in (first, second):
+                pa.ArtifactContext(repo).log_model(
+                    key, body=f"{repo.catalog.url} {i}".encode(), metrics={"auc": i}, iteration=i
+                )
+
+    sweep_both()
+    pa.flush_registrations()
+    cards = _cards(prefect_key("default", key))
+    assert sorted(c.metadata_[registration.META_REPOSITORY] for c in cards) == sorted(
+        [first.repository_id, second.repository_id]
+    )
+    assert all("3 iterations logged by this run" in c.data for c in cards)

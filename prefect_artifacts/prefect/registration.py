@@ -184,6 +184,11 @@ SWEEP_CARDS_KEPT = 1024  # sweeps whose shared card this process remembers (the 
 _sweep_cards: OrderedDict[tuple[str, ...], Any] = OrderedDict()
 
 
+def sweep_of(repo: Repository, version: ArtifactVersion, run_id: str) -> tuple[str, ...]:
+    """What a sweep's card is shared by: the repository, the run, the project and the key."""
+    return (version.repository_id or str(id(repo)), run_id, version.project, version.key)
+
+
 def sweep_card(client: Any, repo: Repository, version: ArtifactVersion, run: RunInfo) -> None:
     """A sweep logged by one run (several iterations of one key) gets one card, not one per
     iteration: created with its first batch, rewritten by each later one to list the run's
@@ -191,7 +196,7 @@ def sweep_card(client: Any, repo: Repository, version: ArtifactVersion, run: Run
     from prefect.client.schemas.actions import ArtifactCreate, ArtifactUpdate
 
     run_id = run.run_id or ""
-    sweep = (version.repository_id or str(id(repo)), run_id, version.project, version.key)
+    sweep = sweep_of(repo, version, run_id)
     iterations = [
         v
         for v in repo.outputs_of_run(run_id)
@@ -454,13 +459,13 @@ def _job_for(event: Event, run: RunInfo | None, upstream: list[dict[str, str]]) 
         version, created, logged_in = event.version, event.created, event.run
         producer = version.producer.run_id if version.producer.kind == "prefect" else None
         run_id = logged_in.run_id
-        sweep = (run_id, version.project, version.key) if run_id else None
+        iteration = created and version.iteration is not None and run_id
         return Job(
             f"the card and events of {version.ref}",
             _lane(version.project, version.key),
             lambda c, card="own": register(c, repo, version, logged_in, created, upstream, card),
             reads=(repo, [r for r in (logged_in.run_id, producer) if r]),
-            sweep=sweep if created and version.iteration is not None else None,
+            sweep=sweep_of(repo, version, run_id) if iteration and run_id else None,
         )
     if isinstance(event, TagMoved):
         version, tag, previous, logged = event.version, event.tag, event.previous, event.logged
@@ -596,7 +601,7 @@ class Job:
     lane: str
     send: Callable[..., None]  # called with an open Prefect client
     reads: tuple[Repository, list[str]] | None = None  # runs whose inputs and metrics it reads
-    sweep: tuple[str, str, str] | None = None  # (run, project, key) of a new iteration
+    sweep: tuple[str, ...] | None = None  # a new iteration's sweep (see sweep_of)
     card: str = "own"  # for a sweep's iteration: "sweep" or "none" (see _coalesced)
 
     def __call__(self, client: Any) -> None:
