@@ -164,7 +164,7 @@ def generate(
     for lo in range(0, versions, CHUNK):
         hi = min(versions, lo + CHUNK)
         with catalog.engine.connect() as conn, conn.begin():
-            for statement in _GENERATE["postgresql" if postgres else "sqlite"]:
+            for statement in _statements(catalog.dialect):
                 conn.execute(sa.text(statement), {**params, "lo": lo, "hi": hi})
     with catalog.engine.connect() as conn, conn.begin():
         for index in indexes:
@@ -199,46 +199,31 @@ _PG_WHEN = (
     "CAST(:start AS timestamp) + ((j % :per_key) * :keys + j / :per_key) "
     "* CAST(:step AS double precision) * interval '1 second'"
 )
-_GENERATE = {
-    "sqlite": [
-        _SQLITE_SEQ
-        + f"INSERT INTO artifact_versions ({_COLUMNS}) SELECT "
-        + _ROW.format(
-            id=":base + j",
-            hex32="printf('%032x', :base + j)",
-            hex64="printf('%064x', :base + j)",
-            key7="printf('%07d', j / :per_key)",
-            producer='\'{"kind": "local"}\'',
-            meta='\'{"rows": 100, "columns": 3}\'',
-            when=_SQLITE_WHEN,
-        )
-        + " FROM seq",
-        _SQLITE_SEQ + "INSERT INTO artifact_labels (version_id, name, value) "
-        f"SELECT :base + j, 'team', {_TEAM} END FROM seq",
-        _SQLITE_SEQ + "INSERT INTO artifact_labels (version_id, name, value) "
-        "SELECT :base + j, 'env', CASE (j % :per_key + 1) % 2 WHEN 1 THEN 'prod' ELSE 'dev' END "
-        "FROM seq",
-    ],
-    "postgresql": [
-        f"INSERT INTO artifact_versions ({_COLUMNS}) SELECT "
-        + _ROW.format(
-            id=":base + j",
-            hex32="lpad(to_hex(:base + j), 32, '0')",
-            hex64="lpad(to_hex(:base + j), 64, '0')",
-            key7="lpad((j / :per_key)::text, 7, '0')",
-            producer='CAST(\'{"kind": "local"}\' AS json)',
-            meta='CAST(\'{"rows": 100, "columns": 3}\' AS json)',
-            when=_PG_WHEN,
-        )
-        + " FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint) - 1) AS j",
-        "INSERT INTO artifact_labels (version_id, name, value) "
-        f"SELECT :base + j, 'team', {_TEAM} END "
-        "FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint) - 1) AS j",
-        "INSERT INTO artifact_labels (version_id, name, value) "
-        "SELECT :base + j, 'env', CASE (j % :per_key + 1) % 2 WHEN 1 THEN 'prod' ELSE 'dev' END "
-        "FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint) - 1) AS j",
-    ],
-}
+
+
+def _statements(dialect: str) -> list[str]:
+    """A chunk's three INSERTs (versions, ``team`` labels, ``env`` labels) in the dialect's SQL,
+    rows ``j`` from ``:lo`` to ``:hi``."""
+    if dialect == "postgresql":
+        head, source = "", " FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint) - 1) j"
+        hexed, key7 = "lpad(to_hex(:base + j), {}, '0')", "lpad((j / :per_key)::text, 7, '0')"
+        document, when = "CAST('{}' AS json)", _PG_WHEN
+    else:
+        head, source = _SQLITE_SEQ, " FROM seq"
+        hexed, key7 = "printf('%0{}x', :base + j)", "printf('%07d', j / :per_key)"
+        document, when = "'{}'", _SQLITE_WHEN
+    row = _ROW.format(
+        id=":base + j", hex32=hexed.format(32), hex64=hexed.format(64), key7=key7,
+        producer=document.format('{"kind": "local"}'),
+        meta=document.format('{"rows": 100, "columns": 3}'), when=when,
+    )  # fmt: skip
+    labels = "INSERT INTO artifact_labels (version_id, name, value) SELECT :base + j, "
+    env = "CASE (j % :per_key + 1) % 2 WHEN 1 THEN 'prod' ELSE 'dev' END"
+    return [
+        f"{head}INSERT INTO artifact_versions ({_COLUMNS}) SELECT {row}{source}",
+        f"{head}{labels}'team', {_TEAM} END{source}",
+        f"{head}{labels}'env', {env}{source}",
+    ]
 
 
 def _model_meta(v: int, metrics: int) -> dict:
