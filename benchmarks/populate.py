@@ -26,28 +26,9 @@ def populate(
     metrics: int = 0,
 ) -> None:
     """``metrics`` > 0 makes the keys models (``model-…``) with that many metrics a version."""
-    catalog.db.ensure_schema()
-    kind, name = ("model", "model") if metrics else ("dataset", "dataset")
-    keys = max(1, versions // per_key)
-    now = datetime.now(UTC).replace(tzinfo=None)
-    start = now - timedelta(days=365)
+    kind = "model" if metrics else "dataset"
+    keys, start = _keys(catalog, versions, project, per_key, kind)
     step = timedelta(days=365) / versions
-    with catalog.engine.connect() as conn, conn.begin():
-        conn.execute(
-            keys_t.insert(),
-            [
-                {
-                    "project": project,
-                    "key": f"{name}-{k:07d}",
-                    "kind": kind,
-                    "last_version": per_key,
-                    "latest_id": None,
-                    "created_at": start,
-                    "updated_at": start,
-                }
-                for k in range(keys)
-            ],
-        )
     rows, labels = [], []
     next_id = _max_id(catalog) + 1
     for i in range(versions):
@@ -59,7 +40,7 @@ def populate(
                 "id": next_id + i,
                 "uid": uuid.uuid4().hex,
                 "project": project,
-                "key": f"{name}-{k:07d}",
+                "key": f"{kind}-{k:07d}",
                 "version": v,
                 "kind": kind,
                 "format": "bin" if metrics else "parquet",
@@ -68,7 +49,7 @@ def populate(
                 "size": 1000 + i % 5000,
                 "fingerprint": None,
                 "meta_digest": digest,
-                "filename": f"{name}-{k:07d}.{'bin' if metrics else 'parquet'}",
+                "filename": f"{kind}-{k:07d}.{'bin' if metrics else 'parquet'}",
                 "content_type": "application/octet-stream"
                 if metrics
                 else "application/vnd.apache.parquet",
@@ -92,6 +73,27 @@ def populate(
             _flush(catalog, rows, labels)
     _flush(catalog, rows, labels)
     _finish_keys(catalog, project)
+
+
+def _keys(
+    catalog: Catalog, versions: int, project: str, per_key: int, kind: str
+) -> tuple[int, datetime]:
+    """The keys' rows (``<kind>-0000000``, …) in a migrated catalog; returns how many, and the
+    start of the year their versions spread over."""
+    catalog.db.ensure_schema()
+    keys = max(1, versions // per_key)
+    start = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=365)
+    with catalog.engine.connect() as conn, conn.begin():
+        conn.execute(
+            keys_t.insert(),
+            [
+                {"project": project, "key": f"{kind}-{k:07d}", "kind": kind,
+                 "last_version": per_key, "latest_id": None, "created_at": start,
+                 "updated_at": start}
+                for k in range(keys)
+            ],
+        )  # fmt: skip
+    return keys, start
 
 
 def _finish_keys(catalog: Catalog, project: str) -> None:
@@ -136,20 +138,7 @@ def generate(
     the secondary indexes of the versions and labels are built once the rows are in. The same
     shape as ``populate`` (keys, labels, times, the ``prod`` tag); uids and hashes are the row
     ids in hex (unique, ascending) instead of random."""
-    catalog.db.ensure_schema()
-    keys = max(1, versions // per_key)
-    now = datetime.now(UTC).replace(tzinfo=None)
-    start = now - timedelta(days=365)
-    with catalog.engine.connect() as conn, conn.begin():
-        conn.execute(
-            keys_t.insert(),
-            [
-                {"project": project, "key": f"dataset-{k:07d}", "kind": "dataset",
-                 "last_version": per_key, "latest_id": None, "created_at": start,
-                 "updated_at": start}
-                for k in range(keys)
-            ],
-        )  # fmt: skip
+    keys, start = _keys(catalog, versions, project, per_key, "dataset")
     base = _max_id(catalog) + 1
     indexes = [*versions_t.indexes, *labels_t.indexes]
     with catalog.engine.connect() as conn, conn.begin():
