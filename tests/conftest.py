@@ -112,7 +112,17 @@ def prefect_server() -> Iterator[None]:
             yield
         return
     wait_until_healthy(url, 300)
-    with temporary_settings({PREFECT_API_URL: url}):
+    import prefect.context
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(temporary_settings({PREFECT_API_URL: url}))
+        # as the harness does, the global settings too: threads started without a settings
+        # context (the process pool runner's event forwarder) would start a temporary server
+        stack.enter_context(
+            prefect.context._temporary_global_settings_context(
+                prefect.context.get_settings_context()
+            )
+        )
         yield
 
 

@@ -33,6 +33,7 @@ def run_on(runner) -> set[int]:
             future.result()
 
     fan_out()
+    assert temporary_servers() == set()  # everything went to the test's own Prefect server
     repo = pa.get_repository()
     versions = repo.versions("shared-key")
     assert sorted(v.version for v in versions) == list(range(1, TASKS + 1))  # no gap, no dup
@@ -43,6 +44,16 @@ def run_on(runner) -> set[int]:
         assert [v.version for v in repo.versions(f"own-{i}")] == [1]
         assert repo.get(f"own-{i}").load()["i"] == i
     return {int(p.split()[-1]) for p in payloads}  # the worker processes that logged
+
+
+def temporary_servers() -> set[str]:
+    """The Prefect servers this process started other than the one the test uses (the process
+    pool's event forwarder starts one when only the test's own context knows the API URL)."""
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL
+
+    running = {s.api_url for s in SubprocessASGIServer._instances.values() if s.running}
+    return running - {PREFECT_API_URL.value()}
 
 
 @pytest.fixture
