@@ -57,6 +57,7 @@ case "${1:-}" in
     typed=$(mktemp)
     .venv/bin/mypy >"$typed" 2>&1 &
     mypy_pid=$!
+    trap 'kill "$mypy_pid" 2>/dev/null || true; rm -f "$typed"' EXIT  # pytest interrupted: no stray mypy
     # 3 workers on 2 cores: a third of the suite's time is spent waiting on other processes
     echo "==> pytest (${PA_TEST_WORKERS:-3} workers; PA_TEST_WORKERS=0 runs in one process)"
     status=0
@@ -67,7 +68,6 @@ case "${1:-}" in
     mypy_status=0
     wait "$mypy_pid" || mypy_status=$?
     cat "$typed"
-    rm -f "$typed"
     if [[ $status -eq 5 ]]; then
       echo "pytest collected no tests: failing" >&2
       exit 1
