@@ -110,18 +110,18 @@ SWEEP_ROWS = 30  # iterations listed in a sweep's card (the most recent)
 SWEEP_METRICS = 3  # metric columns (the card fits beside the V2 UI's side panel at 1280 px)
 
 
-def sweep(key: str, run_id: str, iterations: list[ArtifactVersion]) -> list[str]:
-    """The section that heads a sweep's card: how many iterations of ``key`` the run logged, and
-    the most recent of them with their first metrics (the newest version's card follows)."""
-    ordered = sorted(iterations, key=lambda v: v.version)
+def sweep(key: str, run_id: str, recent: list[ArtifactVersion], total: int) -> list[str]:
+    """The section that heads a sweep's card: how many iterations of ``key`` the run logged
+    (``total``), and the most recent of them (``recent``, at most ``SWEEP_ROWS``) with their
+    first metrics (the newest version's card follows)."""
+    shown = sorted(recent, key=lambda v: v.version)
     names: list[str] = []
-    for version in ordered:
+    for version in shown:
         for name in getattr(version, "metrics", None) or {}:
             if name not in names and len(names) < SWEEP_METRICS:
                 names.append(name)
-    shown = ordered[-SWEEP_ROWS:]
     lines = [
-        f"### Sweep of {text(key, 80, cell=False)}: {len(ordered):,} iterations logged by this run",
+        f"### Sweep of {text(key, 80, cell=False)}: {total:,} iterations logged by this run",
         "",
         "| iteration | version | " + " | ".join(text(n, 16) for n in names) + " |",
         "|---|---|" + "---|" * len(names),
@@ -129,9 +129,10 @@ def sweep(key: str, run_id: str, iterations: list[ArtifactVersion]) -> list[str]
     for version in shown:
         metrics = getattr(version, "metrics", None) or {}
         cells = [_num(metrics[n]) if n in metrics else "—" for n in names]
-        lines.append(f"| {version.iteration} | {version.version} | " + " | ".join(cells) + " |")
+        iteration = "—" if version.iteration is None else version.iteration
+        lines.append(f"| {iteration} | {version.version} | " + " | ".join(cells) + " |")
     lines.append("")
-    if len(ordered) > len(shown):
+    if total > len(shown):
         command = f"prefect-artifacts ls -k {key} -a --producer {run_id}"
         lines += [
             f"The {len(shown)} most recent are listed; all of them: "

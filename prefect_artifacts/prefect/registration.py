@@ -184,7 +184,7 @@ SWEEP_CARDS_KEPT = 1024  # sweeps whose shared card this process remembers (the 
 _sweep_cards: OrderedDict[tuple[str, ...], Any] = OrderedDict()
 
 
-def sweep_of(repo: Repository, version: ArtifactVersion, run_id: str) -> tuple[str, ...]:
+def sweep_id(repo: Repository, version: ArtifactVersion, run_id: str) -> tuple[str, ...]:
     """What a sweep's card is shared by: the repository, the run, the project and the key."""
     return (version.repository_id or str(id(repo)), run_id, version.project, version.key)
 
@@ -196,16 +196,16 @@ def sweep_card(client: Any, repo: Repository, version: ArtifactVersion, run: Run
     from prefect.client.schemas.actions import ArtifactCreate, ArtifactUpdate
 
     run_id = run.run_id or ""
-    sweep = sweep_of(repo, version, run_id)
-    iterations = [
-        v
-        for v in repo.outputs_of_run(run_id)
-        if (v.project, v.key) == sweep[2:] and v.iteration is not None
-    ]
+    sweep = sweep_id(repo, version, run_id)
+    # the run's versions of the key, as `ls --producer <run>` (and select_best) find them: their
+    # number, and only the most recent from the catalog (a long sweep rewrites the card often)
+    logged = {"project": version.project, "key": version.key, "producer": run_id}
+    total = repo.count(**logged, all_versions=True)
     text = card_of(repo, version)
-    if len(iterations) > 1:
-        text = "\n".join(cards.sweep(version.key, run_id, iterations)) + "\n" + text
-    description = f"sweep of {version.project}/{version.key}: {len(iterations)} iterations"
+    if total > 1:
+        recent = repo.list(**logged, all_versions=True, sort="-version", limit=cards.SWEEP_ROWS)
+        text = "\n".join(cards.sweep(version.key, run_id, recent, total)) + "\n" + text
+    description = f"sweep of {version.project}/{version.key}: {total} iterations"
     known = _sweep_cards.get(sweep)
     if known is not None:
         _sweep_cards.move_to_end(sweep)
@@ -223,7 +223,7 @@ def sweep_card(client: Any, repo: Repository, version: ArtifactVersion, run: Run
         ArtifactCreate(
             type="markdown",
             key=prefect_key(version.project, version.key),
-            description=description if len(iterations) > 1 else summary(version),
+            description=description if total > 1 else summary(version),
             data=text,
             metadata_=card_metadata(version),
             task_run_id=_uuid(run.task_run_id),
@@ -459,13 +459,13 @@ def _job_for(event: Event, run: RunInfo | None, upstream: list[dict[str, str]]) 
         version, created, logged_in = event.version, event.created, event.run
         producer = version.producer.run_id if version.producer.kind == "prefect" else None
         run_id = logged_in.run_id
-        iteration = created and version.iteration is not None and run_id
+        iteration = created and version.iteration is not None
         return Job(
             f"the card and events of {version.ref}",
             _lane(version.project, version.key),
             lambda c, card="own": register(c, repo, version, logged_in, created, upstream, card),
-            reads=(repo, [r for r in (logged_in.run_id, producer) if r]),
-            sweep=sweep_of(repo, version, run_id) if iteration and run_id else None,
+            reads=(repo, [r for r in (run_id, producer) if r]),
+            sweep=sweep_id(repo, version, run_id) if iteration and run_id else None,
         )
     if isinstance(event, TagMoved):
         version, tag, previous, logged = event.version, event.tag, event.previous, event.logged
@@ -601,7 +601,7 @@ class Job:
     lane: str
     send: Callable[..., None]  # called with an open Prefect client
     reads: tuple[Repository, list[str]] | None = None  # runs whose inputs and metrics it reads
-    sweep: tuple[str, ...] | None = None  # a new iteration's sweep (see sweep_of)
+    sweep: tuple[str, ...] | None = None  # a new iteration's sweep (see sweep_id)
     card: str = "own"  # for a sweep's iteration: "sweep" or "none" (see _coalesced)
 
     def __call__(self, client: Any) -> None:
