@@ -32,8 +32,6 @@ from .records import (
     RevisionRecord,
     RunRecord,
     VersionRecord,
-    from_db_time,
-    to_db_time,
     utcnow,
 )
 from .schema import blobs_t, keys_t, repository_t
@@ -54,8 +52,6 @@ __all__ = [
     "RevisionRecord",
     "RunRecord",
     "VersionRecord",
-    "from_db_time",
-    "to_db_time",
     "utcnow",
 ]
 
