@@ -390,7 +390,7 @@ def update_model(
     if key_prefix:
         metrics = {f"{key_prefix}{k}": v for k, v in (metrics or {}).items()} or None
         extra_data = {f"{key_prefix}{k}": v for k, v in (extra_data or {}).items()} or None
-    repo = target.repository if isinstance(target, ArtifactVersion) else get_repository()
+    repo = get_repository(target.repository if isinstance(target, ArtifactVersion) else None)
     return repo.revise(  # type: ignore[return-value]  # kind="model": a ModelVersion
         target,
         metrics=metrics,

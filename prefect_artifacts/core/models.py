@@ -24,14 +24,7 @@ class RepositoryLike(Protocol):
     storage: Storage
 
     def home(self) -> dict[str, Any]: ...
-    def get(
-        self,
-        ref: str,
-        *,
-        version: int | None = None,
-        tag: str | None = None,
-        project: str | None = None,
-    ) -> ArtifactVersion: ...
+    def get(self, ref: str, *, project: str | None = None) -> ArtifactVersion: ...
     def record_consumer(self, version: ArtifactVersion) -> None: ...
     def load(
         self,
@@ -62,18 +55,6 @@ class RepositoryLike(Protocol):
     def inputs_of_run(self, run_id: str | None) -> list[ArtifactVersion]: ...
     def outputs_of_run(self, run_id: str | None) -> list[ArtifactVersion]: ...
     def revisions(self, version: ArtifactVersion) -> list[Revision]: ...
-    def revise(
-        self,
-        ref: str | ArtifactVersion,
-        *,
-        metrics: dict[str, Any] | None = None,
-        parameters: dict[str, Any] | None = None,
-        labels: dict[str, Any] | None = None,
-        extra_data: dict[str, Any] | None = None,
-        description: str | None = None,
-        kind: str | None = None,
-        project: str | None = None,
-    ) -> ArtifactVersion: ...
 
 
 _run_linker: Callable[[Any], str | None] | None = None
