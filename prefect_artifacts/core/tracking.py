@@ -131,8 +131,7 @@ class MetricBuffer:
             written = 0
             try:
                 for (project, run_id), points in taken.items():
-                    now = datetime.now(UTC)
-                    repo.catalog.add_metrics(project, run_id, uuid.uuid4().hex, points, {}, now)
+                    repo.catalog.add_metrics(project, run_id, points, {})
                     written += len(points)
             except BaseException:
                 with self._lock:  # kept for the next flush: nothing is lost to a failed write
@@ -218,10 +217,7 @@ def log_result(repo: Repository, key: str, value: Any, *, project: str | None = 
     safe = json_safe(value)
     run_id = current_run_id()
     _tracked.add(run_id)
-    now = datetime.now(UTC)
-    repo.catalog.add_metrics(
-        project or repo.project, run_id, uuid.uuid4().hex, [], {key: safe}, now
-    )
+    repo.catalog.add_metrics(project or repo.project, run_id, [], {key: safe})
     repo.drain()
 
 

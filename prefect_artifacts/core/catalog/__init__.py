@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import threading
+import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -162,12 +163,12 @@ class Catalog:
         self,
         project: str,
         run_id: str,
-        batch: str,
         points: list[tuple[str, int, float, datetime]],
         results: dict[str, Any],
-        at: datetime,
     ) -> None:
-        """One batch of a run's metric points and results, journaled."""
+        """One batch of a run's metric points and results, journaled under a new batch id and
+        stamped now."""
+        batch, at = uuid.uuid4().hex, datetime.now(UTC)
         self._write(
             lambda conn: tracking.add_batch(
                 self.db, conn, project, run_id, batch, points, results, at
@@ -239,10 +240,11 @@ class Catalog:
         project: str,
         key: str,
         version: int | None,
-        at: datetime,
         *,
         before_commit: Callable[[list[str]], None] | None = None,
     ) -> tuple[list[int], list[str], list[tuple[str, int, str]]]:
+        """Delete one version or the whole key now (see ``versions.delete``)."""
+        at = utcnow()
         return self._write(
             lambda conn: versions.delete(
                 conn, project, key, version, at, before_commit=before_commit

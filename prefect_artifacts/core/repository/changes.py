@@ -216,7 +216,6 @@ def delete(
         project,
         parsed.key,
         number,
-        utcnow(),
         before_commit=remove_bytes if strategy == "data-required" else None,
     )
     if not deleted:
