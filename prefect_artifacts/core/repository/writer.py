@@ -128,8 +128,7 @@ def log(
             repo, key, obj, project=project, labels=labels, tag=tag, description=description,
             fields=fields, producer=producer,
         )  # fmt: skip
-        change = {"tag": tag, "labels": labels, "description": description}
-        return _finish(repo, new, producer, change, {})
+        return _finish(repo, new, producer)
     if kind in (None, "dataset") and multipart.is_multipart(obj):
         return _log_parts(
             repo, key, obj, fmt=fmt, labels=labels, tag=tag, description=description,
@@ -213,7 +212,7 @@ def log(
         filename=materializer.filename(prepared, fmt, options),
         blobs={blob.hash: blob.size, **{e.hash: e.size for e in stored_extras}},
     )  # fmt: skip
-    return _finish(repo, new, producer, change, {blob.hash: save})
+    return _finish(repo, new, producer, {blob.hash: save})
 
 
 def _new_version(
@@ -282,21 +281,18 @@ def _inline(fn: Callable[[], Any]) -> Future[Any]:
 
 
 def _finish(
-    repo: Repo,
-    new: NewVersion,
-    producer: Producer,
-    change: dict[str, Any],
-    rewrite: dict[str, Any],
+    repo: Repo, new: NewVersion, producer: Producer, rewrite: dict[str, Any] | None = None
 ) -> ArtifactVersion:
-    """Commit the new version (or find identical content), apply the change, tell listeners."""
+    """Commit the new version (or find identical content and apply its tag, labels and
+    description), tell listeners. ``rewrite``: how to write again bytes a delete removed."""
     run = producer.lineage() if producer.kind == "prefect" else {}
-    committed = _commit(repo, new, run, rewrite)
+    committed = _commit(repo, new, run, rewrite or {})
     version = (
         repo.record(committed.record) if committed.record else repo.version_by_id(committed.id)
     )
     if not committed.created:
         logger.info("%s: content identical to version %s; no new version", new.key, version.version)
-        version = _apply(repo, version, **change)
+        version = _apply(repo, version, tag=new.tag, labels=new.labels, description=new.description)
     emit(VersionLogged(repo, version, current_run(), committed.created))
     if committed.tag_moved and new.tag:
         emit(TagMoved(repo, version, new.tag, committed.tag_left, logged=True))
@@ -347,7 +343,7 @@ def _register(
         producer, change, fingerprint=None, filename=name,
         blobs={e.hash: e.size for e in stored_extras},  # the registered bytes are not ours
     )  # fmt: skip
-    return _finish(repo, new, producer, change, {})
+    return _finish(repo, new, producer)
 
 
 def _read_table(fs: Any, path: str, fmt: str, url: str) -> Any:
@@ -371,26 +367,13 @@ def _vouched(repo: Repo, blob_hash: str) -> bool:
 
 
 def _log_parts(
-    repo: Repo,
-    key: str,
-    obj: Any,
-    *,
-    producer: Producer,
-    tag: str | None,
-    labels: dict[str, str],
-    description: str | None,
-    **rest: Any,
+    repo: Repo, key: str, obj: Any, *, producer: Producer, **rest: Any
 ) -> ArtifactVersion:
     """A Dask DataFrame or a stream: parts written first (``multipart``), then the same
     commit as every version."""
     with leases.hold(repo.storage):  # gc keeps the parts until the version commits
-        new = multipart.new_version(
-            repo, key, obj, producer=producer, tag=tag, labels=labels, description=description,
-            **rest,
-        )  # fmt: skip
-        return _finish(
-            repo, new, producer, {"tag": tag, "labels": labels, "description": description}, {}
-        )
+        new = multipart.new_version(repo, key, obj, producer=producer, **rest)
+        return _finish(repo, new, producer)
 
 
 LOSSY = (None, "refuse", "allow")
