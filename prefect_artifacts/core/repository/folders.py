@@ -7,17 +7,16 @@ Symlinks inside the folder are followed; a link leading out of it is refused."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
-import uuid
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ..catalog import NewVersion, PartRecord
+from ..catalog import PartRecord
 from ..errors import ArtifactNotFoundError, InvalidArgumentError
-from ..models import ArtifactVersion, Producer
+from ..models import ArtifactVersion
 from ..storage.streams import copy_file
+from .indexed import Indexed
 
 if TYPE_CHECKING:
     from .protocol import Repo
@@ -57,19 +56,8 @@ def files_of(root: Path) -> list[tuple[str, Path]]:
     return sorted(out)
 
 
-def new_version(
-    repo: Repo,
-    key: str,
-    root: Path,
-    *,
-    project: str,
-    labels: dict[str, str],
-    tag: str | None,
-    description: str | None,
-    fields: dict[str, Any],
-    producer: Producer,
-) -> NewVersion:
-    """Store each file (by content) and the index; the version to commit."""
+def store(repo: Repo, root: Path, fields: dict[str, Any]) -> Indexed:
+    """Store each file (by content) and the index."""
     entries: list[dict[str, Any]] = []
     for rel, path in files_of(root):
         blob = repo.storage.write_blob(functools.partial(copy_file, path), source=path)
@@ -81,28 +69,13 @@ def new_version(
     meta: dict[str, Any] = {"files": len(entries), "index_size": index.size}
     if fields.get("iteration") is not None:
         meta["iteration"] = fields["iteration"]
-    blobs = {index.hash: index.size, **{e["hash"]: e["size"] for e in entries}}
-    return NewVersion(
-        uid=uuid.uuid4().hex,
-        project=project,
-        key=key,
-        kind="artifact",
-        format=NAME,
-        materializer=NAME,
-        hash=index.hash,
+    return Indexed(
+        index,
+        identity,
+        suffix="folder",
         size=sum(e["size"] for e in entries),
-        fingerprint=None,
-        meta_digest=hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest(),
-        filename=f"{key}.folder.json",
-        content_type="application/json",
-        description=description,
-        owner=repo.owner,
-        producer=producer.model_dump(mode="json"),
         meta=meta,
-        details=None,
-        labels=labels,
-        tag=tag,
-        blobs=blobs,
+        blobs={index.hash: index.size, **{e["hash"]: e["size"] for e in entries}},
         parts=[PartRecord(i, e["hash"], e["size"], 0) for i, e in enumerate(entries)],
     )
 

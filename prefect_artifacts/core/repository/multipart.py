@@ -12,23 +12,20 @@ rows and queues its manifest. A failure before the commit leaves only orphan blo
 
 from __future__ import annotations
 
-import hashlib
-import json
-import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from ..catalog import NewVersion, PartRecord
+from ..catalog import PartRecord
 from ..errors import InvalidArgumentError
 from ..faults import fault_point
 from ..materializers import parts as partlib
 from ..materializers import partstats
 from ..materializers.summary import PREVIEW_ROWS, json_safe, schema_of
-from ..models import Producer
 from ..storage import Storage
 from . import extras
+from .indexed import Indexed
 
 if TYPE_CHECKING:
     from .protocol import Repo
@@ -78,23 +75,16 @@ def _polars_batches(lazy: Any) -> Iterator[Any]:
     yield from lazy.collect(engine="streaming").iter_slices(1 << 20)  # older polars
 
 
-def new_version(
+def store(
     repo: Repo,
-    key: str,
     obj: Any,
-    *,
-    project: str,
     fmt: str | None,
-    labels: dict[str, str],
-    tag: str | None,
-    description: str | None,
     options: dict[str, Any],
     fields: dict[str, Any],
     extra_data: dict[str, Any] | None,
-    producer: Producer,
-) -> NewVersion:
+) -> Indexed:
     """Write the parts and the part index of a Dask DataFrame or a stream (arguments already
-    validated by ``writer.log``); the version to commit."""
+    validated by ``writer.log``)."""
     if fmt not in (None, "parquet"):
         raise InvalidArgumentError(
             f"multi-part datasets are stored as Parquet, not {fmt!r}; drop format= (or "
@@ -138,32 +128,19 @@ def new_version(
     }
     blobs = {index.hash: index.size, **{p.hash: p.size for p in parts}}
     blobs.update({e.hash: e.size for e in stored_extras})
-    return NewVersion(
-        uid=uuid.uuid4().hex,
-        project=project,
-        key=key,
-        kind="dataset",
-        format="parquet",
-        materializer=partlib.NAME,
-        hash=index.hash,
+    return Indexed(
+        index,
+        identity,
+        suffix="parts",
         size=sum(p.size for p in parts),
-        fingerprint=None,
-        meta_digest=hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest(),
-        filename=f"{key}.parts.json",
-        content_type="application/json",
-        description=description,
-        owner=repo.owner,
-        producer=producer.model_dump(mode="json"),
         meta=meta,
+        blobs=blobs,
+        parts=[PartRecord(i, p.hash, p.size, p.rows) for i, p in enumerate(parts)],
         details={
             "preview": preview if preview_rows > 0 else None,
             "stats": partstats.finish(merged) if want_stats else None,
         },
-        labels=labels,
         extras=stored_extras,
-        tag=tag,
-        blobs=blobs,
-        parts=[PartRecord(i, p.hash, p.size, p.rows) for i, p in enumerate(parts)],
     )
 
 

@@ -30,7 +30,7 @@ from ..materializers.summary import json_safe
 from ..models import ArtifactVersion, Producer
 from ..runs import current_producer, current_run
 from ..storage import Blob, WriteCancelled, leases
-from . import executor, extras, folders, multipart
+from . import executor, extras, folders, indexed, multipart
 from .validators import check_depth, check_description, check_fields
 
 if TYPE_CHECKING:
@@ -118,23 +118,20 @@ def log(
     check_depth(obj, "the value")
     producer = producer or current_producer(repo.owner)
     repo.require_signer()
+    change = {"tag": tag, "labels": labels, "description": description}
     if source is not None:
         return _register(
-            repo, key, source, kind, fmt, options, fields, extra_data, project, producer,
-            {"tag": tag, "labels": labels, "description": description},
-        )  # fmt: skip
+            repo, key, source, kind, fmt, options, fields, extra_data, project, producer, change
+        )
     if kind in (None, "artifact") and folders.is_folder(obj):
-        new = folders.new_version(
-            repo, key, obj, project=project, labels=labels, tag=tag, description=description,
-            fields=fields, producer=producer,
-        )  # fmt: skip
+        stored = folders.store(repo, obj, fields)
+        new = indexed.new_version(repo, key, project, stored, producer, change)
         return _finish(repo, new, producer)
     if kind in (None, "dataset") and multipart.is_multipart(obj):
-        return _log_parts(
-            repo, key, obj, fmt=fmt, labels=labels, tag=tag, description=description,
-            options=options, fields=fields, extra_data=extra_data, project=project,
-            producer=producer,
-        )  # fmt: skip
+        with leases.hold(repo.storage):  # gc keeps the parts until the version commits
+            stored = multipart.store(repo, obj, fmt, options, fields, extra_data)
+            new = indexed.new_version(repo, key, project, stored, producer, change)
+            return _finish(repo, new, producer)
     materializer = registry.resolve(obj, kind=kind, fmt=fmt)
     fmt = fmt or materializer.default_format(obj, options)
     prepared = materializer.prepare(obj, fmt, options)
@@ -149,7 +146,6 @@ def log(
         "format": fmt,
         "extras": {e.name: e.hash for e in stored_extras},
     }
-    change = {"tag": tag, "labels": labels, "description": description}
     small = _small(prepared)  # written at once: the commit itself finds identical content
     latest = None if small else repo.catalog.latest(project, key)
     same_identity = (
@@ -364,16 +360,6 @@ def _vouched(repo: Repo, blob_hash: str) -> bool:
     as before the record existed."""
     storage = repo.storage
     return not storage.local or not storage.verified.changed(blob_hash, storage.identity(blob_hash))
-
-
-def _log_parts(
-    repo: Repo, key: str, obj: Any, *, producer: Producer, **rest: Any
-) -> ArtifactVersion:
-    """A Dask DataFrame or a stream: parts written first (``multipart``), then the same
-    commit as every version."""
-    with leases.hold(repo.storage):  # gc keeps the parts until the version commits
-        new = multipart.new_version(repo, key, obj, producer=producer, **rest)
-        return _finish(repo, new, producer)
 
 
 LOSSY = (None, "refuse", "allow")
