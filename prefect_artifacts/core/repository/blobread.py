@@ -18,6 +18,14 @@ if TYPE_CHECKING:
 IN_MEMORY_MAX = 64 << 20  # larger blobs are verified by streaming and parsed from a file
 
 
+def missing(what: str, where: str) -> IntegrityError:
+    """The error for the bytes of ``what`` gone from storage (``where``: their location)."""
+    return IntegrityError(
+        f"the bytes of {what} are missing from storage ({where}); "
+        "restore them or delete the version"
+    )
+
+
 def read_verified(
     repo: Repo,
     digest: str,
@@ -63,10 +71,7 @@ def read_verified(
                     state.remember(digest, before)
                 return parse_file(path)
         except FileNotFoundError:
-            raise IntegrityError(
-                f"the bytes of {what} are missing from storage "
-                f"({location or storage.blob_url(digest)}); restore them or delete the version"
-            ) from None
+            raise missing(what, location or storage.blob_url(digest)) from None
     data, identity = raw_identified(repo, digest, what)
     if mode != "always" and (mode == "never" or state.trusted(digest, identity)):
         return parse(data)  # an object store's unchanged object
@@ -101,7 +106,4 @@ def raw_identified(repo: Repo, digest: str, what: str) -> tuple[bytes, Identity 
     try:
         return repo.storage.read_identified(digest)
     except FileNotFoundError:
-        raise IntegrityError(
-            f"the bytes of {what} are missing from storage ({repo.storage.blob_url(digest)}); "
-            "restore them or delete the version"
-        ) from None
+        raise missing(what, repo.storage.blob_url(digest)) from None

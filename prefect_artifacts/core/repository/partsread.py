@@ -31,7 +31,7 @@ from ..errors import IntegrityError, InvalidArgumentError, UnsupportedTypeError
 from ..materializers import parts as partlib
 from ..materializers.dataset import stored_schema
 from ..storage import Identity, Storage
-from .blobread import read_verified
+from .blobread import missing, read_verified
 
 if TYPE_CHECKING:
     from ..models import ArtifactVersion
@@ -236,10 +236,7 @@ def check_parts(repo: Repo, v: ArtifactVersion) -> None:
             with storage.verified_file(digest, what):
                 pass
         except FileNotFoundError:
-            raise IntegrityError(
-                f"the bytes of {what} are missing from storage ({storage.blob_url(digest)}); "
-                "restore them or delete the version"
-            ) from None
+            raise missing(what, storage.blob_url(digest)) from None
         if identity is not None and _identity(storage, digest) == identity:
             state.remember(digest, identity)
 

@@ -22,7 +22,7 @@ from ..materializers import registry
 from ..models import ArtifactVersion, version_from_record
 from ..storage import check_hash
 from . import partsread
-from .blobread import read_verified
+from .blobread import missing, read_verified
 
 if TYPE_CHECKING:
     from .protocol import Repo
@@ -275,10 +275,7 @@ def raw(repo: Repo, digest: str, what: str) -> bytes:
     try:
         return repo.storage.read_blob(digest, verify=False)
     except FileNotFoundError:
-        raise IntegrityError(
-            f"the bytes of {what} are missing from storage ({repo.storage.blob_url(digest)}); "
-            "restore them or delete the version"
-        ) from None
+        raise missing(what, repo.storage.blob_url(digest)) from None
 
 
 def read_blob(repo: Repo, digest: str) -> bytes:
