@@ -14,7 +14,7 @@ import string
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from ..core import sweeps, tracking
@@ -38,7 +38,8 @@ _logged_now: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
 @dataclass
 class Model:
     """Return this from an ``@artifact_task`` to log a model with its metrics, parameters and
-    extra data in one go; callers of the task receive the model object itself."""
+    extra data in one go; callers of the task receive the model object itself. Each field is
+    ``log_model``'s argument of that name."""
 
     model: Any = None
     metrics: dict[str, float] | None = None
@@ -361,40 +362,32 @@ def _log(
         return None  # nothing to store
     key = _format_key(template, parameters)
     iteration = _format_iteration(spec.iteration, parameters)
+    version: ArtifactVersion
     if isinstance(value, Model):
         from ..core.context import ArtifactContext
 
-        labels = {**spec.labels, **validate_labels(value.labels)}
-        version: ArtifactVersion = ArtifactContext(repo, spec.project).log_model(
-            key,
-            body=value.body,
-            model=value.model,
-            model_file=value.model_file,
-            framework=value.framework,
-            algorithm=value.algorithm,
-            metrics=value.metrics,
-            parameters=value.parameters,
-            extra_data=value.extra_data,
-            labels=labels,
+        arguments = {f.name: getattr(value, f.name) for f in fields(value)}  # log_model's
+        arguments.update(
+            labels={**spec.labels, **validate_labels(value.labels)},
             tag=spec.tag,
             description=value.description or spec.description,
             iteration=value.iteration if value.iteration is not None else iteration,
         )
-        _refer(value.value, version)
-        _remember_output(value.value, version)
-        return value.value
-    version = repo.log(
-        key,
-        value,
-        kind=spec.kind,
-        format=spec.format,
-        labels=spec.labels,
-        tag=spec.tag,
-        description=spec.description,
-        options=spec.options,
-        project=spec.project,
-        fields={"iteration": iteration},
-    )
+        version = ArtifactContext(repo, spec.project).log_model(key, **arguments)
+        value = value.value
+    else:
+        version = repo.log(
+            key,
+            value,
+            kind=spec.kind,
+            format=spec.format,
+            labels=spec.labels,
+            tag=spec.tag,
+            description=spec.description,
+            options=spec.options,
+            project=spec.project,
+            fields={"iteration": iteration},
+        )
     _refer(value, version)
     _remember_output(value, version)
     return value
