@@ -24,10 +24,16 @@ class Event:
 
 
 @dataclass(frozen=True)
-class VersionLogged(Event):
-    """A log call finished: ``created`` is False when identical content returned ``version``."""
+class VersionEvent(Event):
+    """An event about one version."""
 
     version: ArtifactVersion
+
+
+@dataclass(frozen=True)
+class VersionLogged(VersionEvent):
+    """A log call finished: ``created`` is False when identical content returned ``version``."""
+
     run: RunInfo | None
     created: bool
 
@@ -43,20 +49,18 @@ class RunTracked(Event):
 
 
 @dataclass(frozen=True)
-class Consumed(Event):
+class Consumed(VersionEvent):
     """A run loaded ``version`` (recorded once per run)."""
 
-    version: ArtifactVersion
     run: RunInfo
 
 
 @dataclass(frozen=True)
-class TagMoved(Event):
+class TagMoved(VersionEvent):
     """``tag`` now points at ``version``; ``previous`` is the version number it left, if any.
     ``logged``: the tag came with the log call that created ``version`` (heard right after its
     ``VersionLogged``)."""
 
-    version: ArtifactVersion
     tag: str
     previous: int | None
     logged: bool = False
@@ -75,22 +79,20 @@ class TagRemoved(Event):
 
 
 @dataclass(frozen=True)
-class LabelsSet(Event):
-    version: ArtifactVersion
+class LabelsSet(VersionEvent):
     labels: dict[str, str]
     replace: bool
 
 
 @dataclass(frozen=True)
-class DescriptionSet(Event):
-    version: ArtifactVersion
+class DescriptionSet(VersionEvent):
+    """``version``'s description was replaced."""
 
 
 @dataclass(frozen=True)
-class Revised(Event):
+class Revised(VersionEvent):
     """``version``'s metadata changed in place (``update_model``): revision number ``revision``."""
 
-    version: ArtifactVersion
     revision: int
 
 
