@@ -3,10 +3,6 @@ with the alternative, store URIs wherever a ref is taken, DataItem-style access,
 
 import pickle
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
@@ -110,6 +106,8 @@ def test_keywords_without_an_equivalent_name_the_alternative(ctx, call, kwargs, 
 def test_plots_through_log_artifact(ctx):
     html = ctx.log_artifact("report", body="<html><body>hi</body></html>", format="html")
     assert isinstance(html, pa.PlotVersion) and html.format == "html"
+    import matplotlib.pyplot as plt  # here, not at collection: every test worker collects this
+
     fig, ax = plt.subplots()
     ax.plot([1, 2, 3])
     plot = ctx.log_artifact(pa.PlotArtifact("curve", body=fig, title="a curve"))
