@@ -10,6 +10,9 @@
 #                        serve it with live reload on http://127.0.0.1:8000
 set -euo pipefail
 cd "$(dirname "$0")"
+# Python caches the package's bytecode and pytest its rewritten test modules (each process of
+# the suite compiled them again otherwise); the timed imports of the benchmarks read the cache
+unset PYTHONDONTWRITEBYTECODE
 UV_VERSION=0.13.9
 
 venv() {
@@ -50,9 +53,6 @@ case "${1:-}" in
   test)
     shift
     venv
-    # pytest caches its assertion-rewritten test modules as .pyc (6 s of CPU a worker otherwise,
-    # at every collection), and the package's own modules are compiled once, not per process
-    unset PYTHONDONTWRITEBYTECODE
     echo "==> ruff"
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
@@ -85,7 +85,6 @@ case "${1:-}" in
     shift
     venv
     postgres
-    unset PYTHONDONTWRITEBYTECODE  # timed imports read cached bytecode, as a user's do
     exec .venv/bin/python benchmarks/run.py "$@"
     ;;
   ui)
