@@ -16,6 +16,9 @@ os.environ["PREFECT_HOME"] = _HOME
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# The Prefect servers the tests start write events every half second, not every 5 s: a test
+# waiting for an event waits for it to be delivered, not for the next flush.
+os.environ.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL", "0.5")
 
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
@@ -365,7 +368,8 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def browser():
-    """Debian's headless Chromium through Playwright, one per test module."""
+    """Debian's headless Chromium through Playwright, one per test module (Playwright's sync
+    API keeps an event loop set on the thread while it runs: not across other modules)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -7,7 +7,6 @@ import os
 import pytest
 from prefect import flow
 from prefect.task_runners import ProcessPoolTaskRunner
-from prefect_dask import DaskTaskRunner
 
 import prefect_artifacts as pa
 
@@ -77,6 +76,8 @@ def _export_prefect_api(monkeypatch):
 
 
 def test_dask_cluster_on_s3_and_postgres(shared_repo):
+    from prefect_dask import DaskTaskRunner  # here: the process pool's children import this module
+
     runner = DaskTaskRunner(
         cluster_kwargs={
             "n_workers": 2,

@@ -86,7 +86,9 @@ def test_events_relate_only_to_their_own_run(env_repo):
         assert str(state.state_details.flow_run_id) == run.flow_run_id
 
 
-def test_a_150_way_fan_in_keeps_its_event_and_lists_each_upstream_once(env_repo):
+def test_a_110_way_fan_in_keeps_its_event_and_lists_each_upstream_once(env_repo):
+    """More upstream assets than an event may relate (100): the event keeps what fits."""
+
     @task
     def shard(i: int):
         return pa.log_artifact(f"shard-{i}", f"part {i}".encode())
@@ -100,7 +102,7 @@ def test_a_150_way_fan_in_keeps_its_event_and_lists_each_upstream_once(env_repo)
 
     @flow
     def fan_in():
-        return combine([shard(i) for i in range(150)])
+        return combine([shard(i) for i in range(110)])
 
     fan_in()
     pa.flush_registrations()
@@ -110,7 +112,7 @@ def test_a_150_way_fan_in_keeps_its_event_and_lists_each_upstream_once(env_repo)
     upstream = [r.id for r in event.related if r.role == "asset"]
     assert len(event.related) <= 100 and len(upstream) == len(set(upstream))
     assert roles.count("flow-run") == 1 and roles.count("task-run") == 1
-    assert event.payload["upstream_assets"] == 150
+    assert event.payload["upstream_assets"] == 110
     assert event.payload["upstream_assets_listed"] == len(upstream) >= 90
 
 
