@@ -40,9 +40,8 @@ def populate(repo: Repository, *, pause: float = 1.2) -> dict[str, object]:
         labels={"note": "<script>alert(1)</script>"},
         description="<img src=x onerror=alert(2)>",
     )
-    time.sleep(pause)
-    mark = datetime.now(UTC)
-    time.sleep(pause)
+    time.sleep(pause)  # the mark's whole second (as a form gives it) is after the old ones
+    mark = datetime.now(UTC)  # ...and everything logged from here on is after the mark
     wider = events.assign(amount=events["amount"] * 2, visits=rng.integers(0, 5, 500))
     v2 = ctx.log_dataset("events", wider, labels={"team": "ml", "source": "web"})
     repo.tag("events:1", "prod")
